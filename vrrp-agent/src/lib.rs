@@ -1,0 +1,10 @@
+//! vrrp-agent: a VRRP daemon whose receive path is an XDP program.
+//!
+//! One module per concern: `config` (keepalived.conf -> typed config -> validation),
+//! `wire` (VRRP packets), `election` (the sans-I/O state machine), `dataplane` (the only
+//! user of aya: load, attach, typed map access).
+pub mod config;
+pub mod units;
+pub mod dataplane;
+pub mod election;
+pub mod wire;

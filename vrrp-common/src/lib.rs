@@ -1,0 +1,388 @@
+//! Types shared by the XDP program (`vrrp-ebpf`) and the agent (`vrrp-agent`).
+//!
+//! Every map key and value is `#[repr(C)]` with explicit padding, so that the layout the
+//! kernel sees, the layout BTF describes to `bpftool`, and the layout the agent reads are one
+//! and the same. Field names carry their unit (`_ns`, `_cs`) because these structs cross the
+//! kernel boundary as plain integers; the agent wraps them in typed units on the way in.
+#![no_std]
+
+/// Address family of a virtual router (one router per interface, VRID and family).
+pub const FAMILY_IPV4: u8 = 4;
+/// Address family of a virtual router (one router per interface, VRID and family).
+pub const FAMILY_IPV6: u8 = 6;
+
+/// IP protocol number of VRRP (RFC 9568 §5.1.1.4).
+pub const IPPROTO_VRRP: u8 = 112;
+
+/// Names of the maps, as the agent pins them under its pin directory.
+pub mod map_names {
+    /// Instance settings, written by the agent: [`InstanceKey`](super::InstanceKey) ->
+    /// [`InstanceConfig`](super::InstanceConfig).
+    pub const INSTANCES: &str = "VRRP_INSTANCES";
+    /// Allowed unicast sources, written by the agent: [`PeerKey`](super::PeerKey) -> `u32` (1).
+    pub const UNICAST: &str = "VRRP_UNICAST";
+    /// Who is advertising, written by XDP: [`PeerKey`](super::PeerKey) ->
+    /// [`PeerRecord`](super::PeerRecord).
+    pub const PEERS: &str = "VRRP_PEERS";
+    /// Per-CPU counters, written by XDP: [`InstanceKey`](super::InstanceKey) ->
+    /// [`Counters`](super::Counters).
+    pub const STATS: &str = "VRRP_STATS";
+    /// Ring buffer of [`PeerEvent`](super::PeerEvent), written by XDP.
+    pub const EVENTS: &str = "VRRP_EVENTS";
+    /// Per-CPU scratch buffer the XDP program checksums VRRP payloads in.
+    pub const SCRATCH: &str = "VRRP_SCRATCH";
+    /// All maps the agent pins, in the order it pins them.
+    pub const ALL: [&str; 5] = [INSTANCES, UNICAST, PEERS, STATS, EVENTS];
+}
+
+/// Capacity of the maps keyed by instance (interface, VRID, family).
+pub const MAX_INSTANCES: u32 = 4096;
+/// Capacity of the allowed-unicast-source map.
+pub const MAX_UNICAST_PEERS: u32 = 16384;
+/// Capacity of the peer-record map (LRU: a flood of spoofed sources evicts the oldest).
+pub const MAX_PEER_RECORDS: u32 = 16384;
+/// Capacity of the event ring buffer in bytes (a power of two, a multiple of the page size).
+pub const EVENTS_RING_BYTES: u32 = 256 * 1024;
+/// Size of the per-CPU scratch buffer: the largest VRRP message this project accepts.
+/// IPv6 v3 with 255 addresses is 8 + 255 * 16 = 4088 bytes; v2 tops out at 1036.
+pub const SCRATCH_BYTES: usize = 4096;
+/// The largest VRRP message (header, addresses, v2 auth data) the XDP program checks.
+pub const MAX_VRRP_LEN: usize = 4088;
+
+/// Key of everything that belongs to one virtual router: interface, VRID and family.
+///
+/// Counters for packets whose VRID cannot be read (truncated) use `vrid` 0, which no
+/// configured instance can have.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstanceKey {
+    /// Interface index the advert arrived on.
+    pub ifindex: u32,
+    /// Virtual router identifier, 1..=255 (0: unknown, for counters only).
+    pub vrid: u8,
+    /// [`FAMILY_IPV4`] or [`FAMILY_IPV6`].
+    pub family: u8,
+    /// Always zero.
+    pub _pad: [u8; 2],
+}
+
+impl InstanceKey {
+    /// A key with the padding zeroed (hash maps compare keys byte for byte).
+    pub const fn new(ifindex: u32, vrid: u8, family: u8) -> Self {
+        Self { ifindex, vrid, family, _pad: [0; 2] }
+    }
+}
+
+/// `InstanceConfig::flags`: the instance uses unicast peers; adverts must come from one of
+/// the sources in the `VRRP_UNICAST` map.
+pub const CFG_UNICAST: u8 = 1 << 0;
+/// `InstanceConfig::flags`: also require TTL / hop limit 255 on unicast adverts
+/// (multicast adverts always require it, RFC 9568 §7.1).
+pub const CFG_UNICAST_TTL: u8 = 1 << 1;
+
+/// v2 `auth_type`: no authentication.
+pub const AUTH_NONE: u8 = 0;
+/// v2 `auth_type`: simple text password (RFC 2338 §5.3.6.1; removed in RFC 3768 but
+/// still sent by keepalived's `auth_type PASS`).
+pub const AUTH_PASS: u8 = 1;
+
+/// Settings of one configured virtual router, as the XDP program needs them for the
+/// receive checks that need no election state (RFC 9568 §7.1, RFC 3768 §7.1).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InstanceConfig {
+    /// VRRP version the instance speaks: 2 or 3. Adverts of the other version are discarded.
+    pub version: u8,
+    /// v2 authentication type ([`AUTH_NONE`] or [`AUTH_PASS`]); 0 for v3.
+    pub auth_type: u8,
+    /// `CFG_*` bits.
+    pub flags: u8,
+    /// Always zero.
+    pub _pad0: u8,
+    /// Configured advertisement interval in centiseconds. v2 adverts whose interval (whole
+    /// seconds) differs are discarded (RFC 3768 §7.1); v3 learns the Master's instead.
+    pub adver_int_cs: u16,
+    /// Always zero.
+    pub _pad1: [u8; 2],
+    /// v2 PASS password, NUL-padded to 8 bytes; zero otherwise.
+    pub auth_pass: [u8; 8],
+}
+
+/// Key of a peer record and of an allowed unicast source: the instance plus a source
+/// address (IPv4 in the first four bytes, the rest zero).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerKey {
+    /// Interface index.
+    pub ifindex: u32,
+    /// Virtual router identifier.
+    pub vrid: u8,
+    /// [`FAMILY_IPV4`] or [`FAMILY_IPV6`].
+    pub family: u8,
+    /// Always zero.
+    pub _pad: [u8; 2],
+    /// Source address in network byte order; IPv4 uses bytes 0..4.
+    pub addr: [u8; 16],
+}
+
+impl PeerKey {
+    /// The key for `addr` within `instance`.
+    pub const fn new(instance: InstanceKey, addr: [u8; 16]) -> Self {
+        Self {
+            ifindex: instance.ifindex,
+            vrid: instance.vrid,
+            family: instance.family,
+            _pad: [0; 2],
+            addr,
+        }
+    }
+
+    /// The instance this peer belongs to.
+    pub const fn instance(&self) -> InstanceKey {
+        InstanceKey::new(self.ifindex, self.vrid, self.family)
+    }
+}
+
+/// What the kernel last heard from one advertising router of one instance.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerRecord {
+    /// `bpf_ktime_get_ns` (CLOCK_MONOTONIC) of the last valid advert from this source.
+    pub last_seen_ns: u64,
+    /// `bpf_ktime_get_ns` of the first valid advert from this source (since the record was
+    /// created or last evicted).
+    pub first_seen_ns: u64,
+    /// Valid adverts received from this source.
+    pub adverts: u64,
+    /// Adverts from this source that changed priority or interval.
+    pub changes: u64,
+    /// Advertised interval in centiseconds (v2: the seconds field times 100).
+    pub adver_int_cs: u16,
+    /// Advertised priority (0: the sender is resigning, 255: address owner).
+    pub priority: u8,
+    /// VRRP version of the last advert.
+    pub version: u8,
+    /// Count of addresses in the last advert.
+    pub addr_count: u8,
+    /// Always zero.
+    pub _pad: u8,
+    /// Source MAC of the last advert.
+    pub src_mac: [u8; 6],
+}
+
+/// `PeerEvent::kind` bit: the first advert from this source (or the first since eviction).
+pub const EV_NEW_SOURCE: u32 = 1 << 0;
+/// `PeerEvent::kind` bit: the source's priority changed.
+pub const EV_PRIORITY: u32 = 1 << 1;
+/// `PeerEvent::kind` bit: the advert has priority 0 (the sender resigns, RFC 9568 §6.4.2).
+pub const EV_PRIORITY_ZERO: u32 = 1 << 2;
+/// `PeerEvent::kind` bit: the source's advertised interval changed.
+pub const EV_INTERVAL: u32 = 1 << 3;
+
+/// A change the election must act on, sent through the `VRRP_EVENTS` ring buffer.
+/// A steady stream of identical adverts sends none.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerEvent {
+    /// Which instance and source.
+    pub peer: PeerKey,
+    /// `bpf_ktime_get_ns` of the advert.
+    pub ts_ns: u64,
+    /// `EV_*` bits.
+    pub kind: u32,
+    /// Advertised interval in centiseconds.
+    pub adver_int_cs: u16,
+    /// Priority in this advert.
+    pub priority: u8,
+    /// Priority in the previous advert from this source (equal to `priority` if new).
+    pub old_priority: u8,
+}
+
+/// Why the XDP program dropped a VRRP packet, in the order of the receive checks
+/// (RFC 9568 §7.1, RFC 3768 §7.1). Each reason has a counter in [`Counters`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Discard {
+    /// The IP header or VRRP header is cut short (or the IP length disagrees with the frame).
+    Truncated = 0,
+    /// Multicast (or unicast with `CFG_UNICAST_TTL`) advert with TTL / hop limit other than 255.
+    Ttl = 1,
+    /// Version field is not 2 or 3, or not the instance's version.
+    Version = 2,
+    /// Type field is not 1 (ADVERTISEMENT).
+    Type = 3,
+    /// Count of addresses is 0, or the message is shorter than its header, addresses
+    /// (and v2 auth data) need.
+    Length = 4,
+    /// Checksum is wrong (v3 IPv4: wrong in both the RFC 9568 and the pseudo-header form).
+    Checksum = 5,
+    /// No instance with this VRID on this interface and family.
+    UnknownVrid = 6,
+    /// v2 authentication type differs from the instance's.
+    AuthType = 7,
+    /// v2 PASS password differs from the instance's.
+    AuthPass = 8,
+    /// v2 advertisement interval differs from the instance's.
+    Interval = 9,
+    /// Unicast instance, and the source is not a configured peer.
+    UnicastSrc = 10,
+}
+
+impl Discard {
+    /// Every reason, in check order.
+    pub const ALL: [Discard; 11] = [
+        Discard::Truncated,
+        Discard::Ttl,
+        Discard::Version,
+        Discard::Type,
+        Discard::Length,
+        Discard::Checksum,
+        Discard::UnknownVrid,
+        Discard::AuthType,
+        Discard::AuthPass,
+        Discard::Interval,
+        Discard::UnicastSrc,
+    ];
+
+    /// The counter's field name in [`Counters`] (and in `bpftool map dump`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Discard::Truncated => "truncated",
+            Discard::Ttl => "bad_ttl",
+            Discard::Version => "bad_version",
+            Discard::Type => "bad_type",
+            Discard::Length => "bad_length",
+            Discard::Checksum => "bad_checksum",
+            Discard::UnknownVrid => "unknown_vrid",
+            Discard::AuthType => "bad_auth_type",
+            Discard::AuthPass => "bad_auth_pass",
+            Discard::Interval => "bad_interval",
+            Discard::UnicastSrc => "bad_unicast_src",
+        }
+    }
+}
+
+/// Per-CPU counters of one instance key (interface, VRID, family). The agent sums the CPUs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Adverts that passed every check.
+    pub valid: u64,
+    /// Events written to the ring buffer.
+    pub events: u64,
+    /// Events lost because the ring buffer was full.
+    pub events_lost: u64,
+    /// Discards, one field per [`Discard`] reason.
+    pub truncated: u64,
+    /// See [`Discard::Ttl`].
+    pub bad_ttl: u64,
+    /// See [`Discard::Version`].
+    pub bad_version: u64,
+    /// See [`Discard::Type`].
+    pub bad_type: u64,
+    /// See [`Discard::Length`].
+    pub bad_length: u64,
+    /// See [`Discard::Checksum`].
+    pub bad_checksum: u64,
+    /// See [`Discard::UnknownVrid`].
+    pub unknown_vrid: u64,
+    /// See [`Discard::AuthType`].
+    pub bad_auth_type: u64,
+    /// See [`Discard::AuthPass`].
+    pub bad_auth_pass: u64,
+    /// See [`Discard::Interval`].
+    pub bad_interval: u64,
+    /// See [`Discard::UnicastSrc`].
+    pub bad_unicast_src: u64,
+}
+
+impl Counters {
+    /// The counter of one discard reason.
+    pub const fn discard(&self, reason: Discard) -> u64 {
+        match reason {
+            Discard::Truncated => self.truncated,
+            Discard::Ttl => self.bad_ttl,
+            Discard::Version => self.bad_version,
+            Discard::Type => self.bad_type,
+            Discard::Length => self.bad_length,
+            Discard::Checksum => self.bad_checksum,
+            Discard::UnknownVrid => self.unknown_vrid,
+            Discard::AuthType => self.bad_auth_type,
+            Discard::AuthPass => self.bad_auth_pass,
+            Discard::Interval => self.bad_interval,
+            Discard::UnicastSrc => self.bad_unicast_src,
+        }
+    }
+
+    /// The counter of one discard reason, mutably (used by the XDP program).
+    pub fn discard_mut(&mut self, reason: Discard) -> &mut u64 {
+        match reason {
+            Discard::Truncated => &mut self.truncated,
+            Discard::Ttl => &mut self.bad_ttl,
+            Discard::Version => &mut self.bad_version,
+            Discard::Type => &mut self.bad_type,
+            Discard::Length => &mut self.bad_length,
+            Discard::Checksum => &mut self.bad_checksum,
+            Discard::UnknownVrid => &mut self.unknown_vrid,
+            Discard::AuthType => &mut self.bad_auth_type,
+            Discard::AuthPass => &mut self.bad_auth_pass,
+            Discard::Interval => &mut self.bad_interval,
+            Discard::UnicastSrc => &mut self.bad_unicast_src,
+        }
+    }
+
+    /// Sum of all discards.
+    pub fn discards(&self) -> u64 {
+        Discard::ALL.iter().map(|r| self.discard(*r)).sum()
+    }
+
+    /// Adds `other` field by field (summing per-CPU values).
+    pub fn add(&mut self, other: &Counters) {
+        self.valid += other.valid;
+        self.events += other.events;
+        self.events_lost += other.events_lost;
+        for r in Discard::ALL {
+            *self.discard_mut(r) += other.discard(r);
+        }
+    }
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all of these are repr(C), contain only integers and byte arrays, and have
+    // explicit padding fields, so every bit pattern is valid and there are no holes.
+    unsafe impl aya::Pod for super::InstanceKey {}
+    unsafe impl aya::Pod for super::InstanceConfig {}
+    unsafe impl aya::Pod for super::PeerKey {}
+    unsafe impl aya::Pod for super::PeerRecord {}
+    unsafe impl aya::Pod for super::PeerEvent {}
+    unsafe impl aya::Pod for super::Counters {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::size_of;
+
+    #[test]
+    fn layouts_have_no_implicit_padding() {
+        assert_eq!(size_of::<InstanceKey>(), 8);
+        assert_eq!(size_of::<InstanceConfig>(), 16);
+        assert_eq!(size_of::<PeerKey>(), 24);
+        assert_eq!(size_of::<PeerRecord>(), 48);
+        assert_eq!(size_of::<PeerEvent>(), 40);
+        assert_eq!(size_of::<Counters>(), 8 * (3 + Discard::ALL.len()));
+    }
+
+    #[test]
+    fn discard_counters_are_distinct() {
+        let mut c = Counters::default();
+        for (i, r) in Discard::ALL.iter().enumerate() {
+            *c.discard_mut(*r) = i as u64 + 1;
+        }
+        for (i, r) in Discard::ALL.iter().enumerate() {
+            assert_eq!(c.discard(*r), i as u64 + 1, "{}", r.name());
+        }
+        assert_eq!(c.discards(), (1..=Discard::ALL.len() as u64).sum::<u64>());
+    }
+}
