@@ -1,1 +1,414 @@
-//! placeholder, being written
+//! The XDP data plane: the only module that uses aya.
+//!
+//! Loads the embedded XDP object, pins its maps under a directory (so `bpftool map dump
+//! pinned DIR/VRRP_PEERS` works and several agents can run in separate network namespaces
+//! with separate directories), writes instance settings, attaches to interfaces (native
+//! first, then SKB mode under `auto`), and gives typed access to what the kernel records.
+//! Dropping a [`Dataplane`] detaches every link it made and removes every pin it made.
+//! Links are `bpf_link`s owned by this process, so after SIGKILL the kernel detaches them;
+//! only the pins survive, and [`Dataplane::load`] removes stale ones before pinning anew.
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    str::FromStr,
+};
+
+use aya::{
+    maps::{HashMap, MapData, PerCpuHashMap, RingBuf},
+    programs::{xdp::XdpLinkId, ProgramError, TestRun, TestRunOptions, Xdp, XdpMode},
+    Ebpf, EbpfLoader,
+};
+use vrrp_common::{map_names, Counters, InstanceConfig, InstanceKey, PeerKey, PeerRecord};
+
+/// The XDP object built by `cargo xtask build-ebpf`, embedded by build.rs.
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp.bpf.o"));
+
+/// Name of the XDP program inside the object.
+pub const PROGRAM: &str = "vrrp_xdp";
+
+/// Default directory the maps are pinned under.
+pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/vrrp";
+
+/// Errors of the data plane, each naming what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DataplaneError {
+    /// The binary was built without a usable XDP object.
+    #[error("the embedded XDP object is empty or invalid ({0}); rebuild after `cargo xtask build-ebpf`")]
+    Object(String),
+    /// The kernel refused the program (the verifier log is in the message).
+    #[error("loading the XDP program failed: {0}")]
+    Load(String),
+    /// A map the program should have is missing or of the wrong type.
+    #[error("map {name}: {reason}")]
+    Map {
+        /// Map name.
+        name: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Pinning or unpinning failed.
+    #[error("pin {path}: {reason}")]
+    Pin {
+        /// The path.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Attaching to an interface failed in every allowed mode.
+    #[error("attaching XDP to {iface}: {reason}")]
+    Attach {
+        /// The interface.
+        iface: String,
+        /// What went wrong, per mode tried.
+        reason: String,
+    },
+    /// BPF_PROG_TEST_RUN failed.
+    #[error("BPF_PROG_TEST_RUN: {0}")]
+    TestRun(String),
+}
+
+/// Which XDP mode to attach in (`--xdp-mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum XdpModeChoice {
+    /// Native (driver) mode, falling back to SKB (generic) mode if the driver refuses.
+    #[default]
+    Auto,
+    /// Native mode only.
+    Native,
+    /// SKB (generic) mode only.
+    Skb,
+}
+
+impl FromStr for XdpModeChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "native" | "driver" | "drv" => Ok(Self::Native),
+            "skb" | "generic" => Ok(Self::Skb),
+            _ => Err(format!("unknown XDP mode `{s}`: expected auto, native or skb")),
+        }
+    }
+}
+
+/// The mode an attachment ended up in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachedMode {
+    /// Native (driver) XDP.
+    Native,
+    /// Generic (SKB) XDP.
+    Skb,
+}
+
+impl fmt::Display for AttachedMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AttachedMode::Native => "native",
+            AttachedMode::Skb => "skb",
+        })
+    }
+}
+
+/// One interface the program is attached to.
+#[derive(Debug)]
+pub struct Attachment {
+    /// Interface name.
+    pub iface: String,
+    /// Interface index.
+    pub ifindex: u32,
+    /// Mode in use.
+    pub mode: AttachedMode,
+    link: XdpLinkId,
+}
+
+/// The loaded program and its maps.
+pub struct Dataplane {
+    ebpf: Ebpf,
+    pin_dir: Option<PathBuf>,
+    created_dir: bool,
+    pinned: Vec<PathBuf>,
+    attached: Vec<Attachment>,
+}
+
+fn map_err(name: &'static str, e: impl fmt::Display) -> DataplaneError {
+    DataplaneError::Map { name, reason: e.to_string() }
+}
+
+impl Dataplane {
+    /// Loads and verifies the program. With `pin_dir`, removes stale pins of our maps left
+    /// there by a killed agent, then pins every map there.
+    pub fn load(pin_dir: Option<&Path>) -> Result<Self, DataplaneError> {
+        if OBJECT.is_empty() {
+            return Err(DataplaneError::Object("0 bytes".into()));
+        }
+        bump_memlock_rlimit();
+        let mut ebpf = EbpfLoader::new()
+            .load(OBJECT)
+            .map_err(|e| DataplaneError::Load(format!("{e:#}")))?;
+        let prog: &mut Xdp = ebpf
+            .program_mut(PROGRAM)
+            .ok_or_else(|| DataplaneError::Object(format!("no program {PROGRAM}")))?
+            .try_into()
+            .map_err(|e: ProgramError| DataplaneError::Object(e.to_string()))?;
+        prog.load().map_err(|e| DataplaneError::Load(verifier_message(&e)))?;
+
+        let mut dp = Dataplane {
+            ebpf,
+            pin_dir: pin_dir.map(Path::to_path_buf),
+            created_dir: false,
+            pinned: Vec::new(),
+            attached: Vec::new(),
+        };
+        if let Some(dir) = pin_dir {
+            dp.pin_all(dir)?;
+        }
+        Ok(dp)
+    }
+
+    fn pin_all(&mut self, dir: &Path) -> Result<(), DataplaneError> {
+        let pin_err = |path: &Path, e: &dyn fmt::Display| DataplaneError::Pin {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| pin_err(dir, &e))?;
+            self.created_dir = true;
+        }
+        for name in map_names::ALL {
+            let path = dir.join(name);
+            // A pin left by an agent that was killed: ours by name, so replace it.
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(|e| pin_err(&path, &e))?;
+                tracing::info!(path = %path.display(), "removed stale pin from a previous run");
+            }
+            let map = self.ebpf.map(name).ok_or_else(|| map_err(name, "missing from object"))?;
+            map.pin(&path).map_err(|e| pin_err(&path, &e))?;
+            self.pinned.push(path);
+        }
+        Ok(())
+    }
+
+    /// Directory the maps are pinned under, if any.
+    pub fn pin_dir(&self) -> Option<&Path> {
+        self.pin_dir.as_deref()
+    }
+
+    /// The interfaces the program is attached to.
+    pub fn attachments(&self) -> &[Attachment] {
+        &self.attached
+    }
+
+    /// Writes (or replaces) the settings of one instance.
+    pub fn set_instance(&mut self, key: InstanceKey, cfg: InstanceConfig) -> Result<(), DataplaneError> {
+        let name = map_names::INSTANCES;
+        let map = self.ebpf.map_mut(name).ok_or_else(|| map_err(name, "missing"))?;
+        let mut map: HashMap<&mut MapData, InstanceKey, InstanceConfig> =
+            HashMap::try_from(map).map_err(|e| map_err(name, e))?;
+        map.insert(key, cfg, 0).map_err(|e| map_err(name, e))
+    }
+
+    /// Removes one instance's settings (its adverts are then discarded as unknown VRID).
+    pub fn remove_instance(&mut self, key: InstanceKey) -> Result<(), DataplaneError> {
+        let name = map_names::INSTANCES;
+        let map = self.ebpf.map_mut(name).ok_or_else(|| map_err(name, "missing"))?;
+        let mut map: HashMap<&mut MapData, InstanceKey, InstanceConfig> =
+            HashMap::try_from(map).map_err(|e| map_err(name, e))?;
+        map.remove(&key).map_err(|e| map_err(name, e))
+    }
+
+    /// Allows adverts from one unicast peer of an instance configured with `CFG_UNICAST`.
+    pub fn allow_unicast_peer(&mut self, key: PeerKey) -> Result<(), DataplaneError> {
+        let name = map_names::UNICAST;
+        let map = self.ebpf.map_mut(name).ok_or_else(|| map_err(name, "missing"))?;
+        let mut map: HashMap<&mut MapData, PeerKey, u32> =
+            HashMap::try_from(map).map_err(|e| map_err(name, e))?;
+        map.insert(key, 1, 0).map_err(|e| map_err(name, e))
+    }
+
+    /// Every peer record the kernel holds.
+    pub fn peers(&self) -> Result<Vec<(PeerKey, PeerRecord)>, DataplaneError> {
+        let name = map_names::PEERS;
+        let map = self.ebpf.map(name).ok_or_else(|| map_err(name, "missing"))?;
+        let map: HashMap<&MapData, PeerKey, PeerRecord> =
+            HashMap::try_from(map).map_err(|e| map_err(name, e))?;
+        map.iter().collect::<Result<Vec<_>, _>>().map_err(|e| map_err(name, e))
+    }
+
+    /// The record of one source of one instance.
+    pub fn peer(&self, key: &PeerKey) -> Result<Option<PeerRecord>, DataplaneError> {
+        let name = map_names::PEERS;
+        let map = self.ebpf.map(name).ok_or_else(|| map_err(name, "missing"))?;
+        let map: HashMap<&MapData, PeerKey, PeerRecord> =
+            HashMap::try_from(map).map_err(|e| map_err(name, e))?;
+        match map.get(key, 0) {
+            Ok(v) => Ok(Some(v)),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
+            Err(e) => Err(map_err(name, e)),
+        }
+    }
+
+    /// Counters per instance key, summed over CPUs.
+    pub fn counters(&self) -> Result<Vec<(InstanceKey, Counters)>, DataplaneError> {
+        let name = map_names::STATS;
+        let map = self.ebpf.map(name).ok_or_else(|| map_err(name, "missing"))?;
+        let map: PerCpuHashMap<&MapData, InstanceKey, Counters> =
+            PerCpuHashMap::try_from(map).map_err(|e| map_err(name, e))?;
+        let mut out = Vec::new();
+        for item in map.iter() {
+            let (key, per_cpu) = item.map_err(|e| map_err(name, e))?;
+            let mut total = Counters::default();
+            for c in per_cpu.iter() {
+                total.add(c);
+            }
+            out.push((key, total));
+        }
+        out.sort_by_key(|(k, _)| *k);
+        Ok(out)
+    }
+
+    /// Takes the event ring buffer (once) to read [`vrrp_common::PeerEvent`]s from.
+    pub fn take_events(&mut self) -> Result<RingBuf<MapData>, DataplaneError> {
+        let name = map_names::EVENTS;
+        let map = self.ebpf.take_map(name).ok_or_else(|| map_err(name, "missing or already taken"))?;
+        RingBuf::try_from(map).map_err(|e| map_err(name, e))
+    }
+
+    /// Attaches the program to `iface`. Under [`XdpModeChoice::Auto`], native mode is tried
+    /// first and SKB mode if the driver refuses.
+    pub fn attach(&mut self, iface: &str, choice: XdpModeChoice) -> Result<AttachedMode, DataplaneError> {
+        let ifindex = if_index(iface).ok_or_else(|| DataplaneError::Attach {
+            iface: iface.to_string(),
+            reason: "no such interface".into(),
+        })?;
+        let prog: &mut Xdp = self
+            .ebpf
+            .program_mut(PROGRAM)
+            .ok_or_else(|| DataplaneError::Object(format!("no program {PROGRAM}")))?
+            .try_into()
+            .map_err(|e: ProgramError| DataplaneError::Object(e.to_string()))?;
+        let tries: &[(XdpMode, AttachedMode)] = match choice {
+            XdpModeChoice::Auto => &[(XdpMode::Driver, AttachedMode::Native), (XdpMode::Skb, AttachedMode::Skb)],
+            XdpModeChoice::Native => &[(XdpMode::Driver, AttachedMode::Native)],
+            XdpModeChoice::Skb => &[(XdpMode::Skb, AttachedMode::Skb)],
+        };
+        let mut failures = Vec::new();
+        for (mode, used) in tries {
+            match prog.attach_to_if_index(ifindex, *mode) {
+                Ok(link) => {
+                    if !failures.is_empty() {
+                        tracing::warn!(iface, reason = %failures.join("; "), "native XDP refused, using SKB mode");
+                    }
+                    self.attached.push(Attachment { iface: iface.to_string(), ifindex, mode: *used, link });
+                    return Ok(*used);
+                }
+                Err(e) => failures.push(format!("{used} mode: {}", error_chain(&e))),
+            }
+        }
+        Err(DataplaneError::Attach { iface: iface.to_string(), reason: failures.join("; ") })
+    }
+
+    /// Detaches from every interface.
+    pub fn detach_all(&mut self) {
+        let Some(prog) = self.ebpf.program_mut(PROGRAM) else { return };
+        let Ok(prog): Result<&mut Xdp, _> = prog.try_into() else { return };
+        for a in self.attached.drain(..) {
+            if let Err(e) = prog.detach(a.link) {
+                tracing::warn!(iface = %a.iface, error = %e, "detaching XDP failed");
+            }
+        }
+    }
+
+    /// Runs the program once per `repeat` over `frame` with BPF_PROG_TEST_RUN, on the
+    /// loopback device's context (ingress ifindex 1). Returns the verdict and the kernel's
+    /// mean run time per repetition.
+    pub fn test_run(&self, frame: &[u8], repeat: u32) -> Result<(u32, std::time::Duration), DataplaneError> {
+        let prog: &Xdp = self
+            .ebpf
+            .program(PROGRAM)
+            .ok_or_else(|| DataplaneError::Object(format!("no program {PROGRAM}")))?
+            .try_into()
+            .map_err(|e: ProgramError| DataplaneError::Object(e.to_string()))?;
+        let mut out = vec![0u8; frame.len() + 256];
+        let opts = TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            repeat: repeat.max(1),
+            ..Default::default()
+        };
+        let r = prog.test_run(opts).map_err(|e| DataplaneError::TestRun(error_chain(&e)))?;
+        Ok((r.return_value, r.duration))
+    }
+
+    /// Detaches everything and removes every pin this process made (and the pin directory
+    /// if it created it and it is empty). Dropping does the same; this reports errors.
+    pub fn shutdown(mut self) -> Result<(), DataplaneError> {
+        self.detach_all();
+        self.unpin()
+    }
+
+    fn unpin(&mut self) -> Result<(), DataplaneError> {
+        let mut first_err = None;
+        for path in self.pinned.drain(..) {
+            if let Err(e) = std::fs::remove_file(&path) {
+                if e.kind() != std::io::ErrorKind::NotFound && first_err.is_none() {
+                    first_err = Some(DataplaneError::Pin { path, reason: e.to_string() });
+                }
+            }
+        }
+        if self.created_dir {
+            if let Some(dir) = &self.pin_dir {
+                // Fails harmlessly if someone else put files there.
+                let _ = std::fs::remove_dir(dir);
+            }
+            self.created_dir = false;
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Dataplane {
+    fn drop(&mut self) {
+        self.detach_all();
+        if let Err(e) = self.unpin() {
+            tracing::warn!(error = %e, "cleaning up pins failed");
+        }
+    }
+}
+
+/// Interface index of `name`, or `None` if there is no such interface.
+pub fn if_index(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: if_nametoindex reads a NUL-terminated string we own.
+    let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (idx != 0).then_some(idx)
+}
+
+/// Raises RLIMIT_MEMLOCK for kernels older than 5.11 that still charge BPF maps to it.
+/// Not needed (and often not permitted) on newer kernels, so failure is only logged.
+fn bump_memlock_rlimit() {
+    let rlim = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    // SAFETY: setrlimit reads the struct we pass.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) } != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "setrlimit(RLIMIT_MEMLOCK) failed; not needed on kernels >= 5.11");
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+fn verifier_message(e: &ProgramError) -> String {
+    match e {
+        ProgramError::LoadError { io_error, verifier_log } => {
+            format!("{io_error}\nverifier log:\n{verifier_log}")
+        }
+        other => error_chain(other),
+    }
+}

@@ -1,0 +1,567 @@
+//! XDP data plane of vrrp-agent.
+//!
+//! Parses Ethernet (up to two VLAN tags), IPv4 and IPv6; every packet that is not IP
+//! protocol 112 passes untouched after at most a few loads. A VRRP packet goes through the
+//! receive checks that need no election state, in the order of RFC 9568 §7.1 / RFC 3768
+//! §7.1; one that fails is dropped and counted under its reason. A valid advert updates the
+//! peer record of its (interface, VRID, family, source) and passes, so that `tcpdump` and
+//! any other listener still see it. The agent is woken through the ring buffer only when
+//! something the election acts on changed: a new source, a priority change, priority 0, an
+//! interval change.
+#![no_std]
+#![no_main]
+
+use aya_ebpf::{
+    bindings::xdp_action,
+    btf_maps::{HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    helpers::{
+        bpf_csum_diff, bpf_ktime_get_ns,
+        generated::bpf_xdp_load_bytes,
+    },
+    macros::{btf_map, xdp},
+    programs::XdpContext,
+};
+use vrrp_common::{
+    Counters, Discard, InstanceConfig, InstanceKey, PeerEvent, PeerKey, PeerRecord, AUTH_PASS,
+    CFG_UNICAST, CFG_UNICAST_TTL, EVENTS_RING_BYTES, EV_INTERVAL, EV_NEW_SOURCE, EV_PRIORITY,
+    EV_PRIORITY_ZERO, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_VRRP, MAX_INSTANCES, MAX_PEER_RECORDS,
+    MAX_UNICAST_PEERS, MAX_VRRP_LEN, SCRATCH_BYTES,
+};
+
+/// Instance settings, written by the agent.
+#[btf_map]
+static VRRP_INSTANCES: HashMap<InstanceKey, InstanceConfig, { MAX_INSTANCES as usize }> =
+    HashMap::new();
+
+/// Allowed unicast sources per instance, written by the agent.
+#[btf_map]
+static VRRP_UNICAST: HashMap<PeerKey, u32, { MAX_UNICAST_PEERS as usize }> = HashMap::new();
+
+/// Last advert per (instance, source). LRU so a flood of spoofed sources cannot fill it.
+#[btf_map]
+static VRRP_PEERS: LruHashMap<PeerKey, PeerRecord, { MAX_PEER_RECORDS as usize }> =
+    LruHashMap::new();
+
+/// Per-CPU counters per instance key.
+#[btf_map]
+static VRRP_STATS: PerCpuHashMap<InstanceKey, Counters, { MAX_INSTANCES as usize }> =
+    PerCpuHashMap::new();
+
+/// Changes the election must act on.
+#[btf_map]
+static VRRP_EVENTS: RingBuf<PeerEvent, { EVENTS_RING_BYTES as usize }> = RingBuf::new();
+
+/// Scratch space to checksum a VRRP message of variable length.
+#[btf_map]
+static VRRP_SCRATCH: PerCpuArray<Scratch, 1> = PerCpuArray::new();
+
+/// All-zero counters, inserted by pointer so the 112-byte value never sits on the stack.
+#[btf_map]
+static VRRP_ZERO: PerCpuArray<Counters, 1> = PerCpuArray::new();
+
+/// Per-CPU working memory kept off the 512-byte BPF stack.
+#[repr(C)]
+struct Scratch {
+    /// Copy of the VRRP message being checksummed.
+    buf: [u8; SCRATCH_BYTES],
+    /// A new peer record being built before insertion.
+    rec: PeerRecord,
+}
+
+const ETH_HLEN: usize = 14;
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
+const ETH_P_8021Q: u16 = 0x8100;
+const ETH_P_8021AD: u16 = 0x88a8;
+const VRRP_HLEN: usize = 8;
+const V2_AUTH_LEN: usize = 8;
+/// bpf_csum_diff accepts at most 512 bytes per call.
+const CSUM_CHUNK: usize = 512;
+
+#[xdp]
+pub fn vrrp_xdp(ctx: XdpContext) -> u32 {
+    process(&ctx)
+}
+
+/// Reads a `T` at `off` from the packet, or `None` if it is not entirely inside.
+#[inline(always)]
+fn load<T: Copy>(ctx: &XdpContext, off: usize) -> Option<T> {
+    let start = ctx.data();
+    let end = ctx.data_end();
+    if start + off + core::mem::size_of::<T>() > end {
+        return None;
+    }
+    // SAFETY: the range [start+off, start+off+size_of::<T>()) is inside the packet, as the
+    // verifier also checks; read_unaligned because packet data has no alignment.
+    Some(unsafe { core::ptr::read_unaligned((start + off) as *const T) })
+}
+
+/// A pointer to `len` bytes at `off`, after one bounds check over the whole range (so the
+/// compiler cannot split it into checks the verifier cannot follow).
+#[inline(always)]
+fn ptr_at(ctx: &XdpContext, off: usize, len: usize) -> Option<*const u8> {
+    let start = ctx.data();
+    if start + off + len > ctx.data_end() {
+        return None;
+    }
+    Some((start + off) as *const u8)
+}
+
+#[inline(always)]
+fn be16(ctx: &XdpContext, off: usize) -> Option<u16> {
+    load::<[u8; 2]>(ctx, off).map(u16::from_be_bytes)
+}
+
+/// Where the IP header and the VRRP message are, and what the checks need from the IP header.
+struct Ip {
+    family: u8,
+    ttl: u8,
+    multicast: bool,
+    /// Source address, IPv4 in bytes 0..4.
+    src: [u8; 16],
+    /// Offset of the VRRP message from the start of the frame.
+    vrrp_off: usize,
+    /// Length of the IP payload (the VRRP message and anything after it).
+    vrrp_len: usize,
+    /// Internet checksum partial sum of the pseudo-header (without the length, which depends
+    /// on the VRRP message length the checks derive).
+    pseudo_sum: u32,
+}
+
+#[inline(always)]
+fn process(ctx: &XdpContext) -> u32 {
+    let Some(mut proto) = be16(ctx, 12) else {
+        return xdp_action::XDP_PASS;
+    };
+    let mut off = ETH_HLEN;
+    // Up to two VLAN tags (802.1ad outer, 802.1Q inner).
+    if proto == ETH_P_8021Q || proto == ETH_P_8021AD {
+        let Some(p) = be16(ctx, off + 2) else {
+            return xdp_action::XDP_PASS;
+        };
+        proto = p;
+        off += 4;
+        if proto == ETH_P_8021Q || proto == ETH_P_8021AD {
+            let Some(p) = be16(ctx, off + 2) else {
+                return xdp_action::XDP_PASS;
+            };
+            proto = p;
+            off += 4;
+        }
+    }
+    let ip = if proto == ETH_P_IP {
+        // The protocol byte first: everything that is not VRRP leaves here.
+        match load::<u8>(ctx, off + 9) {
+            Some(IPPROTO_VRRP) => {}
+            _ => return xdp_action::XDP_PASS,
+        }
+        match parse_ipv4(ctx, off) {
+            Ok(ip) => ip,
+            Err(()) => return truncated(ctx, FAMILY_IPV4),
+        }
+    } else if proto == ETH_P_IPV6 {
+        match load::<u8>(ctx, off + 6) {
+            Some(IPPROTO_VRRP) => {}
+            _ => return xdp_action::XDP_PASS,
+        }
+        match parse_ipv6(ctx, off) {
+            Ok(ip) => ip,
+            Err(()) => return truncated(ctx, FAMILY_IPV6),
+        }
+    } else {
+        return xdp_action::XDP_PASS;
+    };
+    let mut key = InstanceKey::new(ifindex(ctx), 0, ip.family);
+    let reason = check_vrrp(ctx, &ip, &mut key);
+    if reason == VALID {
+        return xdp_action::XDP_PASS;
+    }
+    discard(&key, reason)
+}
+
+/// `check_vrrp`'s result for an advert that passed every check.
+const VALID: u32 = u32::MAX;
+
+/// Counts a discard under `key` and drops the packet.
+#[inline(never)]
+fn discard(key: &InstanceKey, reason: u32) -> u32 {
+    let reason = match reason {
+        1 => Discard::Ttl,
+        2 => Discard::Version,
+        3 => Discard::Type,
+        4 => Discard::Length,
+        5 => Discard::Checksum,
+        6 => Discard::UnknownVrid,
+        7 => Discard::AuthType,
+        8 => Discard::AuthPass,
+        9 => Discard::Interval,
+        10 => Discard::UnicastSrc,
+        _ => Discard::Truncated,
+    };
+    count(key, |c| *c.discard_mut(reason) += 1);
+    xdp_action::XDP_DROP
+}
+
+#[inline(always)]
+fn ifindex(ctx: &XdpContext) -> u32 {
+    ctx.ingress_ifindex() as u32
+}
+
+/// Drops a VRRP packet whose IP header cannot be read, counted under VRID 0.
+#[inline(never)]
+fn truncated(ctx: &XdpContext, family: u8) -> u32 {
+    let key = InstanceKey::new(ifindex(ctx), 0, family);
+    count(&key, |c| c.truncated += 1);
+    xdp_action::XDP_DROP
+}
+
+#[inline(always)]
+fn parse_ipv4(ctx: &XdpContext, off: usize) -> Result<Ip, ()> {
+    let p = ptr_at(ctx, off, 20).ok_or(())?;
+    // SAFETY: the 20 bytes at `p` are inside the packet.
+    let h: [u8; 20] = unsafe { core::ptr::read_unaligned(p as *const [u8; 20]) };
+    let ihl = ((h[0] & 0x0f) as usize) * 4;
+    let total = u16::from_be_bytes([h[2], h[3]]) as usize;
+    let frag = u16::from_be_bytes([h[6], h[7]]) & 0x3fff;
+    let frame_len = ctx.data_end() - ctx.data();
+    // A fragment cannot be checked on its own; VRRP messages are never fragmented.
+    if h[0] >> 4 != 4 || ihl < 20 || total < ihl || frag != 0 || off + total > frame_len {
+        return Err(());
+    }
+    let mut src = [0u8; 16];
+    src[..4].copy_from_slice(&h[12..16]);
+    // IPv4 pseudo-header: source, destination, zero, protocol (RFC 768 form, as keepalived).
+    let pseudo_sum = sum_words(&h[12..20]) + IPPROTO_VRRP as u32;
+    Ok(Ip {
+        family: FAMILY_IPV4,
+        ttl: h[8],
+        multicast: (h[16] & 0xf0) == 0xe0,
+        src,
+        vrrp_off: off + ihl,
+        vrrp_len: total - ihl,
+        pseudo_sum,
+    })
+}
+
+#[inline(always)]
+fn parse_ipv6(ctx: &XdpContext, off: usize) -> Result<Ip, ()> {
+    let p = ptr_at(ctx, off, 40).ok_or(())?;
+    // SAFETY: the 40 bytes at `p` are inside the packet.
+    let (b0, payload, hop_limit, src, dst) = unsafe {
+        (
+            *p,
+            u16::from_be_bytes([*p.add(4), *p.add(5)]) as usize,
+            *p.add(7),
+            core::ptr::read_unaligned(p.add(8) as *const [u8; 16]),
+            core::ptr::read_unaligned(p.add(24) as *const [u8; 16]),
+        )
+    };
+    let frame_len = ctx.data_end() - ctx.data();
+    if b0 >> 4 != 6 || off + 40 + payload > frame_len {
+        return Err(());
+    }
+    // IPv6 pseudo-header (RFC 8200 §8.1): source, destination, length, next header.
+    let pseudo_sum = sum_words(&src) + sum_words(&dst) + IPPROTO_VRRP as u32;
+    Ok(Ip {
+        family: FAMILY_IPV6,
+        ttl: hop_limit,
+        multicast: dst[0] == 0xff,
+        src,
+        vrrp_off: off + 40,
+        vrrp_len: payload,
+        pseudo_sum,
+    })
+}
+
+/// Sum of big-endian 16-bit words (`data.len()` is even and a constant here).
+#[inline(always)]
+fn sum_words(data: &[u8]) -> u32 {
+    let mut s = 0u32;
+    let mut i = 0;
+    while i + 1 < data.len() {
+        s += u16::from_be_bytes([data[i], data[i + 1]]) as u32;
+        i += 2;
+    }
+    s
+}
+
+#[inline(always)]
+fn fold(mut s: u64) -> u16 {
+    s = (s & 0xffff_ffff) + (s >> 32);
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    s as u16
+}
+
+/// The receive checks of RFC 9568 §7.1 / RFC 3768 §7.1 that need no election state, then
+/// the peer record update. Returns [`VALID`] or a [`Discard`] as u32; sets `key`'s VRID as
+/// soon as it is known so the discard is counted under the right instance.
+#[inline(always)]
+fn check_vrrp(ctx: &XdpContext, ip: &Ip, key: &mut InstanceKey) -> u32 {
+    let Some(hdr) = load::<[u8; VRRP_HLEN]>(ctx, ip.vrrp_off) else {
+        return Discard::Truncated as u32;
+    };
+    if ip.vrrp_len < VRRP_HLEN {
+        return Discard::Truncated as u32;
+    }
+    key.vrid = hdr[1];
+    let key = *key;
+    // SAFETY: the agent writes whole values; a concurrent update is a plain 16-byte copy.
+    let cfg: Option<&InstanceConfig> = unsafe { VRRP_INSTANCES.get(&key) };
+
+    // §7.1: a multicast advert must arrive with TTL / hop limit 255 (so it was not routed).
+    let check_ttl = ip.multicast || cfg.is_some_and(|c| c.flags & CFG_UNICAST_TTL != 0);
+    if check_ttl && ip.ttl != 255 {
+        return Discard::Ttl as u32;
+    }
+    // §7.1: version must be the instance's (v2 and v3 do not interoperate; keepalived also
+    // discards). Without an instance, any known version goes on to the VRID check.
+    let version = hdr[0] >> 4;
+    let version_ok = match cfg {
+        Some(c) => version == c.version,
+        None => version == 2 || version == 3,
+    };
+    // VRRPv2 is IPv4 only (RFC 3768 §5.1).
+    if !version_ok || (version == 2 && ip.family == FAMILY_IPV6) {
+        return Discard::Version as u32;
+    }
+    // §5.2.2: type 1 (ADVERTISEMENT) is the only type.
+    if hdr[0] & 0x0f != 1 {
+        return Discard::Type as u32;
+    }
+    // §7.1: the message must hold its header, `count` addresses (and v2 auth data).
+    let count = hdr[3] as usize;
+    let addr_len = if ip.family == FAMILY_IPV4 { 4 } else { 16 };
+    let auth_len = if version == 2 { V2_AUTH_LEN } else { 0 };
+    let msg_len = VRRP_HLEN + count * addr_len + auth_len;
+    if count == 0 || ip.vrrp_len < msg_len || msg_len > MAX_VRRP_LEN {
+        return Discard::Length as u32;
+    }
+
+    // Checksum over the message: copy it into scratch space (its length is variable, which
+    // bpf_csum_diff cannot take from packet memory), then sum in chunks.
+    let Some(scratch) = VRRP_SCRATCH.get_ptr_mut(0) else {
+        return Discard::Truncated as u32;
+    };
+    // SAFETY: per-CPU array slot 0 always exists; XDP does not preempt itself on one CPU.
+    let buf = unsafe { &mut (*scratch).buf };
+    let len = msg_len & 0xffc; // multiple of 4 and < SCRATCH_BYTES (msg_len is both anyway)
+    if len < VRRP_HLEN + 4 {
+        return Discard::Length as u32;
+    }
+    // SAFETY: the helper writes at most `len` <= SCRATCH_BYTES bytes into our buffer.
+    let rc = unsafe {
+        bpf_xdp_load_bytes(
+            ctx.ctx,
+            ip.vrrp_off as u32,
+            buf.as_mut_ptr() as *mut _,
+            len as u32,
+        )
+    };
+    if rc != 0 {
+        return Discard::Truncated as u32;
+    }
+    let mut sum: u64 = 0;
+    let mut done = 0usize;
+    for _ in 0..(SCRATCH_BYTES / CSUM_CHUNK) {
+        if done >= len {
+            break;
+        }
+        let n = if len - done > CSUM_CHUNK { CSUM_CHUNK } else { len - done };
+        if done > SCRATCH_BYTES - CSUM_CHUNK || n > CSUM_CHUNK {
+            break;
+        }
+        // SAFETY: [done, done + n) is inside the scratch buffer (checked above).
+        let s = unsafe {
+            bpf_csum_diff(
+                core::ptr::null_mut(),
+                0,
+                buf.as_mut_ptr().add(done) as *mut u32,
+                n as u32,
+                0,
+            )
+        };
+        if s < 0 {
+            return Discard::Checksum as u32;
+        }
+        sum += s as u32 as u64;
+        done += n;
+    }
+    let plain_ok = fold(sum) == 0xffff;
+    let pseudo_ok = || fold(sum + ip.pseudo_sum as u64 + msg_len as u64) == 0xffff;
+    let csum_ok = if ip.family == FAMILY_IPV6 {
+        // RFC 9568 §5.2.8: IPv6 always includes the pseudo-header.
+        pseudo_ok()
+    } else if version == 3 {
+        // IPv4 v3: keepalived and FRR add a pseudo-header, RFC 9568 and most vendors do not;
+        // accept either form.
+        plain_ok || pseudo_ok()
+    } else {
+        // RFC 3768 §5.3.8: v2 sums the VRRP message only.
+        plain_ok
+    };
+    if !csum_ok {
+        return Discard::Checksum as u32;
+    }
+
+    // §7.1: the VRID must be configured on this interface for this family.
+    let Some(cfg) = cfg else {
+        return Discard::UnknownVrid as u32;
+    };
+    let priority = hdr[2];
+    let adver_int_cs: u16 = if version == 2 {
+        // RFC 3768 §5.3.6 / §7.1: auth type must match, PASS data must match, and the
+        // interval (whole seconds) must equal ours: v2 does not learn it.
+        if hdr[4] != cfg.auth_type {
+            return Discard::AuthType as u32;
+        }
+        if cfg.auth_type == AUTH_PASS {
+            let at = VRRP_HLEN + count * 4;
+            if at > SCRATCH_BYTES - V2_AUTH_LEN {
+                return Discard::Length as u32;
+            }
+            let got = &buf[at..at + V2_AUTH_LEN];
+            if got != cfg.auth_pass {
+                return Discard::AuthPass as u32;
+            }
+        }
+        let cs = hdr[5] as u16 * 100;
+        if cs != cfg.adver_int_cs {
+            return Discard::Interval as u32;
+        }
+        cs
+    } else {
+        // RFC 9568 §5.2.7: 4 reserved bits, then 12 bits of centiseconds.
+        u16::from_be_bytes([hdr[4] & 0x0f, hdr[5]])
+    };
+    // Unicast instances accept adverts only from their configured peers.
+    let peer_key = PeerKey::new(key, ip.src);
+    if cfg.flags & CFG_UNICAST != 0 {
+        // SAFETY: read-only lookup of a u32 flag.
+        if unsafe { VRRP_UNICAST.get(&peer_key) }.is_none() {
+            return Discard::UnicastSrc as u32;
+        }
+    }
+
+    let src_mac = load::<[u8; 6]>(ctx, 6).unwrap_or([0; 6]);
+    record(&key, &peer_key, scratch, priority, version, hdr[3], adver_int_cs, src_mac);
+    VALID
+}
+
+/// Updates the peer record and sends an event if something the election acts on changed.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn record(
+    key: &InstanceKey,
+    peer_key: &PeerKey,
+    scratch: *mut Scratch,
+    priority: u8,
+    version: u8,
+    addr_count: u8,
+    adver_int_cs: u16,
+    src_mac: [u8; 6],
+) {
+    // SAFETY: bpf_ktime_get_ns has no preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let mut kind = 0u32;
+    let mut old_priority = priority;
+    match VRRP_PEERS.get_ptr_mut(peer_key) {
+        Some(rec) => {
+            // SAFETY: the pointer is to a live map value of the right type. A concurrent
+            // writer on another CPU could interleave field writes; every field is written
+            // whole, so a reader sees each field either old or new.
+            let rec = unsafe { &mut *rec };
+            old_priority = rec.priority;
+            if rec.priority != priority {
+                kind |= EV_PRIORITY;
+            }
+            if rec.adver_int_cs != adver_int_cs {
+                kind |= EV_INTERVAL;
+            }
+            if kind != 0 {
+                rec.changes += 1;
+            }
+            rec.last_seen_ns = now;
+            rec.adverts += 1;
+            rec.priority = priority;
+            rec.adver_int_cs = adver_int_cs;
+            rec.version = version;
+            rec.addr_count = addr_count;
+            rec.src_mac = src_mac;
+        }
+        None => {
+            kind |= EV_NEW_SOURCE;
+            // SAFETY: per-CPU scratch of this CPU; built there to keep it off the stack.
+            let rec = unsafe { &mut (*scratch).rec };
+            rec.last_seen_ns = now;
+            rec.first_seen_ns = now;
+            rec.adverts = 1;
+            rec.changes = 0;
+            rec.adver_int_cs = adver_int_cs;
+            rec.priority = priority;
+            rec.version = version;
+            rec.addr_count = addr_count;
+            rec._pad = 0;
+            rec.src_mac = src_mac;
+            let _ = VRRP_PEERS.insert(peer_key, &*rec, 0);
+        }
+    }
+    if priority == 0 {
+        kind |= EV_PRIORITY_ZERO;
+    }
+    let mut sent = false;
+    if kind != 0 {
+        if let Some(mut entry) = VRRP_EVENTS.reserve(0) {
+            entry.write(PeerEvent {
+                peer: *peer_key,
+                ts_ns: now,
+                kind,
+                adver_int_cs,
+                priority,
+                old_priority,
+            });
+            entry.submit(0);
+            sent = true;
+        }
+    }
+    count(key, |c| {
+        c.valid += 1;
+        if kind != 0 {
+            if sent {
+                c.events += 1;
+            } else {
+                c.events_lost += 1;
+            }
+        }
+    });
+}
+
+/// Adds to this CPU's counters of `key`, creating them on first use.
+#[inline(always)]
+fn count(key: &InstanceKey, f: impl FnOnce(&mut Counters)) {
+    let ptr = match VRRP_STATS.get_ptr_mut(key) {
+        Some(p) => p,
+        None => {
+            let Some(zero) = VRRP_ZERO.get_ptr(0) else { return };
+            // SAFETY: a live map value; passing it by pointer keeps 112 bytes off the stack.
+            let _ = VRRP_STATS.insert(key, unsafe { &*zero }, 0);
+            match VRRP_STATS.get_ptr_mut(key) {
+                Some(p) => p,
+                None => return,
+            }
+        }
+    };
+    // SAFETY: per-CPU value of this CPU; XDP runs to completion without preemption on it.
+    f(unsafe { &mut *ptr });
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";
