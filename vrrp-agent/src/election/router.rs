@@ -1,0 +1,775 @@
+//! One VRRP router: the state machine of RFC 9568 §6.4 / RFC 3768 §6.4.
+use std::{net::IpAddr, time::Duration};
+
+use super::timers::{master_down_interval, skew_time};
+use super::types::{Action, Actions, Input, Reason, State, Version};
+use crate::units::{Centisecs, MonoTime};
+
+/// The priority of the router that owns the virtual addresses (RFC 9568 §6.1).
+const OWNER_PRIORITY: u8 = 255;
+
+/// How many senders the duplicate filter remembers. A segment has a handful of VRRP
+/// routers per VRID; when more show up, the one heard longest ago is forgotten (an advert
+/// from it then falls back on the per-state staleness checks).
+const SEEN_CAPACITY: usize = 8;
+
+/// The configuration of one router, named after RFC 9568 §6.1 (and keepalived where the
+/// RFC has no such parameter). Validation (ranges, v2 whole seconds) belongs to `config`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouterConfig {
+    /// VRRPv2 (RFC 3768) or VRRPv3 (RFC 9568).
+    pub version: Version,
+    /// Priority: 255 for the address owner, 1..=254 otherwise (0 is read as 1).
+    pub priority: u8,
+    /// Advertisement_Interval: time between this router's adverts while Master.
+    /// v2: whole seconds kept as `seconds * 100`. Less than 1 cs is read as 1 cs.
+    pub advertisement_interval: Centisecs,
+    /// Preempt_Mode: whether a higher-priority Backup takes over from a lower-priority
+    /// Master (keepalived `nopreempt` sets it false).
+    pub preempt_mode: bool,
+    /// keepalived `preempt_delay`: after start-up (or leaving Fault), and after first
+    /// hearing a lower-priority Master, wait this long before preempting it. Zero: none.
+    pub preempt_delay: Duration,
+    /// Accept_Mode (RFC 9568 §6.1): carried for the data plane; the election ignores it.
+    pub accept_mode: bool,
+    /// The primary address (IPv4) or link-local address (IPv6) this router sends from;
+    /// breaks priority ties (RFC 9568 §6.4.3).
+    pub primary_address: IpAddr,
+}
+
+impl RouterConfig {
+    /// The RFC 9568 §6.1 defaults: priority 100, Advertisement_Interval 1 s, Preempt_Mode
+    /// true, Accept_Mode false; no preempt delay.
+    pub fn new(version: Version, primary_address: IpAddr) -> Self {
+        RouterConfig {
+            version,
+            priority: 100,
+            advertisement_interval: Centisecs::new(100),
+            preempt_mode: true,
+            preempt_delay: Duration::ZERO,
+            accept_mode: false,
+            primary_address,
+        }
+    }
+}
+
+/// The Master as last known: from its adverts while Backup, ourselves while Master.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MasterInfo {
+    /// Its primary (IPv4) or link-local (IPv6) address.
+    pub address: IpAddr,
+    /// Its last advertised priority (0 once it resigned).
+    pub priority: u8,
+}
+
+/// What armed the running Master_Down_Timer, and so what it counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ArmedBy {
+    /// Start-up or leaving Fault: Master_Down_Interval from that moment.
+    Start,
+    /// An accepted advert: Master_Down_Interval from its `received_at`.
+    Advert,
+    /// A priority-0 advert: Skew_Time from its `received_at`.
+    Resign { from: IpAddr },
+}
+
+/// Backup-only state.
+#[derive(Clone, Copy, Debug)]
+struct Backup {
+    /// Master_Down_Timer: when it expires.
+    down_at: MonoTime,
+    /// The moment the timer counts from (an advert's `received_at`, or the start). An
+    /// advert older than this carries no news for the timer.
+    counted_from: MonoTime,
+    armed_by: ArmedBy,
+    /// The last lower-priority advert discarded to preempt its sender, if that is the
+    /// newest thing heard: the takeover's reason.
+    discarded_lower: Option<MasterInfo>,
+    /// keepalived's `preempt_time`: lower-priority adverts received before it are still
+    /// accepted. `None` with a nonzero delay: the delay starts at the next one.
+    preempt_hold_until: Option<MonoTime>,
+}
+
+/// Master-only state.
+#[derive(Clone, Copy, Debug)]
+struct Master {
+    /// Adver_Timer: when the next advert is due.
+    adver_at: MonoTime,
+    /// When this router became Master: adverts received earlier were judged (or ignored)
+    /// before that decision and are not news.
+    since: MonoTime,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    Initialize,
+    Backup(Backup),
+    Master(Master),
+    Fault,
+}
+
+/// An advert, unpacked from [`Input::Advert`].
+#[derive(Clone, Copy, Debug)]
+struct Advert {
+    from: IpAddr,
+    priority: u8,
+    max_adver_int: Centisecs,
+    received_at: MonoTime,
+}
+
+/// One VRRP router for one (interface, VRID, address family): RFC 9568 §6 for v3, RFC 3768
+/// §6 for v2. Sans-I/O: see the [module documentation](super) for the runtime's side.
+///
+/// Start-up follows the RFC, not keepalived's `state MASTER`: only the address owner
+/// (priority 255) starts as Master (RFC 9568 §6.4.1); every other router starts as Backup
+/// and becomes Master when its Master_Down_Timer expires. keepalived instead gives a
+/// non-owner configured `state MASTER` a shortened first down timer; that is not done
+/// here, the configured initial state is only a hint for the config module to warn about.
+#[derive(Clone, Debug)]
+pub struct Router {
+    /// VRRP version.
+    version: Version,
+    /// Priority as configured (RFC 9568 §6.1 Priority).
+    priority: u8,
+    /// The priority in force: `priority` adjusted by tracking weights, 1..=254 unless the
+    /// router is the address owner (then always 255). Used in adverts, Skew_Time and every
+    /// comparison.
+    effective_priority: u8,
+    /// Advertisement_Interval: this router's interval while Master.
+    advertisement_interval: Centisecs,
+    /// Master_Adver_Interval: the Master's interval, learned from its adverts (v3 only;
+    /// equal to `advertisement_interval` in v2, and while this router is Master).
+    master_adver_interval: Centisecs,
+    /// Skew_Time = ((256 - effective_priority) * Master_Adver_Interval) / 256 (v3), or
+    /// (256 - effective_priority) / 256 s (v2).
+    skew_time: Duration,
+    /// Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time.
+    master_down_interval: Duration,
+    /// Preempt_Mode.
+    preempt_mode: bool,
+    /// keepalived preempt_delay.
+    preempt_delay: Duration,
+    /// Accept_Mode (carried, not used by the election).
+    accept_mode: bool,
+    /// Source of our adverts; the tie-breaker.
+    primary_address: IpAddr,
+    phase: Phase,
+    /// Set by `Input::Fault`, cleared by `Input::FaultCleared`; outlives Shutdown so that
+    /// a router started while faulty starts in Fault.
+    faulty: bool,
+    /// The Master as last known (Backup); `None` in Initialize and Fault.
+    heard_master: Option<MasterInfo>,
+    /// Newest `received_at` handled per sender: the duplicate filter.
+    seen: Vec<(IpAddr, MonoTime)>,
+}
+
+impl Router {
+    /// A router in Initialize. Nothing happens until `Input::Startup`.
+    pub fn new(config: RouterConfig) -> Router {
+        let priority = config.priority.max(1);
+        let advertisement_interval = at_least_one_cs(config.advertisement_interval);
+        let mut router = Router {
+            version: config.version,
+            priority,
+            effective_priority: priority,
+            advertisement_interval,
+            master_adver_interval: advertisement_interval,
+            skew_time: Duration::ZERO,
+            master_down_interval: Duration::ZERO,
+            preempt_mode: config.preempt_mode,
+            preempt_delay: config.preempt_delay,
+            accept_mode: config.accept_mode,
+            primary_address: config.primary_address,
+            phase: Phase::Initialize,
+            faulty: false,
+            heard_master: None,
+            seen: Vec::with_capacity(SEEN_CAPACITY),
+        };
+        router.recompute_intervals();
+        router
+    }
+
+    /// Feeds one input at time `now` and returns what to do, in order.
+    pub fn handle(&mut self, now: MonoTime, input: Input) -> Actions {
+        let mut out = Actions::new();
+        match input {
+            Input::Startup => self.on_startup(now, &mut out),
+            Input::Shutdown => self.on_shutdown(&mut out),
+            Input::Timer => self.on_timer(now, &mut out),
+            Input::Advert {
+                from,
+                priority,
+                max_adver_int,
+                received_at,
+            } => {
+                let advert = Advert {
+                    from,
+                    priority,
+                    max_adver_int,
+                    received_at,
+                };
+                self.on_advert(now, advert, &mut out)
+            }
+            Input::PriorityChanged(priority) => self.on_priority_changed(priority),
+            Input::Fault => self.on_fault(&mut out),
+            Input::FaultCleared => self.on_fault_cleared(now, &mut out),
+        }
+        out
+    }
+
+    /// When `Input::Timer` is next due: Master_Down_Timer in Backup, Adver_Timer in Master,
+    /// `None` in Initialize and Fault. May be at or before the last `now` after an advert
+    /// handed in late; the runtime then calls `Input::Timer` at once.
+    pub fn next_deadline(&self) -> Option<MonoTime> {
+        match self.phase {
+            Phase::Backup(b) => Some(b.down_at),
+            Phase::Master(m) => Some(m.adver_at),
+            Phase::Initialize | Phase::Fault => None,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        match self.phase {
+            Phase::Initialize => State::Initialize,
+            Phase::Backup(_) => State::Backup,
+            Phase::Master(_) => State::Master,
+            Phase::Fault => State::Fault,
+        }
+    }
+
+    /// VRRP version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// Priority as configured.
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// The priority in force after tracking (what adverts carry).
+    pub fn effective_priority(&self) -> u8 {
+        self.effective_priority
+    }
+
+    /// Advertisement_Interval (configured).
+    pub fn advertisement_interval(&self) -> Centisecs {
+        self.advertisement_interval
+    }
+
+    /// Master_Adver_Interval: learned from the Master's adverts (v3), else configured.
+    pub fn master_adver_interval(&self) -> Centisecs {
+        self.master_adver_interval
+    }
+
+    /// Skew_Time = ((256 - Priority) * Master_Adver_Interval) / 256 (v3);
+    /// (256 - Priority) / 256 s (v2). Priority is the effective priority.
+    pub fn skew_time(&self) -> Duration {
+        self.skew_time
+    }
+
+    /// Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time.
+    pub fn master_down_interval(&self) -> Duration {
+        self.master_down_interval
+    }
+
+    /// Preempt_Mode.
+    pub fn preempt_mode(&self) -> bool {
+        self.preempt_mode
+    }
+
+    /// keepalived preempt_delay.
+    pub fn preempt_delay(&self) -> Duration {
+        self.preempt_delay
+    }
+
+    /// Accept_Mode, carried for the data plane.
+    pub fn accept_mode(&self) -> bool {
+        self.accept_mode
+    }
+
+    /// The address adverts are sent from; the tie-breaker.
+    pub fn primary_address(&self) -> IpAddr {
+        self.primary_address
+    }
+
+    /// Whether `Input::Fault` is in force (the router is, or will start, in Fault).
+    pub fn is_faulty(&self) -> bool {
+        self.faulty
+    }
+
+    /// The Master as last known: this router while Master; the sender of the newest advert
+    /// heard while Backup (priority 0 once it resigned); `None` in Initialize and Fault and
+    /// while no advert has been heard since entering Backup.
+    pub fn current_master(&self) -> Option<MasterInfo> {
+        match self.phase {
+            Phase::Master(_) => Some(MasterInfo {
+                address: self.primary_address,
+                priority: self.effective_priority,
+            }),
+            Phase::Backup(_) => self.heard_master,
+            Phase::Initialize | Phase::Fault => None,
+        }
+    }
+
+    /// Master_Down_Timer, when running (Backup).
+    pub fn master_down_timer(&self) -> Option<MonoTime> {
+        match self.phase {
+            Phase::Backup(b) => Some(b.down_at),
+            _ => None,
+        }
+    }
+
+    /// Adver_Timer, when running (Master).
+    pub fn adver_timer(&self) -> Option<MonoTime> {
+        match self.phase {
+            Phase::Master(m) => Some(m.adver_at),
+            _ => None,
+        }
+    }
+
+    // ----- events -----
+
+    fn on_startup(&mut self, now: MonoTime, out: &mut Actions) {
+        // RFC 9568 §6.4.1: Startup is only an event in Initialize.
+        if !matches!(self.phase, Phase::Initialize) {
+            return;
+        }
+        if self.faulty {
+            // keepalived: an instance whose tracking is down at start-up starts in FAULT.
+            self.phase = Phase::Fault;
+            out.push(state_change(State::Initialize, State::Fault, Reason::Fault));
+            return;
+        }
+        self.start(now, State::Initialize, out);
+    }
+
+    /// RFC 9568 §6.4.1 (RFC 3768 §6.4.1) Startup, also used when leaving Fault.
+    fn start(&mut self, now: MonoTime, from: State, out: &mut Actions) {
+        let owner = self.effective_priority == OWNER_PRIORITY;
+        if owner {
+            // RFC 9568 §6.4.1 / RFC 3768 §6.4.1: "If the Priority = 255": send an
+            // ADVERTISEMENT, announce, set Adver_Timer, transition to Master.
+            let reason = if from == State::Initialize {
+                Reason::StartupOwner
+            } else {
+                Reason::FaultCleared
+            };
+            self.become_master(now, from, reason, out);
+        } else {
+            // RFC 9568 §6.4.1 / RFC 3768 §6.4.1 else-branch: Master_Adver_Interval =
+            // Advertisement_Interval, Master_Down_Timer = Master_Down_Interval, Backup.
+            self.master_adver_interval = self.advertisement_interval;
+            self.recompute_intervals();
+            self.heard_master = None;
+            let preempt_hold_until =
+                (!self.preempt_delay.is_zero()).then(|| now + self.preempt_delay);
+            self.phase = Phase::Backup(Backup {
+                down_at: now + self.master_down_interval,
+                counted_from: now,
+                armed_by: ArmedBy::Start,
+                discarded_lower: None,
+                preempt_hold_until,
+            });
+            let reason = if from == State::Initialize {
+                Reason::Startup
+            } else {
+                Reason::FaultCleared
+            };
+            out.push(state_change(from, State::Backup, reason));
+        }
+    }
+
+    fn on_shutdown(&mut self, out: &mut Actions) {
+        match self.phase {
+            // Nothing to shut down.
+            Phase::Initialize => return,
+            // RFC 9568 §6.4.2 / RFC 3768 §6.4.2: Shutdown in Backup: cancel the
+            // Master_Down_Timer, transition to Initialize. No advert.
+            Phase::Backup(_) => {}
+            // RFC 9568 §6.4.3 / RFC 3768 §6.4.3: Shutdown in Master: cancel the Adver_Timer,
+            // send an ADVERTISEMENT with Priority 0, transition to Initialize. The VIPs go
+            // too (keepalived: SIGTERM removes them).
+            Phase::Master(_) => {
+                out.push(Action::SendAdvert { priority: 0 });
+                out.push(Action::RemoveVips);
+            }
+            // Fault holds nothing; only the state changes.
+            Phase::Fault => {}
+        }
+        let from = self.state();
+        self.phase = Phase::Initialize;
+        self.heard_master = None;
+        self.seen.clear();
+        out.push(state_change(from, State::Initialize, Reason::Shutdown));
+    }
+
+    fn on_timer(&mut self, now: MonoTime, out: &mut Actions) {
+        match self.phase {
+            Phase::Backup(b) if b.down_at <= now => {
+                // RFC 9568 §6.4.2 / RFC 3768 §6.4.2: "If the Master_Down_Timer fires": send
+                // an ADVERTISEMENT, announce, set Adver_Timer, transition to Master.
+                let reason = match (b.discarded_lower, b.armed_by) {
+                    (Some(lower), _) => Reason::Preempting {
+                        priority: lower.priority,
+                        from: lower.address,
+                    },
+                    (None, ArmedBy::Resign { from }) => Reason::MasterResigned { from },
+                    (None, ArmedBy::Start | ArmedBy::Advert) => Reason::MasterDown {
+                        after: b.down_at.saturating_since(b.counted_from),
+                    },
+                };
+                self.become_master(now, State::Backup, reason, out);
+            }
+            Phase::Master(mut m) if m.adver_at <= now => {
+                // RFC 9568 §6.4.3 / RFC 3768 §6.4.3: "If the Adver_Timer fires": send an
+                // ADVERTISEMENT, reset the Adver_Timer to Advertisement_Interval. The timer
+                // restarts from `now` (when the advert goes out), not from the missed
+                // deadline, so a late runtime never sends a burst.
+                out.push(Action::SendAdvert {
+                    priority: self.effective_priority,
+                });
+                m.adver_at = now + self.advertisement_interval.as_duration();
+                self.phase = Phase::Master(m);
+            }
+            // Not due yet, or no timer in this state.
+            _ => {}
+        }
+    }
+
+    fn on_advert(&mut self, now: MonoTime, advert: Advert, out: &mut Actions) {
+        // RFC 9568 §6.4.1: in Initialize adverts are not processed; keepalived likewise
+        // ignores adverts in FAULT.
+        if !matches!(self.phase, Phase::Backup(_) | Phase::Master(_)) {
+            return;
+        }
+        // Lazy feeding: the same kernel record may be handed in more than once, or an older
+        // one after a newer one. Only a strictly newer advert from a sender is news.
+        if !self.note_seen(advert.from, advert.received_at) {
+            return;
+        }
+        // RFC 3768 §7.1: a v2 advert whose Adver Int differs from ours MUST be discarded
+        // (the XDP program already does; this keeps the machine right on its own).
+        if self.version == Version::V2 && advert.max_adver_int != self.advertisement_interval {
+            return;
+        }
+        match self.phase {
+            Phase::Backup(b) => self.backup_advert(b, advert),
+            Phase::Master(m) => self.master_advert(now, m, advert, out),
+            Phase::Initialize | Phase::Fault => {}
+        }
+    }
+
+    /// RFC 9568 §6.4.2 / RFC 3768 §6.4.2: "If an ADVERTISEMENT is received" in Backup.
+    /// Never produces actions: a Backup only re-arms its timer.
+    fn backup_advert(&mut self, mut b: Backup, advert: Advert) {
+        let Advert {
+            from,
+            priority,
+            max_adver_int,
+            received_at,
+        } = advert;
+        // The timer already counts from a newer advert (or from start-up): this one is
+        // stale and carries no news (it would only pull the timer back).
+        if received_at < b.counted_from {
+            return;
+        }
+        if priority == 0 {
+            // RFC 9568 §6.4.2 / RFC 3768 §6.4.2: "If the Priority in the ADVERTISEMENT is
+            // zero, then: Set the Master_Down_Timer to Skew_Time" (from its arrival).
+            b.down_at = received_at + self.skew_time;
+            b.counted_from = received_at;
+            b.armed_by = ArmedBy::Resign { from };
+            b.discarded_lower = None;
+        } else if !self.preempt_mode
+            || priority >= self.effective_priority
+            || self.preempt_held(&mut b, priority, received_at)
+        {
+            // RFC 9568 §6.4.2: "If Preempt_Mode is False, or if the Priority in the
+            // ADVERTISEMENT is greater than or equal to the local Priority": set
+            // Master_Adver_Interval to the advert's interval (v3 only, RFC 3768 §6.4.2 has
+            // no such step), recompute Skew_Time and Master_Down_Interval, reset the
+            // Master_Down_Timer to Master_Down_Interval. keepalived's preempt_delay adds a
+            // third way in: a lower priority heard before the delay ran out.
+            if self.version == Version::V3 {
+                self.master_adver_interval = at_least_one_cs(max_adver_int);
+                self.recompute_intervals();
+            }
+            b.down_at = received_at + self.master_down_interval;
+            b.counted_from = received_at;
+            b.armed_by = ArmedBy::Advert;
+            b.discarded_lower = None;
+            if priority >= self.effective_priority {
+                // keepalived: a Master we would not preempt stops the preempt delay.
+                b.preempt_hold_until = None;
+            }
+        } else {
+            // RFC 9568 §6.4.2 / RFC 3768 §6.4.2 "else (Priority less than local Priority and
+            // Preempt_Mode True): Discard the ADVERTISEMENT". The Master_Down_Timer runs
+            // out and this router takes over; remember whom it preempts for the log.
+            b.discarded_lower = Some(MasterInfo {
+                address: from,
+                priority,
+            });
+        }
+        self.heard_master = Some(MasterInfo {
+            address: from,
+            priority,
+        });
+        self.phase = Phase::Backup(b);
+    }
+
+    /// keepalived `preempt_delay` (vrrp_state_backup): whether a lower-priority advert is
+    /// still accepted because the delay has not run out. A higher-or-equal priority advert
+    /// stops the delay (done here for every accepted advert with a priority of at least
+    /// ours); the first lower-priority one after that starts it. Start-up and leaving Fault
+    /// start it too (see `start`).
+    fn preempt_held(&self, b: &mut Backup, priority: u8, received_at: MonoTime) -> bool {
+        debug_assert!(priority < self.effective_priority);
+        if self.preempt_delay.is_zero() {
+            return false;
+        }
+        match b.preempt_hold_until {
+            None => {
+                b.preempt_hold_until = Some(received_at + self.preempt_delay);
+                true
+            }
+            Some(until) => received_at < until,
+        }
+    }
+
+    /// RFC 9568 §6.4.3 / RFC 3768 §6.4.3: "If an ADVERTISEMENT is received" in Master.
+    fn master_advert(&mut self, now: MonoTime, mut m: Master, advert: Advert, out: &mut Actions) {
+        let Advert {
+            from,
+            priority,
+            max_adver_int,
+            received_at,
+        } = advert;
+        // Received before this router became Master: it was judged (or was older than the
+        // Master_Down_Interval) when the decision was taken, so it is not news now.
+        if received_at < m.since {
+            return;
+        }
+        let local = self.effective_priority;
+        if priority == 0 {
+            // RFC 9568 §6.4.3 / RFC 3768 §6.4.3: "If the Priority in the ADVERTISEMENT is
+            // zero, then: Send an ADVERTISEMENT; Reset the Adver_Timer to
+            // Advertisement_Interval".
+            out.push(Action::SendAdvert { priority: local });
+            m.adver_at = now + self.advertisement_interval.as_duration();
+            self.phase = Phase::Master(m);
+            return;
+        }
+        let reason = if priority > local {
+            Reason::HigherPriority { priority, from }
+        } else if priority == local && address_greater(from, self.primary_address) {
+            Reason::EqualPriorityHigherAddress { priority, from }
+        } else {
+            // RFC 9568 §6.4.3 / RFC 3768 §6.4.3 "else: Discard ADVERTISEMENT". keepalived
+            // answers a lower priority with an advert and gratuitous ARPs at once; this
+            // router just keeps advertising on schedule.
+            return;
+        };
+        // RFC 9568 §6.4.3: "If the Priority in the ADVERTISEMENT is greater than the local
+        // Priority or [equal and] the primary IPvX Address of the sender is greater than the
+        // local primary IPvX Address": cancel Adver_Timer, set Master_Adver_Interval to the
+        // advert's interval (v3), recompute Skew_Time and Master_Down_Interval, set the
+        // Master_Down_Timer to Master_Down_Interval, transition to Backup. RFC 3768 §6.4.3
+        // is the same without the interval. Leaving Master releases the VIPs.
+        //
+        // An address owner cannot see a higher priority (255 is the maximum); two owners
+        // (a misconfiguration) tie-break like anyone else.
+        if self.version == Version::V3 {
+            self.master_adver_interval = at_least_one_cs(max_adver_int);
+        }
+        self.recompute_intervals();
+        self.phase = Phase::Backup(Backup {
+            down_at: received_at + self.master_down_interval,
+            counted_from: received_at,
+            armed_by: ArmedBy::Advert,
+            discarded_lower: None,
+            // The advert that sends us to Backup has a priority of at least ours, which
+            // stops any preempt delay (keepalived).
+            preempt_hold_until: None,
+        });
+        self.heard_master = Some(MasterInfo {
+            address: from,
+            priority,
+        });
+        out.push(Action::RemoveVips);
+        out.push(state_change(State::Master, State::Backup, reason));
+    }
+
+    fn on_priority_changed(&mut self, priority: u8) {
+        // keepalived vrrp_set_effective_priority: an address owner's priority never moves;
+        // anyone else stays within 1..=254 (0 would mean resigning, 255 claiming ownership).
+        if self.priority == OWNER_PRIORITY {
+            return;
+        }
+        let priority = priority.clamp(1, OWNER_PRIORITY - 1);
+        if priority == self.effective_priority {
+            return;
+        }
+        self.effective_priority = priority;
+        self.recompute_intervals();
+        // RFC 9568 §6.1 defines Skew_Time from the local Priority, so the next reset uses
+        // the new value. Like keepalived, a running Master_Down_Timer is also shortened when
+        // the new skew makes it expire sooner (a Backup whose priority rose should not wait
+        // out the old, longer skew); it is never lengthened. A Master's next advert carries
+        // the new priority; no advert is sent early.
+        if let Phase::Backup(mut b) = self.phase {
+            let run = match b.armed_by {
+                ArmedBy::Resign { .. } => self.skew_time,
+                ArmedBy::Start | ArmedBy::Advert => self.master_down_interval,
+            };
+            b.down_at = b.down_at.min(b.counted_from + run);
+            self.phase = Phase::Backup(b);
+        }
+    }
+
+    fn on_fault(&mut self, out: &mut Actions) {
+        self.faulty = true;
+        match self.phase {
+            // Remembered: Startup will enter Fault.
+            Phase::Initialize | Phase::Fault => return,
+            Phase::Backup(_) => {}
+            // Like Shutdown from Master (RFC 9568 §6.4.3): a priority-0 advert so a Backup
+            // takes over after Skew_Time rather than Master_Down_Interval, and the VIPs go
+            // (keepalived vrrp_state_leave_master on the way to FAULT does both).
+            Phase::Master(_) => {
+                out.push(Action::SendAdvert { priority: 0 });
+                out.push(Action::RemoveVips);
+            }
+        }
+        let from = self.state();
+        self.phase = Phase::Fault;
+        self.heard_master = None;
+        out.push(state_change(from, State::Fault, Reason::Fault));
+    }
+
+    fn on_fault_cleared(&mut self, now: MonoTime, out: &mut Actions) {
+        self.faulty = false;
+        if matches!(self.phase, Phase::Fault) {
+            // keepalived vrrp_state_leave_fault: back to Backup with a fresh
+            // Master_Down_Timer and preempt delay, or straight to Master for the address
+            // owner; that is RFC 9568 §6.4.1 Startup again.
+            self.start(now, State::Fault, out);
+        }
+    }
+
+    // ----- helpers -----
+
+    /// RFC 9568 §6.4.1 (owner) and §6.4.2 (Master_Down_Timer fired): send an advert,
+    /// announce the VIPs, set Adver_Timer, transition to Master.
+    fn become_master(&mut self, now: MonoTime, from: State, reason: Reason, out: &mut Actions) {
+        out.push(Action::SendAdvert {
+            priority: self.effective_priority,
+        });
+        out.push(Action::AddVips);
+        out.push(Action::Announce);
+        // While Master, the Master's interval is ours (RFC 9568 leaves it unchanged; this
+        // only affects what the accessors report until the next transition recomputes it).
+        self.master_adver_interval = self.advertisement_interval;
+        self.recompute_intervals();
+        self.phase = Phase::Master(Master {
+            adver_at: now + self.advertisement_interval.as_duration(),
+            since: now,
+        });
+        self.heard_master = None;
+        out.push(state_change(from, State::Master, reason));
+    }
+
+    /// Skew_Time and Master_Down_Interval from the effective priority and
+    /// Master_Adver_Interval (RFC 9568 §6.1, RFC 3768 §6.1).
+    fn recompute_intervals(&mut self) {
+        let (version, priority, mai) = (
+            self.version,
+            self.effective_priority,
+            self.master_adver_interval,
+        );
+        self.skew_time = skew_time(version, priority, mai);
+        self.master_down_interval = master_down_interval(version, priority, mai);
+    }
+
+    /// Records `at` as the newest advert from `from`; false if it is not newer than one
+    /// already handled (a duplicate, or an older record handed in late).
+    fn note_seen(&mut self, from: IpAddr, at: MonoTime) -> bool {
+        if let Some(entry) = self.seen.iter_mut().find(|(addr, _)| *addr == from) {
+            if at <= entry.1 {
+                return false;
+            }
+            entry.1 = at;
+            return true;
+        }
+        if self.seen.len() >= SEEN_CAPACITY {
+            if let Some(oldest) = (0..self.seen.len()).min_by_key(|&i| self.seen[i].1) {
+                self.seen.swap_remove(oldest);
+            }
+        }
+        self.seen.push((from, at));
+        true
+    }
+}
+
+fn state_change(from: State, to: State, reason: Reason) -> Action {
+    Action::StateChange { from, to, reason }
+}
+
+/// An interval of zero would make Master_Down_Interval zero; RFC 9568 §5.2.7 has no zero
+/// interval, so 0 reads as the smallest, 1 cs.
+fn at_least_one_cs(interval: Centisecs) -> Centisecs {
+    interval.max(Centisecs::new(1))
+}
+
+/// RFC 9568 §6.4.3 tie-break: "the primary IPvX Address of the sender is greater than the
+/// local primary IPvX Address", compared as unsigned integers in network byte order. That is
+/// exactly `Ipv4Addr`/`Ipv6Addr` ordering (octet by octet, most significant first), made
+/// explicit here. A router is per address family, so the families never differ; if they
+/// did, the sender is not counted as greater and this router stays Master.
+fn address_greater(sender: IpAddr, local: IpAddr) -> bool {
+    match (sender, local) {
+        (IpAddr::V4(s), IpAddr::V4(l)) => u32::from(s) > u32::from(l),
+        (IpAddr::V6(s), IpAddr::V6(l)) => u128::from(s) > u128::from(l),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn address_greater_is_network_order() {
+        let a = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(address_greater(a("198.18.1.0"), a("198.18.0.255")));
+        assert!(!address_greater(a("198.18.0.255"), a("198.18.1.0")));
+        assert!(!address_greater(a("198.18.0.2"), a("198.18.0.2")));
+        assert!(address_greater(a("2001:db8::1:0"), a("2001:db8::ff")));
+        assert!(!address_greater(a("fe80::1"), a("fe80::2")));
+        assert!(!address_greater(a("2001:db8::1"), a("198.18.0.1")));
+        assert!(!address_greater(a("198.18.0.1"), a("2001:db8::1")));
+    }
+
+    #[test]
+    fn duplicate_filter_forgets_the_oldest_sender_when_full() {
+        let mut r = Router::new(RouterConfig::new(
+            Version::V3,
+            "198.18.0.2".parse().unwrap(),
+        ));
+        let t = |s: u64| MonoTime::from_since_boot(Duration::from_secs(s));
+        for i in 0..SEEN_CAPACITY as u8 {
+            assert!(r.note_seen(IpAddr::from([198, 18, 1, i]), t(10 + u64::from(i))));
+        }
+        assert!(!r.note_seen(IpAddr::from([198, 18, 1, 3]), t(13)));
+        assert!(r.note_seen(IpAddr::from([198, 18, 2, 0]), t(50)));
+        assert_eq!(r.seen.len(), SEEN_CAPACITY);
+        // 198.18.1.0 (heard at 10 s) was the oldest and is forgotten.
+        assert!(r
+            .seen
+            .iter()
+            .all(|(a, _)| *a != IpAddr::from([198, 18, 1, 0])));
+        assert!(!r.note_seen(IpAddr::from([198, 18, 1, 7]), t(17)));
+    }
+}
