@@ -1,1 +1,332 @@
-//! Shared helpers for the kernel tests.
+//! Helpers for the tests that need the kernel: network namespaces that remove themselves,
+//! processes that are killed on drop, and `bpftool` access to pinned maps.
+//!
+//! Only 198.18.0.0/15 and 2001:db8::/32 are used inside the namespaces.
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A short name unique to this process and call, usable as an interface name (<= 15 bytes).
+pub fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id() % 100_000;
+    let mut s = format!("{prefix}{pid:05}{n:02}");
+    s.truncate(15);
+    s
+}
+
+/// Runs a command, failing with its stderr if it fails.
+pub fn sh(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("starting {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `ip ARGS...`
+pub fn ip(args: &[&str]) -> Result<String> {
+    sh(Command::new("ip").args(args))
+}
+
+/// A network namespace, deleted (with every process in it killed) on drop.
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Creates a namespace with a unique name starting with `tag`, with loopback up.
+    pub fn new(tag: &str) -> Result<Self> {
+        let name = unique(tag);
+        ip(&["netns", "add", &name])?;
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `ip -n NS ARGS...`
+    pub fn ip(&self, args: &[&str]) -> Result<String> {
+        let mut full = vec!["-n", self.name.as_str()];
+        full.extend_from_slice(args);
+        ip(&full)
+    }
+
+    /// A command that runs `program` inside this namespace's network stack only (the mount
+    /// namespace stays the host's, so pins on /sys/fs/bpf are shared with the host).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net=/run/netns/{}", self.name)).arg("--").arg(program);
+        c
+    }
+
+    /// Runs `program args` in the namespace and returns its output, whatever its status.
+    pub fn output(&self, program: &str, args: &[&str]) -> Result<Output> {
+        self.command(program).args(args).output().with_context(|| format!("running {program}"))
+    }
+
+    /// Interface index of `iface` inside this namespace (from `ip`: under nsenter --net,
+    /// /sys still shows the host's interfaces).
+    pub fn ifindex(&self, iface: &str) -> Result<u32> {
+        let line = self.ip(&["-o", "link", "show", iface])?;
+        line.split(':').next().unwrap_or("").trim().parse().context("parsing ifindex")
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.name]).output() {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = Command::new("kill").args(["-9", pid]).status();
+            }
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+/// Creates a veth pair with `a_if` in `a` and `b_if` in `b`, both up.
+pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> Result<()> {
+    ip(&["link", "add", a_if, "netns", a.name(), "type", "veth", "peer", "name", b_if, "netns", b.name()])?;
+    a.ip(&["link", "set", a_if, "up"])?;
+    b.ip(&["link", "set", b_if, "up"])?;
+    Ok(())
+}
+
+/// A child process killed (SIGTERM, then SIGKILL) on drop.
+pub struct Proc {
+    child: Option<Child>,
+    /// What it is, for messages.
+    pub what: String,
+    /// Where its stderr goes.
+    pub log: PathBuf,
+}
+
+impl Proc {
+    /// Spawns `cmd` with stdout and stderr to `log`.
+    pub fn spawn(what: &str, cmd: &mut Command, log: &Path) -> Result<Self> {
+        let f = std::fs::File::create(log)?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(f.try_clone()?)
+            .stderr(f)
+            .spawn()
+            .with_context(|| format!("spawning {what}"))?;
+        Ok(Proc { child: Some(child), what: what.to_string(), log: log.to_path_buf() })
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Sends `sig` to the process.
+    pub fn signal(&self, sig: i32) {
+        if let Some(c) = &self.child {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(c.id() as i32, sig) };
+        }
+    }
+
+    /// Waits up to `timeout` for the process to exit; its exit code if it did.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = child.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `needle`, up to `timeout`.
+    pub fn wait_log(&mut self, needle: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log_text().contains(needle) {
+                return Ok(());
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(st)) = c.try_wait() {
+                    bail!("{} exited ({st}) before logging {needle:?}:\n{}", self.what, self.log_text());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("{} did not log {needle:?} within {timeout:?}:\n{}", self.what, self.log_text())
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The vrrp-agent binary next to the test executables, brought up to date once per test
+/// process (`cargo build` is quick when nothing changed, and a stale binary built against
+/// another XDP object would test the wrong program).
+pub fn agent_bin() -> Result<PathBuf> {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| build_agent().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+fn build_agent() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("VRRP_AGENT_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    // target/<profile>/deps/test-xxxx -> target/<profile>/vrrp-agent
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| if d.ends_with("deps") { d.parent() } else { Some(d) })
+        .context("locating the target directory")?;
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(["build", "--quiet", "-p", "vrrp-agent", "--bin", "vrrp-agent"]);
+    if profile_dir.ends_with("release") {
+        cmd.arg("--release");
+    }
+    sh(&mut cmd)?;
+    Ok(profile_dir.join("vrrp-agent"))
+}
+
+/// A per-test pin directory on the host's BPF filesystem.
+pub fn pin_dir(tag: &str) -> PathBuf {
+    PathBuf::from("/sys/fs/bpf").join(unique(tag))
+}
+
+/// `bpftool -j map dump pinned PATH`, parsed.
+pub fn bpftool_dump(path: &Path) -> Result<serde_json::Value> {
+    let out = sh(Command::new("bpftool").args(["-j", "map", "dump", "pinned"]).arg(path))?;
+    serde_json::from_str(&out).with_context(|| format!("bpftool output for {}", path.display()))
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `/tmp/<unique>`.
+    pub fn new(tag: &str) -> Result<Self> {
+        let p = std::env::temp_dir().join(unique(tag));
+        std::fs::create_dir_all(&p)?;
+        Ok(TempDir(p))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Polls `f` every 20 ms until it returns `Some`, up to `timeout`.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A raw AF_PACKET socket bound to one interface of a namespace, to send crafted frames.
+pub struct PacketSocket {
+    fd: std::os::fd::OwnedFd,
+    ifindex: u32,
+}
+
+impl PacketSocket {
+    /// Opens the socket inside `ns` (from a short-lived thread that enters the namespace,
+    /// so the test process itself stays where it is) and binds it to `iface`.
+    pub fn open(ns: &Netns, iface: &str) -> Result<Self> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let ifindex = ns.ifindex(iface)?;
+        let path = format!("/run/netns/{}", ns.name());
+        let fd = std::thread::spawn(move || -> Result<OwnedFd> {
+            let nsf = std::fs::File::open(&path)?;
+            // SAFETY: setns on this thread only, with a namespace fd we own.
+            if unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                bail!("setns {path}: {}", std::io::Error::last_os_error());
+            }
+            // SAFETY: socket(2) with constant arguments; the fd is owned right away.
+            let raw = unsafe {
+                libc::socket(libc::AF_PACKET, libc::SOCK_RAW, (libc::ETH_P_ALL as u16).to_be() as i32)
+            };
+            if raw < 0 {
+                bail!("socket(AF_PACKET): {}", std::io::Error::last_os_error());
+            }
+            // SAFETY: raw is a fresh, valid descriptor.
+            Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("netns thread panicked"))??;
+        Ok(PacketSocket { fd, ifindex })
+    }
+
+    /// Sends one Ethernet frame.
+    pub fn send(&self, frame: &[u8]) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: sockaddr_ll is plain data; zeroed is a valid start.
+        let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sa.sll_family = libc::AF_PACKET as u16;
+        sa.sll_ifindex = self.ifindex as i32;
+        sa.sll_halen = 6;
+        sa.sll_addr[..6].copy_from_slice(&frame[..6.min(frame.len())]);
+        // SAFETY: sendto reads `frame` and `sa`, both valid for the lengths given.
+        let n = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&sa as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if n < 0 {
+            bail!("sendto: {}", std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}

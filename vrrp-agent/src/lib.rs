@@ -8,3 +8,4 @@ pub mod units;
 pub mod dataplane;
 pub mod election;
 pub mod wire;
+pub mod runtime;

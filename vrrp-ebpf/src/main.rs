@@ -123,8 +123,8 @@ struct Ip {
     vrrp_off: usize,
     /// Length of the IP payload (the VRRP message and anything after it).
     vrrp_len: usize,
-    /// Internet checksum partial sum of the pseudo-header (without the length, which depends
-    /// on the VRRP message length the checks derive).
+    /// Partial sum (host word order) of the pseudo-header without the length, which depends
+    /// on the VRRP message length the checks derive.
     pseudo_sum: u32,
 }
 
@@ -231,7 +231,7 @@ fn parse_ipv4(ctx: &XdpContext, off: usize) -> Result<Ip, ()> {
     let mut src = [0u8; 16];
     src[..4].copy_from_slice(&h[12..16]);
     // IPv4 pseudo-header: source, destination, zero, protocol (RFC 768 form, as keepalived).
-    let pseudo_sum = sum_words(&h[12..20]) + IPPROTO_VRRP as u32;
+    let pseudo_sum = sum_words(&h[12..20]) + proto_word();
     Ok(Ip {
         family: FAMILY_IPV4,
         ttl: h[8],
@@ -261,7 +261,7 @@ fn parse_ipv6(ctx: &XdpContext, off: usize) -> Result<Ip, ()> {
         return Err(());
     }
     // IPv6 pseudo-header (RFC 8200 §8.1): source, destination, length, next header.
-    let pseudo_sum = sum_words(&src) + sum_words(&dst) + IPPROTO_VRRP as u32;
+    let pseudo_sum = sum_words(&src) + sum_words(&dst) + proto_word();
     Ok(Ip {
         family: FAMILY_IPV6,
         ttl: hop_limit,
@@ -273,16 +273,24 @@ fn parse_ipv6(ctx: &XdpContext, off: usize) -> Result<Ip, ()> {
     })
 }
 
-/// Sum of big-endian 16-bit words (`data.len()` is even and a constant here).
+/// Sum of 16-bit words in host (little-endian) order, the order `bpf_csum_diff`
+/// (`csum_partial`) sums in; the one's complement sum is byte-order independent as long as
+/// every part uses the same order (RFC 1071 §2(B)). `data.len()` is even and constant here.
 #[inline(always)]
 fn sum_words(data: &[u8]) -> u32 {
     let mut s = 0u32;
     let mut i = 0;
     while i + 1 < data.len() {
-        s += u16::from_be_bytes([data[i], data[i + 1]]) as u32;
+        s += u16::from_le_bytes([data[i], data[i + 1]]) as u32;
         i += 2;
     }
     s
+}
+
+/// The pseudo-header's zero byte and protocol byte as one word in host order.
+#[inline(always)]
+fn proto_word() -> u32 {
+    u16::from_le_bytes([0, IPPROTO_VRRP]) as u32
 }
 
 #[inline(always)]
@@ -389,7 +397,9 @@ fn check_vrrp(ctx: &XdpContext, ip: &Ip, key: &mut InstanceKey) -> u32 {
         done += n;
     }
     let plain_ok = fold(sum) == 0xffff;
-    let pseudo_ok = || fold(sum + ip.pseudo_sum as u64 + msg_len as u64) == 0xffff;
+    // The length as the pseudo-header carries it (big-endian), read in host word order.
+    let len_word = u16::from_le_bytes((msg_len as u16).to_be_bytes()) as u64;
+    let pseudo_ok = || fold(sum + ip.pseudo_sum as u64 + len_word) == 0xffff;
     let csum_ok = if ip.family == FAMILY_IPV6 {
         // RFC 9568 §5.2.8: IPv6 always includes the pseudo-header.
         pseudo_ok()

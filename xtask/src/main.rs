@@ -1,1 +1,226 @@
-fn main() {}
+//! Project tasks: `cargo xtask <command>`.
+//!
+//! Every command first makes sure the machine has what the project needs (Debian packages,
+//! nightly's rust-src, bpf-linker built against LLVM 22), installing only what is missing
+//! and saying what it installs. When everything is present the check takes a few
+//! milliseconds.
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Instant,
+};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+/// Debian packages the build, the tests and the demo use.
+const DEB_PACKAGES: &[&str] = &[
+    "llvm-22-dev",
+    "libpolly-22-dev",
+    "zlib1g-dev",
+    "libzstd-dev",
+    "bpftool",
+    "libbpf-dev",
+    "iproute2",
+    "iputils-ping",
+    "tcpdump",
+    "keepalived",
+];
+/// bpf-linker is pinned: newer releases may want another LLVM.
+const BPF_LINKER_VERSION: &str = "0.13.0";
+const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
+
+#[derive(Parser)]
+#[command(about = "Build, test, demo and benchmark vrrp-agent")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install what is missing (Debian packages, rust-src, bpf-linker).
+    Setup,
+    /// Build the XDP object (nightly, -Z build-std=core, bpfel-unknown-none, BTF).
+    BuildEbpf,
+    /// Set up, build, and run every test (the CI command). Needs root.
+    Test {
+        /// Extra arguments for `cargo test` (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// A short lab in network namespaces: the agent on one side, keepalived's and crafted
+    /// adverts on the other, and what the kernel recorded, shown with bpftool. Needs root.
+    Demo,
+    /// Cost of the XDP program per packet (BPF_PROG_TEST_RUN). Needs root.
+    BenchXdp {
+        /// Repetitions per packet kind.
+        #[arg(long, default_value_t = 5_000_000)]
+        repeat: u32,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    match cli.cmd {
+        Cmd::Setup => setup(),
+        Cmd::BuildEbpf => {
+            setup()?;
+            build_ebpf(&root)
+        }
+        Cmd::Test { args } => {
+            require_root("the tests load XDP programs and create network namespaces")?;
+            setup()?;
+            build_ebpf(&root)?;
+            let mut cmd = cargo();
+            cmd.current_dir(&root).args(["test", "--workspace"]).args(args);
+            run(&mut cmd, "cargo test --workspace")
+        }
+        Cmd::Demo => {
+            require_root("the demo creates network namespaces and attaches XDP")?;
+            setup()?;
+            build_ebpf(&root)?;
+            let mut cmd = cargo();
+            cmd.current_dir(&root)
+                .args(["run", "--quiet", "--release", "-p", "vrrp-tests", "--bin", "demo"]);
+            run(&mut cmd, "demo")
+        }
+        Cmd::BenchXdp { repeat } => {
+            require_root("BPF_PROG_TEST_RUN needs CAP_BPF")?;
+            setup()?;
+            build_ebpf(&root)?;
+            let mut cmd = cargo();
+            cmd.current_dir(&root)
+                .args(["run", "--quiet", "--release", "-p", "vrrp-tests", "--bin", "bench-xdp", "--"])
+                .arg(repeat.to_string());
+            run(&mut cmd, "bench-xdp")
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn require_root(why: &str) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { geteuid() } != 0 {
+        bail!("run this as root: {why}");
+    }
+    Ok(())
+}
+
+extern "C" {
+    fn geteuid() -> u32;
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("starting {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Installs what is missing; cheap when nothing is.
+fn setup() -> Result<()> {
+    let start = Instant::now();
+    let mut did = false;
+
+    // Debian packages: one dpkg-query for all of them.
+    let installed = Command::new("dpkg-query")
+        .args(["-W", "-f=${Package} ${db:Status-Status}\n"])
+        .args(DEB_PACKAGES)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let missing: Vec<&str> = DEB_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !installed.lines().any(|l| l == format!("{p} installed")))
+        .collect();
+    if !missing.is_empty() {
+        require_root("installing Debian packages")?;
+        eprintln!("xtask: installing Debian packages: {}", missing.join(" "));
+        run(Command::new("apt-get").arg("update").arg("-q"), "apt-get update")?;
+        run(
+            Command::new("apt-get")
+                .args(["install", "-y", "-q", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+            "apt-get install",
+        )?;
+        did = true;
+    }
+
+    // Nightly with rust-src, for -Z build-std=core.
+    let sysroot = output(Command::new("rustc").arg("+nightly").args(["--print", "sysroot"]))
+        .map(|s| PathBuf::from(s.trim()));
+    let Some(sysroot) = sysroot else {
+        bail!(
+            "no nightly Rust toolchain: the XDP program needs one (`rustup toolchain install \
+             nightly --component rust-src`)"
+        );
+    };
+    if !sysroot.join("lib/rustlib/src/rust/library/core").exists() {
+        eprintln!("xtask: installing rust-src for the nightly toolchain");
+        run(
+            Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", "nightly"]),
+            "rustup component add rust-src",
+        )?;
+        did = true;
+    }
+
+    // bpf-linker, pinned and built against LLVM 22 (/usr/bin/llvm-config is LLVM 14).
+    let have = output(Command::new("bpf-linker").arg("--version")).unwrap_or_default();
+    if !have.contains(BPF_LINKER_VERSION) {
+        eprintln!(
+            "xtask: installing bpf-linker {BPF_LINKER_VERSION} against LLVM 22 (takes a minute)"
+        );
+        run(
+            cargo()
+                .args(["install", &format!("bpf-linker@{BPF_LINKER_VERSION}")])
+                .args(["--no-default-features", "--features", "llvm-22", "--force"])
+                .env("LLVM_PREFIX", LLVM_PREFIX),
+            "cargo install bpf-linker",
+        )?;
+        did = true;
+    }
+    if did {
+        eprintln!("xtask: set-up done in {:.1?}", start.elapsed());
+    }
+    Ok(())
+}
+
+/// Builds the XDP object into target/bpf, where vrrp-agent's build.rs picks it up.
+fn build_ebpf(root: &Path) -> Result<()> {
+    // bpf_target_arch: aya-ebpf's arch-specific helpers; debuginfo + --btf: BTF for the
+    // maps, so bpftool prints field names.
+    let flags = ["--cfg=bpf_target_arch=\"x86_64\"", "-Cdebuginfo=2", "-Clink-arg=--btf"];
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(root)
+        .args(["+nightly", "build", "--quiet", "-p", "vrrp-ebpf", "-Z", "build-std=core"])
+        .args(["--target", "bpfel-unknown-none", "--release", "--target-dir"])
+        .arg(root.join("target/bpf"))
+        .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("RUSTC")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("CARGO");
+    run(&mut cmd, "building the XDP object")?;
+    let obj = root.join("target/bpf/bpfel-unknown-none/release/vrrp");
+    if !obj.exists() {
+        bail!("the XDP build succeeded but {} is missing", obj.display());
+    }
+    Ok(())
+}

@@ -125,6 +125,7 @@ pub struct Attachment {
 pub struct Dataplane {
     ebpf: Ebpf,
     pin_dir: Option<PathBuf>,
+    /// The pin directory is ours to remove at exit (created by us, or by a killed run).
     created_dir: bool,
     pinned: Vec<PathBuf>,
     attached: Vec<Attachment>,
@@ -170,6 +171,7 @@ impl Dataplane {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
+        ensure_bpffs(dir)?;
         if !dir.exists() {
             std::fs::create_dir_all(dir).map_err(|e| pin_err(dir, &e))?;
             self.created_dir = true;
@@ -179,6 +181,8 @@ impl Dataplane {
             // A pin left by an agent that was killed: ours by name, so replace it.
             if path.exists() {
                 std::fs::remove_file(&path).map_err(|e| pin_err(&path, &e))?;
+                // The directory is a previous run's of ours: remove it at exit too.
+                self.created_dir = true;
                 tracing::info!(path = %path.display(), "removed stale pin from a previous run");
             }
             let map = self.ebpf.map(name).ok_or_else(|| map_err(name, "missing from object"))?;
@@ -381,6 +385,51 @@ pub fn if_index(name: &str) -> Option<u32> {
     // SAFETY: if_nametoindex reads a NUL-terminated string we own.
     let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
     (idx != 0).then_some(idx)
+}
+
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+fn is_bpffs(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs writes into the zeroed struct we own and reads the C string we own.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as i64 == BPF_FS_MAGIC
+    }
+}
+
+/// Makes sure `dir` will be on a BPF filesystem. systemd mounts one at /sys/fs/bpf on most
+/// hosts; where nobody did (containers, minimal systems), mount it there, as bpftool does.
+fn ensure_bpffs(dir: &Path) -> Result<(), DataplaneError> {
+    let existing = dir.ancestors().find(|p| p.exists()).unwrap_or(Path::new("/"));
+    if is_bpffs(existing) {
+        return Ok(());
+    }
+    let sys_bpf = Path::new("/sys/fs/bpf");
+    if dir.starts_with(sys_bpf) && sys_bpf.is_dir() {
+        let src = c"bpf";
+        let target = c"/sys/fs/bpf";
+        // SAFETY: mount(2) with constant NUL-terminated strings and no data.
+        let rc = unsafe {
+            libc::mount(src.as_ptr(), target.as_ptr(), src.as_ptr(), 0, std::ptr::null())
+        };
+        if rc == 0 {
+            tracing::info!("mounted a BPF filesystem on /sys/fs/bpf");
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        return Err(DataplaneError::Pin {
+            path: sys_bpf.to_path_buf(),
+            reason: format!("not a BPF filesystem and mounting one failed: {e}"),
+        });
+    }
+    Err(DataplaneError::Pin {
+        path: dir.to_path_buf(),
+        reason: "not on a BPF filesystem: choose a --pin-dir under one (mount -t bpf bpf DIR)"
+            .into(),
+    })
 }
 
 /// Raises RLIMIT_MEMLOCK for kernels older than 5.11 that still charge BPF maps to it.

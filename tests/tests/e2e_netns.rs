@@ -1,0 +1,290 @@
+//! End to end, in network namespaces: the agent on one side of a veth pair, a real
+//! keepalived and crafted adverts on the other, and assertions on the pinned maps as
+//! `bpftool` shows them. Then a clean stop (nothing left attached or pinned) and a restart
+//! after SIGKILL. Needs root.
+use std::{net::IpAddr, path::Path, process::Command, time::Duration};
+
+use serde_json::Value;
+use vrrp_agent::{
+    units::Centisecs,
+    wire::{
+        frame::FrameBuilder,
+        vrrp::{Auth, Repr, Version},
+        Endpoints,
+    },
+};
+use vrrp_tests::{agent_bin, bpftool_dump, pin_dir, unique, veth, wait_for, Netns, PacketSocket, Proc, TempDir};
+
+const A_ADDR: &str = "198.18.1.1";
+const B_ADDR: &str = "198.18.1.2";
+
+fn agent_conf(iface: &str) -> String {
+    format!(
+        r#"# the agent's side
+global_defs {{
+    router_id agent
+}}
+vrrp_instance V2 {{
+    interface {iface}
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    authentication {{
+        auth_type PASS
+        auth_pass secret12
+    }}
+    virtual_ipaddress {{
+        198.18.1.100/24
+    }}
+}}
+vrrp_instance V3 {{
+    interface {iface}
+    version 3
+    virtual_router_id 52
+    advert_int 0.1
+    virtual_ipaddress {{ 198.18.1.101/24 }}
+}}
+vrrp_instance V6 {{
+    interface {iface}
+    version 3
+    virtual_router_id 53
+    advert_int 0.1
+    virtual_ipaddress {{ 2001:db8:1::100/64 }}
+}}
+vrrp_instance UC {{
+    interface {iface}
+    version 3
+    virtual_router_id 54
+    advert_int 0.1
+    unicast_src_ip {A_ADDR}
+    unicast_peer {{ {B_ADDR} }}
+    virtual_ipaddress {{ 198.18.1.102/24 }}
+}}
+"#
+    )
+}
+
+fn keepalived_conf(iface: &str) -> String {
+    format!(
+        r#"global_defs {{
+    router_id peer
+}}
+vrrp_instance V2 {{
+    state MASTER
+    interface {iface}
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    authentication {{
+        auth_type PASS
+        auth_pass secret12
+    }}
+    virtual_ipaddress {{
+        198.18.1.100/24
+    }}
+}}
+vrrp_instance V3 {{
+    state MASTER
+    interface {iface}
+    version 3
+    virtual_router_id 52
+    priority 150
+    advert_int 0.1
+    virtual_ipaddress {{
+        198.18.1.101/24
+    }}
+}}
+vrrp_instance V6 {{
+    state MASTER
+    interface {iface}
+    version 3
+    virtual_router_id 53
+    priority 150
+    advert_int 0.1
+    virtual_ipaddress {{
+        2001:db8:1::100/64
+    }}
+}}
+vrrp_instance UC {{
+    state MASTER
+    interface {iface}
+    version 3
+    virtual_router_id 54
+    priority 150
+    advert_int 0.1
+    unicast_src_ip {B_ADDR}
+    unicast_peer {{
+        {A_ADDR}
+    }}
+    virtual_ipaddress {{
+        198.18.1.102/24
+    }}
+}}
+"#
+    )
+}
+
+/// bpftool's JSON entry for a BTF map: `formatted` holds the named fields.
+fn formatted(entry: &Value) -> &Value {
+    entry.get("formatted").unwrap_or(entry)
+}
+
+fn peers_by_vrid(pins: &Path) -> Vec<(u64, Value)> {
+    let Ok(dump) = bpftool_dump(&pins.join("VRRP_PEERS")) else { return vec![] };
+    dump.as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let f = formatted(e);
+            (f["key"]["vrid"].as_u64().unwrap_or(0), f["value"].clone())
+        })
+        .collect()
+}
+
+/// Sum over CPUs of one counter of one VRID, from bpftool's dump of VRRP_STATS.
+fn stat(pins: &Path, vrid: u64, field: &str) -> u64 {
+    let Ok(dump) = bpftool_dump(&pins.join("VRRP_STATS")) else { return 0 };
+    dump.as_array()
+        .into_iter()
+        .flatten()
+        .map(formatted)
+        .filter(|f| f["key"]["vrid"].as_u64() == Some(vrid))
+        .flat_map(|f| f["values"].as_array().cloned().unwrap_or_default())
+        .map(|v| v["value"][field].as_u64().unwrap_or(0))
+        .sum()
+}
+
+fn start_agent(a: &Netns, conf: &Path, pins: &Path, log: &Path) -> Proc {
+    let mut cmd = a.command(agent_bin().expect("agent binary"));
+    cmd.arg("run").arg("--config").arg(conf).arg("--pin-dir").arg(pins).env("RUST_LOG", "info");
+    let mut p = Proc::spawn("vrrp-agent", &mut cmd, log).expect("spawn agent");
+    p.wait_log("XDP attached", Duration::from_secs(20)).expect("agent attaches");
+    p
+}
+
+fn xdp_attached(ns: &Netns, iface: &str) -> bool {
+    ns.ip(&["-d", "link", "show", iface]).map(|s| s.contains("prog/xdp")).unwrap_or(false)
+}
+
+#[test]
+fn agent_records_keepalived_and_crafted_adverts_then_cleans_up() {
+    let a = Netns::new("vea").unwrap();
+    let b = Netns::new("veb").unwrap();
+    for ns in [&a, &b] {
+        let _ = ns.output("sysctl", &["-qw", "net.ipv6.conf.default.accept_dad=0"]);
+        let _ = ns.output("sysctl", &["-qw", "net.ipv6.conf.all.accept_dad=0"]);
+    }
+    let (a_if, b_if) = (unique("va"), unique("vb"));
+    veth(&a, &a_if, &b, &b_if).unwrap();
+    a.ip(&["addr", "add", &format!("{A_ADDR}/24"), "dev", &a_if]).unwrap();
+    b.ip(&["addr", "add", &format!("{B_ADDR}/24"), "dev", &b_if]).unwrap();
+
+    let dir = TempDir::new("vrrp-e2e").unwrap();
+    let conf = dir.path().join("agent.conf");
+    std::fs::write(&conf, agent_conf(&a_if)).unwrap();
+    let kconf = dir.path().join("keepalived.conf");
+    std::fs::write(&kconf, keepalived_conf(&b_if)).unwrap();
+    let pins = pin_dir("vrrpe2e");
+
+    let mut agent = start_agent(&a, &conf, &pins, &dir.path().join("agent.log"));
+    assert!(xdp_attached(&a, &a_if), "XDP must be attached to {a_if}");
+    for m in ["VRRP_INSTANCES", "VRRP_UNICAST", "VRRP_PEERS", "VRRP_STATS", "VRRP_EVENTS"] {
+        assert!(pins.join(m).exists(), "{m} must be pinned under {}", pins.display());
+    }
+
+    // A real keepalived on the other side, Master for all four instances.
+    let mut kcmd = Command::new("ip");
+    kcmd.args(["netns", "exec", b.name(), "keepalived", "-n", "-l", "-D", "-P", "-f"])
+        .arg(&kconf)
+        .arg("-p")
+        .arg(dir.path().join("k.pid"))
+        .arg("-r")
+        .arg(dir.path().join("k-vrrp.pid"));
+    let _keepalived = Proc::spawn("keepalived", &mut kcmd, &dir.path().join("keepalived.log")).unwrap();
+
+    // The kernel records each of keepalived's instances, as bpftool shows them by name.
+    let want = [51u64, 52, 53, 54];
+    let seen = wait_for(Duration::from_secs(20), || {
+        let peers = peers_by_vrid(&pins);
+        let ok = want.iter().all(|v| {
+            peers.iter().any(|(vrid, val)| vrid == v && val["priority"] == 150 && val["adverts"].as_u64() >= Some(3))
+        });
+        ok.then_some(peers)
+    });
+    let peers = seen.unwrap_or_else(|| {
+        panic!(
+            "bpftool never showed keepalived's adverts for {want:?}: {:?}\nagent log:\n{}\nkeepalived log:\n{}",
+            peers_by_vrid(&pins),
+            agent.log_text(),
+            std::fs::read_to_string(dir.path().join("keepalived.log")).unwrap_or_default()
+        )
+    });
+    let v2 = &peers.iter().find(|(v, _)| *v == 51).unwrap().1;
+    assert_eq!(v2["version"], 2);
+    assert_eq!(v2["adver_int_cs"], 100);
+    let v3 = &peers.iter().find(|(v, _)| *v == 52).unwrap().1;
+    assert_eq!((v3["version"].as_u64(), v3["adver_int_cs"].as_u64()), (Some(3), Some(10)));
+    assert!(v3["last_seen_ns"].as_u64().unwrap_or(0) >= v3["first_seen_ns"].as_u64().unwrap_or(u64::MAX));
+
+    // The agent was told about each new advertiser once, not once per advert.
+    agent.wait_log("new advertiser", Duration::from_secs(5)).unwrap();
+    let log = agent.log_text();
+    assert!(log.contains(&format!("from={B_ADDR}")), "event log names the source:\n{log}");
+    std::thread::sleep(Duration::from_millis(500));
+    let (valid, events) = (stat(&pins, 52, "valid"), stat(&pins, 52, "events"));
+    assert!(valid >= 10, "0.1 s adverts must keep arriving: valid={valid}");
+    assert!(events <= 2, "a steady stream must not send events: events={events} valid={valid}");
+
+    // Crafted bad adverts from the peer's side are dropped and counted by reason.
+    let sock = PacketSocket::open(&b, &b_if).unwrap();
+    let src: IpAddr = B_ADDR.parse().unwrap();
+    let vip: IpAddr = "198.18.1.100".parse().unwrap();
+    let bad_pass = Repr {
+        version: Version::V2,
+        vrid: 51,
+        priority: 200,
+        max_adver_int: Centisecs::new(100),
+        addresses: vec![vip],
+        auth: Auth::pass(b"guessed!"),
+    };
+    let low_ttl = Repr { version: Version::V3, vrid: 52, auth: Auth::None, max_adver_int: Centisecs::new(10), ..bad_pass.clone() };
+    for _ in 0..5 {
+        sock.send(&FrameBuilder::new(&bad_pass, Endpoints::multicast(src)).unwrap().build()).unwrap();
+        sock.send(&FrameBuilder::new(&low_ttl, Endpoints::multicast(src)).unwrap().ttl(1).build()).unwrap();
+        sock.send(&FrameBuilder::new(&Repr { vrid: 99, ..low_ttl.clone() }, Endpoints::multicast(src)).unwrap().build()).unwrap();
+    }
+    let counted = wait_for(Duration::from_secs(5), || {
+        let got = (stat(&pins, 51, "bad_auth_pass"), stat(&pins, 52, "bad_ttl"), stat(&pins, 99, "unknown_vrid"));
+        (got == (5, 5, 5)).then_some(got)
+    });
+    assert!(
+        counted.is_some(),
+        "discards by reason: auth_pass={} ttl={} unknown_vrid={}",
+        stat(&pins, 51, "bad_auth_pass"),
+        stat(&pins, 52, "bad_ttl"),
+        stat(&pins, 99, "unknown_vrid")
+    );
+    // The forged priority-200 adverts never reached the peer record.
+    let v2_now = peers_by_vrid(&pins).into_iter().find(|(v, _)| *v == 51).unwrap().1;
+    assert_eq!(v2_now["priority"], 150);
+
+    // Clean stop: XDP detached, pins and the pin directory removed, exit 0.
+    agent.signal(libc::SIGTERM);
+    let st = agent.wait_timeout(Duration::from_secs(5)).expect("agent exits on SIGTERM");
+    assert!(st.success(), "exit status {st}:\n{}", agent.log_text());
+    assert!(!xdp_attached(&a, &a_if), "XDP left attached after SIGTERM");
+    assert!(!pins.exists(), "pins left behind after SIGTERM: {}", pins.display());
+
+    // After SIGKILL the links die with the process; the pins stay and a restart replaces them.
+    let mut killed = start_agent(&a, &conf, &pins, &dir.path().join("agent2.log"));
+    killed.signal(libc::SIGKILL);
+    killed.wait_timeout(Duration::from_secs(5)).expect("SIGKILL ends the agent");
+    assert!(pins.join("VRRP_PEERS").exists(), "SIGKILL leaves pins behind");
+    let mut again = start_agent(&a, &conf, &pins, &dir.path().join("agent3.log"));
+    again.wait_log("removed stale pin", Duration::from_secs(5)).unwrap();
+    assert!(wait_for(Duration::from_secs(10), || (!peers_by_vrid(&pins).is_empty()).then_some(())).is_some());
+    again.signal(libc::SIGINT);
+    let st = again.wait_timeout(Duration::from_secs(5)).expect("agent exits on SIGINT");
+    assert!(st.success());
+    assert!(!pins.exists() && !xdp_attached(&a, &a_if));
+}

@@ -1,0 +1,94 @@
+//! `vrrp-agent`: check a keepalived.conf, or run VRRP with an XDP data plane.
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use vrrp_agent::{dataplane, runtime};
+
+#[derive(Parser)]
+#[command(version, about = "VRRP (RFC 9568 / RFC 3768) with an XDP data plane; reads keepalived.conf")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Parse and validate a keepalived.conf, like `keepalived -t`: exit 0 when usable
+    /// (warnings printed), 1 on any error.
+    Check {
+        /// The configuration file.
+        #[arg(short = 'f', long = "config", default_value = "/etc/keepalived/keepalived.conf")]
+        config: PathBuf,
+    },
+    /// Run in the foreground until SIGTERM or SIGINT; logs go to stderr (RUST_LOG filters).
+    Run {
+        /// The configuration file.
+        #[arg(short = 'f', long = "config", default_value = "/etc/keepalived/keepalived.conf")]
+        config: PathBuf,
+        /// Directory on a BPF filesystem to pin the maps under.
+        #[arg(long, default_value = dataplane::DEFAULT_PIN_DIR)]
+        pin_dir: PathBuf,
+        /// XDP mode: auto (native, falling back to skb), native, or skb.
+        #[arg(long, default_value = "auto")]
+        xdp_mode: dataplane::XdpModeChoice,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match cli.cmd {
+        Cmd::Check { config } => check(&config),
+        Cmd::Run { config, pin_dir, xdp_mode } => {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: starting the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(runtime::run(runtime::RunOptions { config, pin_dir, xdp_mode })) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match vrrp_agent::config::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            let c = &loaded.config;
+            println!(
+                "{}: OK ({} instance(s), {} script(s), {} sync group(s), {} warning(s))",
+                path.display(),
+                c.instances.len(),
+                c.scripts.len(),
+                c.sync_groups.len(),
+                loaded.warnings.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for w in &e.warnings {
+                eprintln!("{w}");
+            }
+            eprintln!("{e}");
+            eprintln!("{}: {} error(s)", path.display(), e.errors.len());
+            ExitCode::FAILURE
+        }
+    }
+}
