@@ -1,0 +1,1787 @@
+//! Statement tree -> drafts of the typed configuration.
+//!
+//! This pass knows the keywords: it classifies every statement with [`keywords`], checks
+//! each value where it is written (numbers, ranges, addresses), and fills drafts that still
+//! carry positions. Defaults, cross-references and host checks are [`super::validate`]'s job.
+use std::{
+    collections::HashSet,
+    net::{IpAddr, Ipv4Addr},
+    path::PathBuf,
+    time::Duration,
+};
+
+use super::{
+    diagnostics::{Diags, Pos},
+    keywords::{self, did_you_mean, Context, Support},
+    model::{
+        Auth, InitialState, Notify, NotifyCommand, NotifyFifo, TrackFileDef, TrackFileInit,
+        TrackRef, Version, VirtualAddress, VrrpScript,
+    },
+    parser::{Block, Stmt, Word},
+    values::{parse_bool, parse_int, parse_ip, parse_seconds, parse_uint},
+};
+
+/// Linux's limit on interface names (IFNAMSIZ - 1); also the limit on address labels.
+const IFNAME_MAX: usize = 15;
+/// keepalived's limit on preempt_delay.
+const PREEMPT_DELAY_MAX: Duration = Duration::from_secs(1000);
+
+/// A value and where it was set.
+pub(crate) type Slot<T> = Option<(T, Pos)>;
+
+/// Everything read from the file, before defaults and cross-checks.
+#[derive(Debug, Default)]
+pub(crate) struct Drafts {
+    pub global: GlobalDraft,
+    pub instances: Vec<InstanceDraft>,
+    pub scripts: Vec<VrrpScript>,
+    pub track_files: Vec<TrackFileDef>,
+    pub sync_groups: Vec<SyncGroupDraft>,
+    pub host_checks: Vec<HostCheck>,
+    /// Position of the first statement, for whole-file messages.
+    pub first: Option<Pos>,
+}
+
+/// Things to look up on this host once the configuration is read.
+#[derive(Debug, Clone)]
+pub(crate) enum HostCheck {
+    /// An interface named in the configuration; `used_by` says where, for the message.
+    Interface {
+        name: String,
+        pos: Pos,
+        used_by: String,
+        must_not_be_loopback: bool,
+    },
+    /// A command whose first word, if an absolute path, should be an executable file.
+    Program {
+        command: String,
+        pos: Pos,
+        used_by: String,
+    },
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct GarpDraft {
+    pub master_delay: Slot<Duration>,
+    pub master_repeat: Slot<u32>,
+    pub master_refresh: Slot<Option<Duration>>,
+    pub master_refresh_repeat: Slot<u32>,
+    pub lower_prio_delay: Slot<Duration>,
+    pub lower_prio_repeat: Slot<u32>,
+    pub interval: Slot<Duration>,
+    pub gna_interval: Slot<Duration>,
+    pub min_garp: Slot<bool>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct GlobalDraft {
+    pub router_id: Slot<String>,
+    pub vrrp_version: Slot<Version>,
+    pub garp: GarpDraft,
+    pub enable_script_security: bool,
+    pub script_user: Slot<(String, Option<String>)>,
+    pub notify_fifo: Slot<NotifyFifo>,
+    pub vrrp_notify_fifo: Slot<NotifyFifo>,
+    pub v3_checksum_as_v2: Slot<bool>,
+}
+
+#[derive(Debug)]
+pub(crate) struct AuthDraft {
+    pub pos: Pos,
+    pub auth: Option<Auth>,
+}
+
+#[derive(Debug)]
+pub(crate) struct InstanceDraft {
+    pub name: String,
+    pub pos: Pos,
+    pub state: Slot<InitialState>,
+    pub interface: Slot<String>,
+    pub vrid: Slot<u8>,
+    pub priority: Slot<u8>,
+    /// As written; checked and rounded once the version is known.
+    pub advert_int: Slot<Duration>,
+    pub version: Slot<Version>,
+    /// `preempt` (true) or `nopreempt` (false), the last one written.
+    pub preempt: Slot<bool>,
+    pub preempt_delay: Slot<Duration>,
+    pub auth: Option<AuthDraft>,
+    pub unicast_src_ip: Slot<IpAddr>,
+    pub mcast_src_ip: Slot<IpAddr>,
+    pub unicast_peers: Vec<(IpAddr, Pos)>,
+    pub vips: Vec<VirtualAddress>,
+    pub vips_excluded: Vec<VirtualAddress>,
+    /// Lines in `virtual_ipaddress` blocks, valid or not (to tell "none" from "all bad").
+    pub vip_lines: usize,
+    pub garp: GarpDraft,
+    pub track_scripts: Vec<TrackRef>,
+    pub track_interfaces: Vec<TrackRef>,
+    pub track_files: Vec<TrackRef>,
+    pub notify: Notify,
+    pub v3_checksum_as_v2: Slot<bool>,
+    /// Supported keywords written in the block, valid or not (so that an invalid value is
+    /// not also reported as a missing one).
+    pub seen: HashSet<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct SyncGroupDraft {
+    pub name: String,
+    pub pos: Pos,
+    pub members: Vec<(String, Pos)>,
+    pub has_group: bool,
+    pub track_scripts: Vec<TrackRef>,
+    pub track_interfaces: Vec<TrackRef>,
+    pub track_files: Vec<TrackRef>,
+    pub notify: Notify,
+}
+
+/// The block a statement is in, for messages.
+struct Parent {
+    ctx: Context,
+    /// e.g. `vrrp_instance VI_1`.
+    label: String,
+    open: Pos,
+}
+
+#[derive(Clone, Copy)]
+enum TrackKind {
+    Script,
+    Interface,
+    File,
+}
+
+impl TrackKind {
+    fn keyword(self) -> &'static str {
+        match self {
+            TrackKind::Script => "track_script",
+            TrackKind::Interface => "track_interface",
+            TrackKind::File => "track_file",
+        }
+    }
+
+    /// keepalived.conf(5): scripts and interfaces -253..253, files -254..254.
+    fn weight_limit(self) -> i64 {
+        match self {
+            TrackKind::Script | TrackKind::Interface => 253,
+            TrackKind::File => 254,
+        }
+    }
+}
+
+/// Reads the statement tree into drafts, reporting what is wrong on the way.
+pub(crate) fn build(stmts: &[Stmt], diags: &mut Diags) -> Drafts {
+    let mut b = Builder {
+        diags,
+        out: Drafts::default(),
+    };
+    b.out.first = stmts.first().map(|s| s.pos().clone());
+    for stmt in stmts {
+        b.root(stmt);
+    }
+    b.out
+}
+
+struct Builder<'d> {
+    diags: &'d mut Diags,
+    out: Drafts,
+}
+
+impl Builder<'_> {
+    // ----- classification -------------------------------------------------------------
+
+    /// Returns the keyword if it is supported in `ctx`; otherwise reports it (unsupported,
+    /// skipped, ignored or unknown) and returns `None`.
+    fn classify<'s>(
+        &mut self,
+        ctx: Context,
+        stmt: &'s Stmt,
+        parent: Option<&Parent>,
+    ) -> Option<&'s str> {
+        let kw = stmt.keyword();
+        let name = kw.text.as_str();
+        match keywords::lookup(ctx, name) {
+            Some(Support::Supported) => return Some(name),
+            Some(Support::Unsupported) => {
+                let place = parent
+                    .map(|p| format!(" from {}", p.label))
+                    .unwrap_or_default();
+                self.diags.error(
+                    &kw.pos,
+                    format!(
+                        "`{name}` is a keepalived keyword this project does not support (yet): \
+                         remove it{place}, or keep this configuration on keepalived"
+                    ),
+                );
+            }
+            Some(Support::Skipped(subsystem)) => self.diags.warn_once(
+                name,
+                &kw.pos,
+                format!(
+                    "`{name}` belongs to {subsystem}, which this VRRP daemon does not include: \
+                     it is skipped (here and wherever else it appears)"
+                ),
+            ),
+            Some(Support::Ignored(why)) => self.diags.warn(
+                &kw.pos,
+                format!("`{name}` is accepted but has no effect: {why}"),
+            ),
+            None => self.unknown(ctx, stmt, parent),
+        }
+        None
+    }
+
+    fn unknown(&mut self, ctx: Context, stmt: &Stmt, parent: Option<&Parent>) {
+        let kw = stmt.keyword();
+        let name = kw.text.as_str();
+        if let Some(message) = unsupported_syntax(name) {
+            self.diags.error(&kw.pos, message);
+            return;
+        }
+        if let Some(parent) = parent {
+            if stmt.block.is_some() && keywords::lookup(Context::Root, name).is_some() {
+                self.diags.error(
+                    &kw.pos,
+                    format!(
+                        "`{name}` starts a top-level block, but it is inside `{}` (opened at {}): \
+                         is a `}}` missing before this line?",
+                        parent.label, parent.open
+                    ),
+                );
+                // Read it as the top-level block it probably is, to report more in one run.
+                self.root(stmt);
+                return;
+            }
+        }
+        let candidates = ctx.table().iter().map(|(n, _)| *n);
+        let elsewhere: Vec<&str> = Context::ALL
+            .iter()
+            .filter(|c| **c != ctx && keywords::lookup(**c, name).is_some())
+            .map(|c| c.label())
+            .collect();
+        let place = ctx.where_();
+        let message = if !elsewhere.is_empty() {
+            format!(
+                "unknown keyword `{name}` {place}: it belongs in {}{}",
+                elsewhere.join(" or "),
+                did_you_mean(name, candidates)
+            )
+        } else {
+            match keywords::suggest(name, candidates) {
+                Some(s) => format!("unknown keyword `{name}` {place}; did you mean `{s}`?"),
+                None => format!("unknown keyword `{name}` {place}: keepalived has no such keyword; check the spelling"),
+            }
+        };
+        self.diags.error(&kw.pos, message);
+    }
+
+    /// A keyword the tables call supported but no handler took: a bug, reported, not a panic.
+    fn internal(&mut self, stmt: &Stmt) {
+        self.diags.error(
+            stmt.pos(),
+            format!(
+                "internal error: `{}` is not handled; please report this",
+                stmt.keyword().text
+            ),
+        );
+    }
+
+    // ----- statement shapes ----------------------------------------------------------
+
+    fn reject_block(&mut self, stmt: &Stmt) {
+        if let Some(block) = &stmt.block {
+            self.diags.error(
+                &block.open,
+                format!(
+                    "`{}` does not take a `{{ ... }}` block; remove the block",
+                    stmt.keyword().text
+                ),
+            );
+        }
+    }
+
+    /// The one value of `stmt`; `expected` describes it for messages.
+    fn single<'s>(&mut self, stmt: &'s Stmt, expected: &str) -> Option<&'s Word> {
+        self.reject_block(stmt);
+        let kw = &stmt.keyword().text;
+        match stmt.args() {
+            [] => {
+                self.diags.error(
+                    stmt.pos(),
+                    format!("`{kw}` needs a value: expected {expected}"),
+                );
+                None
+            }
+            [one] => Some(one),
+            [one, extra, ..] => {
+                self.diags.error(
+                    &extra.pos,
+                    format!(
+                        "unexpected `{}` after `{kw} {}`: `{kw}` takes one value ({expected})",
+                        extra.text, one.text
+                    ),
+                );
+                Some(one)
+            }
+        }
+    }
+
+    /// Between `min` and `max` values; reports the count problem and returns the values.
+    fn values<'s>(
+        &mut self,
+        stmt: &'s Stmt,
+        min: usize,
+        max: usize,
+        usage: &str,
+    ) -> Option<&'s [Word]> {
+        self.reject_block(stmt);
+        let args = stmt.args();
+        if args.len() < min {
+            self.diags.error(
+                stmt.pos(),
+                format!("`{}` needs a value: write `{usage}`", stmt.keyword().text),
+            );
+            return None;
+        }
+        if args.len() > max {
+            self.diags.error(
+                &args[max].pos,
+                format!(
+                    "unexpected `{}`: `{}` takes at most {max} value(s): `{usage}` (quote values \
+                     that contain spaces)",
+                    args[max].text,
+                    stmt.keyword().text
+                ),
+            );
+            return None;
+        }
+        Some(args)
+    }
+
+    /// A keyword that takes no value.
+    fn flag(&mut self, stmt: &Stmt) {
+        self.reject_block(stmt);
+        if let Some(extra) = stmt.args().first() {
+            self.diags.error(
+                &extra.pos,
+                format!(
+                    "`{}` takes no value; remove `{}`",
+                    stmt.keyword().text,
+                    extra.text
+                ),
+            );
+        }
+    }
+
+    /// `KEYWORD [<BOOL>]`: true when the value is omitted.
+    fn opt_bool(&mut self, stmt: &Stmt) -> Option<bool> {
+        let args = self.values(stmt, 0, 1, &format!("{} [on|off]", stmt.keyword().text))?;
+        match args.first() {
+            None => Some(true),
+            Some(w) => {
+                let value = parse_bool(&w.text);
+                if value.is_none() {
+                    self.diags.error(
+                        &w.pos,
+                        format!(
+                            "expected on, off, true, false, yes or no for `{}`, found `{}`",
+                            stmt.keyword().text,
+                            w.text
+                        ),
+                    );
+                }
+                value
+            }
+        }
+    }
+
+    /// A `KEYWORD { ... }` statement without values.
+    fn block_of<'s>(&mut self, stmt: &'s Stmt) -> Option<&'s Block> {
+        let kw = &stmt.keyword().text;
+        if let Some(extra) = stmt.args().first() {
+            self.diags.error(
+                &extra.pos,
+                format!(
+                    "unexpected `{}`: `{kw}` takes no value, only a `{{ ... }}` block",
+                    extra.text
+                ),
+            );
+        }
+        if stmt.block.is_none() {
+            self.diags.error(
+                stmt.pos(),
+                format!("`{kw}` needs a block: `{kw} {{ ... }}`"),
+            );
+        }
+        stmt.block.as_ref()
+    }
+
+    /// A `KEYWORD NAME { ... }` statement.
+    fn named_block<'s>(&mut self, stmt: &'s Stmt) -> Option<(&'s Word, &'s Block)> {
+        let kw = &stmt.keyword().text;
+        let name = match stmt.args() {
+            [] => {
+                self.diags.error(
+                    stmt.pos(),
+                    format!("`{kw}` needs a name: `{kw} NAME {{ ... }}`"),
+                );
+                None
+            }
+            [name] => Some(name),
+            [name, extra, ..] => {
+                self.diags.error(
+                    &extra.pos,
+                    format!(
+                        "unexpected `{}` after `{kw} {}`: the name is one word",
+                        extra.text, name.text
+                    ),
+                );
+                Some(name)
+            }
+        };
+        match (&stmt.block, name) {
+            (Some(block), Some(name)) => Some((name, block)),
+            (None, name) => {
+                let shown = name.map(|n| format!(" {}", n.text)).unwrap_or_default();
+                self.diags.error(
+                    stmt.pos(),
+                    format!("`{kw}{shown}` needs a `{{ ... }}` block"),
+                );
+                None
+            }
+            (Some(_), None) => None,
+        }
+    }
+
+    // ----- values --------------------------------------------------------------------
+
+    /// An integer in `min..=max`; `expected` describes the range for messages.
+    fn int_in(&mut self, w: &Word, kw: &str, min: i64, max: i64, expected: &str) -> Option<i64> {
+        match parse_int(&w.text) {
+            None => {
+                self.diags.error(
+                    &w.pos,
+                    format!(
+                        "expected a number for `{kw}` ({expected}), found `{}`",
+                        w.text
+                    ),
+                );
+                None
+            }
+            Some(v) if v < min || v > max => {
+                self.diags.error(
+                    &w.pos,
+                    format!("`{kw}` {v} is out of range: expected {expected}"),
+                );
+                None
+            }
+            Some(v) => Some(v),
+        }
+    }
+
+    fn u8_in(&mut self, w: &Word, kw: &str, min: u8, max: u8, expected: &str) -> Option<u8> {
+        self.int_in(w, kw, min.into(), max.into(), expected)
+            .and_then(|v| u8::try_from(v).ok())
+    }
+
+    fn u32_in(&mut self, w: &Word, kw: &str, min: u32, expected: &str) -> Option<u32> {
+        self.int_in(w, kw, min.into(), u32::MAX.into(), expected)
+            .and_then(|v| u32::try_from(v).ok())
+    }
+
+    /// A `<TIMER>` value (seconds, fractions allowed).
+    fn seconds(&mut self, w: &Word, kw: &str, expected: &str) -> Option<Duration> {
+        let value = parse_seconds(&w.text);
+        if value.is_none() {
+            self.diags.error(
+                &w.pos,
+                format!(
+                    "expected a number of seconds for `{kw}` ({expected}), found `{}`",
+                    w.text
+                ),
+            );
+        }
+        value
+    }
+
+    /// Whole seconds (keepalived reads these with an integer parser).
+    fn whole_seconds(&mut self, w: &Word, kw: &str) -> Option<Duration> {
+        let v = self.int_in(w, kw, 0, i64::from(u32::MAX), "whole seconds, 0 or more")?;
+        Some(Duration::from_secs(v.unsigned_abs()))
+    }
+
+    fn ip(&mut self, w: &Word, kw: &str) -> Option<IpAddr> {
+        let value = parse_ip(&w.text);
+        if value.is_none() {
+            let hint = if w.text.contains('/') {
+                " (without a /prefix)"
+            } else {
+                ""
+            };
+            self.diags.error(
+                &w.pos,
+                format!(
+                    "invalid address `{}` for `{kw}`: expected an IPv4 or IPv6 address{hint}, \
+                     such as 192.0.2.10 or 2001:db8::10",
+                    w.text
+                ),
+            );
+        }
+        value
+    }
+
+    /// Checks the shape of an interface name (not that it exists).
+    fn ifname(&mut self, w: &Word, what: &str) -> bool {
+        let name = &w.text;
+        let ok = !name.is_empty()
+            && name.len() <= IFNAME_MAX
+            && name != "."
+            && name != ".."
+            && !name
+                .chars()
+                .any(|c| c == '/' || c == ':' || c.is_whitespace());
+        if !ok {
+            self.diags.error(
+                &w.pos,
+                format!(
+                    "`{name}` is not a valid interface name for {what}: Linux interface names \
+                     have 1 to {IFNAME_MAX} characters and no `/`, `:` or spaces"
+                ),
+            );
+        }
+        ok
+    }
+
+    fn host_interface(&mut self, w: &Word, used_by: String, must_not_be_loopback: bool) {
+        self.out.host_checks.push(HostCheck::Interface {
+            name: w.text.clone(),
+            pos: w.pos.clone(),
+            used_by,
+            must_not_be_loopback,
+        });
+    }
+
+    /// Stores `value`, warning when the keyword was already given in this block.
+    fn put<T>(&mut self, slot: &mut Slot<T>, value: T, at: &Pos, kw: &str) {
+        if let Some((_, first)) = slot {
+            self.diags.warn(
+                at,
+                format!(
+                    "`{kw}` is given again here (first at {first}); the last value is used, as in \
+                     keepalived"
+                ),
+            );
+        }
+        *slot = Some((value, at.clone()));
+    }
+
+    // ----- top level -----------------------------------------------------------------
+
+    fn root(&mut self, stmt: &Stmt) {
+        let Some(kw) = self.classify(Context::Root, stmt, None) else {
+            return;
+        };
+        match kw {
+            "global_defs" => {
+                if let Some(block) = self.block_of(stmt) {
+                    let parent = Parent {
+                        ctx: Context::GlobalDefs,
+                        label: kw.to_owned(),
+                        open: block.open.clone(),
+                    };
+                    self.global_defs(block, &parent);
+                }
+            }
+            "vrrp_instance" => {
+                if let Some((name, block)) = self.named_block(stmt) {
+                    self.instance(stmt, name, block);
+                }
+            }
+            "vrrp_script" => {
+                if let Some((name, block)) = self.named_block(stmt) {
+                    self.script(stmt, name, block);
+                }
+            }
+            "vrrp_track_file" | "track_file" => {
+                if let Some((name, block)) = self.named_block(stmt) {
+                    self.track_file_def(stmt, name, block);
+                }
+            }
+            "vrrp_sync_group" => {
+                if let Some((name, block)) = self.named_block(stmt) {
+                    self.sync_group(stmt, name, block);
+                }
+            }
+            _ => self.internal(stmt),
+        }
+    }
+
+    // ----- global_defs ---------------------------------------------------------------
+
+    fn global_defs(&mut self, block: &Block, parent: &Parent) {
+        let mut g = std::mem::take(&mut self.out.global);
+        for stmt in &block.stmts {
+            let Some(kw) = self.classify(parent.ctx, stmt, Some(parent)) else {
+                continue;
+            };
+            let at = stmt.pos();
+            match kw {
+                "router_id" => {
+                    if let Some(w) = self.single(stmt, "a name for this host") {
+                        self.put(&mut g.router_id, w.text.clone(), at, kw);
+                    }
+                }
+                "vrrp_version" => {
+                    if let Some(v) = self
+                        .single(stmt, "2 or 3")
+                        .and_then(|w| self.version(w, kw))
+                    {
+                        self.put(&mut g.vrrp_version, v, at, kw);
+                    }
+                }
+                "enable_script_security" => {
+                    self.flag(stmt);
+                    g.enable_script_security = true;
+                }
+                "script_user" => {
+                    if let Some(args) = self.values(stmt, 1, 2, "script_user USER [GROUP]") {
+                        let user = (args[0].text.clone(), args.get(1).map(|w| w.text.clone()));
+                        self.put(&mut g.script_user, user, at, kw);
+                    }
+                }
+                "notify_fifo" | "vrrp_notify_fifo" => {
+                    if let Some(fifo) = self.fifo(stmt) {
+                        let slot = if kw == "notify_fifo" {
+                            &mut g.notify_fifo
+                        } else {
+                            &mut g.vrrp_notify_fifo
+                        };
+                        self.put(slot, fifo, at, kw);
+                    }
+                }
+                "v3_checksum_as_v2" => {
+                    if let Some(v) = self.opt_bool(stmt) {
+                        self.put(&mut g.v3_checksum_as_v2, v, at, kw);
+                    }
+                }
+                "vrrp_check_unicast_src" => self.flag(stmt),
+                garp if garp.starts_with("vrrp_g") || garp == "vrrp_min_garp" => {
+                    let key = &garp["vrrp_".len()..];
+                    if !self.garp(key, stmt, &mut g.garp) {
+                        self.internal(stmt);
+                    }
+                }
+                _ => self.internal(stmt),
+            }
+        }
+        self.out.global = g;
+    }
+
+    fn version(&mut self, w: &Word, kw: &str) -> Option<Version> {
+        match w.text.as_str() {
+            "2" => Some(Version::V2),
+            "3" => Some(Version::V3),
+            other => {
+                self.diags
+                    .error(&w.pos, format!("`{kw}` must be 2 or 3, found `{other}`"));
+                None
+            }
+        }
+    }
+
+    fn fifo(&mut self, stmt: &Stmt) -> Option<NotifyFifo> {
+        let usage = format!("{} /path/to/fifo [USER [GROUP]]", stmt.keyword().text);
+        let args = self.values(stmt, 1, 3, &usage)?;
+        if args[0].text.is_empty() {
+            self.diags.error(
+                &args[0].pos,
+                format!("the FIFO path is empty: write `{usage}`"),
+            );
+            return None;
+        }
+        Some(NotifyFifo {
+            path: PathBuf::from(&args[0].text),
+            user: args.get(1).map(|w| w.text.clone()),
+            group: args.get(2).map(|w| w.text.clone()),
+            location: args[0].pos.location(),
+        })
+    }
+
+    /// The gratuitous ARP keywords, shared by global_defs (`vrrp_` prefix removed) and
+    /// vrrp_instance. Returns false if `key` is not one of them.
+    fn garp(&mut self, key: &str, stmt: &Stmt, d: &mut GarpDraft) -> bool {
+        let kw = &stmt.keyword().text;
+        let at = stmt.pos();
+        match key {
+            "garp_master_delay" | "garp_lower_prio_delay" => {
+                if let Some(v) = self
+                    .single(stmt, "whole seconds")
+                    .and_then(|w| self.whole_seconds(w, kw))
+                {
+                    let slot = if key == "garp_master_delay" {
+                        &mut d.master_delay
+                    } else {
+                        &mut d.lower_prio_delay
+                    };
+                    self.put(slot, v, at, kw);
+                }
+            }
+            "garp_master_refresh" => {
+                if let Some(v) = self
+                    .single(stmt, "whole seconds, 0 = off")
+                    .and_then(|w| self.whole_seconds(w, kw))
+                {
+                    let v = (!v.is_zero()).then_some(v);
+                    self.put(&mut d.master_refresh, v, at, kw);
+                }
+            }
+            "garp_master_repeat" | "garp_master_refresh_repeat" | "garp_lower_prio_repeat" => {
+                if let Some(w) = self.single(stmt, "a count, 1 or more") {
+                    if let Some(mut v) = self.u32_in(w, kw, 0, "a count, 1 or more") {
+                        if v == 0 {
+                            self.diags.warn(
+                                &w.pos,
+                                format!("`{kw} 0` is raised to 1, as keepalived does"),
+                            );
+                            v = 1;
+                        }
+                        let slot = match key {
+                            "garp_master_repeat" => &mut d.master_repeat,
+                            "garp_master_refresh_repeat" => &mut d.master_refresh_repeat,
+                            _ => &mut d.lower_prio_repeat,
+                        };
+                        self.put(slot, v, at, kw);
+                    }
+                }
+            }
+            "garp_interval" | "gna_interval" => {
+                let expected = "seconds, e.g. 0.001";
+                if let Some(v) = self
+                    .single(stmt, expected)
+                    .and_then(|w| self.seconds(w, kw, expected))
+                {
+                    let slot = if key == "garp_interval" {
+                        &mut d.interval
+                    } else {
+                        &mut d.gna_interval
+                    };
+                    self.put(slot, v, at, kw);
+                }
+            }
+            "min_garp" => {
+                if let Some(v) = self.opt_bool(stmt) {
+                    self.put(&mut d.min_garp, v, at, kw);
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    // ----- vrrp_instance -------------------------------------------------------------
+
+    fn instance(&mut self, stmt: &Stmt, name: &Word, block: &Block) {
+        let parent = Parent {
+            ctx: Context::Instance,
+            label: format!("vrrp_instance {}", name.text),
+            open: block.open.clone(),
+        };
+        let mut d = InstanceDraft {
+            name: name.text.clone(),
+            pos: stmt.pos().clone(),
+            state: None,
+            interface: None,
+            vrid: None,
+            priority: None,
+            advert_int: None,
+            version: None,
+            preempt: None,
+            preempt_delay: None,
+            auth: None,
+            unicast_src_ip: None,
+            mcast_src_ip: None,
+            unicast_peers: Vec::new(),
+            vips: Vec::new(),
+            vips_excluded: Vec::new(),
+            vip_lines: 0,
+            garp: GarpDraft::default(),
+            track_scripts: Vec::new(),
+            track_interfaces: Vec::new(),
+            track_files: Vec::new(),
+            notify: Notify::default(),
+            v3_checksum_as_v2: None,
+            seen: HashSet::new(),
+        };
+        for stmt in &block.stmts {
+            let Some(kw) = self.classify(Context::Instance, stmt, Some(&parent)) else {
+                continue;
+            };
+            d.seen.insert(kw.to_owned());
+            self.instance_stmt(kw, stmt, &mut d, &parent);
+        }
+        self.out.instances.push(d);
+    }
+
+    fn instance_stmt(&mut self, kw: &str, stmt: &Stmt, d: &mut InstanceDraft, parent: &Parent) {
+        let at = stmt.pos();
+        match kw {
+            "state" => {
+                if let Some(w) = self.single(stmt, "MASTER or BACKUP") {
+                    let state = match w.text.as_str() {
+                        "MASTER" => Some(InitialState::Master),
+                        "BACKUP" => Some(InitialState::Backup),
+                        other => {
+                            self.diags.error(
+                                &w.pos,
+                                format!(
+                                    "unknown state `{other}`: expected MASTER or BACKUP{}",
+                                    did_you_mean(other, ["MASTER", "BACKUP"])
+                                ),
+                            );
+                            None
+                        }
+                    };
+                    if let Some(state) = state {
+                        self.put(&mut d.state, state, at, kw);
+                    }
+                }
+            }
+            "interface" => {
+                if let Some(w) = self.single(stmt, "an interface name such as eth0") {
+                    if self.ifname(w, &parent.label) {
+                        self.host_interface(w, parent.label.clone(), true);
+                        self.put(&mut d.interface, w.text.clone(), at, kw);
+                    }
+                }
+            }
+            "virtual_router_id" => {
+                let expected = "1 to 255";
+                if let Some(v) = self
+                    .single(stmt, expected)
+                    .and_then(|w| self.u8_in(w, kw, 1, 255, expected))
+                {
+                    self.put(&mut d.vrid, v, at, kw);
+                }
+            }
+            "priority" => {
+                let expected = "1 to 255, where 255 means address owner";
+                if let Some(v) = self
+                    .single(stmt, expected)
+                    .and_then(|w| self.u8_in(w, kw, 1, 255, expected))
+                {
+                    self.put(&mut d.priority, v, at, kw);
+                }
+            }
+            "advert_int" => {
+                let expected = "seconds, e.g. 1 or 0.1 (v3)";
+                if let Some(w) = self.single(stmt, expected) {
+                    if let Some(v) = self.seconds(w, kw, expected) {
+                        self.put(&mut d.advert_int, v, &w.pos, kw);
+                    }
+                }
+            }
+            "version" => {
+                if let Some(w) = self.single(stmt, "2 or 3") {
+                    if let Some(v) = self.version(w, kw) {
+                        self.put(&mut d.version, v, &w.pos, kw);
+                    }
+                }
+            }
+            "nopreempt" | "preempt" => {
+                self.flag(stmt);
+                d.preempt = Some((kw == "preempt", at.clone()));
+            }
+            "preempt_delay" => {
+                let expected = "seconds from 0 to 1000";
+                if let Some(w) = self.single(stmt, expected) {
+                    if let Some(v) = self.seconds(w, kw, expected) {
+                        if v > PREEMPT_DELAY_MAX {
+                            self.diags.error(
+                                &w.pos,
+                                format!("`{kw}` {} is out of range: expected {expected}", w.text),
+                            );
+                        } else {
+                            self.put(&mut d.preempt_delay, v, at, kw);
+                        }
+                    }
+                }
+            }
+            "authentication" => {
+                if let Some(block) = self.block_of(stmt) {
+                    d.auth = self.authentication(stmt, block, parent);
+                }
+            }
+            "unicast_src_ip" | "mcast_src_ip" => {
+                if let Some(ip) = self
+                    .single(stmt, "an IP address")
+                    .and_then(|w| Some((self.ip(w, kw)?, w)))
+                {
+                    let slot = if kw == "unicast_src_ip" {
+                        &mut d.unicast_src_ip
+                    } else {
+                        &mut d.mcast_src_ip
+                    };
+                    self.put(slot, ip.0, &ip.1.pos, kw);
+                }
+            }
+            "unicast_peer" => {
+                if let Some(block) = self.block_of(stmt) {
+                    self.unicast_peers(block, d);
+                }
+            }
+            "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
+                if let Some(block) = self.block_of(stmt) {
+                    let excluded = kw == "virtual_ipaddress_excluded";
+                    for line in &block.stmts {
+                        if !excluded {
+                            d.vip_lines += 1;
+                        }
+                        if let Some(vip) =
+                            self.vip(line, kw, d.interface.as_ref().map(|(n, _)| n.as_str()))
+                        {
+                            if excluded {
+                                d.vips_excluded.push(vip);
+                            } else {
+                                d.vips.push(vip);
+                            }
+                        }
+                    }
+                }
+            }
+            "track_script" | "track_interface" | "track_file" => {
+                if let Some(block) = self.block_of(stmt) {
+                    let (kind, list) = match kw {
+                        "track_script" => (TrackKind::Script, &mut d.track_scripts),
+                        "track_interface" => (TrackKind::Interface, &mut d.track_interfaces),
+                        _ => (TrackKind::File, &mut d.track_files),
+                    };
+                    let refs = self.track_list(block, kind, &parent.label);
+                    list.extend(refs);
+                }
+            }
+            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+                self.notify(stmt, &mut d.notify, &parent.label);
+            }
+            "v3_checksum_as_v2" => {
+                if let Some(v) = self.opt_bool(stmt) {
+                    self.put(&mut d.v3_checksum_as_v2, v, at, kw);
+                }
+            }
+            "check_unicast_src" => self.flag(stmt),
+            garp if garp.starts_with("garp_") => {
+                if !self.garp(garp, stmt, &mut d.garp) {
+                    self.internal(stmt);
+                }
+            }
+            _ => self.internal(stmt),
+        }
+    }
+
+    fn authentication(&mut self, stmt: &Stmt, block: &Block, parent: &Parent) -> Option<AuthDraft> {
+        let inner = Parent {
+            ctx: Context::Authentication,
+            label: format!("authentication of {}", parent.label),
+            open: block.open.clone(),
+        };
+        let mut kind: Slot<bool> = None; // Some(true) = PASS
+        let mut pass: Slot<[u8; 8]> = None;
+        let mut type_seen = false;
+        for s in &block.stmts {
+            let Some(kw) = self.classify(Context::Authentication, s, Some(&inner)) else {
+                continue;
+            };
+            type_seen |= kw == "auth_type";
+            let Some(w) = self.single(
+                s,
+                if kw == "auth_type" {
+                    "PASS"
+                } else {
+                    "a password of up to 8 characters"
+                },
+            ) else {
+                continue;
+            };
+            match kw {
+                "auth_type" => match w.text.as_str() {
+                    "PASS" => self.put(&mut kind, true, s.pos(), kw),
+                    "AH" => self.diags.error(
+                        &w.pos,
+                        "auth_type AH (IPsec Authentication Header) is a keepalived value this project \
+                         does not support: use `auth_type PASS`, or remove the authentication block",
+                    ),
+                    other => self.diags.error(
+                        &w.pos,
+                        format!("unknown auth_type `{other}`: expected PASS{}", did_you_mean(other, ["PASS", "AH"])),
+                    ),
+                },
+                "auth_pass" => {
+                    let bytes = w.text.as_bytes();
+                    if bytes.is_empty() {
+                        self.diags.error(&w.pos, "auth_pass is empty: write a password of 1 to 8 characters");
+                        continue;
+                    }
+                    let mut padded = [0u8; 8];
+                    let n = bytes.len().min(8);
+                    padded[..n].copy_from_slice(&bytes[..n]);
+                    if bytes.len() > 8 {
+                        self.diags.warn(
+                            &w.pos,
+                            format!(
+                                "auth_pass is longer than 8 characters: only the first 8 (`{}`) are \
+                                 used, as keepalived does (a VRRPv2 packet carries 8 bytes of password)",
+                                String::from_utf8_lossy(&padded)
+                            ),
+                        );
+                    }
+                    self.put(&mut pass, padded, s.pos(), kw);
+                }
+                _ => self.internal(s),
+            }
+        }
+        match (kind, pass) {
+            (Some(_), Some((p, _))) => Some(AuthDraft {
+                pos: stmt.pos().clone(),
+                auth: Some(Auth::Pass(p)),
+            }),
+            (Some(_), None) => {
+                self.diags.error(
+                    stmt.pos(),
+                    "authentication has `auth_type PASS` but no `auth_pass`: add `auth_pass PASSWORD` \
+                     (up to 8 characters)",
+                );
+                None
+            }
+            (None, Some((_, at))) if !type_seen => {
+                self.diags.warn(
+                    &at,
+                    "auth_pass has no effect without `auth_type PASS`: add `auth_type PASS` to the \
+                     authentication block, or remove the block",
+                );
+                None
+            }
+            (None, _) => None,
+        }
+    }
+
+    fn unicast_peers(&mut self, block: &Block, d: &mut InstanceDraft) {
+        if block.stmts.is_empty() {
+            self.diags.warn(
+                &block.open,
+                "the unicast_peer block is empty, so this instance uses multicast (as keepalived \
+                 does); list the peer addresses, or remove the block",
+            );
+        }
+        for line in &block.stmts {
+            self.reject_block(line);
+            let first = line.keyword();
+            let Some(ip) = self.ip(first, "unicast_peer") else {
+                continue;
+            };
+            if let Some(extra) = line.args().first() {
+                match keywords::find(keywords::PEER_OPTIONS, &extra.text) {
+                    Some(_) => self.diags.error(
+                        &extra.pos,
+                        format!(
+                            "`{}` in unicast_peer is a keepalived option this project does not support \
+                             (yet): remove it",
+                            extra.text
+                        ),
+                    ),
+                    None if parse_ip(&extra.text).is_some() => self.diags.error(
+                        &extra.pos,
+                        format!(
+                            "unexpected `{}` after unicast peer `{}`: write one peer per line",
+                            extra.text, first.text
+                        ),
+                    ),
+                    None => self.diags.error(
+                        &extra.pos,
+                        format!(
+                            "unknown option `{}` in unicast_peer{}",
+                            extra.text,
+                            did_you_mean(&extra.text, keywords::PEER_OPTIONS.iter().map(|(n, _)| *n))
+                        ),
+                    ),
+                }
+                continue;
+            }
+            if d.unicast_peers.iter().any(|(p, _)| *p == ip) {
+                self.diags
+                    .warn(&first.pos, format!("unicast peer {ip} is listed twice"));
+                continue;
+            }
+            d.unicast_peers.push((ip, first.pos.clone()));
+        }
+    }
+
+    /// One line of `virtual_ipaddress`: `ADDR[/PREFIX] [dev X] [label Y] [scope Z] [brd B]`.
+    fn vip(&mut self, line: &Stmt, kw: &str, instance_if: Option<&str>) -> Option<VirtualAddress> {
+        self.reject_block(line);
+        let first = line.keyword();
+        let (addr_text, prefix_text) = match first.text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (first.text.as_str(), None),
+        };
+        let Some(addr) = parse_ip(addr_text) else {
+            self.diags.error(
+                &first.pos,
+                format!(
+                    "invalid address `{}` in {kw}: expected ADDRESS[/PREFIX] such as 192.0.2.10/24 \
+                     or 2001:db8::10/64",
+                    first.text
+                ),
+            );
+            return None;
+        };
+        let max_prefix: u8 = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match prefix_text {
+            None => max_prefix,
+            Some(p) => match parse_uint(p)
+                .and_then(|v| u8::try_from(v).ok())
+                .filter(|v| *v <= max_prefix)
+            {
+                Some(v) => v,
+                None => {
+                    self.diags.error(
+                        &first.pos,
+                        format!(
+                            "invalid prefix length `/{p}` in `{}`: expected 0 to {max_prefix} for an {} \
+                             address",
+                            first.text,
+                            if addr.is_ipv4() { "IPv4" } else { "IPv6" }
+                        ),
+                    );
+                    return None;
+                }
+            },
+        };
+        let mut vip = VirtualAddress {
+            addr,
+            prefix_len,
+            dev: None,
+            label: None,
+            scope: None,
+            brd: None,
+            location: first.pos.location(),
+        };
+        let args = line.args();
+        let mut i = 0;
+        while i < args.len() {
+            let opt = &args[i];
+            let value = args.get(i + 1);
+            match keywords::find(keywords::VIP_OPTIONS, &opt.text) {
+                Some(Support::Supported) => {
+                    let Some(value) = value else {
+                        self.diags
+                            .error(&opt.pos, format!("`{}` in {kw} needs a value", opt.text));
+                        return None;
+                    };
+                    match opt.text.as_str() {
+                        "dev" => {
+                            if !self.ifname(value, kw) {
+                                return None;
+                            }
+                            if instance_if != Some(value.text.as_str()) {
+                                self.host_interface(value, format!("{kw} {}", first.text), false);
+                            }
+                            vip.dev = Some(value.text.clone());
+                        }
+                        "label" => {
+                            if value.text.len() > IFNAME_MAX {
+                                self.diags.error(
+                                    &value.pos,
+                                    format!(
+                                        "label `{}` is longer than {IFNAME_MAX} characters, the \
+                                         kernel's limit for address labels",
+                                        value.text
+                                    ),
+                                );
+                                return None;
+                            }
+                            if addr.is_ipv6() {
+                                self.diags.warn(
+                                    &opt.pos,
+                                    "`label` has no effect on an IPv6 address (the kernel keeps labels \
+                                     only for IPv4)",
+                                );
+                            }
+                            vip.label = Some(value.text.clone());
+                        }
+                        "scope" => {
+                            if !keywords::SCOPES.contains(&value.text.as_str()) {
+                                self.diags.error(
+                                    &value.pos,
+                                    format!(
+                                        "invalid scope `{}`: expected one of {}{}",
+                                        value.text,
+                                        keywords::SCOPES.join(", "),
+                                        did_you_mean(&value.text, keywords::SCOPES.iter().copied())
+                                    ),
+                                );
+                                return None;
+                            }
+                            vip.scope = Some(value.text.clone());
+                        }
+                        _ => {
+                            // brd
+                            let IpAddr::V4(v4) = addr else {
+                                self.diags.error(
+                                    &opt.pos,
+                                    "`brd` applies only to IPv4 addresses; remove it from this IPv6 address",
+                                );
+                                return None;
+                            };
+                            let mask = u32::MAX
+                                .checked_shl(32 - u32::from(prefix_len))
+                                .unwrap_or(0);
+                            let brd = match value.text.as_str() {
+                                "+" => Ipv4Addr::from(u32::from(v4) | !mask),
+                                "-" => Ipv4Addr::from(u32::from(v4) & mask),
+                                text => match text.parse::<Ipv4Addr>() {
+                                    Ok(b) => b,
+                                    Err(_) => {
+                                        self.diags.error(
+                                            &value.pos,
+                                            format!(
+                                                "invalid broadcast address `{text}` for `brd`: expected \
+                                                 an IPv4 address, `+` (set host bits) or `-` (clear them)"
+                                            ),
+                                        );
+                                        return None;
+                                    }
+                                },
+                            };
+                            vip.brd = Some(brd);
+                        }
+                    }
+                    i += 2;
+                }
+                Some(_) => {
+                    self.diags.error(
+                        &opt.pos,
+                        format!(
+                            "`{}` in {kw} is a keepalived option this project does not support (yet): \
+                             remove it",
+                            opt.text
+                        ),
+                    );
+                    return None;
+                }
+                None => {
+                    let message = if parse_ip(opt.text.split('/').next().unwrap_or("")).is_some() {
+                        format!(
+                            "unexpected `{}` after `{}`: write one address per line",
+                            opt.text, first.text
+                        )
+                    } else {
+                        format!(
+                            "unknown option `{}` in {kw}{}",
+                            opt.text,
+                            did_you_mean(&opt.text, keywords::VIP_OPTIONS.iter().map(|(n, _)| *n))
+                        )
+                    };
+                    self.diags.error(&opt.pos, message);
+                    return None;
+                }
+            }
+        }
+        Some(vip)
+    }
+
+    /// The lines of a `track_script`/`track_interface`/`track_file` block:
+    /// `NAME [weight N] [reverse|noreverse]`.
+    fn track_list(&mut self, block: &Block, kind: TrackKind, owner: &str) -> Vec<TrackRef> {
+        let kw = kind.keyword();
+        let limit = kind.weight_limit();
+        let mut refs = Vec::new();
+        for line in &block.stmts {
+            self.reject_block(line);
+            let name = line.keyword();
+            if matches!(kind, TrackKind::Interface) {
+                if !self.ifname(name, kw) {
+                    continue;
+                }
+                self.host_interface(name, format!("{kw} of {owner}"), false);
+            }
+            let mut r = TrackRef {
+                name: name.text.clone(),
+                weight: None,
+                reverse: false,
+                location: name.pos.location(),
+            };
+            let args = line.args();
+            let mut i = 0;
+            let mut ok = true;
+            while i < args.len() {
+                let w = &args[i];
+                match w.text.as_str() {
+                    "weight" => {
+                        let expected = format!("-{limit} to {limit}");
+                        match args.get(i + 1) {
+                            Some(v) => match self.int_in(v, "weight", -limit, limit, &expected) {
+                                Some(v) => r.weight = i32::try_from(v).ok(),
+                                None => ok = false,
+                            },
+                            None => {
+                                self.diags.error(
+                                    &w.pos,
+                                    format!("`weight` needs a value: expected {expected}"),
+                                );
+                                ok = false;
+                            }
+                        }
+                        i += 2;
+                    }
+                    "reverse" => {
+                        r.reverse = true;
+                        i += 1;
+                    }
+                    "noreverse" | "no_reverse" => {
+                        r.reverse = false;
+                        i += 1;
+                    }
+                    other => {
+                        self.diags.error(
+                            &w.pos,
+                            format!(
+                                "unexpected `{other}` after `{}` in {kw}: each line is `NAME [weight N] \
+                                 [reverse]`; put each name on its own line{}",
+                                name.text,
+                                did_you_mean(other, ["weight", "reverse", "noreverse"])
+                            ),
+                        );
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                refs.push(r);
+            }
+        }
+        refs
+    }
+
+    /// `notify_* COMMAND [USER [GROUP]]`.
+    fn notify(&mut self, stmt: &Stmt, notify: &mut Notify, owner: &str) {
+        let kw = stmt.keyword().text.as_str();
+        let usage = format!("{kw} \"/path/to/script ARGS\" [USER [GROUP]]");
+        let Some(args) = self.values(stmt, 1, 3, &usage) else {
+            return;
+        };
+        if args[0].text.trim().is_empty() {
+            self.diags.error(
+                &args[0].pos,
+                format!("the command of `{kw}` is empty: write `{usage}`"),
+            );
+            return;
+        }
+        let slot = match kw {
+            "notify_master" => &mut notify.master,
+            "notify_backup" => &mut notify.backup,
+            "notify_fault" => &mut notify.fault,
+            "notify_stop" => &mut notify.stop,
+            "notify" => &mut notify.generic,
+            _ => {
+                self.internal(stmt);
+                return;
+            }
+        };
+        if slot.is_some() {
+            self.diags.warn(
+                stmt.pos(),
+                format!("`{kw}` is given twice in {owner}; keepalived keeps the first one, so this one is ignored"),
+            );
+            return;
+        }
+        *slot = Some(NotifyCommand {
+            command: args[0].text.clone(),
+            user: args.get(1).map(|w| w.text.clone()),
+            group: args.get(2).map(|w| w.text.clone()),
+        });
+        self.out.host_checks.push(HostCheck::Program {
+            command: args[0].text.clone(),
+            pos: args[0].pos.clone(),
+            used_by: format!("`{kw}` of {owner}"),
+        });
+    }
+
+    // ----- vrrp_script ---------------------------------------------------------------
+
+    fn script(&mut self, stmt: &Stmt, name: &Word, block: &Block) {
+        let parent = Parent {
+            ctx: Context::Script,
+            label: format!("vrrp_script {}", name.text),
+            open: block.open.clone(),
+        };
+        let mut script: Slot<String> = None;
+        let mut s = VrrpScript {
+            name: name.text.clone(),
+            location: stmt.pos().location(),
+            script: String::new(),
+            interval: Duration::from_secs(1),
+            timeout: None,
+            weight: 0,
+            reverse: false,
+            rise: 1,
+            fall: 1,
+            user: None,
+            init_fail: false,
+        };
+        for line in &block.stmts {
+            let Some(kw) = self.classify(Context::Script, line, Some(&parent)) else {
+                continue;
+            };
+            match kw {
+                "script" => {
+                    if let Some(args) =
+                        self.values(line, 1, usize::MAX, "script \"/path/to/check ARGS\"")
+                    {
+                        let command = join_command(args);
+                        if command.trim().is_empty() {
+                            self.diags
+                                .error(&args[0].pos, "the script command is empty");
+                            continue;
+                        }
+                        self.out.host_checks.push(HostCheck::Program {
+                            command: command.clone(),
+                            pos: args[0].pos.clone(),
+                            used_by: parent.label.clone(),
+                        });
+                        self.put(&mut script, command, line.pos(), kw);
+                    }
+                }
+                "interval" | "timeout" => {
+                    let expected = "seconds greater than 0, e.g. 2 or 0.5";
+                    let Some(w) = self.single(line, expected) else {
+                        continue;
+                    };
+                    let Some(v) = self.seconds(w, kw, expected) else {
+                        continue;
+                    };
+                    if v.is_zero() {
+                        self.diags
+                            .error(&w.pos, format!("`{kw}` must be greater than 0"));
+                    } else if kw == "interval" {
+                        s.interval = v;
+                    } else {
+                        s.timeout = Some(v);
+                    }
+                }
+                "weight" => {
+                    let Some(args) = self.values(line, 1, 2, "weight N [reverse]") else {
+                        continue;
+                    };
+                    if let Some(v) = self.int_in(&args[0], kw, -253, 253, "-253 to 253") {
+                        s.weight = i32::try_from(v).unwrap_or(0);
+                    }
+                    match args.get(1).map(|w| (w, w.text.as_str())) {
+                        None => {}
+                        Some((_, "reverse")) => s.reverse = true,
+                        Some((_, "noreverse" | "no_reverse")) => s.reverse = false,
+                        Some((w, other)) => self.diags.error(
+                            &w.pos,
+                            format!("unexpected `{other}` after the weight: only `reverse` may follow it"),
+                        ),
+                    }
+                }
+                "rise" | "fall" => {
+                    let expected = "a count, 1 or more";
+                    if let Some(v) = self
+                        .single(line, expected)
+                        .and_then(|w| self.u32_in(w, kw, 1, expected))
+                    {
+                        if kw == "rise" {
+                            s.rise = v;
+                        } else {
+                            s.fall = v;
+                        }
+                    }
+                }
+                "user" => {
+                    if let Some(args) = self.values(line, 1, 2, "user USER [GROUP]") {
+                        s.user = Some((args[0].text.clone(), args.get(1).map(|w| w.text.clone())));
+                    }
+                }
+                "init_fail" => {
+                    self.flag(line);
+                    s.init_fail = true;
+                }
+                _ => self.internal(line),
+            }
+        }
+        match script {
+            Some((command, _)) => {
+                s.script = command;
+                self.out.scripts.push(s);
+            }
+            None => self.diags.error(
+                stmt.pos(),
+                format!(
+                    "vrrp_script {} has no `script`: add `script \"/path/to/check\"` to it",
+                    name.text
+                ),
+            ),
+        }
+    }
+
+    // ----- vrrp_track_file -----------------------------------------------------------
+
+    fn track_file_def(&mut self, stmt: &Stmt, name: &Word, block: &Block) {
+        let kw0 = &stmt.keyword().text;
+        let parent = Parent {
+            ctx: Context::TrackFile,
+            label: format!("{kw0} {}", name.text),
+            open: block.open.clone(),
+        };
+        let mut file: Slot<PathBuf> = None;
+        let mut weight = 1;
+        let mut reverse = false;
+        let mut init_file = None;
+        for line in &block.stmts {
+            let Some(kw) = self.classify(Context::TrackFile, line, Some(&parent)) else {
+                continue;
+            };
+            match kw {
+                "file" => {
+                    if let Some(w) = self.single(line, "the path of the file to track") {
+                        if w.text.is_empty() {
+                            self.diags.error(&w.pos, "the file name is empty");
+                        } else {
+                            self.put(&mut file, PathBuf::from(&w.text), line.pos(), kw);
+                        }
+                    }
+                }
+                "weight" => {
+                    let Some(args) = self.values(line, 1, 2, "weight N [reverse]") else {
+                        continue;
+                    };
+                    let max = i64::from(i32::MAX);
+                    if let Some(v) =
+                        self.int_in(&args[0], kw, -max, max, "-2147483647 to 2147483647")
+                    {
+                        weight = i32::try_from(v).unwrap_or(1);
+                    }
+                    match args.get(1) {
+                        None => {}
+                        Some(w) if w.text == "reverse" => reverse = true,
+                        Some(w) => self.diags.error(
+                            &w.pos,
+                            format!(
+                                "unexpected `{}` after the weight: only `reverse` may follow it",
+                                w.text
+                            ),
+                        ),
+                    }
+                }
+                "init_file" => {
+                    let Some(args) = self.values(line, 0, 2, "init_file [VALUE] [overwrite]")
+                    else {
+                        continue;
+                    };
+                    let mut init = TrackFileInit {
+                        value: 0,
+                        overwrite: false,
+                    };
+                    let mut ok = true;
+                    for (i, w) in args.iter().enumerate() {
+                        if w.text == "overwrite" {
+                            init.overwrite = true;
+                        } else if i == 0 {
+                            match parse_int(&w.text) {
+                                Some(v) => init.value = v,
+                                None => {
+                                    self.diags.error(
+                                        &w.pos,
+                                        format!("expected a number or `overwrite` after `init_file`, found `{}`", w.text),
+                                    );
+                                    ok = false;
+                                }
+                            }
+                        } else {
+                            self.diags
+                                .error(&w.pos, format!("expected `overwrite`, found `{}`", w.text));
+                            ok = false;
+                        }
+                    }
+                    if ok {
+                        init_file = Some(init);
+                    }
+                }
+                _ => self.internal(line),
+            }
+        }
+        match file {
+            Some((file, _)) => self.out.track_files.push(TrackFileDef {
+                name: name.text.clone(),
+                location: stmt.pos().location(),
+                file,
+                weight,
+                reverse,
+                init_file,
+            }),
+            None => self.diags.error(
+                stmt.pos(),
+                format!(
+                    "{kw0} {} has no `file`: add `file \"/path/to/file\"` to it",
+                    name.text
+                ),
+            ),
+        }
+    }
+
+    // ----- vrrp_sync_group -----------------------------------------------------------
+
+    fn sync_group(&mut self, stmt: &Stmt, name: &Word, block: &Block) {
+        let parent = Parent {
+            ctx: Context::SyncGroup,
+            label: format!("vrrp_sync_group {}", name.text),
+            open: block.open.clone(),
+        };
+        let mut g = SyncGroupDraft {
+            name: name.text.clone(),
+            pos: stmt.pos().clone(),
+            members: Vec::new(),
+            has_group: false,
+            track_scripts: Vec::new(),
+            track_interfaces: Vec::new(),
+            track_files: Vec::new(),
+            notify: Notify::default(),
+        };
+        for line in &block.stmts {
+            let Some(kw) = self.classify(Context::SyncGroup, line, Some(&parent)) else {
+                continue;
+            };
+            match kw {
+                "group" => {
+                    if let Some(b) = self.block_of(line) {
+                        g.has_group = true;
+                        for member in &b.stmts {
+                            self.reject_block(member);
+                            g.members.extend(
+                                member.words.iter().map(|w| (w.text.clone(), w.pos.clone())),
+                            );
+                        }
+                        if b.stmts.is_empty() {
+                            self.diags.error(
+                                &b.open,
+                                format!(
+                                    "the group of vrrp_sync_group {} is empty: list its vrrp_instance \
+                                     names, as in `group {{ VI_1 VI_2 }}`",
+                                    name.text
+                                ),
+                            );
+                        }
+                    }
+                }
+                "track_script" | "track_interface" | "track_file" => {
+                    if let Some(b) = self.block_of(line) {
+                        let (kind, list) = match kw {
+                            "track_script" => (TrackKind::Script, &mut g.track_scripts),
+                            "track_interface" => (TrackKind::Interface, &mut g.track_interfaces),
+                            _ => (TrackKind::File, &mut g.track_files),
+                        };
+                        let refs = self.track_list(b, kind, &parent.label);
+                        list.extend(refs);
+                    }
+                }
+                "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+                    self.notify(line, &mut g.notify, &parent.label);
+                }
+                _ => self.internal(line),
+            }
+        }
+        if !g.has_group {
+            self.diags.error(
+                stmt.pos(),
+                format!(
+                    "vrrp_sync_group {} has no `group {{ ... }}`: list its vrrp_instance names in \
+                     `group {{ VI_1 VI_2 }}`",
+                    name.text
+                ),
+            );
+        }
+        self.out.sync_groups.push(g);
+    }
+}
+
+/// Joins the words of an unquoted command line. A quoted word with spaces among several
+/// words is wrapped in single quotes, keepalived's way of keeping a parameter whole.
+fn join_command(words: &[Word]) -> String {
+    if let [one] = words {
+        return one.text.clone();
+    }
+    words
+        .iter()
+        .map(|w| {
+            if w.quoted && w.text.chars().any(char::is_whitespace) {
+                format!("'{}'", w.text)
+            } else {
+                w.text.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// keepalived's preprocessor features this project does not implement.
+fn unsupported_syntax(keyword: &str) -> Option<String> {
+    let what = if keyword.starts_with('$') {
+        "parameter substitution (`$NAME=VALUE`, `$NAME`)"
+    } else if keyword.starts_with('@') {
+        "conditional configuration (`@ID ...`)"
+    } else if keyword.starts_with("~SEQ") || keyword.starts_with("~LST") {
+        "sequence and list blocks (`~SEQ`, `~LST`)"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "keepalived's {what} is not supported by this project: write the statements out in full"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parser::Parser;
+    use std::path::Path;
+
+    /// Every keyword the tables call supported has a handler: feed each one a dummy value and
+    /// make sure the "not handled" error never appears.
+    #[test]
+    fn every_supported_keyword_has_a_handler() {
+        let wrap = |ctx: Context, line: &str| -> String {
+            match ctx {
+                Context::Root => format!("{line} X {{ }}\n"),
+                Context::GlobalDefs => format!("global_defs {{\n{line}\n}}\n"),
+                Context::Instance => format!("vrrp_instance VI {{\n{line}\n}}\n"),
+                Context::Authentication => {
+                    format!("vrrp_instance VI {{\nauthentication {{\n{line}\n}}\n}}\n")
+                }
+                Context::Script => format!("vrrp_script S {{\n{line}\n}}\n"),
+                Context::SyncGroup => format!("vrrp_sync_group G {{\n{line}\n}}\n"),
+                Context::TrackFile => format!("vrrp_track_file F {{\n{line}\n}}\n"),
+            }
+        };
+        for ctx in Context::ALL {
+            for (name, support) in ctx.table() {
+                if *support != Support::Supported || name.starts_with("include") {
+                    continue;
+                }
+                for value in ["", " 1", " { }"] {
+                    let text = wrap(ctx, &format!("{name}{value}"));
+                    let mut diags = Diags::default();
+                    let stmts =
+                        Parser::new(&mut diags).parse_text(&text, Path::new("/nonexistent/x.conf"));
+                    let _ = build(&stmts, &mut diags);
+                    let (errors, _) = diags.finish();
+                    assert!(
+                        errors.iter().all(|e| !e.message.contains("internal error")),
+                        "{name} in {}: {errors:?}",
+                        ctx.label()
+                    );
+                }
+            }
+        }
+    }
+}
