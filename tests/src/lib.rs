@@ -26,7 +26,10 @@ pub fn unique(prefix: &str) -> String {
 pub fn sh(cmd: &mut Command) -> Result<String> {
     let out = cmd.output().with_context(|| format!("starting {cmd:?}"))?;
     if !out.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -67,37 +70,65 @@ impl Netns {
     /// namespace stays the host's, so pins on /sys/fs/bpf are shared with the host).
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new("nsenter");
-        c.arg(format!("--net=/run/netns/{}", self.name)).arg("--").arg(program);
+        c.arg(format!("--net=/run/netns/{}", self.name))
+            .arg("--")
+            .arg(program);
         c
     }
 
     /// Runs `program args` in the namespace and returns its output, whatever its status.
     pub fn output(&self, program: &str, args: &[&str]) -> Result<Output> {
-        self.command(program).args(args).output().with_context(|| format!("running {program}"))
+        self.command(program)
+            .args(args)
+            .output()
+            .with_context(|| format!("running {program}"))
     }
 
     /// Interface index of `iface` inside this namespace (from `ip`: under nsenter --net,
     /// /sys still shows the host's interfaces).
     pub fn ifindex(&self, iface: &str) -> Result<u32> {
         let line = self.ip(&["-o", "link", "show", iface])?;
-        line.split(':').next().unwrap_or("").trim().parse().context("parsing ifindex")
+        line.split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .parse()
+            .context("parsing ifindex")
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.name]).output() {
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+        {
             for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                 let _ = Command::new("kill").args(["-9", pid]).status();
             }
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
 /// Creates a veth pair with `a_if` in `a` and `b_if` in `b`, both up.
 pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> Result<()> {
-    ip(&["link", "add", a_if, "netns", a.name(), "type", "veth", "peer", "name", b_if, "netns", b.name()])?;
+    ip(&[
+        "link",
+        "add",
+        a_if,
+        "netns",
+        a.name(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_if,
+        "netns",
+        b.name(),
+    ])?;
     a.ip(&["link", "set", a_if, "up"])?;
     b.ip(&["link", "set", b_if, "up"])?;
     Ok(())
@@ -122,7 +153,11 @@ impl Proc {
             .stderr(f)
             .spawn()
             .with_context(|| format!("spawning {what}"))?;
-        Ok(Proc { child: Some(child), what: what.to_string(), log: log.to_path_buf() })
+        Ok(Proc {
+            child: Some(child),
+            what: what.to_string(),
+            log: log.to_path_buf(),
+        })
     }
 
     /// Process id.
@@ -165,12 +200,20 @@ impl Proc {
             }
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(st)) = c.try_wait() {
-                    bail!("{} exited ({st}) before logging {needle:?}:\n{}", self.what, self.log_text());
+                    bail!(
+                        "{} exited ({st}) before logging {needle:?}:\n{}",
+                        self.what,
+                        self.log_text()
+                    );
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        bail!("{} did not log {needle:?} within {timeout:?}:\n{}", self.what, self.log_text())
+        bail!(
+            "{} did not log {needle:?} within {timeout:?}:\n{}",
+            self.what,
+            self.log_text()
+        )
     }
 }
 
@@ -211,10 +254,23 @@ fn build_agent() -> Result<PathBuf> {
     // target/<profile>/deps/test-xxxx -> target/<profile>/vrrp-agent
     let profile_dir = exe
         .parent()
-        .and_then(|d| if d.ends_with("deps") { d.parent() } else { Some(d) })
+        .and_then(|d| {
+            if d.ends_with("deps") {
+                d.parent()
+            } else {
+                Some(d)
+            }
+        })
         .context("locating the target directory")?;
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(["build", "--quiet", "-p", "vrrp-agent", "--bin", "vrrp-agent"]);
+    cmd.args([
+        "build",
+        "--quiet",
+        "-p",
+        "vrrp-agent",
+        "--bin",
+        "vrrp-agent",
+    ]);
     if profile_dir.ends_with("release") {
         cmd.arg("--release");
     }
@@ -229,7 +285,9 @@ pub fn pin_dir(tag: &str) -> PathBuf {
 
 /// `bpftool -j map dump pinned PATH`, parsed.
 pub fn bpftool_dump(path: &Path) -> Result<serde_json::Value> {
-    let out = sh(Command::new("bpftool").args(["-j", "map", "dump", "pinned"]).arg(path))?;
+    let out = sh(Command::new("bpftool")
+        .args(["-j", "map", "dump", "pinned"])
+        .arg(path))?;
     serde_json::from_str(&out).with_context(|| format!("bpftool output for {}", path.display()))
 }
 
@@ -291,7 +349,11 @@ impl PacketSocket {
             }
             // SAFETY: socket(2) with constant arguments; the fd is owned right away.
             let raw = unsafe {
-                libc::socket(libc::AF_PACKET, libc::SOCK_RAW, (libc::ETH_P_ALL as u16).to_be() as i32)
+                libc::socket(
+                    libc::AF_PACKET,
+                    libc::SOCK_RAW,
+                    (libc::ETH_P_ALL as u16).to_be() as i32,
+                )
             };
             if raw < 0 {
                 bail!("socket(AF_PACKET): {}", std::io::Error::last_os_error());

@@ -13,7 +13,9 @@ use vrrp_agent::{
         Endpoints,
     },
 };
-use vrrp_tests::{agent_bin, bpftool_dump, pin_dir, unique, veth, wait_for, Netns, PacketSocket, Proc, TempDir};
+use vrrp_tests::{
+    agent_bin, bpftool_dump, pin_dir, unique, veth, wait_for, Netns, PacketSocket, Proc, TempDir,
+};
 
 const A_ADDR: &str = "198.18.1.1";
 const B_ADDR: &str = "198.18.1.2";
@@ -129,41 +131,69 @@ fn formatted(entry: &Value) -> &Value {
     entry.get("formatted").unwrap_or(entry)
 }
 
+/// Every used peer record in VRRP_PEERS (an array of per-instance tables that name their
+/// instance), as (vrid, record).
 fn peers_by_vrid(pins: &Path) -> Vec<(u64, Value)> {
-    let Ok(dump) = bpftool_dump(&pins.join("VRRP_PEERS")) else { return vec![] };
-    dump.as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| {
-            let f = formatted(e);
-            (f["key"]["vrid"].as_u64().unwrap_or(0), f["value"].clone())
-        })
-        .collect()
+    let Ok(dump) = bpftool_dump(&pins.join("VRRP_PEERS")) else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for e in dump.as_array().into_iter().flatten() {
+        let table = &formatted(e)["value"];
+        let vrid = table["vrid"].as_u64().unwrap_or(0);
+        for rec in table["peers"].as_array().into_iter().flatten() {
+            if rec["last_seen_ns"].as_u64().unwrap_or(0) != 0 {
+                out.push((vrid, rec.clone()));
+            }
+        }
+    }
+    out
 }
 
-/// Sum over CPUs of one counter of one VRID, from bpftool's dump of VRRP_STATS.
+/// Sum over CPUs of one counter of one VRID, from bpftool's dumps of VRRP_STATS (configured
+/// instances; each value names its VRID) and VRRP_UNKNOWN (keyed by interface and VRID).
 fn stat(pins: &Path, vrid: u64, field: &str) -> u64 {
-    let Ok(dump) = bpftool_dump(&pins.join("VRRP_STATS")) else { return 0 };
-    dump.as_array()
-        .into_iter()
-        .flatten()
-        .map(formatted)
-        .filter(|f| f["key"]["vrid"].as_u64() == Some(vrid))
-        .flat_map(|f| f["values"].as_array().cloned().unwrap_or_default())
-        .map(|v| v["value"][field].as_u64().unwrap_or(0))
-        .sum()
+    let mut total = 0;
+    if let Ok(dump) = bpftool_dump(&pins.join("VRRP_STATS")) {
+        for e in dump.as_array().into_iter().flatten() {
+            for v in formatted(e)["values"].as_array().into_iter().flatten() {
+                if v["value"]["vrid"].as_u64() == Some(vrid) {
+                    total += v["value"][field].as_u64().unwrap_or(0);
+                }
+            }
+        }
+    }
+    if let Ok(dump) = bpftool_dump(&pins.join("VRRP_UNKNOWN")) {
+        for e in dump.as_array().into_iter().flatten() {
+            let f = formatted(e);
+            if f["key"]["vrid"].as_u64() == Some(vrid) {
+                for v in f["values"].as_array().into_iter().flatten() {
+                    total += v["value"][field].as_u64().unwrap_or(0);
+                }
+            }
+        }
+    }
+    total
 }
 
 fn start_agent(a: &Netns, conf: &Path, pins: &Path, log: &Path) -> Proc {
     let mut cmd = a.command(agent_bin().expect("agent binary"));
-    cmd.arg("run").arg("--config").arg(conf).arg("--pin-dir").arg(pins).env("RUST_LOG", "info");
+    cmd.arg("run")
+        .arg("--config")
+        .arg(conf)
+        .arg("--pin-dir")
+        .arg(pins)
+        .env("RUST_LOG", "info");
     let mut p = Proc::spawn("vrrp-agent", &mut cmd, log).expect("spawn agent");
-    p.wait_log("XDP attached", Duration::from_secs(20)).expect("agent attaches");
+    p.wait_log("XDP attached", Duration::from_secs(20))
+        .expect("agent attaches");
     p
 }
 
 fn xdp_attached(ns: &Netns, iface: &str) -> bool {
-    ns.ip(&["-d", "link", "show", iface]).map(|s| s.contains("prog/xdp")).unwrap_or(false)
+    ns.ip(&["-d", "link", "show", iface])
+        .map(|s| s.contains("prog/xdp"))
+        .unwrap_or(false)
 }
 
 #[test]
@@ -176,8 +206,10 @@ fn agent_records_keepalived_and_crafted_adverts_then_cleans_up() {
     }
     let (a_if, b_if) = (unique("va"), unique("vb"));
     veth(&a, &a_if, &b, &b_if).unwrap();
-    a.ip(&["addr", "add", &format!("{A_ADDR}/24"), "dev", &a_if]).unwrap();
-    b.ip(&["addr", "add", &format!("{B_ADDR}/24"), "dev", &b_if]).unwrap();
+    a.ip(&["addr", "add", &format!("{A_ADDR}/24"), "dev", &a_if])
+        .unwrap();
+    b.ip(&["addr", "add", &format!("{B_ADDR}/24"), "dev", &b_if])
+        .unwrap();
 
     let dir = TempDir::new("vrrp-e2e").unwrap();
     let conf = dir.path().join("agent.conf");
@@ -188,26 +220,43 @@ fn agent_records_keepalived_and_crafted_adverts_then_cleans_up() {
 
     let mut agent = start_agent(&a, &conf, &pins, &dir.path().join("agent.log"));
     assert!(xdp_attached(&a, &a_if), "XDP must be attached to {a_if}");
-    for m in ["VRRP_INSTANCES", "VRRP_UNICAST", "VRRP_PEERS", "VRRP_STATS", "VRRP_EVENTS"] {
-        assert!(pins.join(m).exists(), "{m} must be pinned under {}", pins.display());
+    for m in vrrp_common::map_names::ALL {
+        assert!(
+            pins.join(m).exists(),
+            "{m} must be pinned under {}",
+            pins.display()
+        );
     }
 
     // A real keepalived on the other side, Master for all four instances.
     let mut kcmd = Command::new("ip");
-    kcmd.args(["netns", "exec", b.name(), "keepalived", "-n", "-l", "-D", "-P", "-f"])
-        .arg(&kconf)
-        .arg("-p")
-        .arg(dir.path().join("k.pid"))
-        .arg("-r")
-        .arg(dir.path().join("k-vrrp.pid"));
-    let _keepalived = Proc::spawn("keepalived", &mut kcmd, &dir.path().join("keepalived.log")).unwrap();
+    kcmd.args([
+        "netns",
+        "exec",
+        b.name(),
+        "keepalived",
+        "-n",
+        "-l",
+        "-D",
+        "-P",
+        "-f",
+    ])
+    .arg(&kconf)
+    .arg("-p")
+    .arg(dir.path().join("k.pid"))
+    .arg("-r")
+    .arg(dir.path().join("k-vrrp.pid"));
+    let _keepalived =
+        Proc::spawn("keepalived", &mut kcmd, &dir.path().join("keepalived.log")).unwrap();
 
     // The kernel records each of keepalived's instances, as bpftool shows them by name.
     let want = [51u64, 52, 53, 54];
     let seen = wait_for(Duration::from_secs(20), || {
         let peers = peers_by_vrid(&pins);
         let ok = want.iter().all(|v| {
-            peers.iter().any(|(vrid, val)| vrid == v && val["priority"] == 150 && val["adverts"].as_u64() >= Some(3))
+            peers.iter().any(|(vrid, val)| {
+                vrid == v && val["priority"] == 150 && val["adverts"].as_u64() >= Some(3)
+            })
         });
         ok.then_some(peers)
     });
@@ -223,17 +272,34 @@ fn agent_records_keepalived_and_crafted_adverts_then_cleans_up() {
     assert_eq!(v2["version"], 2);
     assert_eq!(v2["adver_int_cs"], 100);
     let v3 = &peers.iter().find(|(v, _)| *v == 52).unwrap().1;
-    assert_eq!((v3["version"].as_u64(), v3["adver_int_cs"].as_u64()), (Some(3), Some(10)));
-    assert!(v3["last_seen_ns"].as_u64().unwrap_or(0) >= v3["first_seen_ns"].as_u64().unwrap_or(u64::MAX));
+    assert_eq!(
+        (v3["version"].as_u64(), v3["adver_int_cs"].as_u64()),
+        (Some(3), Some(10))
+    );
+    assert!(
+        v3["last_seen_ns"].as_u64().unwrap_or(0)
+            >= v3["first_seen_ns"].as_u64().unwrap_or(u64::MAX)
+    );
 
     // The agent was told about each new advertiser once, not once per advert.
-    agent.wait_log("new advertiser", Duration::from_secs(5)).unwrap();
+    agent
+        .wait_log("new advertiser", Duration::from_secs(5))
+        .unwrap();
     let log = agent.log_text();
-    assert!(log.contains(&format!("from={B_ADDR}")), "event log names the source:\n{log}");
+    assert!(
+        log.contains(&format!("from={B_ADDR}")),
+        "event log names the source:\n{log}"
+    );
     std::thread::sleep(Duration::from_millis(500));
     let (valid, events) = (stat(&pins, 52, "valid"), stat(&pins, 52, "events"));
-    assert!(valid >= 10, "0.1 s adverts must keep arriving: valid={valid}");
-    assert!(events <= 2, "a steady stream must not send events: events={events} valid={valid}");
+    assert!(
+        valid >= 10,
+        "0.1 s adverts must keep arriving: valid={valid}"
+    );
+    assert!(
+        events <= 2,
+        "a steady stream must not send events: events={events} valid={valid}"
+    );
 
     // Crafted bad adverts from the peer's side are dropped and counted by reason.
     let sock = PacketSocket::open(&b, &b_if).unwrap();
@@ -247,14 +313,46 @@ fn agent_records_keepalived_and_crafted_adverts_then_cleans_up() {
         addresses: vec![vip],
         auth: Auth::pass(b"guessed!"),
     };
-    let low_ttl = Repr { version: Version::V3, vrid: 52, auth: Auth::None, max_adver_int: Centisecs::new(10), ..bad_pass.clone() };
+    let low_ttl = Repr {
+        version: Version::V3,
+        vrid: 52,
+        auth: Auth::None,
+        max_adver_int: Centisecs::new(10),
+        ..bad_pass.clone()
+    };
     for _ in 0..5 {
-        sock.send(&FrameBuilder::new(&bad_pass, Endpoints::multicast(src)).unwrap().build()).unwrap();
-        sock.send(&FrameBuilder::new(&low_ttl, Endpoints::multicast(src)).unwrap().ttl(1).build()).unwrap();
-        sock.send(&FrameBuilder::new(&Repr { vrid: 99, ..low_ttl.clone() }, Endpoints::multicast(src)).unwrap().build()).unwrap();
+        sock.send(
+            &FrameBuilder::new(&bad_pass, Endpoints::multicast(src))
+                .unwrap()
+                .build(),
+        )
+        .unwrap();
+        sock.send(
+            &FrameBuilder::new(&low_ttl, Endpoints::multicast(src))
+                .unwrap()
+                .ttl(1)
+                .build(),
+        )
+        .unwrap();
+        sock.send(
+            &FrameBuilder::new(
+                &Repr {
+                    vrid: 99,
+                    ..low_ttl.clone()
+                },
+                Endpoints::multicast(src),
+            )
+            .unwrap()
+            .build(),
+        )
+        .unwrap();
     }
     let counted = wait_for(Duration::from_secs(5), || {
-        let got = (stat(&pins, 51, "bad_auth_pass"), stat(&pins, 52, "bad_ttl"), stat(&pins, 99, "unknown_vrid"));
+        let got = (
+            stat(&pins, 51, "bad_auth_pass"),
+            stat(&pins, 52, "bad_ttl"),
+            stat(&pins, 99, "unknown_vrid"),
+        );
         (got == (5, 5, 5)).then_some(got)
     });
     assert!(
@@ -265,26 +363,48 @@ fn agent_records_keepalived_and_crafted_adverts_then_cleans_up() {
         stat(&pins, 99, "unknown_vrid")
     );
     // The forged priority-200 adverts never reached the peer record.
-    let v2_now = peers_by_vrid(&pins).into_iter().find(|(v, _)| *v == 51).unwrap().1;
+    let v2_now = peers_by_vrid(&pins)
+        .into_iter()
+        .find(|(v, _)| *v == 51)
+        .unwrap()
+        .1;
     assert_eq!(v2_now["priority"], 150);
 
     // Clean stop: XDP detached, pins and the pin directory removed, exit 0.
     agent.signal(libc::SIGTERM);
-    let st = agent.wait_timeout(Duration::from_secs(5)).expect("agent exits on SIGTERM");
+    let st = agent
+        .wait_timeout(Duration::from_secs(5))
+        .expect("agent exits on SIGTERM");
     assert!(st.success(), "exit status {st}:\n{}", agent.log_text());
     assert!(!xdp_attached(&a, &a_if), "XDP left attached after SIGTERM");
-    assert!(!pins.exists(), "pins left behind after SIGTERM: {}", pins.display());
+    assert!(
+        !pins.exists(),
+        "pins left behind after SIGTERM: {}",
+        pins.display()
+    );
 
     // After SIGKILL the links die with the process; the pins stay and a restart replaces them.
     let mut killed = start_agent(&a, &conf, &pins, &dir.path().join("agent2.log"));
     killed.signal(libc::SIGKILL);
-    killed.wait_timeout(Duration::from_secs(5)).expect("SIGKILL ends the agent");
-    assert!(pins.join("VRRP_PEERS").exists(), "SIGKILL leaves pins behind");
+    killed
+        .wait_timeout(Duration::from_secs(5))
+        .expect("SIGKILL ends the agent");
+    assert!(
+        pins.join("VRRP_PEERS").exists(),
+        "SIGKILL leaves pins behind"
+    );
     let mut again = start_agent(&a, &conf, &pins, &dir.path().join("agent3.log"));
-    again.wait_log("removed stale pin", Duration::from_secs(5)).unwrap();
-    assert!(wait_for(Duration::from_secs(10), || (!peers_by_vrid(&pins).is_empty()).then_some(())).is_some());
+    again
+        .wait_log("removed stale pin", Duration::from_secs(5))
+        .unwrap();
+    assert!(wait_for(Duration::from_secs(10), || (!peers_by_vrid(&pins)
+        .is_empty())
+    .then_some(()))
+    .is_some());
     again.signal(libc::SIGINT);
-    let st = again.wait_timeout(Duration::from_secs(5)).expect("agent exits on SIGINT");
+    let st = again
+        .wait_timeout(Duration::from_secs(5))
+        .expect("agent exits on SIGINT");
     assert!(st.success());
     assert!(!pins.exists() && !xdp_attached(&a, &a_if));
 }

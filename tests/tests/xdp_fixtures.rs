@@ -9,7 +9,7 @@ use vrrp_agent::{
     units::Centisecs,
     wire::{
         fixtures,
-        frame::{FrameBuilder, TPID_8021AD, TPID_8021Q, VlanTag},
+        frame::{FrameBuilder, VlanTag, TPID_8021AD, TPID_8021Q},
         vrrp::{Auth, Repr, Version},
         ChecksumForm, Endpoints,
     },
@@ -47,19 +47,35 @@ fn v2_cfg(pass: &[u8]) -> InstanceConfig {
 }
 
 fn v3_cfg(cs: u16) -> InstanceConfig {
-    InstanceConfig { version: 3, auth_type: AUTH_NONE, adver_int_cs: cs, ..Default::default() }
+    InstanceConfig {
+        version: 3,
+        auth_type: AUTH_NONE,
+        adver_int_cs: cs,
+        ..Default::default()
+    }
 }
 
 /// Program with: vrid 51 v2 PASS "secret12" 1 s, vrid 52 v3 IPv4 0.1 s, vrid 52 v3 IPv6,
 /// vrid 54 v3 IPv4 unicast accepting only 198.18.0.2.
 fn loaded() -> Dataplane {
     let mut dp = Dataplane::load(None).unwrap_or_else(|e| panic!("{e}"));
-    dp.set_instance(InstanceKey::new(LO, 51, FAMILY_IPV4), v2_cfg(b"secret12")).unwrap();
-    dp.set_instance(InstanceKey::new(LO, 52, FAMILY_IPV4), v3_cfg(10)).unwrap();
-    dp.set_instance(InstanceKey::new(LO, 52, FAMILY_IPV6), v3_cfg(10)).unwrap();
+    dp.set_instance(InstanceKey::new(LO, 51, FAMILY_IPV4), v2_cfg(b"secret12"))
+        .unwrap();
+    dp.set_instance(InstanceKey::new(LO, 52, FAMILY_IPV4), v3_cfg(10))
+        .unwrap();
+    dp.set_instance(InstanceKey::new(LO, 52, FAMILY_IPV6), v3_cfg(10))
+        .unwrap();
     let uc = InstanceKey::new(LO, 54, FAMILY_IPV4);
-    dp.set_instance(uc, InstanceConfig { flags: CFG_UNICAST, ..v3_cfg(10) }).unwrap();
-    dp.allow_unicast_peer(PeerKey::new(uc, addr_bytes(PEER.into()))).unwrap();
+    dp.set_instance(
+        uc,
+        InstanceConfig {
+            flags: CFG_UNICAST,
+            ..v3_cfg(10)
+        },
+    )
+    .unwrap();
+    dp.allow_unicast_peer(PeerKey::new(uc, addr_bytes(PEER.into())))
+        .unwrap();
     dp
 }
 
@@ -94,7 +110,12 @@ fn frame(repr: &Repr, ip: Endpoints) -> FrameBuilder {
 }
 
 fn counters(dp: &Dataplane, key: InstanceKey) -> Counters {
-    dp.counters().unwrap().into_iter().find(|(k, _)| *k == key).map(|(_, c)| c).unwrap_or_default()
+    dp.counters()
+        .unwrap()
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, c)| c)
+        .unwrap_or_default()
 }
 
 fn run(dp: &Dataplane, frame: &[u8]) -> u32 {
@@ -109,10 +130,22 @@ fn assert_discard(dp: &Dataplane, frame: &[u8], key: InstanceKey, reason: Discar
     let after = counters(dp, key);
     for r in Discard::ALL {
         let want = before.discard(r) + u64::from(r == reason);
-        assert_eq!(after.discard(r), want, "counter {} after a {reason:?} frame", r.name());
+        assert_eq!(
+            after.discard(r),
+            want,
+            "counter {} after a {reason:?} frame",
+            r.name()
+        );
     }
-    assert_eq!(after.valid, before.valid, "{reason:?} must not count as valid");
-    assert_eq!(dp.peer(&PeerKey::new(key, addr_bytes(src))).unwrap(), None, "{reason:?} left a record");
+    assert_eq!(
+        after.valid, before.valid,
+        "{reason:?} must not count as valid"
+    );
+    assert_eq!(
+        dp.peer(&PeerKey::new(key, addr_bytes(src))).unwrap(),
+        None,
+        "{reason:?} left a record"
+    );
 }
 
 #[test]
@@ -122,8 +155,14 @@ fn valid_v2_advert_updates_the_peer_record_and_passes() {
     let key = InstanceKey::new(LO, 51, FAMILY_IPV4);
     let f = frame(&v2(51, 100, b"secret12"), mcast4()).build();
     assert_eq!(run(&dp, &f), XDP_PASS);
-    let rec = dp.peer(&PeerKey::new(key, addr_bytes(SRC.into()))).unwrap().expect("record");
-    assert_eq!((rec.priority, rec.adver_int_cs, rec.version, rec.addr_count), (100, 100, 2, 1));
+    let rec = dp
+        .peer(&PeerKey::new(key, addr_bytes(SRC.into())))
+        .unwrap()
+        .expect("record");
+    assert_eq!(
+        (rec.priority, rec.adver_int_cs, rec.version, rec.addr_count),
+        (100, 100, 2, 1)
+    );
     assert_eq!(rec.adverts, 1);
     assert!(rec.last_seen_ns > 0 && rec.first_seen_ns == rec.last_seen_ns);
     let ev = parse_event(&events.next().expect("a new source wakes the agent")).unwrap();
@@ -133,18 +172,30 @@ fn valid_v2_advert_updates_the_peer_record_and_passes() {
     for _ in 0..20 {
         assert_eq!(run(&dp, &f), XDP_PASS);
     }
-    assert!(events.next().is_none(), "identical adverts must not send events");
-    let rec2 = dp.peer(&PeerKey::new(key, addr_bytes(SRC.into()))).unwrap().unwrap();
+    assert!(
+        events.next().is_none(),
+        "identical adverts must not send events"
+    );
+    let rec2 = dp
+        .peer(&PeerKey::new(key, addr_bytes(SRC.into())))
+        .unwrap()
+        .unwrap();
     assert_eq!(rec2.adverts, 21);
     assert!(rec2.last_seen_ns >= rec.last_seen_ns);
     let c = counters(&dp, key);
-    assert_eq!((c.valid, c.events, c.events_lost, c.discards()), (21, 1, 0, 0));
+    assert_eq!(
+        (c.valid, c.events, c.events_lost, c.discards()),
+        (21, 1, 0, 0)
+    );
 
     // A priority change, then priority 0, each wake the agent once.
     let f = frame(&v2(51, 90, b"secret12"), mcast4()).build();
     assert_eq!(run(&dp, &f), XDP_PASS);
     let ev = parse_event(&events.next().expect("priority change")).unwrap();
-    assert_eq!((ev.kind, ev.old_priority, ev.priority), (EV_PRIORITY, 100, 90));
+    assert_eq!(
+        (ev.kind, ev.old_priority, ev.priority),
+        (EV_PRIORITY, 100, 90)
+    );
     let f = frame(&v2(51, 0, b"secret12"), mcast4()).build();
     assert_eq!(run(&dp, &f), XDP_PASS);
     let ev = parse_event(&events.next().expect("priority 0")).unwrap();
@@ -159,7 +210,10 @@ fn keepalived_adverts_captured_on_the_wire_are_valid() {
     let k2 = InstanceKey::new(LO, 51, FAMILY_IPV4);
     dp.set_instance(k2, v2_cfg(b"secret12")).unwrap();
     assert_eq!(run(&dp, &fixtures::V2_FRAME), XDP_PASS);
-    let rec = dp.peer(&PeerKey::new(k2, addr_bytes(fixtures::SRC4.into()))).unwrap().unwrap();
+    let rec = dp
+        .peer(&PeerKey::new(k2, addr_bytes(fixtures::SRC4.into())))
+        .unwrap()
+        .unwrap();
     assert_eq!((rec.priority, rec.adver_int_cs, rec.version), (100, 100, 2));
 
     // v3 over IPv4 (pseudo-header checksum form) and over IPv6, vrid 51, 0.1 s.
@@ -170,8 +224,14 @@ fn keepalived_adverts_captured_on_the_wire_are_valid() {
     dp.set_instance(k6, v3_cfg(10)).unwrap();
     assert_eq!(run(&dp, &fixtures::V3_IPV4_FRAME), XDP_PASS);
     assert_eq!(run(&dp, &fixtures::V3_IPV6_FRAME), XDP_PASS);
-    let r4 = dp.peer(&PeerKey::new(k4, addr_bytes(fixtures::SRC4.into()))).unwrap().unwrap();
-    let r6 = dp.peer(&PeerKey::new(k6, addr_bytes(fixtures::SRC6.into()))).unwrap().unwrap();
+    let r4 = dp
+        .peer(&PeerKey::new(k4, addr_bytes(fixtures::SRC4.into())))
+        .unwrap()
+        .unwrap();
+    let r6 = dp
+        .peer(&PeerKey::new(k6, addr_bytes(fixtures::SRC6.into())))
+        .unwrap()
+        .unwrap();
     assert_eq!((r4.version, r4.adver_int_cs), (3, 10));
     assert_eq!((r6.version, r6.adver_int_cs, r6.priority), (3, 10, 100));
     assert_eq!(r6.src_mac, [0x02, 0x00, 0x5e, 0x10, 0x00, 0x01]);
@@ -187,20 +247,37 @@ fn valid_v3_in_both_checksum_forms_with_vlan_tags_and_padding() {
     let ip6 = Endpoints::multicast(IpAddr::V6(SRC6));
     let frames = [
         frame(&a4, mcast4()).build(),
-        frame(&a4, mcast4()).checksum_form(ChecksumForm::Plain).build(),
+        frame(&a4, mcast4())
+            .checksum_form(ChecksumForm::Plain)
+            .build(),
         frame(&a4, mcast4()).vlan(10).build(),
-        frame(&a4, mcast4()).vlan_tag(VlanTag::new(TPID_8021AD, 100)).vlan_tag(VlanTag::new(TPID_8021Q, 10)).build(),
+        frame(&a4, mcast4())
+            .vlan_tag(VlanTag::new(TPID_8021AD, 100))
+            .vlan_tag(VlanTag::new(TPID_8021Q, 10))
+            .build(),
         frame(&a4, mcast4()).pad_to_min_len().build(),
         frame(&a6, ip6).build(),
         frame(&a6, ip6).vlan(10).build(),
-        frame(&a6, ip6).vlan_tag(VlanTag::new(TPID_8021AD, 100)).vlan_tag(VlanTag::new(TPID_8021Q, 10)).build(),
+        frame(&a6, ip6)
+            .vlan_tag(VlanTag::new(TPID_8021AD, 100))
+            .vlan_tag(VlanTag::new(TPID_8021Q, 10))
+            .build(),
     ];
     for (i, f) in frames.iter().enumerate() {
         assert_eq!(run(&dp, f), XDP_PASS, "frame {i}");
     }
-    let r4 = dp.peer(&PeerKey::new(k4, addr_bytes(SRC.into()))).unwrap().unwrap();
-    let r6 = dp.peer(&PeerKey::new(k6, addr_bytes(SRC6.into()))).unwrap().unwrap();
-    assert_eq!((r4.adverts, r4.priority, r4.adver_int_cs, r4.version), (5, 150, 10, 3));
+    let r4 = dp
+        .peer(&PeerKey::new(k4, addr_bytes(SRC.into())))
+        .unwrap()
+        .unwrap();
+    let r6 = dp
+        .peer(&PeerKey::new(k6, addr_bytes(SRC6.into())))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r4.adverts, r4.priority, r4.adver_int_cs, r4.version),
+        (5, 150, 10, 3)
+    );
     assert_eq!((r6.adverts, r6.priority), (3, 150));
     assert_eq!(counters(&dp, k4).valid, 5);
     assert_eq!(counters(&dp, k6).valid, 3);
@@ -212,7 +289,11 @@ fn non_vrrp_traffic_passes_untouched_and_uncounted() {
     // UDP over IPv4, ICMPv6 over IPv6, ARP, and a runt frame.
     let mut udp = frame(&v3(52, 100, VIP.into()), mcast4()).build();
     udp[23] = 17;
-    let mut icmp6 = frame(&v3(52, 100, VIP6.into()), Endpoints::multicast(IpAddr::V6(SRC6))).build();
+    let mut icmp6 = frame(
+        &v3(52, 100, VIP6.into()),
+        Endpoints::multicast(IpAddr::V6(SRC6)),
+    )
+    .build();
     icmp6[20] = 58;
     let arp = {
         let mut f = vec![0xffu8; 42];
@@ -224,7 +305,10 @@ fn non_vrrp_traffic_passes_untouched_and_uncounted() {
     for f in [udp, icmp6, arp, vec![0u8; 14]] {
         assert_eq!(run(&dp, &f), XDP_PASS);
     }
-    assert!(dp.counters().unwrap().is_empty(), "non-VRRP traffic must not touch counters");
+    assert!(
+        dp.counters().unwrap().is_empty(),
+        "non-VRRP traffic must not touch counters"
+    );
     assert!(dp.peers().unwrap().is_empty());
 }
 
@@ -241,42 +325,143 @@ fn every_discard_reason_is_dropped_and_counted() {
 
     // Truncated: the IP header claims more than the frame holds (counted under VRID 0).
     let f = frame(&good3, mcast4()).truncate(40).build();
-    assert_discard(&dp, &f, InstanceKey::new(LO, 0, FAMILY_IPV4), Discard::Truncated, src);
+    assert_discard(
+        &dp,
+        &f,
+        InstanceKey::new(LO, 0, FAMILY_IPV4),
+        Discard::Truncated,
+        src,
+    );
     // TTL not 255 on a multicast advert.
-    assert_discard(&dp, &frame(&good2, mcast4()).ttl(254).build(), k51, Discard::Ttl, src);
+    assert_discard(
+        &dp,
+        &frame(&good2, mcast4()).ttl(254).build(),
+        k51,
+        Discard::Ttl,
+        src,
+    );
     // Hop limit not 255 (IPv6).
-    let f6 = frame(&v3(52, 100, VIP6.into()), Endpoints::multicast(IpAddr::V6(SRC6))).ttl(1).build();
+    let f6 = frame(
+        &v3(52, 100, VIP6.into()),
+        Endpoints::multicast(IpAddr::V6(SRC6)),
+    )
+    .ttl(1)
+    .build();
     assert_discard(&dp, &f6, k52v6, Discard::Ttl, SRC6.into());
     // Version: unknown version 4, and a v3 advert for a v2 instance.
-    assert_discard(&dp, &frame(&good2, mcast4()).version_type(0x41).build(), k51, Discard::Version, src);
-    assert_discard(&dp, &frame(&v3(51, 100, VIP.into()), mcast4()).build(), k51, Discard::Version, src);
+    assert_discard(
+        &dp,
+        &frame(&good2, mcast4()).version_type(0x41).build(),
+        k51,
+        Discard::Version,
+        src,
+    );
+    assert_discard(
+        &dp,
+        &frame(&v3(51, 100, VIP.into()), mcast4()).build(),
+        k51,
+        Discard::Version,
+        src,
+    );
     // Type other than ADVERTISEMENT.
-    assert_discard(&dp, &frame(&good3, mcast4()).version_type(0x32).build(), k52, Discard::Type, src);
+    assert_discard(
+        &dp,
+        &frame(&good3, mcast4()).version_type(0x32).build(),
+        k52,
+        Discard::Type,
+        src,
+    );
     // Length: more addresses claimed than carried, and no address at all.
-    assert_discard(&dp, &frame(&good3, mcast4()).count(9).build(), k52, Discard::Length, src);
-    assert_discard(&dp, &frame(&good3, mcast4()).count(0).build(), k52, Discard::Length, src);
+    assert_discard(
+        &dp,
+        &frame(&good3, mcast4()).count(9).build(),
+        k52,
+        Discard::Length,
+        src,
+    );
+    assert_discard(
+        &dp,
+        &frame(&good3, mcast4()).count(0).build(),
+        k52,
+        Discard::Length,
+        src,
+    );
     // Checksum wrong (v2, v3 IPv4 in both forms, v3 IPv6).
-    assert_discard(&dp, &frame(&good2, mcast4()).vrrp_checksum(0x1234).build(), k51, Discard::Checksum, src);
-    assert_discard(&dp, &frame(&good3, mcast4()).vrrp_checksum(0x1234).build(), k52, Discard::Checksum, src);
-    let bad6 = frame(&v3(52, 100, VIP6.into()), Endpoints::multicast(IpAddr::V6(SRC6))).vrrp_checksum(7).build();
+    assert_discard(
+        &dp,
+        &frame(&good2, mcast4()).vrrp_checksum(0x1234).build(),
+        k51,
+        Discard::Checksum,
+        src,
+    );
+    assert_discard(
+        &dp,
+        &frame(&good3, mcast4()).vrrp_checksum(0x1234).build(),
+        k52,
+        Discard::Checksum,
+        src,
+    );
+    let bad6 = frame(
+        &v3(52, 100, VIP6.into()),
+        Endpoints::multicast(IpAddr::V6(SRC6)),
+    )
+    .vrrp_checksum(7)
+    .build();
     assert_discard(&dp, &bad6, k52v6, Discard::Checksum, SRC6.into());
     // VRID not configured here.
     let k99 = InstanceKey::new(LO, 99, FAMILY_IPV4);
-    assert_discard(&dp, &frame(&v3(99, 100, VIP.into()), mcast4()).build(), k99, Discard::UnknownVrid, src);
+    assert_discard(
+        &dp,
+        &frame(&v3(99, 100, VIP.into()), mcast4()).build(),
+        k99,
+        Discard::UnknownVrid,
+        src,
+    );
     // v2 auth type, password, interval.
     let mut no_auth = good2.clone();
     no_auth.auth = Auth::None;
-    assert_discard(&dp, &frame(&no_auth, mcast4()).build(), k51, Discard::AuthType, src);
-    assert_discard(&dp, &frame(&v2(51, 100, b"wrongpw"), mcast4()).build(), k51, Discard::AuthPass, src);
+    assert_discard(
+        &dp,
+        &frame(&no_auth, mcast4()).build(),
+        k51,
+        Discard::AuthType,
+        src,
+    );
+    assert_discard(
+        &dp,
+        &frame(&v2(51, 100, b"wrongpw"), mcast4()).build(),
+        k51,
+        Discard::AuthPass,
+        src,
+    );
     let mut slow = good2.clone();
     slow.max_adver_int = Centisecs::new(200);
-    assert_discard(&dp, &frame(&slow, mcast4()).build(), k51, Discard::Interval, src);
+    assert_discard(
+        &dp,
+        &frame(&slow, mcast4()).build(),
+        k51,
+        Discard::Interval,
+        src,
+    );
     // Unicast instance: a source that is not a configured peer; then the peer itself.
-    let stranger = Endpoints::new(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 9)), IpAddr::V4(SRC)).unwrap();
-    assert_discard(&dp, &frame(&v3(54, 100, VIP.into()), stranger).build(), k54, Discard::UnicastSrc, Ipv4Addr::new(198, 18, 0, 9).into());
+    let stranger =
+        Endpoints::new(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 9)), IpAddr::V4(SRC)).unwrap();
+    assert_discard(
+        &dp,
+        &frame(&v3(54, 100, VIP.into()), stranger).build(),
+        k54,
+        Discard::UnicastSrc,
+        Ipv4Addr::new(198, 18, 0, 9).into(),
+    );
     let peer = Endpoints::new(IpAddr::V4(PEER), IpAddr::V4(SRC)).unwrap();
-    assert_eq!(run(&dp, &frame(&v3(54, 100, VIP.into()), peer).ttl(64).build()), XDP_PASS);
-    assert!(dp.peer(&PeerKey::new(k54, addr_bytes(PEER.into()))).unwrap().is_some());
+    assert_eq!(
+        run(&dp, &frame(&v3(54, 100, VIP.into()), peer).ttl(64).build()),
+        XDP_PASS
+    );
+    assert!(dp
+        .peer(&PeerKey::new(k54, addr_bytes(PEER.into())))
+        .unwrap()
+        .is_some());
 
     // Each reason's counter moved exactly as often as it was provoked.
     let all: Vec<(InstanceKey, Counters)> = dp.counters().unwrap();
@@ -306,7 +491,11 @@ fn arbitrary_mutations_never_crash_and_every_drop_is_counted() {
     let bases = [
         frame(&v2(51, 100, b"secret12"), mcast4()).build(),
         frame(&v3(52, 100, VIP.into()), mcast4()).vlan(7).build(),
-        frame(&v3(52, 100, VIP6.into()), Endpoints::multicast(IpAddr::V6(SRC6))).build(),
+        frame(
+            &v3(52, 100, VIP6.into()),
+            Endpoints::multicast(IpAddr::V6(SRC6)),
+        )
+        .build(),
     ];
     let mut rng = fixtures::XorShift::new(0x5eed);
     let (mut drops, mut passes) = (0u64, 0u64);
@@ -326,4 +515,95 @@ fn arbitrary_mutations_never_crash_and_every_drop_is_counted() {
     let valid: u64 = all.iter().map(|(_, c)| c.valid).sum();
     assert_eq!(counted, drops, "every drop is counted under one reason");
     assert!(valid <= passes);
+}
+
+#[test]
+fn large_messages_take_the_scratch_checksum_path() {
+    // More than 64 bytes of VRRP message: checksummed via scratch space + bpf_csum_diff.
+    let dp = loaded();
+    let many4: Vec<IpAddr> = (1..=20)
+        .map(|i| IpAddr::V4(Ipv4Addr::new(198, 18, 1, i)))
+        .collect();
+    let many6: Vec<IpAddr> = (1..=5)
+        .map(|i| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i)))
+        .collect();
+    let v2big = Repr {
+        addresses: many4.clone(),
+        ..v2(51, 100, b"secret12")
+    }; // 8 + 80 + 8 bytes
+    let v3big = Repr {
+        addresses: many4,
+        ..v3(52, 100, VIP.into())
+    }; // 88 bytes
+    let v6big = Repr {
+        addresses: many6,
+        ..v3(52, 100, VIP6.into())
+    }; // 88 bytes
+    let ip6 = Endpoints::multicast(IpAddr::V6(SRC6));
+    assert_eq!(run(&dp, &frame(&v2big, mcast4()).build()), XDP_PASS);
+    assert_eq!(run(&dp, &frame(&v3big, mcast4()).build()), XDP_PASS);
+    assert_eq!(
+        run(
+            &dp,
+            &frame(&v3big, mcast4())
+                .checksum_form(ChecksumForm::Plain)
+                .build()
+        ),
+        XDP_PASS
+    );
+    assert_eq!(run(&dp, &frame(&v6big, ip6).build()), XDP_PASS);
+    let rec = dp
+        .peer(&PeerKey::new(
+            InstanceKey::new(LO, 51, FAMILY_IPV4),
+            addr_bytes(SRC.into()),
+        ))
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.addr_count, 20);
+    let k52 = InstanceKey::new(LO, 52, FAMILY_IPV4);
+    assert_discard(
+        &dp,
+        &frame(&v3big, mcast4()).vrrp_checksum(0x4242).build(),
+        k52,
+        Discard::Checksum,
+        IpAddr::V4(Ipv4Addr::new(198, 18, 0, 77)),
+    );
+}
+
+#[test]
+fn a_full_peer_table_evicts_the_lowest_priority_source() {
+    // Four records per instance: a fifth source replaces the lowest priority one, so a
+    // Master at the top priority keeps its record while others come and go.
+    let mut dp = loaded();
+    let mut events = dp.take_events().unwrap();
+    let key = InstanceKey::new(LO, 52, FAMILY_IPV4);
+    let src = |i: u8| Ipv4Addr::new(198, 18, 0, 10 + i);
+    for (i, prio) in [(0u8, 200u8), (1, 50), (2, 120), (3, 90)] {
+        let ep =
+            Endpoints::new(IpAddr::V4(src(i)), IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18))).unwrap();
+        assert_eq!(
+            run(&dp, &frame(&v3(52, prio, VIP.into()), ep).build()),
+            XDP_PASS
+        );
+    }
+    let ep = Endpoints::new(IpAddr::V4(src(4)), IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18))).unwrap();
+    assert_eq!(
+        run(&dp, &frame(&v3(52, 100, VIP.into()), ep).build()),
+        XDP_PASS
+    );
+    let present = |i: u8| {
+        dp.peer(&PeerKey::new(key, addr_bytes(src(i).into())))
+            .unwrap()
+            .is_some()
+    };
+    assert!(
+        present(0) && present(2) && present(3) && present(4),
+        "the others stay"
+    );
+    assert!(!present(1), "priority 50 was the one to go");
+    let mut new_sources = 0;
+    while let Some(item) = events.next() {
+        new_sources += u32::from(parse_event(&item).unwrap().kind & EV_NEW_SOURCE != 0);
+    }
+    assert_eq!(new_sources, 5);
 }

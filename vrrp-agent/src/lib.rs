@@ -4,8 +4,8 @@
 //! `wire` (VRRP packets), `election` (the sans-I/O state machine), `dataplane` (the only
 //! user of aya: load, attach, typed map access).
 pub mod config;
-pub mod units;
 pub mod dataplane;
 pub mod election;
-pub mod wire;
 pub mod runtime;
+pub mod units;
+pub mod wire;

@@ -5,7 +5,10 @@ use clap::{Parser, Subcommand};
 use vrrp_agent::{dataplane, runtime};
 
 #[derive(Parser)]
-#[command(version, about = "VRRP (RFC 9568 / RFC 3768) with an XDP data plane; reads keepalived.conf")]
+#[command(
+    version,
+    about = "VRRP (RFC 9568 / RFC 3768) with an XDP data plane; reads keepalived.conf"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -17,13 +20,21 @@ enum Cmd {
     /// (warnings printed), 1 on any error.
     Check {
         /// The configuration file.
-        #[arg(short = 'f', long = "config", default_value = "/etc/keepalived/keepalived.conf")]
+        #[arg(
+            short = 'f',
+            long = "config",
+            default_value = "/etc/keepalived/keepalived.conf"
+        )]
         config: PathBuf,
     },
     /// Run in the foreground until SIGTERM or SIGINT; logs go to stderr (RUST_LOG filters).
     Run {
         /// The configuration file.
-        #[arg(short = 'f', long = "config", default_value = "/etc/keepalived/keepalived.conf")]
+        #[arg(
+            short = 'f',
+            long = "config",
+            default_value = "/etc/keepalived/keepalived.conf"
+        )]
         config: PathBuf,
         /// Directory on a BPF filesystem to pin the maps under.
         #[arg(long, default_value = dataplane::DEFAULT_PIN_DIR)]
@@ -46,15 +57,26 @@ fn main() -> ExitCode {
         .init();
     match cli.cmd {
         Cmd::Check { config } => check(&config),
-        Cmd::Run { config, pin_dir, xdp_mode } => {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Cmd::Run {
+            config,
+            pin_dir,
+            xdp_mode,
+        } => {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: starting the runtime: {e}");
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(runtime::run(runtime::RunOptions { config, pin_dir, xdp_mode })) {
+            match rt.block_on(runtime::run(runtime::RunOptions {
+                config,
+                pin_dir,
+                xdp_mode,
+            })) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");

@@ -70,7 +70,8 @@ pub fn kernel_instance(inst: &Instance, ifindex: u32) -> KernelInstance {
         (Version::V2, Some(Auth::Pass(p))) => (AUTH_PASS, *p),
         _ => (AUTH_NONE, [0; 8]),
     };
-    let adver_int_cs = Centisecs::from_duration_round(inst.advert_int).map_or(u16::MAX, Centisecs::get);
+    let adver_int_cs =
+        Centisecs::from_duration_round(inst.advert_int).map_or(u16::MAX, Centisecs::get);
     let unicast = !inst.unicast_peers.is_empty();
     let cfg = InstanceConfig {
         version: match inst.version {
@@ -81,11 +82,21 @@ pub fn kernel_instance(inst: &Instance, ifindex: u32) -> KernelInstance {
         flags: if unicast { CFG_UNICAST } else { 0 },
         _pad0: 0,
         adver_int_cs,
-        _pad1: [0; 2],
+        slot: 0, // assigned by Dataplane::set_instance
         auth_pass,
     };
-    let peers = inst.unicast_peers.iter().map(|p| PeerKey::new(key, addr_bytes(*p))).collect();
-    KernelInstance { name: inst.name.clone(), iface: inst.interface.clone(), key, cfg, peers }
+    let peers = inst
+        .unicast_peers
+        .iter()
+        .map(|p| PeerKey::new(key, addr_bytes(*p)))
+        .collect();
+    KernelInstance {
+        name: inst.name.clone(),
+        iface: inst.interface.clone(),
+        key,
+        cfg,
+        peers,
+    }
 }
 
 /// Configured features whose behaviour is not active in this version, by name, so that `run`
@@ -99,7 +110,9 @@ pub fn inactive_features(config: &Config) -> Vec<String> {
     for inst in &config.instances {
         let n = &inst.name;
         if !inst.vips.is_empty() || !inst.vips_excluded.is_empty() {
-            out.push(format!("{n}: virtual_ipaddress (addresses are not added yet)"));
+            out.push(format!(
+                "{n}: virtual_ipaddress (addresses are not added yet)"
+            ));
         }
         for t in &inst.track_scripts {
             out.push(format!("{n}: track_script {}", t.name));

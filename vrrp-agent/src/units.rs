@@ -62,7 +62,10 @@ impl MonoTime {
 
     /// Now, from CLOCK_MONOTONIC. Only the runtime calls this; logic takes time as an argument.
     pub fn now() -> Self {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: clock_gettime writes into the timespec we own; CLOCK_MONOTONIC always exists.
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
         MonoTime(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
@@ -94,9 +97,18 @@ mod tests {
 
     #[test]
     fn centisecs_round_and_display() {
-        assert_eq!(Centisecs::from_duration_round(Duration::from_millis(100)), Some(Centisecs::new(10)));
-        assert_eq!(Centisecs::from_duration_round(Duration::from_millis(14)), Some(Centisecs::new(1)));
-        assert_eq!(Centisecs::from_duration_round(Duration::from_millis(15)), Some(Centisecs::new(2)));
+        assert_eq!(
+            Centisecs::from_duration_round(Duration::from_millis(100)),
+            Some(Centisecs::new(10))
+        );
+        assert_eq!(
+            Centisecs::from_duration_round(Duration::from_millis(14)),
+            Some(Centisecs::new(1))
+        );
+        assert_eq!(
+            Centisecs::from_duration_round(Duration::from_millis(15)),
+            Some(Centisecs::new(2))
+        );
         assert_eq!(Centisecs::new(361).to_string(), "3.61s");
         assert_eq!(Centisecs::new(1).as_duration(), Duration::from_millis(10));
     }
@@ -105,6 +117,9 @@ mod tests {
     fn mono_time_arithmetic() {
         let t = MonoTime::from_nanos(1_000);
         assert_eq!((t + Duration::from_nanos(500)).as_nanos(), 1_500);
-        assert_eq!(t.saturating_since(t + Duration::from_secs(1)), Duration::ZERO);
+        assert_eq!(
+            t.saturating_since(t + Duration::from_secs(1)),
+            Duration::ZERO
+        );
     }
 }

@@ -21,26 +21,36 @@ pub mod map_names {
     pub const INSTANCES: &str = "VRRP_INSTANCES";
     /// Allowed unicast sources, written by the agent: [`PeerKey`](super::PeerKey) -> `u32` (1).
     pub const UNICAST: &str = "VRRP_UNICAST";
-    /// Who is advertising, written by XDP: [`PeerKey`](super::PeerKey) ->
-    /// [`PeerRecord`](super::PeerRecord).
+    /// Who is advertising, written by XDP: array indexed by the instance's slot ->
+    /// [`PeerTable`](super::PeerTable) (up to [`PEERS_PER_INSTANCE`](super::PEERS_PER_INSTANCE)
+    /// sources, each a [`PeerRecord`](super::PeerRecord)).
     pub const PEERS: &str = "VRRP_PEERS";
-    /// Per-CPU counters, written by XDP: [`InstanceKey`](super::InstanceKey) ->
-    /// [`Counters`](super::Counters).
+    /// Per-CPU counters of configured instances, written by XDP: array indexed by slot ->
+    /// [`Counters`](super::Counters) (which name their interface, VRID and family).
     pub const STATS: &str = "VRRP_STATS";
+    /// Per-CPU counters of VRRP packets that match no configured instance (unknown VRID,
+    /// unreadable header): [`InstanceKey`](super::InstanceKey) -> [`Counters`](super::Counters).
+    pub const UNKNOWN: &str = "VRRP_UNKNOWN";
     /// Ring buffer of [`PeerEvent`](super::PeerEvent), written by XDP.
     pub const EVENTS: &str = "VRRP_EVENTS";
-    /// Per-CPU scratch buffer the XDP program checksums VRRP payloads in.
+    /// Per-CPU scratch buffer the XDP program checksums large VRRP messages in.
     pub const SCRATCH: &str = "VRRP_SCRATCH";
     /// All maps the agent pins, in the order it pins them.
-    pub const ALL: [&str; 5] = [INSTANCES, UNICAST, PEERS, STATS, EVENTS];
+    pub const ALL: [&str; 6] = [INSTANCES, UNICAST, PEERS, STATS, UNKNOWN, EVENTS];
 }
 
-/// Capacity of the maps keyed by instance (interface, VRID, family).
-pub const MAX_INSTANCES: u32 = 4096;
+/// Number of instance slots (interface, VRID, family). Slot 0 is never assigned.
+pub const MAX_INSTANCES: u32 = 1024;
 /// Capacity of the allowed-unicast-source map.
 pub const MAX_UNICAST_PEERS: u32 = 16384;
-/// Capacity of the peer-record map (LRU: a flood of spoofed sources evicts the oldest).
-pub const MAX_PEER_RECORDS: u32 = 16384;
+/// Capacity of the map counting packets for unconfigured instances.
+pub const MAX_UNKNOWN_KEYS: u32 = 4096;
+/// Sources remembered per instance. VRRP has one Master per instance, two during a
+/// transition; a flood of spoofed sources evicts within its own instance only.
+pub const PEERS_PER_INSTANCE: usize = 4;
+/// Messages up to this many bytes are checksummed straight from packet memory; longer
+/// ones (many addresses) are copied to scratch space and summed with `bpf_csum_diff`.
+pub const INLINE_CSUM_BYTES: usize = 64;
 /// Capacity of the event ring buffer in bytes (a power of two, a multiple of the page size).
 pub const EVENTS_RING_BYTES: u32 = 256 * 1024;
 /// Size of the per-CPU scratch buffer: the largest VRRP message this project accepts.
@@ -69,7 +79,12 @@ pub struct InstanceKey {
 impl InstanceKey {
     /// A key with the padding zeroed (hash maps compare keys byte for byte).
     pub const fn new(ifindex: u32, vrid: u8, family: u8) -> Self {
-        Self { ifindex, vrid, family, _pad: [0; 2] }
+        Self {
+            ifindex,
+            vrid,
+            family,
+            _pad: [0; 2],
+        }
     }
 }
 
@@ -102,8 +117,9 @@ pub struct InstanceConfig {
     /// Configured advertisement interval in centiseconds. v2 adverts whose interval (whole
     /// seconds) differs are discarded (RFC 3768 §7.1); v3 learns the Master's instead.
     pub adver_int_cs: u16,
-    /// Always zero.
-    pub _pad1: [u8; 2],
+    /// Index of this instance's entries in `VRRP_PEERS` and `VRRP_STATS` (1..MAX_INSTANCES),
+    /// assigned by the agent.
+    pub slot: u16,
     /// v2 PASS password, NUL-padded to 8 bytes; zero otherwise.
     pub auth_pass: [u8; 8],
 }
@@ -143,10 +159,13 @@ impl PeerKey {
     }
 }
 
-/// What the kernel last heard from one advertising router of one instance.
+/// What the kernel last heard from one advertising router of one instance. An unused
+/// record has `last_seen_ns` 0.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PeerRecord {
+    /// Source address in network byte order; IPv4 uses bytes 0..4.
+    pub addr: [u8; 16],
     /// `bpf_ktime_get_ns` (CLOCK_MONOTONIC) of the last valid advert from this source.
     pub last_seen_ns: u64,
     /// `bpf_ktime_get_ns` of the first valid advert from this source (since the record was
@@ -168,6 +187,31 @@ pub struct PeerRecord {
     pub _pad: u8,
     /// Source MAC of the last advert.
     pub src_mac: [u8; 6],
+}
+
+/// The sources one instance has heard, with the instance's identity so that a `bpftool`
+/// dump of `VRRP_PEERS` reads on its own.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerTable {
+    /// Interface index (0: slot unused).
+    pub ifindex: u32,
+    /// Virtual router identifier.
+    pub vrid: u8,
+    /// [`FAMILY_IPV4`] or [`FAMILY_IPV6`].
+    pub family: u8,
+    /// Always zero.
+    pub _pad: [u8; 2],
+    /// Up to [`PEERS_PER_INSTANCE`] sources. A new source takes a free record, else the
+    /// one with the lowest priority (oldest among equals).
+    pub peers: [PeerRecord; PEERS_PER_INSTANCE],
+}
+
+impl PeerTable {
+    /// The key of the instance this table belongs to.
+    pub const fn instance(&self) -> InstanceKey {
+        InstanceKey::new(self.ifindex, self.vrid, self.family)
+    }
 }
 
 /// `PeerEvent::kind` bit: the first advert from this source (or the first since eviction).
@@ -266,6 +310,15 @@ impl Discard {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
+    /// Interface index (in `VRRP_STATS`, written by the agent; 0 in `VRRP_UNKNOWN`, whose
+    /// key says it).
+    pub ifindex: u32,
+    /// Virtual router identifier (as `ifindex`).
+    pub vrid: u8,
+    /// Address family (as `ifindex`).
+    pub family: u8,
+    /// Always zero.
+    pub _pad: [u8; 2],
     /// Adverts that passed every check.
     pub valid: u64,
     /// Events written to the ring buffer.
@@ -355,6 +408,7 @@ mod pod {
     unsafe impl aya::Pod for super::InstanceConfig {}
     unsafe impl aya::Pod for super::PeerKey {}
     unsafe impl aya::Pod for super::PeerRecord {}
+    unsafe impl aya::Pod for super::PeerTable {}
     unsafe impl aya::Pod for super::PeerEvent {}
     unsafe impl aya::Pod for super::Counters {}
 }
@@ -369,9 +423,10 @@ mod tests {
         assert_eq!(size_of::<InstanceKey>(), 8);
         assert_eq!(size_of::<InstanceConfig>(), 16);
         assert_eq!(size_of::<PeerKey>(), 24);
-        assert_eq!(size_of::<PeerRecord>(), 48);
+        assert_eq!(size_of::<PeerRecord>(), 64);
+        assert_eq!(size_of::<PeerTable>(), 8 + 64 * PEERS_PER_INSTANCE);
         assert_eq!(size_of::<PeerEvent>(), 40);
-        assert_eq!(size_of::<Counters>(), 8 * (3 + Discard::ALL.len()));
+        assert_eq!(size_of::<Counters>(), 8 + 8 * (3 + Discard::ALL.len()));
     }
 
     #[test]

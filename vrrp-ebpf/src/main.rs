@@ -4,28 +4,29 @@
 //! protocol 112 passes untouched after at most a few loads. A VRRP packet goes through the
 //! receive checks that need no election state, in the order of RFC 9568 §7.1 / RFC 3768
 //! §7.1; one that fails is dropped and counted under its reason. A valid advert updates the
-//! peer record of its (interface, VRID, family, source) and passes, so that `tcpdump` and
-//! any other listener still see it. The agent is woken through the ring buffer only when
+//! record of its source in its instance's peer table and passes, so that `tcpdump` and any
+//! other listener still see it. The agent is woken through the ring buffer only when
 //! something the election acts on changed: a new source, a priority change, priority 0, an
 //! interval change.
+//!
+//! Cost: one hash lookup per VRRP packet (the instance); everything else on the valid path
+//! is an array slot the agent assigned to the instance, and small messages are checksummed
+//! straight from packet memory.
 #![no_std]
 #![no_main]
 
 use aya_ebpf::{
     bindings::xdp_action,
-    btf_maps::{HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
-    helpers::{
-        bpf_csum_diff, bpf_ktime_get_ns,
-        generated::bpf_xdp_load_bytes,
-    },
+    btf_maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    helpers::{bpf_csum_diff, bpf_ktime_get_ns, generated::bpf_xdp_load_bytes},
     macros::{btf_map, xdp},
     programs::XdpContext,
 };
 use vrrp_common::{
-    Counters, Discard, InstanceConfig, InstanceKey, PeerEvent, PeerKey, PeerRecord, AUTH_PASS,
+    Counters, Discard, InstanceConfig, InstanceKey, PeerEvent, PeerKey, PeerTable, AUTH_PASS,
     CFG_UNICAST, CFG_UNICAST_TTL, EVENTS_RING_BYTES, EV_INTERVAL, EV_NEW_SOURCE, EV_PRIORITY,
-    EV_PRIORITY_ZERO, FAMILY_IPV4, FAMILY_IPV6, IPPROTO_VRRP, MAX_INSTANCES, MAX_PEER_RECORDS,
-    MAX_UNICAST_PEERS, MAX_VRRP_LEN, SCRATCH_BYTES,
+    EV_PRIORITY_ZERO, FAMILY_IPV4, FAMILY_IPV6, INLINE_CSUM_BYTES, IPPROTO_VRRP, MAX_INSTANCES,
+    MAX_UNICAST_PEERS, MAX_UNKNOWN_KEYS, MAX_VRRP_LEN, PEERS_PER_INSTANCE, SCRATCH_BYTES,
 };
 
 /// Instance settings, written by the agent.
@@ -37,25 +38,28 @@ static VRRP_INSTANCES: HashMap<InstanceKey, InstanceConfig, { MAX_INSTANCES as u
 #[btf_map]
 static VRRP_UNICAST: HashMap<PeerKey, u32, { MAX_UNICAST_PEERS as usize }> = HashMap::new();
 
-/// Last advert per (instance, source). LRU so a flood of spoofed sources cannot fill it.
+/// Who is advertising, per instance slot.
 #[btf_map]
-static VRRP_PEERS: LruHashMap<PeerKey, PeerRecord, { MAX_PEER_RECORDS as usize }> =
-    LruHashMap::new();
+static VRRP_PEERS: Array<PeerTable, { MAX_INSTANCES as usize }> = Array::new();
 
-/// Per-CPU counters per instance key.
+/// Per-CPU counters per instance slot.
 #[btf_map]
-static VRRP_STATS: PerCpuHashMap<InstanceKey, Counters, { MAX_INSTANCES as usize }> =
+static VRRP_STATS: PerCpuArray<Counters, { MAX_INSTANCES as usize }> = PerCpuArray::new();
+
+/// Per-CPU counters of VRRP packets that match no configured instance.
+#[btf_map]
+static VRRP_UNKNOWN: PerCpuHashMap<InstanceKey, Counters, { MAX_UNKNOWN_KEYS as usize }> =
     PerCpuHashMap::new();
 
 /// Changes the election must act on.
 #[btf_map]
 static VRRP_EVENTS: RingBuf<PeerEvent, { EVENTS_RING_BYTES as usize }> = RingBuf::new();
 
-/// Scratch space to checksum a VRRP message of variable length.
+/// Scratch space to checksum a large VRRP message.
 #[btf_map]
 static VRRP_SCRATCH: PerCpuArray<Scratch, 1> = PerCpuArray::new();
 
-/// All-zero counters, inserted by pointer so the 112-byte value never sits on the stack.
+/// All-zero counters, inserted by pointer so the value never sits on the stack.
 #[btf_map]
 static VRRP_ZERO: PerCpuArray<Counters, 1> = PerCpuArray::new();
 
@@ -64,8 +68,6 @@ static VRRP_ZERO: PerCpuArray<Counters, 1> = PerCpuArray::new();
 struct Scratch {
     /// Copy of the VRRP message being checksummed.
     buf: [u8; SCRATCH_BYTES],
-    /// A new peer record being built before insertion.
-    rec: PeerRecord,
 }
 
 const ETH_HLEN: usize = 14;
@@ -78,12 +80,14 @@ const V2_AUTH_LEN: usize = 8;
 /// bpf_csum_diff accepts at most 512 bytes per call.
 const CSUM_CHUNK: usize = 512;
 
+/// `check_vrrp`'s result for an advert that passed every check.
+const VALID: u32 = u32::MAX;
+
 #[xdp]
 pub fn vrrp_xdp(ctx: XdpContext) -> u32 {
     process(&ctx)
 }
 
-/// Reads a `T` at `off` from the packet, or `None` if it is not entirely inside.
 #[inline(always)]
 fn load<T: Copy>(ctx: &XdpContext, off: usize) -> Option<T> {
     let start = ctx.data();
@@ -157,7 +161,7 @@ fn process(ctx: &XdpContext) -> u32 {
         }
         match parse_ipv4(ctx, off) {
             Ok(ip) => ip,
-            Err(()) => return truncated(ctx, FAMILY_IPV4),
+            Err(()) => return discard(ctx, FAMILY_IPV4, 0, 0, Discard::Truncated as u32),
         }
     } else if proto == ETH_P_IPV6 {
         match load::<u8>(ctx, off + 6) {
@@ -166,25 +170,37 @@ fn process(ctx: &XdpContext) -> u32 {
         }
         match parse_ipv6(ctx, off) {
             Ok(ip) => ip,
-            Err(()) => return truncated(ctx, FAMILY_IPV6),
+            Err(()) => return discard(ctx, FAMILY_IPV6, 0, 0, Discard::Truncated as u32),
         }
     } else {
         return xdp_action::XDP_PASS;
     };
-    let mut key = InstanceKey::new(ifindex(ctx), 0, ip.family);
-    let reason = check_vrrp(ctx, &ip, &mut key);
+    let Some(hdr) = load::<[u8; VRRP_HLEN]>(ctx, ip.vrrp_off) else {
+        return discard(ctx, ip.family, 0, 0, Discard::Truncated as u32);
+    };
+    if ip.vrrp_len < VRRP_HLEN {
+        return discard(ctx, ip.family, 0, 0, Discard::Truncated as u32);
+    }
+    let key = InstanceKey::new(ifindex(ctx), hdr[1], ip.family);
+    // SAFETY: the agent writes whole values; a concurrent update is a plain 16-byte copy.
+    let cfg: Option<&InstanceConfig> = unsafe { VRRP_INSTANCES.get(&key) };
+    let slot = cfg.map_or(0, |c| c.slot as u32);
+    let reason = check_vrrp(ctx, &ip, &hdr, &key, cfg);
     if reason == VALID {
         return xdp_action::XDP_PASS;
     }
-    discard(&key, reason)
+    discard(ctx, ip.family, hdr[1], slot, reason)
 }
 
-/// `check_vrrp`'s result for an advert that passed every check.
-const VALID: u32 = u32::MAX;
+#[inline(always)]
+fn ifindex(ctx: &XdpContext) -> u32 {
+    ctx.ingress_ifindex() as u32
+}
 
-/// Counts a discard under `key` and drops the packet.
+/// Counts a discard (under the instance's slot, or by key for unconfigured instances) and
+/// drops the packet.
 #[inline(never)]
-fn discard(key: &InstanceKey, reason: u32) -> u32 {
+fn discard(ctx: &XdpContext, family: u8, vrid: u8, slot: u32, reason: u32) -> u32 {
     let reason = match reason {
         1 => Discard::Ttl,
         2 => Discard::Version,
@@ -198,21 +214,28 @@ fn discard(key: &InstanceKey, reason: u32) -> u32 {
         10 => Discard::UnicastSrc,
         _ => Discard::Truncated,
     };
-    count(key, |c| *c.discard_mut(reason) += 1);
+    let counters = if slot != 0 {
+        VRRP_STATS.get_ptr_mut(slot)
+    } else {
+        unknown_counters(&InstanceKey::new(ifindex(ctx), vrid, family))
+    };
+    if let Some(c) = counters {
+        // SAFETY: per-CPU value of this CPU; XDP runs to completion without preemption on it.
+        *unsafe { &mut *c }.discard_mut(reason) += 1;
+    }
     xdp_action::XDP_DROP
 }
 
+/// This CPU's counters for an unconfigured instance key, created on first use.
 #[inline(always)]
-fn ifindex(ctx: &XdpContext) -> u32 {
-    ctx.ingress_ifindex() as u32
-}
-
-/// Drops a VRRP packet whose IP header cannot be read, counted under VRID 0.
-#[inline(never)]
-fn truncated(ctx: &XdpContext, family: u8) -> u32 {
-    let key = InstanceKey::new(ifindex(ctx), 0, family);
-    count(&key, |c| c.truncated += 1);
-    xdp_action::XDP_DROP
+fn unknown_counters(key: &InstanceKey) -> Option<*mut Counters> {
+    if let Some(p) = VRRP_UNKNOWN.get_ptr_mut(key) {
+        return Some(p);
+    }
+    let zero = VRRP_ZERO.get_ptr(0)?;
+    // SAFETY: a live map value; passing it by pointer keeps it off the stack.
+    let _ = VRRP_UNKNOWN.insert(key, unsafe { &*zero }, 0);
+    VRRP_UNKNOWN.get_ptr_mut(key)
 }
 
 #[inline(always)]
@@ -302,22 +325,87 @@ fn fold(mut s: u64) -> u16 {
     s as u16
 }
 
-/// The receive checks of RFC 9568 §7.1 / RFC 3768 §7.1 that need no election state, then
-/// the peer record update. Returns [`VALID`] or a [`Discard`] as u32; sets `key`'s VRID as
-/// soon as it is known so the discard is counted under the right instance.
+/// One's complement sum (host word order) of the first `len` bytes (a multiple of 4) of the
+/// VRRP message.
 #[inline(always)]
-fn check_vrrp(ctx: &XdpContext, ip: &Ip, key: &mut InstanceKey) -> u32 {
-    let Some(hdr) = load::<[u8; VRRP_HLEN]>(ctx, ip.vrrp_off) else {
-        return Discard::Truncated as u32;
-    };
-    if ip.vrrp_len < VRRP_HLEN {
-        return Discard::Truncated as u32;
+fn message_sum(ctx: &XdpContext, ip: &Ip, len: usize) -> Option<u64> {
+    let mut sum: u64 = 0;
+    if len <= INLINE_CSUM_BYTES {
+        // Small message (the usual one to a dozen addresses): sum 32-bit words in place.
+        let mut i = 0;
+        while i < INLINE_CSUM_BYTES / 4 {
+            if i * 4 >= len {
+                break;
+            }
+            let w: u32 = load(ctx, ip.vrrp_off + i * 4)?;
+            sum += (w & 0xffff) as u64 + (w >> 16) as u64;
+            i += 1;
+        }
+        return Some(sum);
     }
-    key.vrid = hdr[1];
-    let key = *key;
-    // SAFETY: the agent writes whole values; a concurrent update is a plain 16-byte copy.
-    let cfg: Option<&InstanceConfig> = unsafe { VRRP_INSTANCES.get(&key) };
+    // Large message: copy into scratch space (bpf_csum_diff cannot take a variable length
+    // from packet memory) and sum in chunks.
+    let scratch = VRRP_SCRATCH.get_ptr_mut(0)?;
+    // SAFETY: per-CPU array slot 0 always exists; XDP does not preempt itself on one CPU.
+    let buf = unsafe { &mut (*scratch).buf };
+    let len = len & 0xffc; // < SCRATCH_BYTES; the caller guarantees len <= MAX_VRRP_LEN
+    if len < 4 {
+        return None;
+    }
+    // SAFETY: the helper writes at most `len` <= SCRATCH_BYTES bytes into our buffer.
+    let rc = unsafe {
+        bpf_xdp_load_bytes(
+            ctx.ctx,
+            ip.vrrp_off as u32,
+            buf.as_mut_ptr() as *mut _,
+            len as u32,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    let mut done = 0usize;
+    for _ in 0..(SCRATCH_BYTES / CSUM_CHUNK) {
+        if done >= len {
+            break;
+        }
+        let n = if len - done > CSUM_CHUNK {
+            CSUM_CHUNK
+        } else {
+            len - done
+        };
+        if done > SCRATCH_BYTES - CSUM_CHUNK || n > CSUM_CHUNK {
+            break;
+        }
+        // SAFETY: [done, done + n) is inside the scratch buffer (checked above).
+        let s = unsafe {
+            bpf_csum_diff(
+                core::ptr::null_mut(),
+                0,
+                buf.as_mut_ptr().add(done) as *mut u32,
+                n as u32,
+                0,
+            )
+        };
+        if s < 0 {
+            return None;
+        }
+        sum += s as u32 as u64;
+        done += n;
+    }
+    Some(sum)
+}
 
+/// The receive checks of RFC 9568 §7.1 / RFC 3768 §7.1 that need no election state, then
+/// the peer record update. Returns [`VALID`] or a [`Discard`] as u32.
+#[inline(always)]
+fn check_vrrp(
+    ctx: &XdpContext,
+    ip: &Ip,
+    hdr: &[u8; VRRP_HLEN],
+    key: &InstanceKey,
+    cfg: Option<&InstanceConfig>,
+) -> u32 {
     // §7.1: a multicast advert must arrive with TTL / hop limit 255 (so it was not routed).
     let check_ttl = ip.multicast || cfg.is_some_and(|c| c.flags & CFG_UNICAST_TTL != 0);
     if check_ttl && ip.ttl != 255 {
@@ -347,55 +435,10 @@ fn check_vrrp(ctx: &XdpContext, ip: &Ip, key: &mut InstanceKey) -> u32 {
         return Discard::Length as u32;
     }
 
-    // Checksum over the message: copy it into scratch space (its length is variable, which
-    // bpf_csum_diff cannot take from packet memory), then sum in chunks.
-    let Some(scratch) = VRRP_SCRATCH.get_ptr_mut(0) else {
+    // Checksum over the message (header, addresses, auth data; not trailing bytes).
+    let Some(sum) = message_sum(ctx, ip, msg_len) else {
         return Discard::Truncated as u32;
     };
-    // SAFETY: per-CPU array slot 0 always exists; XDP does not preempt itself on one CPU.
-    let buf = unsafe { &mut (*scratch).buf };
-    let len = msg_len & 0xffc; // multiple of 4 and < SCRATCH_BYTES (msg_len is both anyway)
-    if len < VRRP_HLEN + 4 {
-        return Discard::Length as u32;
-    }
-    // SAFETY: the helper writes at most `len` <= SCRATCH_BYTES bytes into our buffer.
-    let rc = unsafe {
-        bpf_xdp_load_bytes(
-            ctx.ctx,
-            ip.vrrp_off as u32,
-            buf.as_mut_ptr() as *mut _,
-            len as u32,
-        )
-    };
-    if rc != 0 {
-        return Discard::Truncated as u32;
-    }
-    let mut sum: u64 = 0;
-    let mut done = 0usize;
-    for _ in 0..(SCRATCH_BYTES / CSUM_CHUNK) {
-        if done >= len {
-            break;
-        }
-        let n = if len - done > CSUM_CHUNK { CSUM_CHUNK } else { len - done };
-        if done > SCRATCH_BYTES - CSUM_CHUNK || n > CSUM_CHUNK {
-            break;
-        }
-        // SAFETY: [done, done + n) is inside the scratch buffer (checked above).
-        let s = unsafe {
-            bpf_csum_diff(
-                core::ptr::null_mut(),
-                0,
-                buf.as_mut_ptr().add(done) as *mut u32,
-                n as u32,
-                0,
-            )
-        };
-        if s < 0 {
-            return Discard::Checksum as u32;
-        }
-        sum += s as u32 as u64;
-        done += n;
-    }
     let plain_ok = fold(sum) == 0xffff;
     // The length as the pseudo-header carries it (big-endian), read in host word order.
     let len_word = u16::from_le_bytes((msg_len as u16).to_be_bytes()) as u64;
@@ -427,11 +470,10 @@ fn check_vrrp(ctx: &XdpContext, ip: &Ip, key: &mut InstanceKey) -> u32 {
             return Discard::AuthType as u32;
         }
         if cfg.auth_type == AUTH_PASS {
-            let at = VRRP_HLEN + count * 4;
-            if at > SCRATCH_BYTES - V2_AUTH_LEN {
+            let Some(got) = load::<[u8; V2_AUTH_LEN]>(ctx, ip.vrrp_off + VRRP_HLEN + count * 4)
+            else {
                 return Discard::Length as u32;
-            }
-            let got = &buf[at..at + V2_AUTH_LEN];
+            };
             if got != cfg.auth_pass {
                 return Discard::AuthPass as u32;
             }
@@ -446,7 +488,7 @@ fn check_vrrp(ctx: &XdpContext, ip: &Ip, key: &mut InstanceKey) -> u32 {
         u16::from_be_bytes([hdr[4] & 0x0f, hdr[5]])
     };
     // Unicast instances accept adverts only from their configured peers.
-    let peer_key = PeerKey::new(key, ip.src);
+    let peer_key = PeerKey::new(*key, ip.src);
     if cfg.flags & CFG_UNICAST != 0 {
         // SAFETY: read-only lookup of a u32 flag.
         if unsafe { VRRP_UNICAST.get(&peer_key) }.is_none() {
@@ -455,72 +497,106 @@ fn check_vrrp(ctx: &XdpContext, ip: &Ip, key: &mut InstanceKey) -> u32 {
     }
 
     let src_mac = load::<[u8; 6]>(ctx, 6).unwrap_or([0; 6]);
-    record(&key, &peer_key, scratch, priority, version, hdr[3], adver_int_cs, src_mac);
+    record(
+        cfg.slot as u32,
+        &peer_key,
+        priority,
+        version,
+        hdr[3],
+        adver_int_cs,
+        src_mac,
+    );
     VALID
 }
 
-/// Updates the peer record and sends an event if something the election acts on changed.
+/// Updates the source's record in the instance's peer table and sends an event if
+/// something the election acts on changed.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn record(
-    key: &InstanceKey,
+    slot: u32,
     peer_key: &PeerKey,
-    scratch: *mut Scratch,
     priority: u8,
     version: u8,
     addr_count: u8,
     adver_int_cs: u16,
     src_mac: [u8; 6],
 ) {
+    let (Some(table), Some(counters)) =
+        (VRRP_PEERS.get_ptr_mut(slot), VRRP_STATS.get_ptr_mut(slot))
+    else {
+        return;
+    };
+    // SAFETY: live map values of the right types. The peer table is shared between CPUs; a
+    // concurrent writer could interleave field writes, and every field is written whole, so a
+    // reader sees each field either old or new. Adverts of one source arrive on one queue.
+    let (table, counters) = unsafe { (&mut *table, &mut *counters) };
     // SAFETY: bpf_ktime_get_ns has no preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
+
+    // The source's record, else a free one, else the lowest priority (oldest among equals).
+    let mut found = PEERS_PER_INSTANCE;
+    let mut victim = 0;
+    let mut i = 0;
+    while i < PEERS_PER_INSTANCE {
+        let r = &table.peers[i];
+        if r.last_seen_ns != 0 && r.addr == peer_key.addr {
+            found = i;
+            break;
+        }
+        let v = &table.peers[victim];
+        let better = if r.last_seen_ns == 0 {
+            v.last_seen_ns != 0
+        } else {
+            v.last_seen_ns != 0
+                && (r.priority < v.priority
+                    || (r.priority == v.priority && r.last_seen_ns < v.last_seen_ns))
+        };
+        if better {
+            victim = i;
+        }
+        i += 1;
+    }
     let mut kind = 0u32;
     let mut old_priority = priority;
-    match VRRP_PEERS.get_ptr_mut(peer_key) {
-        Some(rec) => {
-            // SAFETY: the pointer is to a live map value of the right type. A concurrent
-            // writer on another CPU could interleave field writes; every field is written
-            // whole, so a reader sees each field either old or new.
-            let rec = unsafe { &mut *rec };
-            old_priority = rec.priority;
-            if rec.priority != priority {
-                kind |= EV_PRIORITY;
-            }
-            if rec.adver_int_cs != adver_int_cs {
-                kind |= EV_INTERVAL;
-            }
-            if kind != 0 {
-                rec.changes += 1;
-            }
-            rec.last_seen_ns = now;
-            rec.adverts += 1;
-            rec.priority = priority;
-            rec.adver_int_cs = adver_int_cs;
-            rec.version = version;
-            rec.addr_count = addr_count;
-            rec.src_mac = src_mac;
-        }
-        None => {
-            kind |= EV_NEW_SOURCE;
-            // SAFETY: per-CPU scratch of this CPU; built there to keep it off the stack.
-            let rec = unsafe { &mut (*scratch).rec };
-            rec.last_seen_ns = now;
-            rec.first_seen_ns = now;
-            rec.adverts = 1;
-            rec.changes = 0;
-            rec.adver_int_cs = adver_int_cs;
-            rec.priority = priority;
-            rec.version = version;
-            rec.addr_count = addr_count;
-            rec._pad = 0;
-            rec.src_mac = src_mac;
-            let _ = VRRP_PEERS.insert(peer_key, &*rec, 0);
-        }
+    let idx = if found < PEERS_PER_INSTANCE {
+        found
+    } else {
+        victim
+    };
+    if idx >= PEERS_PER_INSTANCE {
+        return;
     }
+    let rec = &mut table.peers[idx];
+    if found < PEERS_PER_INSTANCE {
+        old_priority = rec.priority;
+        if rec.priority != priority {
+            kind |= EV_PRIORITY;
+        }
+        if rec.adver_int_cs != adver_int_cs {
+            kind |= EV_INTERVAL;
+        }
+        if kind != 0 {
+            rec.changes += 1;
+        }
+        rec.adverts += 1;
+    } else {
+        kind |= EV_NEW_SOURCE;
+        rec.addr = peer_key.addr;
+        rec.first_seen_ns = now;
+        rec.adverts = 1;
+        rec.changes = 0;
+        rec._pad = 0;
+    }
+    rec.last_seen_ns = now;
+    rec.priority = priority;
+    rec.adver_int_cs = adver_int_cs;
+    rec.version = version;
+    rec.addr_count = addr_count;
+    rec.src_mac = src_mac;
     if priority == 0 {
         kind |= EV_PRIORITY_ZERO;
     }
-    let mut sent = false;
+    counters.valid += 1;
     if kind != 0 {
         if let Some(mut entry) = VRRP_EVENTS.reserve(0) {
             entry.write(PeerEvent {
@@ -532,38 +608,11 @@ fn record(
                 old_priority,
             });
             entry.submit(0);
-            sent = true;
+            counters.events += 1;
+        } else {
+            counters.events_lost += 1;
         }
     }
-    count(key, |c| {
-        c.valid += 1;
-        if kind != 0 {
-            if sent {
-                c.events += 1;
-            } else {
-                c.events_lost += 1;
-            }
-        }
-    });
-}
-
-/// Adds to this CPU's counters of `key`, creating them on first use.
-#[inline(always)]
-fn count(key: &InstanceKey, f: impl FnOnce(&mut Counters)) {
-    let ptr = match VRRP_STATS.get_ptr_mut(key) {
-        Some(p) => p,
-        None => {
-            let Some(zero) = VRRP_ZERO.get_ptr(0) else { return };
-            // SAFETY: a live map value; passing it by pointer keeps 112 bytes off the stack.
-            let _ = VRRP_STATS.insert(key, unsafe { &*zero }, 0);
-            match VRRP_STATS.get_ptr_mut(key) {
-                Some(p) => p,
-                None => return,
-            }
-        }
-    };
-    // SAFETY: per-CPU value of this CPU; XDP runs to completion without preemption on it.
-    f(unsafe { &mut *ptr });
 }
 
 #[cfg(not(test))]

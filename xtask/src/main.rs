@@ -74,16 +74,25 @@ fn main() -> Result<()> {
             setup()?;
             build_ebpf(&root)?;
             let mut cmd = cargo();
-            cmd.current_dir(&root).args(["test", "--workspace"]).args(args);
-            run(&mut cmd, "cargo test --workspace")
+            cmd.current_dir(&root)
+                .args(["test", "--workspace", "--exclude", "vrrp-ebpf"])
+                .args(args);
+            run(&mut cmd, "cargo test")
         }
         Cmd::Demo => {
             require_root("the demo creates network namespaces and attaches XDP")?;
             setup()?;
             build_ebpf(&root)?;
             let mut cmd = cargo();
-            cmd.current_dir(&root)
-                .args(["run", "--quiet", "--release", "-p", "vrrp-tests", "--bin", "demo"]);
+            cmd.current_dir(&root).args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "vrrp-tests",
+                "--bin",
+                "demo",
+            ]);
             run(&mut cmd, "demo")
         }
         Cmd::BenchXdp { repeat } => {
@@ -92,7 +101,16 @@ fn main() -> Result<()> {
             build_ebpf(&root)?;
             let mut cmd = cargo();
             cmd.current_dir(&root)
-                .args(["run", "--quiet", "--release", "-p", "vrrp-tests", "--bin", "bench-xdp", "--"])
+                .args([
+                    "run",
+                    "--quiet",
+                    "--release",
+                    "-p",
+                    "vrrp-tests",
+                    "--bin",
+                    "bench-xdp",
+                    "--",
+                ])
                 .arg(repeat.to_string());
             run(&mut cmd, "bench-xdp")
         }
@@ -100,7 +118,10 @@ fn main() -> Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 fn cargo() -> Command {
@@ -129,7 +150,9 @@ fn run(cmd: &mut Command, what: &str) -> Result<()> {
 
 fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Installs what is missing; cheap when nothing is.
@@ -152,7 +175,10 @@ fn setup() -> Result<()> {
     if !missing.is_empty() {
         require_root("installing Debian packages")?;
         eprintln!("xtask: installing Debian packages: {}", missing.join(" "));
-        run(Command::new("apt-get").arg("update").arg("-q"), "apt-get update")?;
+        run(
+            Command::new("apt-get").arg("update").arg("-q"),
+            "apt-get update",
+        )?;
         run(
             Command::new("apt-get")
                 .args(["install", "-y", "-q", "--no-install-recommends"])
@@ -164,8 +190,12 @@ fn setup() -> Result<()> {
     }
 
     // Nightly with rust-src, for -Z build-std=core.
-    let sysroot = output(Command::new("rustc").arg("+nightly").args(["--print", "sysroot"]))
-        .map(|s| PathBuf::from(s.trim()));
+    let sysroot = output(
+        Command::new("rustc")
+            .arg("+nightly")
+            .args(["--print", "sysroot"]),
+    )
+    .map(|s| PathBuf::from(s.trim()));
     let Some(sysroot) = sysroot else {
         bail!(
             "no nightly Rust toolchain: the XDP program needs one (`rustup toolchain install \
@@ -206,11 +236,28 @@ fn setup() -> Result<()> {
 fn build_ebpf(root: &Path) -> Result<()> {
     // bpf_target_arch: aya-ebpf's arch-specific helpers; debuginfo + --btf: BTF for the
     // maps, so bpftool prints field names.
-    let flags = ["--cfg=bpf_target_arch=\"x86_64\"", "-Cdebuginfo=2", "-Clink-arg=--btf"];
+    let flags = [
+        "--cfg=bpf_target_arch=\"x86_64\"",
+        "-Cdebuginfo=2",
+        "-Clink-arg=--btf",
+    ];
     let mut cmd = Command::new("cargo");
     cmd.current_dir(root)
-        .args(["+nightly", "build", "--quiet", "-p", "vrrp-ebpf", "-Z", "build-std=core"])
-        .args(["--target", "bpfel-unknown-none", "--release", "--target-dir"])
+        .args([
+            "+nightly",
+            "build",
+            "--quiet",
+            "-p",
+            "vrrp-ebpf",
+            "-Z",
+            "build-std=core",
+        ])
+        .args([
+            "--target",
+            "bpfel-unknown-none",
+            "--release",
+            "--target-dir",
+        ])
         .arg(root.join("target/bpf"))
         .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"))
         .env_remove("RUSTFLAGS")

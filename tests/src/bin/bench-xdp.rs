@@ -18,15 +18,29 @@ use vrrp_common::{InstanceConfig, InstanceKey, AUTH_PASS, FAMILY_IPV4, FAMILY_IP
 const LO: u32 = 1;
 
 fn main() -> Result<()> {
-    let repeat: u32 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(5_000_000);
+    let repeat: u32 = std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(5_000_000);
     let mut dp = Dataplane::load(None).context("loading the XDP program (root needed)")?;
     let mut pass = [0u8; 8];
     pass.copy_from_slice(b"secret12");
     dp.set_instance(
         InstanceKey::new(LO, 51, FAMILY_IPV4),
-        InstanceConfig { version: 2, auth_type: AUTH_PASS, adver_int_cs: 100, auth_pass: pass, ..Default::default() },
+        InstanceConfig {
+            version: 2,
+            auth_type: AUTH_PASS,
+            adver_int_cs: 100,
+            auth_pass: pass,
+            ..Default::default()
+        },
     )?;
-    let v3 = InstanceConfig { version: 3, adver_int_cs: 1, ..Default::default() };
+    let v3 = InstanceConfig {
+        version: 3,
+        adver_int_cs: 1,
+        ..Default::default()
+    };
     dp.set_instance(InstanceKey::new(LO, 52, FAMILY_IPV4), v3)?;
     dp.set_instance(InstanceKey::new(LO, 52, FAMILY_IPV6), v3)?;
 
@@ -42,23 +56,68 @@ fn main() -> Result<()> {
         addresses: vec![vip],
         auth: Auth::pass(b"secret12"),
     };
-    let v3a = Repr { version: Version::V3, vrid: 52, max_adver_int: Centisecs::new(1), auth: Auth::None, ..v2.clone() };
-    let v3a6 = Repr { addresses: vec![vip6], ..v3a.clone() };
+    let v3a = Repr {
+        version: Version::V3,
+        vrid: 52,
+        max_adver_int: Centisecs::new(1),
+        auth: Auth::None,
+        ..v2.clone()
+    };
+    let v3a6 = Repr {
+        addresses: vec![vip6],
+        ..v3a.clone()
+    };
     let m4 = Endpoints::multicast(src);
     let m6 = Endpoints::multicast(src6);
     let valid_v2 = FrameBuilder::new(&v2, m4)?.build();
     let mut udp = FrameBuilder::new(&v3a, m4)?.pad_to_min_len().build();
     udp[23] = 17; // IP protocol UDP: the non-VRRP fast path
+    let mut arp = vec![0xffu8; 60];
+    arp[12] = 0x08;
+    arp[13] = 0x06;
     let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("floor: ARP (returns after the EtherType)", arp),
         ("non-VRRP (IPv4 UDP, 60 B)", udp),
         ("valid advert v2 PASS", valid_v2),
         ("valid advert v3 IPv4", FrameBuilder::new(&v3a, m4)?.build()),
-        ("valid advert v3 IPv6", FrameBuilder::new(&v3a6, m6)?.build()),
-        ("valid advert v3 IPv4, 2 VLAN tags", FrameBuilder::new(&v3a, m4)?.vlan(100).vlan(10).build()),
-        ("invalid: bad checksum", FrameBuilder::new(&v3a, m4)?.vrrp_checksum(0x1234).build()),
-        ("invalid: TTL 64", FrameBuilder::new(&v3a, m4)?.ttl(64).build()),
-        ("invalid: wrong password", FrameBuilder::new(&Repr { auth: Auth::pass(b"wrong"), ..v2.clone() }, m4)?.build()),
-        ("invalid: unknown VRID", FrameBuilder::new(&Repr { vrid: 99, ..v3a.clone() }, m4)?.build()),
+        (
+            "valid advert v3 IPv6",
+            FrameBuilder::new(&v3a6, m6)?.build(),
+        ),
+        (
+            "valid advert v3 IPv4, 2 VLAN tags",
+            FrameBuilder::new(&v3a, m4)?.vlan(100).vlan(10).build(),
+        ),
+        (
+            "invalid: bad checksum",
+            FrameBuilder::new(&v3a, m4)?.vrrp_checksum(0x1234).build(),
+        ),
+        (
+            "invalid: TTL 64",
+            FrameBuilder::new(&v3a, m4)?.ttl(64).build(),
+        ),
+        (
+            "invalid: wrong password",
+            FrameBuilder::new(
+                &Repr {
+                    auth: Auth::pass(b"wrong"),
+                    ..v2.clone()
+                },
+                m4,
+            )?
+            .build(),
+        ),
+        (
+            "invalid: unknown VRID",
+            FrameBuilder::new(
+                &Repr {
+                    vrid: 99,
+                    ..v3a.clone()
+                },
+                m4,
+            )?
+            .build(),
+        ),
     ];
     println!("XDP program cost per packet (BPF_PROG_TEST_RUN, {repeat} repetitions, median of 5 rounds)\n");
     println!("| packet | verdict | ns/packet |");

@@ -14,11 +14,13 @@ use std::{
 };
 
 use aya::{
-    maps::{HashMap, MapData, PerCpuHashMap, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, RingBuf},
     programs::{xdp::XdpLinkId, ProgramError, TestRun, TestRunOptions, Xdp, XdpMode},
     Ebpf, EbpfLoader,
 };
-use vrrp_common::{map_names, Counters, InstanceConfig, InstanceKey, PeerKey, PeerRecord};
+use vrrp_common::{
+    map_names, Counters, InstanceConfig, InstanceKey, PeerKey, PeerRecord, PeerTable, MAX_INSTANCES,
+};
 
 /// The XDP object built by `cargo xtask build-ebpf`, embedded by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp.bpf.o"));
@@ -33,7 +35,9 @@ pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/vrrp";
 #[derive(Debug, thiserror::Error)]
 pub enum DataplaneError {
     /// The binary was built without a usable XDP object.
-    #[error("the embedded XDP object is empty or invalid ({0}); rebuild after `cargo xtask build-ebpf`")]
+    #[error(
+        "the embedded XDP object is empty or invalid ({0}); rebuild after `cargo xtask build-ebpf`"
+    )]
     Object(String),
     /// The kernel refused the program (the verifier log is in the message).
     #[error("loading the XDP program failed: {0}")]
@@ -86,7 +90,9 @@ impl FromStr for XdpModeChoice {
             "auto" => Ok(Self::Auto),
             "native" | "driver" | "drv" => Ok(Self::Native),
             "skb" | "generic" => Ok(Self::Skb),
-            _ => Err(format!("unknown XDP mode `{s}`: expected auto, native or skb")),
+            _ => Err(format!(
+                "unknown XDP mode `{s}`: expected auto, native or skb"
+            )),
         }
     }
 }
@@ -129,10 +135,15 @@ pub struct Dataplane {
     created_dir: bool,
     pinned: Vec<PathBuf>,
     attached: Vec<Attachment>,
+    /// Slot of each configured instance in `VRRP_PEERS` / `VRRP_STATS`.
+    slots: std::collections::BTreeMap<InstanceKey, u16>,
 }
 
 fn map_err(name: &'static str, e: impl fmt::Display) -> DataplaneError {
-    DataplaneError::Map { name, reason: e.to_string() }
+    DataplaneError::Map {
+        name,
+        reason: e.to_string(),
+    }
 }
 
 impl Dataplane {
@@ -151,7 +162,8 @@ impl Dataplane {
             .ok_or_else(|| DataplaneError::Object(format!("no program {PROGRAM}")))?
             .try_into()
             .map_err(|e: ProgramError| DataplaneError::Object(e.to_string()))?;
-        prog.load().map_err(|e| DataplaneError::Load(verifier_message(&e)))?;
+        prog.load()
+            .map_err(|e| DataplaneError::Load(verifier_message(&e)))?;
 
         let mut dp = Dataplane {
             ebpf,
@@ -159,6 +171,7 @@ impl Dataplane {
             created_dir: false,
             pinned: Vec::new(),
             attached: Vec::new(),
+            slots: std::collections::BTreeMap::new(),
         };
         if let Some(dir) = pin_dir {
             dp.pin_all(dir)?;
@@ -185,7 +198,10 @@ impl Dataplane {
                 self.created_dir = true;
                 tracing::info!(path = %path.display(), "removed stale pin from a previous run");
             }
-            let map = self.ebpf.map(name).ok_or_else(|| map_err(name, "missing from object"))?;
+            let map = self
+                .ebpf
+                .map(name)
+                .ok_or_else(|| map_err(name, "missing from object"))?;
             map.pin(&path).map_err(|e| pin_err(&path, &e))?;
             self.pinned.push(path);
         }
@@ -202,84 +218,221 @@ impl Dataplane {
         &self.attached
     }
 
-    /// Writes (or replaces) the settings of one instance.
-    pub fn set_instance(&mut self, key: InstanceKey, cfg: InstanceConfig) -> Result<(), DataplaneError> {
+    /// Writes (or replaces) the settings of one instance. A new instance gets a free slot,
+    /// with its peer table and counters cleared and labelled with the instance's key;
+    /// `cfg.slot` is set by this call.
+    pub fn set_instance(
+        &mut self,
+        key: InstanceKey,
+        mut cfg: InstanceConfig,
+    ) -> Result<(), DataplaneError> {
+        let slot = match self.slots.get(&key) {
+            Some(s) => *s,
+            None => {
+                let used: std::collections::BTreeSet<u16> = self.slots.values().copied().collect();
+                let slot = (1..MAX_INSTANCES as u16)
+                    .find(|s| !used.contains(s))
+                    .ok_or_else(|| {
+                        map_err(
+                            map_names::INSTANCES,
+                            format!("more than {} instances", MAX_INSTANCES - 1),
+                        )
+                    })?;
+                self.reset_slot(slot, key)?;
+                self.slots.insert(key, slot);
+                slot
+            }
+        };
+        cfg.slot = slot;
         let name = map_names::INSTANCES;
-        let map = self.ebpf.map_mut(name).ok_or_else(|| map_err(name, "missing"))?;
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .ok_or_else(|| map_err(name, "missing"))?;
         let mut map: HashMap<&mut MapData, InstanceKey, InstanceConfig> =
             HashMap::try_from(map).map_err(|e| map_err(name, e))?;
         map.insert(key, cfg, 0).map_err(|e| map_err(name, e))
     }
 
-    /// Removes one instance's settings (its adverts are then discarded as unknown VRID).
+    /// Clears a slot's peer table and counters and labels them with `key`.
+    fn reset_slot(&mut self, slot: u16, key: InstanceKey) -> Result<(), DataplaneError> {
+        let name = map_names::PEERS;
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .ok_or_else(|| map_err(name, "missing"))?;
+        let mut peers: Array<&mut MapData, PeerTable> =
+            Array::try_from(map).map_err(|e| map_err(name, e))?;
+        let table = PeerTable {
+            ifindex: key.ifindex,
+            vrid: key.vrid,
+            family: key.family,
+            ..Default::default()
+        };
+        peers
+            .set(u32::from(slot), table, 0)
+            .map_err(|e| map_err(name, e))?;
+
+        let name = map_names::STATS;
+        let ncpus = aya::util::nr_cpus().map_err(|(_, e)| map_err(name, e))?;
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .ok_or_else(|| map_err(name, "missing"))?;
+        let mut stats: PerCpuArray<&mut MapData, Counters> =
+            PerCpuArray::try_from(map).map_err(|e| map_err(name, e))?;
+        let c = Counters {
+            ifindex: key.ifindex,
+            vrid: key.vrid,
+            family: key.family,
+            ..Default::default()
+        };
+        let values = PerCpuValues::try_from(vec![c; ncpus]).map_err(|e| map_err(name, e))?;
+        stats
+            .set(u32::from(slot), values, 0)
+            .map_err(|e| map_err(name, e))
+    }
+
+    /// Removes one instance's settings (its adverts are then discarded as unknown VRID) and
+    /// frees its slot.
     pub fn remove_instance(&mut self, key: InstanceKey) -> Result<(), DataplaneError> {
         let name = map_names::INSTANCES;
-        let map = self.ebpf.map_mut(name).ok_or_else(|| map_err(name, "missing"))?;
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .ok_or_else(|| map_err(name, "missing"))?;
         let mut map: HashMap<&mut MapData, InstanceKey, InstanceConfig> =
             HashMap::try_from(map).map_err(|e| map_err(name, e))?;
-        map.remove(&key).map_err(|e| map_err(name, e))
+        map.remove(&key).map_err(|e| map_err(name, e))?;
+        if let Some(slot) = self.slots.remove(&key) {
+            self.reset_slot(slot, InstanceKey::default())?;
+        }
+        Ok(())
+    }
+
+    /// The slot of a configured instance.
+    pub fn slot(&self, key: &InstanceKey) -> Option<u16> {
+        self.slots.get(key).copied()
     }
 
     /// Allows adverts from one unicast peer of an instance configured with `CFG_UNICAST`.
     pub fn allow_unicast_peer(&mut self, key: PeerKey) -> Result<(), DataplaneError> {
         let name = map_names::UNICAST;
-        let map = self.ebpf.map_mut(name).ok_or_else(|| map_err(name, "missing"))?;
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .ok_or_else(|| map_err(name, "missing"))?;
         let mut map: HashMap<&mut MapData, PeerKey, u32> =
             HashMap::try_from(map).map_err(|e| map_err(name, e))?;
         map.insert(key, 1, 0).map_err(|e| map_err(name, e))
     }
 
-    /// Every peer record the kernel holds.
-    pub fn peers(&self) -> Result<Vec<(PeerKey, PeerRecord)>, DataplaneError> {
+    /// The peer table of one configured instance.
+    pub fn peer_table(&self, key: &InstanceKey) -> Result<Option<PeerTable>, DataplaneError> {
+        let Some(slot) = self.slot(key) else {
+            return Ok(None);
+        };
         let name = map_names::PEERS;
-        let map = self.ebpf.map(name).ok_or_else(|| map_err(name, "missing"))?;
-        let map: HashMap<&MapData, PeerKey, PeerRecord> =
-            HashMap::try_from(map).map_err(|e| map_err(name, e))?;
-        map.iter().collect::<Result<Vec<_>, _>>().map_err(|e| map_err(name, e))
+        let map = self
+            .ebpf
+            .map(name)
+            .ok_or_else(|| map_err(name, "missing"))?;
+        let peers: Array<&MapData, PeerTable> =
+            Array::try_from(map).map_err(|e| map_err(name, e))?;
+        peers
+            .get(&u32::from(slot), 0)
+            .map(Some)
+            .map_err(|e| map_err(name, e))
+    }
+
+    /// Every peer record the kernel holds, with the instance it belongs to.
+    pub fn peers(&self) -> Result<Vec<(InstanceKey, PeerRecord)>, DataplaneError> {
+        let mut out = Vec::new();
+        for key in self.slots.keys() {
+            if let Some(t) = self.peer_table(key)? {
+                out.extend(
+                    t.peers
+                        .iter()
+                        .filter(|r| r.last_seen_ns != 0)
+                        .map(|r| (*key, *r)),
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// The record of one source of one instance.
     pub fn peer(&self, key: &PeerKey) -> Result<Option<PeerRecord>, DataplaneError> {
-        let name = map_names::PEERS;
-        let map = self.ebpf.map(name).ok_or_else(|| map_err(name, "missing"))?;
-        let map: HashMap<&MapData, PeerKey, PeerRecord> =
-            HashMap::try_from(map).map_err(|e| map_err(name, e))?;
-        match map.get(key, 0) {
-            Ok(v) => Ok(Some(v)),
-            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
-            Err(e) => Err(map_err(name, e)),
-        }
+        Ok(self.peer_table(&key.instance())?.and_then(|t| {
+            t.peers
+                .into_iter()
+                .find(|r| r.last_seen_ns != 0 && r.addr == key.addr)
+        }))
     }
 
-    /// Counters per instance key, summed over CPUs.
+    /// Counters per instance key, summed over CPUs: configured instances from their slots,
+    /// others (unknown VRID, unreadable packets) from `VRRP_UNKNOWN`.
     pub fn counters(&self) -> Result<Vec<(InstanceKey, Counters)>, DataplaneError> {
+        let mut out: std::collections::BTreeMap<InstanceKey, Counters> =
+            std::collections::BTreeMap::new();
         let name = map_names::STATS;
-        let map = self.ebpf.map(name).ok_or_else(|| map_err(name, "missing"))?;
-        let map: PerCpuHashMap<&MapData, InstanceKey, Counters> =
-            PerCpuHashMap::try_from(map).map_err(|e| map_err(name, e))?;
-        let mut out = Vec::new();
-        for item in map.iter() {
-            let (key, per_cpu) = item.map_err(|e| map_err(name, e))?;
-            let mut total = Counters::default();
+        let map = self
+            .ebpf
+            .map(name)
+            .ok_or_else(|| map_err(name, "missing"))?;
+        let stats: PerCpuArray<&MapData, Counters> =
+            PerCpuArray::try_from(map).map_err(|e| map_err(name, e))?;
+        for (key, slot) in &self.slots {
+            let per_cpu = stats
+                .get(&u32::from(*slot), 0)
+                .map_err(|e| map_err(name, e))?;
+            let total = out.entry(*key).or_default();
             for c in per_cpu.iter() {
                 total.add(c);
             }
-            out.push((key, total));
         }
-        out.sort_by_key(|(k, _)| *k);
-        Ok(out)
+        let name = map_names::UNKNOWN;
+        let map = self
+            .ebpf
+            .map(name)
+            .ok_or_else(|| map_err(name, "missing"))?;
+        let unknown: PerCpuHashMap<&MapData, InstanceKey, Counters> =
+            PerCpuHashMap::try_from(map).map_err(|e| map_err(name, e))?;
+        for item in unknown.iter() {
+            let (key, per_cpu) = item.map_err(|e| map_err(name, e))?;
+            let total = out.entry(key).or_default();
+            for c in per_cpu.iter() {
+                total.add(c);
+            }
+        }
+        // Only the counts are summed; the identity fields are the key's.
+        Ok(out
+            .into_iter()
+            .map(|(k, mut c)| {
+                (c.ifindex, c.vrid, c.family) = (k.ifindex, k.vrid, k.family);
+                (k, c)
+            })
+            .filter(|(_, c)| c.valid + c.discards() + c.events + c.events_lost > 0)
+            .collect())
     }
 
     /// Takes the event ring buffer (once) to read [`vrrp_common::PeerEvent`]s from.
     pub fn take_events(&mut self) -> Result<RingBuf<MapData>, DataplaneError> {
         let name = map_names::EVENTS;
-        let map = self.ebpf.take_map(name).ok_or_else(|| map_err(name, "missing or already taken"))?;
+        let map = self
+            .ebpf
+            .take_map(name)
+            .ok_or_else(|| map_err(name, "missing or already taken"))?;
         RingBuf::try_from(map).map_err(|e| map_err(name, e))
     }
 
     /// Attaches the program to `iface`. Under [`XdpModeChoice::Auto`], native mode is tried
     /// first and SKB mode if the driver refuses.
-    pub fn attach(&mut self, iface: &str, choice: XdpModeChoice) -> Result<AttachedMode, DataplaneError> {
+    pub fn attach(
+        &mut self,
+        iface: &str,
+        choice: XdpModeChoice,
+    ) -> Result<AttachedMode, DataplaneError> {
         let ifindex = if_index(iface).ok_or_else(|| DataplaneError::Attach {
             iface: iface.to_string(),
             reason: "no such interface".into(),
@@ -291,7 +444,10 @@ impl Dataplane {
             .try_into()
             .map_err(|e: ProgramError| DataplaneError::Object(e.to_string()))?;
         let tries: &[(XdpMode, AttachedMode)] = match choice {
-            XdpModeChoice::Auto => &[(XdpMode::Driver, AttachedMode::Native), (XdpMode::Skb, AttachedMode::Skb)],
+            XdpModeChoice::Auto => &[
+                (XdpMode::Driver, AttachedMode::Native),
+                (XdpMode::Skb, AttachedMode::Skb),
+            ],
             XdpModeChoice::Native => &[(XdpMode::Driver, AttachedMode::Native)],
             XdpModeChoice::Skb => &[(XdpMode::Skb, AttachedMode::Skb)],
         };
@@ -302,19 +458,31 @@ impl Dataplane {
                     if !failures.is_empty() {
                         tracing::warn!(iface, reason = %failures.join("; "), "native XDP refused, using SKB mode");
                     }
-                    self.attached.push(Attachment { iface: iface.to_string(), ifindex, mode: *used, link });
+                    self.attached.push(Attachment {
+                        iface: iface.to_string(),
+                        ifindex,
+                        mode: *used,
+                        link,
+                    });
                     return Ok(*used);
                 }
                 Err(e) => failures.push(format!("{used} mode: {}", error_chain(&e))),
             }
         }
-        Err(DataplaneError::Attach { iface: iface.to_string(), reason: failures.join("; ") })
+        Err(DataplaneError::Attach {
+            iface: iface.to_string(),
+            reason: failures.join("; "),
+        })
     }
 
     /// Detaches from every interface.
     pub fn detach_all(&mut self) {
-        let Some(prog) = self.ebpf.program_mut(PROGRAM) else { return };
-        let Ok(prog): Result<&mut Xdp, _> = prog.try_into() else { return };
+        let Some(prog) = self.ebpf.program_mut(PROGRAM) else {
+            return;
+        };
+        let Ok(prog): Result<&mut Xdp, _> = prog.try_into() else {
+            return;
+        };
         for a in self.attached.drain(..) {
             if let Err(e) = prog.detach(a.link) {
                 tracing::warn!(iface = %a.iface, error = %e, "detaching XDP failed");
@@ -325,7 +493,11 @@ impl Dataplane {
     /// Runs the program once per `repeat` over `frame` with BPF_PROG_TEST_RUN, on the
     /// loopback device's context (ingress ifindex 1). Returns the verdict and the kernel's
     /// mean run time per repetition.
-    pub fn test_run(&self, frame: &[u8], repeat: u32) -> Result<(u32, std::time::Duration), DataplaneError> {
+    pub fn test_run(
+        &self,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<(u32, std::time::Duration), DataplaneError> {
         let prog: &Xdp = self
             .ebpf
             .program(PROGRAM)
@@ -339,7 +511,9 @@ impl Dataplane {
             repeat: repeat.max(1),
             ..Default::default()
         };
-        let r = prog.test_run(opts).map_err(|e| DataplaneError::TestRun(error_chain(&e)))?;
+        let r = prog
+            .test_run(opts)
+            .map_err(|e| DataplaneError::TestRun(error_chain(&e)))?;
         Ok((r.return_value, r.duration))
     }
 
@@ -355,7 +529,10 @@ impl Dataplane {
         for path in self.pinned.drain(..) {
             if let Err(e) = std::fs::remove_file(&path) {
                 if e.kind() != std::io::ErrorKind::NotFound && first_err.is_none() {
-                    first_err = Some(DataplaneError::Pin { path, reason: e.to_string() });
+                    first_err = Some(DataplaneError::Pin {
+                        path,
+                        reason: e.to_string(),
+                    });
                 }
             }
         }
@@ -403,7 +580,10 @@ fn is_bpffs(path: &Path) -> bool {
 /// Makes sure `dir` will be on a BPF filesystem. systemd mounts one at /sys/fs/bpf on most
 /// hosts; where nobody did (containers, minimal systems), mount it there, as bpftool does.
 fn ensure_bpffs(dir: &Path) -> Result<(), DataplaneError> {
-    let existing = dir.ancestors().find(|p| p.exists()).unwrap_or(Path::new("/"));
+    let existing = dir
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
     if is_bpffs(existing) {
         return Ok(());
     }
@@ -413,7 +593,13 @@ fn ensure_bpffs(dir: &Path) -> Result<(), DataplaneError> {
         let target = c"/sys/fs/bpf";
         // SAFETY: mount(2) with constant NUL-terminated strings and no data.
         let rc = unsafe {
-            libc::mount(src.as_ptr(), target.as_ptr(), src.as_ptr(), 0, std::ptr::null())
+            libc::mount(
+                src.as_ptr(),
+                target.as_ptr(),
+                src.as_ptr(),
+                0,
+                std::ptr::null(),
+            )
         };
         if rc == 0 {
             tracing::info!("mounted a BPF filesystem on /sys/fs/bpf");
@@ -435,7 +621,10 @@ fn ensure_bpffs(dir: &Path) -> Result<(), DataplaneError> {
 /// Raises RLIMIT_MEMLOCK for kernels older than 5.11 that still charge BPF maps to it.
 /// Not needed (and often not permitted) on newer kernels, so failure is only logged.
 fn bump_memlock_rlimit() {
-    let rlim = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    let rlim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
     // SAFETY: setrlimit reads the struct we pass.
     if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &rlim) } != 0 {
         tracing::debug!(error = %std::io::Error::last_os_error(), "setrlimit(RLIMIT_MEMLOCK) failed; not needed on kernels >= 5.11");
@@ -455,7 +644,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 fn verifier_message(e: &ProgramError) -> String {
     match e {
-        ProgramError::LoadError { io_error, verifier_log } => {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
             format!("{io_error}\nverifier log:\n{verifier_log}")
         }
         other => error_chain(other),
