@@ -278,9 +278,32 @@ fn build_agent() -> Result<PathBuf> {
     Ok(profile_dir.join("vrrp-agent"))
 }
 
-/// A per-test pin directory on the host's BPF filesystem.
-pub fn pin_dir(tag: &str) -> PathBuf {
-    PathBuf::from("/sys/fs/bpf").join(unique(tag))
+/// A per-test pin directory on the host's BPF filesystem (not created here: the agent
+/// creates it), removed on drop even if the test failed half way.
+pub struct PinDir(PathBuf);
+
+impl std::ops::Deref for PinDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for PinDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A unique pin directory under /sys/fs/bpf.
+pub fn pin_dir(tag: &str) -> PinDir {
+    PinDir(PathBuf::from("/sys/fs/bpf").join(unique(tag)))
 }
 
 /// `bpftool -j map dump pinned PATH`, parsed.

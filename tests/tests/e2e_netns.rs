@@ -408,3 +408,80 @@ fn agent_records_keepalived_and_crafted_adverts_then_cleans_up() {
     assert!(st.success());
     assert!(!pins.exists() && !xdp_attached(&a, &a_if));
 }
+
+#[test]
+fn run_in_skb_mode_and_refuse_bad_input_without_leaving_anything() {
+    let a = Netns::new("vsa").unwrap();
+    let b = Netns::new("vsb").unwrap();
+    let (a_if, b_if) = (unique("sa"), unique("sb"));
+    veth(&a, &a_if, &b, &b_if).unwrap();
+    a.ip(&["addr", "add", &format!("{A_ADDR}/24"), "dev", &a_if])
+        .unwrap();
+    let dir = TempDir::new("vrrp-skb").unwrap();
+    let conf = dir.path().join("agent.conf");
+    std::fs::write(&conf, agent_conf(&a_if)).unwrap();
+    let pins = pin_dir("vrrpskb");
+
+    // --xdp-mode skb attaches in generic mode.
+    let mut cmd = a.command(agent_bin().unwrap());
+    cmd.arg("run")
+        .arg("-f")
+        .arg(&conf)
+        .arg("--pin-dir")
+        .arg(&pins)
+        .args(["--xdp-mode", "skb"]);
+    let mut agent = Proc::spawn("vrrp-agent", &mut cmd, &dir.path().join("skb.log")).unwrap();
+    agent.wait_log("mode=skb", Duration::from_secs(20)).unwrap();
+    assert!(a
+        .ip(&["-d", "link", "show", &a_if])
+        .unwrap()
+        .contains("xdpgeneric"));
+    // Start-up names each configured feature that is not active yet.
+    let log = agent.log_text();
+    assert!(
+        log.contains("configured but not active yet: V2: virtual_ipaddress"),
+        "{log}"
+    );
+    agent.signal(libc::SIGTERM);
+    assert!(agent
+        .wait_timeout(Duration::from_secs(5))
+        .is_some_and(|s| s.success()));
+    assert!(!pins.exists() && !xdp_attached(&a, &a_if));
+
+    // A broken config and a missing interface are refused before anything is loaded.
+    let bad = dir.path().join("bad.conf");
+    std::fs::write(
+        &bad,
+        "vrrp_instance X {\n interface eth0\n virtual_router_id 300\n}\n",
+    )
+    .unwrap();
+    let out = a
+        .command(agent_bin().unwrap())
+        .arg("run")
+        .arg("-f")
+        .arg(&bad)
+        .arg("--pin-dir")
+        .arg(&pins)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad.conf:3:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other = dir.path().join("other.conf");
+    std::fs::write(&other, agent_conf("nosuchif0")).unwrap();
+    let out = a
+        .command(agent_bin().unwrap())
+        .arg("run")
+        .arg("-f")
+        .arg(&other)
+        .arg("--pin-dir")
+        .arg(&pins)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interface nosuchif0 does not exist"));
+    assert!(!pins.exists(), "a refused start must not pin anything");
+}

@@ -1,0 +1,92 @@
+//! The `vrrp-agent` command line: `check` exit codes and messages on the seed configs and
+//! on broken ones, and clear errors for bad flags.
+use std::{path::PathBuf, process::Command};
+
+use vrrp_tests::agent_bin;
+
+fn configs(dir: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("configs")
+        .join(dir)
+}
+
+fn agent(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(agent_bin().unwrap())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_accepts_every_seed_config() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(configs("seeds")).unwrap() {
+        let path = entry.unwrap().path();
+        let p = path.to_str().unwrap();
+        let (code, out, err) = agent(&["check", "--config", p]);
+        assert_eq!(code, 0, "{p}:\n{err}");
+        assert!(out.contains(": OK ("), "{out}");
+        n += 1;
+    }
+    assert!(n >= 4);
+}
+
+#[test]
+fn check_prints_warnings_and_still_succeeds() {
+    let p = configs("seeds").join("003-dual-master-a.conf");
+    let (code, _, err) = agent(&["check", "-f", p.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(
+        err.contains("003-dual-master-a.conf:8:5: warning: `notification_email`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("auth_pass is longer than 8 characters"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_rejects_broken_configs_with_location_and_suggestion() {
+    let p = configs("broken").join("unknown-keyword.conf");
+    let (code, _, err) = agent(&["check", "--config", p.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unknown-keyword.conf:4:5: error: unknown keyword `priorty` in vrrp_instance; did you mean `priority`?"),
+        "{err}"
+    );
+    let p = configs("broken").join("unsupported-keyword.conf");
+    let (code, _, err) = agent(&["check", "--config", p.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("this project does not support"), "{err}");
+    // Every broken fixture fails, none panics.
+    for entry in std::fs::read_dir(configs("broken")).unwrap() {
+        let path = entry.unwrap().path();
+        let (code, _, err) = agent(&["check", "--config", path.to_str().unwrap()]);
+        assert_eq!(code, 1, "{}: {err}", path.display());
+        assert!(err.contains(": error: "), "{}: {err}", path.display());
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn missing_file_and_bad_flags_are_clear_errors() {
+    let (code, _, err) = agent(&["check", "--config", "/nonexistent/keepalived.conf"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot read the configuration file"), "{err}");
+    let p = configs("seeds").join("000-nginx-master.conf");
+    let (code, _, err) = agent(&[
+        "run",
+        "--config",
+        p.to_str().unwrap(),
+        "--xdp-mode",
+        "turbo",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown XDP mode `turbo`"), "{err}");
+}
