@@ -8,6 +8,7 @@ use std::{env, fs, path::PathBuf};
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let object = env::var_os("VRRP_EBPF_OBJECT")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest.join("../target/bpf/bpfel-unknown-none/release/vrrp"));
     println!("cargo:rerun-if-env-changed=VRRP_EBPF_OBJECT");

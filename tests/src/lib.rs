@@ -415,3 +415,61 @@ impl PacketSocket {
         Ok(())
     }
 }
+
+/// bpftool's JSON entry for a BTF map: `formatted` (older bpftool) or the entry itself holds
+/// the named fields.
+pub fn formatted(entry: &serde_json::Value) -> &serde_json::Value {
+    entry.get("formatted").unwrap_or(entry)
+}
+
+/// Every used peer record in the pinned VRRP_PEERS (an array of per-instance tables that
+/// name their instance), as (vrid, family, record), read with bpftool.
+pub fn bpftool_peers(pins: &Path) -> Vec<(u64, u64, serde_json::Value)> {
+    let Ok(dump) = bpftool_dump(&pins.join("VRRP_PEERS")) else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for e in dump.as_array().into_iter().flatten() {
+        let table = &formatted(e)["value"];
+        let (vrid, family) = (
+            table["vrid"].as_u64().unwrap_or(0),
+            table["family"].as_u64().unwrap_or(0),
+        );
+        for rec in table["peers"].as_array().into_iter().flatten() {
+            if rec["last_seen_ns"].as_u64().unwrap_or(0) != 0 {
+                out.push((vrid, family, rec.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Non-zero counters by (vrid, counter name), summed over CPUs, from bpftool's dumps of the
+/// pinned VRRP_STATS (each value names its VRID) and VRRP_UNKNOWN (keyed by VRID).
+pub fn bpftool_counters(pins: &Path) -> std::collections::BTreeMap<(u64, String), u64> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut add = |vrid: u64, v: &serde_json::Value| {
+        for (k, n) in v.as_object().into_iter().flatten() {
+            let n = n.as_u64().unwrap_or(0);
+            if n > 0 && !["ifindex", "vrid", "family"].contains(&k.as_str()) {
+                *out.entry((vrid, k.clone())).or_insert(0) += n;
+            }
+        }
+    };
+    if let Ok(dump) = bpftool_dump(&pins.join("VRRP_STATS")) {
+        for e in dump.as_array().into_iter().flatten() {
+            for v in formatted(e)["values"].as_array().into_iter().flatten() {
+                add(v["value"]["vrid"].as_u64().unwrap_or(0), &v["value"]);
+            }
+        }
+    }
+    if let Ok(dump) = bpftool_dump(&pins.join("VRRP_UNKNOWN")) {
+        for e in dump.as_array().into_iter().flatten() {
+            let f = formatted(e);
+            for v in f["values"].as_array().into_iter().flatten() {
+                add(f["key"]["vrid"].as_u64().unwrap_or(0), &v["value"]);
+            }
+        }
+    }
+    out
+}

@@ -14,7 +14,8 @@ use vrrp_agent::{
     },
 };
 use vrrp_tests::{
-    agent_bin, bpftool_dump, pin_dir, unique, veth, wait_for, Netns, PacketSocket, Proc, TempDir,
+    agent_bin, bpftool_counters, bpftool_peers, pin_dir, unique, veth, wait_for, Netns,
+    PacketSocket, Proc, TempDir,
 };
 
 const A_ADDR: &str = "198.18.1.1";
@@ -126,54 +127,18 @@ vrrp_instance UC {{
     )
 }
 
-/// bpftool's JSON entry for a BTF map: `formatted` holds the named fields.
-fn formatted(entry: &Value) -> &Value {
-    entry.get("formatted").unwrap_or(entry)
-}
-
-/// Every used peer record in VRRP_PEERS (an array of per-instance tables that name their
-/// instance), as (vrid, record).
 fn peers_by_vrid(pins: &Path) -> Vec<(u64, Value)> {
-    let Ok(dump) = bpftool_dump(&pins.join("VRRP_PEERS")) else {
-        return vec![];
-    };
-    let mut out = Vec::new();
-    for e in dump.as_array().into_iter().flatten() {
-        let table = &formatted(e)["value"];
-        let vrid = table["vrid"].as_u64().unwrap_or(0);
-        for rec in table["peers"].as_array().into_iter().flatten() {
-            if rec["last_seen_ns"].as_u64().unwrap_or(0) != 0 {
-                out.push((vrid, rec.clone()));
-            }
-        }
-    }
-    out
+    bpftool_peers(pins)
+        .into_iter()
+        .map(|(vrid, _, rec)| (vrid, rec))
+        .collect()
 }
 
-/// Sum over CPUs of one counter of one VRID, from bpftool's dumps of VRRP_STATS (configured
-/// instances; each value names its VRID) and VRRP_UNKNOWN (keyed by interface and VRID).
 fn stat(pins: &Path, vrid: u64, field: &str) -> u64 {
-    let mut total = 0;
-    if let Ok(dump) = bpftool_dump(&pins.join("VRRP_STATS")) {
-        for e in dump.as_array().into_iter().flatten() {
-            for v in formatted(e)["values"].as_array().into_iter().flatten() {
-                if v["value"]["vrid"].as_u64() == Some(vrid) {
-                    total += v["value"][field].as_u64().unwrap_or(0);
-                }
-            }
-        }
-    }
-    if let Ok(dump) = bpftool_dump(&pins.join("VRRP_UNKNOWN")) {
-        for e in dump.as_array().into_iter().flatten() {
-            let f = formatted(e);
-            if f["key"]["vrid"].as_u64() == Some(vrid) {
-                for v in f["values"].as_array().into_iter().flatten() {
-                    total += v["value"][field].as_u64().unwrap_or(0);
-                }
-            }
-        }
-    }
-    total
+    bpftool_counters(pins)
+        .get(&(vrid, field.to_string()))
+        .copied()
+        .unwrap_or(0)
 }
 
 fn start_agent(a: &Netns, conf: &Path, pins: &Path, log: &Path) -> Proc {

@@ -21,7 +21,8 @@ use vrrp_agent::{
     },
 };
 use vrrp_tests::{
-    agent_bin, bpftool_dump, pin_dir, unique, veth, Netns, PacketSocket, Proc, TempDir,
+    agent_bin, bpftool_counters, bpftool_peers, pin_dir, unique, veth, Netns, PacketSocket, Proc,
+    TempDir,
 };
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -176,7 +177,17 @@ fn demo() -> Result<()> {
     .arg("-r")
     .arg(dir.path().join("k-vrrp.pid"));
     let keepalived = Proc::spawn("keepalived", &mut kcmd, &dir.path().join("keepalived.log"))?;
-    pause(Duration::from_secs(3))?;
+    // Wait (bounded) until both instances' adverts have been recorded.
+    for _ in 0..100 {
+        let seen = bpftool_peers(&pins);
+        if [51, 52]
+            .iter()
+            .all(|v| seen.iter().any(|(vrid, _, _)| vrid == v))
+        {
+            break;
+        }
+        pause(Duration::from_millis(100))?;
+    }
     println!("   what the kernel recorded, per instance and source (bpftool map dump pinned {}/VRRP_PEERS):", pins.display());
     print_peers(&pins)?;
 
@@ -258,89 +269,42 @@ fn demo() -> Result<()> {
     Ok(())
 }
 
-fn formatted(e: &Value) -> &Value {
-    e.get("formatted").unwrap_or(e)
-}
-
 fn print_peers(pins: &std::path::Path) -> Result<()> {
     println!(
         "   {:<6} {:<14} {:>8} {:>9} {:>8} {:>8}",
         "vrid", "source", "priority", "interval", "adverts", "version"
     );
-    for e in bpftool_dump(&pins.join("VRRP_PEERS"))?
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let t = &formatted(e)["value"];
-        for r in t["peers"].as_array().into_iter().flatten() {
-            if r["last_seen_ns"].as_u64().unwrap_or(0) == 0 {
-                continue;
-            }
-            let a: Vec<u64> = r["addr"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_u64)
-                .collect();
-            let src = if t["family"] == 4 {
-                format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])
-            } else {
-                format!("{a:?}")
-            };
-            let cs = r["adver_int_cs"].as_u64().unwrap_or(0);
-            let n = |v: &Value| v.as_u64().unwrap_or(0);
-            println!(
-                "   {:<6} {:<14} {:>8} {:>8}s {:>8} {:>8}",
-                n(&t["vrid"]),
-                src,
-                n(&r["priority"]),
-                format!("{}.{:02}", cs / 100, cs % 100),
-                n(&r["adverts"]),
-                n(&r["version"])
-            );
-        }
+    for (vrid, family, r) in bpftool_peers(pins) {
+        let a: Vec<u8> = r["addr"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_u64())
+            .map(|v| v as u8)
+            .collect();
+        let src = match (family, <[u8; 16]>::try_from(a.as_slice())) {
+            (4, Ok(b)) => IpAddr::from([b[0], b[1], b[2], b[3]]).to_string(),
+            (_, Ok(b)) => IpAddr::from(b).to_string(),
+            _ => "?".to_string(),
+        };
+        let n = |v: &Value| v.as_u64().unwrap_or(0);
+        let cs = n(&r["adver_int_cs"]);
+        println!(
+            "   {:<6} {:<14} {:>8} {:>8}s {:>8} {:>8}",
+            vrid,
+            src,
+            n(&r["priority"]),
+            format!("{}.{:02}", cs / 100, cs % 100),
+            n(&r["adverts"]),
+            n(&r["version"])
+        );
     }
     Ok(())
 }
 
 fn print_counters(pins: &std::path::Path) -> Result<()> {
-    let mut rows: Vec<(u64, String, u64)> = Vec::new();
-    let mut add = |vrid: u64, v: &Value| {
-        if let Some(obj) = v.as_object() {
-            for (k, n) in obj {
-                let n = n.as_u64().unwrap_or(0);
-                if n > 0 && !["ifindex", "vrid", "family"].contains(&k.as_str()) {
-                    match rows.iter_mut().find(|r| r.0 == vrid && r.1 == *k) {
-                        Some(r) => r.2 += n,
-                        None => rows.push((vrid, k.clone(), n)),
-                    }
-                }
-            }
-        }
-    };
-    for e in bpftool_dump(&pins.join("VRRP_STATS"))?
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        for v in formatted(e)["values"].as_array().into_iter().flatten() {
-            add(v["value"]["vrid"].as_u64().unwrap_or(0), &v["value"]);
-        }
-    }
-    for e in bpftool_dump(&pins.join("VRRP_UNKNOWN"))?
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let f = formatted(e);
-        for v in f["values"].as_array().into_iter().flatten() {
-            add(f["key"]["vrid"].as_u64().unwrap_or(0), &v["value"]);
-        }
-    }
-    rows.sort();
     println!("   {:<6} {:<16} {:>8}", "vrid", "counter", "count");
-    for (vrid, k, n) in rows {
+    for ((vrid, k), n) in bpftool_counters(pins) {
         println!("   {vrid:<6} {k:<16} {n:>8}");
     }
     Ok(())

@@ -208,6 +208,18 @@ impl Dataplane {
         Ok(())
     }
 
+    fn map(&self, name: &'static str) -> Result<&aya::maps::Map, DataplaneError> {
+        self.ebpf
+            .map(name)
+            .ok_or_else(|| map_err(name, "missing from the XDP object"))
+    }
+
+    fn map_mut(&mut self, name: &'static str) -> Result<&mut aya::maps::Map, DataplaneError> {
+        self.ebpf
+            .map_mut(name)
+            .ok_or_else(|| map_err(name, "missing from the XDP object"))
+    }
+
     /// Directory the maps are pinned under, if any.
     pub fn pin_dir(&self) -> Option<&Path> {
         self.pin_dir.as_deref()
@@ -245,10 +257,7 @@ impl Dataplane {
         };
         cfg.slot = slot;
         let name = map_names::INSTANCES;
-        let map = self
-            .ebpf
-            .map_mut(name)
-            .ok_or_else(|| map_err(name, "missing"))?;
+        let map = self.map_mut(name)?;
         let mut map: HashMap<&mut MapData, InstanceKey, InstanceConfig> =
             HashMap::try_from(map).map_err(|e| map_err(name, e))?;
         map.insert(key, cfg, 0).map_err(|e| map_err(name, e))
@@ -257,10 +266,7 @@ impl Dataplane {
     /// Clears a slot's peer table and counters and labels them with `key`.
     fn reset_slot(&mut self, slot: u16, key: InstanceKey) -> Result<(), DataplaneError> {
         let name = map_names::PEERS;
-        let map = self
-            .ebpf
-            .map_mut(name)
-            .ok_or_else(|| map_err(name, "missing"))?;
+        let map = self.map_mut(name)?;
         let mut peers: Array<&mut MapData, PeerTable> =
             Array::try_from(map).map_err(|e| map_err(name, e))?;
         let table = PeerTable {
@@ -275,10 +281,7 @@ impl Dataplane {
 
         let name = map_names::STATS;
         let ncpus = aya::util::nr_cpus().map_err(|(_, e)| map_err(name, e))?;
-        let map = self
-            .ebpf
-            .map_mut(name)
-            .ok_or_else(|| map_err(name, "missing"))?;
+        let map = self.map_mut(name)?;
         let mut stats: PerCpuArray<&mut MapData, Counters> =
             PerCpuArray::try_from(map).map_err(|e| map_err(name, e))?;
         let c = Counters {
@@ -297,10 +300,7 @@ impl Dataplane {
     /// frees its slot.
     pub fn remove_instance(&mut self, key: InstanceKey) -> Result<(), DataplaneError> {
         let name = map_names::INSTANCES;
-        let map = self
-            .ebpf
-            .map_mut(name)
-            .ok_or_else(|| map_err(name, "missing"))?;
+        let map = self.map_mut(name)?;
         let mut map: HashMap<&mut MapData, InstanceKey, InstanceConfig> =
             HashMap::try_from(map).map_err(|e| map_err(name, e))?;
         map.remove(&key).map_err(|e| map_err(name, e))?;
@@ -318,10 +318,7 @@ impl Dataplane {
     /// Allows adverts from one unicast peer of an instance configured with `CFG_UNICAST`.
     pub fn allow_unicast_peer(&mut self, key: PeerKey) -> Result<(), DataplaneError> {
         let name = map_names::UNICAST;
-        let map = self
-            .ebpf
-            .map_mut(name)
-            .ok_or_else(|| map_err(name, "missing"))?;
+        let map = self.map_mut(name)?;
         let mut map: HashMap<&mut MapData, PeerKey, u32> =
             HashMap::try_from(map).map_err(|e| map_err(name, e))?;
         map.insert(key, 1, 0).map_err(|e| map_err(name, e))
@@ -333,10 +330,7 @@ impl Dataplane {
             return Ok(None);
         };
         let name = map_names::PEERS;
-        let map = self
-            .ebpf
-            .map(name)
-            .ok_or_else(|| map_err(name, "missing"))?;
+        let map = self.map(name)?;
         let peers: Array<&MapData, PeerTable> =
             Array::try_from(map).map_err(|e| map_err(name, e))?;
         peers
@@ -376,10 +370,7 @@ impl Dataplane {
         let mut out: std::collections::BTreeMap<InstanceKey, Counters> =
             std::collections::BTreeMap::new();
         let name = map_names::STATS;
-        let map = self
-            .ebpf
-            .map(name)
-            .ok_or_else(|| map_err(name, "missing"))?;
+        let map = self.map(name)?;
         let stats: PerCpuArray<&MapData, Counters> =
             PerCpuArray::try_from(map).map_err(|e| map_err(name, e))?;
         for (key, slot) in &self.slots {
@@ -392,10 +383,7 @@ impl Dataplane {
             }
         }
         let name = map_names::UNKNOWN;
-        let map = self
-            .ebpf
-            .map(name)
-            .ok_or_else(|| map_err(name, "missing"))?;
+        let map = self.map(name)?;
         let unknown: PerCpuHashMap<&MapData, InstanceKey, Counters> =
             PerCpuHashMap::try_from(map).map_err(|e| map_err(name, e))?;
         for item in unknown.iter() {
