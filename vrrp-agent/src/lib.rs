@@ -3,9 +3,12 @@
 //! One module per concern: `config` (keepalived.conf -> typed config -> validation),
 //! `wire` (VRRP packets), `election` (the sans-I/O state machine), `dataplane` (the only
 //! user of aya: load, attach, typed map access).
+pub mod announce;
 pub mod config;
 pub mod dataplane;
 pub mod election;
+pub mod netlink;
 pub mod runtime;
+pub mod tx;
 pub mod units;
 pub mod wire;
