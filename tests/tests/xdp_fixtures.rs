@@ -607,3 +607,20 @@ fn a_full_peer_table_evicts_the_lowest_priority_source() {
     }
     assert_eq!(new_sources, 5);
 }
+
+#[test]
+fn a_source_returning_after_silence_is_reported_again() {
+    // A Master must hear about a higher-priority router that comes back at the priority it
+    // had before: its record did not change, but its silence exceeded 3 intervals.
+    let mut dp = loaded();
+    let mut events = dp.take_events().unwrap();
+    let f = frame(&v3(52, 200, VIP.into()), mcast4()).build(); // interval 0.1 s
+    assert_eq!(run(&dp, &f), XDP_PASS);
+    assert_eq!(parse_event(&events.next().unwrap()).unwrap().kind, EV_NEW_SOURCE);
+    assert_eq!(run(&dp, &f), XDP_PASS);
+    assert!(events.next().is_none(), "back to back: no news");
+    std::thread::sleep(std::time::Duration::from_millis(350)); // > 3 x 0.1 s
+    assert_eq!(run(&dp, &f), XDP_PASS);
+    let ev = parse_event(&events.next().expect("the returning source is news")).unwrap();
+    assert_eq!((ev.kind, ev.priority), (EV_NEW_SOURCE, 200));
+}

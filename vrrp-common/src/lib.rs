@@ -214,7 +214,8 @@ impl PeerTable {
     }
 }
 
-/// `PeerEvent::kind` bit: the first advert from this source (or the first since eviction).
+/// `PeerEvent::kind` bit: the first advert from this source (or the first since eviction),
+/// or the first after a silence longer than 3 of its intervals (a returning router).
 pub const EV_NEW_SOURCE: u32 = 1 << 0;
 /// `PeerEvent::kind` bit: the source's priority changed.
 pub const EV_PRIORITY: u32 = 1 << 1;

@@ -568,6 +568,12 @@ fn record(
     }
     let rec = &mut table.peers[idx];
     if found < PEERS_PER_INSTANCE {
+        // A source silent for more than 3 intervals (Master_Down_Interval without skew) was
+        // given up for dead by every Backup: its return is news even at an unchanged priority.
+        let silence_ns = 3 * 10_000_000 * rec.adver_int_cs as u64;
+        if now.saturating_sub(rec.last_seen_ns) > silence_ns {
+            kind |= EV_NEW_SOURCE;
+        }
         old_priority = rec.priority;
         if rec.priority != priority {
             kind |= EV_PRIORITY;
