@@ -16,7 +16,7 @@
 #![no_main]
 
 use aya_ebpf::{
-    bindings::xdp_action,
+    bindings::{xdp_action, BPF_F_MMAPABLE},
     btf_maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
     helpers::{bpf_csum_diff, bpf_ktime_get_ns, generated::bpf_xdp_load_bytes},
     macros::{btf_map, xdp},
@@ -38,9 +38,11 @@ static VRRP_INSTANCES: HashMap<InstanceKey, InstanceConfig, { MAX_INSTANCES as u
 #[btf_map]
 static VRRP_UNICAST: HashMap<PeerKey, u32, { MAX_UNICAST_PEERS as usize }> = HashMap::new();
 
-/// Who is advertising, per instance slot.
+/// Who is advertising, per instance slot. Memory-mappable, so the agent reads last-seen
+/// times without a syscall.
 #[btf_map]
-static VRRP_PEERS: Array<PeerTable, { MAX_INSTANCES as usize }> = Array::new();
+static VRRP_PEERS: Array<PeerTable, { MAX_INSTANCES as usize }, { BPF_F_MMAPABLE as usize }> =
+    Array::new();
 
 /// Per-CPU counters per instance slot.
 #[btf_map]

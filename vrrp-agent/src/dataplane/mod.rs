@@ -137,6 +137,69 @@ pub struct Dataplane {
     attached: Vec<Attachment>,
     /// Slot of each configured instance in `VRRP_PEERS` / `VRRP_STATS`.
     slots: std::collections::BTreeMap<InstanceKey, u16>,
+    /// `VRRP_PEERS` mapped read-only into our memory.
+    peers_view: PeersView,
+}
+
+/// A read-only mapping of the `VRRP_PEERS` array (BPF_F_MMAPABLE): the XDP program writes
+/// peer records, the agent reads them with plain loads instead of one syscall each.
+struct PeersView {
+    ptr: *const PeerTable,
+    len: usize,
+}
+
+impl PeersView {
+    fn map(map: &aya::maps::Map) -> Result<Self, DataplaneError> {
+        use std::os::fd::{AsFd, AsRawFd};
+        let name = map_names::PEERS;
+        let aya::maps::Map::Array(data) = map else {
+            return Err(map_err(name, "not an array"));
+        };
+        // Array elements of an mmapable map are laid out back to back, each rounded up to 8
+        // bytes (PeerTable's size already is a multiple of 8), from offset 0.
+        const _: () = assert!(std::mem::size_of::<PeerTable>() % 8 == 0);
+        let bytes = std::mem::size_of::<PeerTable>() * MAX_INSTANCES as usize;
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+        let len = bytes.div_ceil(page) * page;
+        // SAFETY: mapping a BPF array fd read-only and shared; the kernel checks the length
+        // and flags. The mapping stays valid until munmap in Drop, even after the fd closes.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                data.fd().as_fd().as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(map_err(name, format!("mmap: {}", std::io::Error::last_os_error())));
+        }
+        Ok(PeersView { ptr: ptr as *const PeerTable, len })
+    }
+
+    fn get(&self, slot: u16) -> Option<PeerTable> {
+        if u32::from(slot) >= MAX_INSTANCES {
+            return None;
+        }
+        // SAFETY: slot < MAX_INSTANCES, so the element lies inside the mapping. The XDP
+        // program may be writing it concurrently; a volatile read copies whatever is there,
+        // and every field is a plain integer written whole, so each field is old or new.
+        Some(unsafe { std::ptr::read_volatile(self.ptr.add(usize::from(slot))) })
+    }
+}
+
+// SAFETY: the mapping is read-only shared memory owned by this value; reading it from
+// another thread is as safe as from this one.
+unsafe impl Send for PeersView {}
+
+impl Drop for PeersView {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what `map` mapped.
+        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.len) };
+    }
 }
 
 fn map_err(name: &'static str, e: impl fmt::Display) -> DataplaneError {
@@ -165,7 +228,12 @@ impl Dataplane {
         prog.load()
             .map_err(|e| DataplaneError::Load(verifier_message(&e)))?;
 
+        let peers_view = PeersView::map(
+            ebpf.map(map_names::PEERS)
+                .ok_or_else(|| map_err(map_names::PEERS, "missing from the XDP object"))?,
+        )?;
         let mut dp = Dataplane {
+            peers_view,
             ebpf,
             pin_dir: pin_dir.map(Path::to_path_buf),
             created_dir: false,
@@ -324,19 +392,10 @@ impl Dataplane {
         map.insert(key, 1, 0).map_err(|e| map_err(name, e))
     }
 
-    /// The peer table of one configured instance.
+    /// The peer table of one configured instance, read from the shared mapping (no
+    /// syscall).
     pub fn peer_table(&self, key: &InstanceKey) -> Result<Option<PeerTable>, DataplaneError> {
-        let Some(slot) = self.slot(key) else {
-            return Ok(None);
-        };
-        let name = map_names::PEERS;
-        let map = self.map(name)?;
-        let peers: Array<&MapData, PeerTable> =
-            Array::try_from(map).map_err(|e| map_err(name, e))?;
-        peers
-            .get(&u32::from(slot), 0)
-            .map(Some)
-            .map_err(|e| map_err(name, e))
+        Ok(self.slot(key).and_then(|slot| self.peers_view.get(slot)))
     }
 
     /// Every peer record the kernel holds, with the instance it belongs to.
