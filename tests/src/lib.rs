@@ -473,3 +473,126 @@ pub fn bpftool_counters(pins: &Path) -> std::collections::BTreeMap<(u64, String)
     }
     out
 }
+
+/// A LAN in network namespaces: a bridge in a "switch" namespace, routers and one client
+/// attached by veth pairs. Everything is removed on drop.
+pub struct Lan {
+    /// The switch namespace (holds the bridge and the switch-side veth ends).
+    pub switch: Netns,
+    /// Hosts attached to the LAN, in the order added.
+    pub hosts: Vec<LanHost>,
+}
+
+/// One host on a [`Lan`].
+pub struct LanHost {
+    /// Its namespace.
+    pub ns: Netns,
+    /// Its interface on the LAN.
+    pub iface: String,
+    /// The switch-side end of its link (set it down to cut the host off).
+    pub port: String,
+    /// Its IPv4 address on the LAN.
+    pub addr: std::net::Ipv4Addr,
+}
+
+impl Lan {
+    /// A bridge with no hosts yet.
+    pub fn new() -> Result<Lan> {
+        let switch = Netns::new("sw")?;
+        switch.ip(&["link", "add", "br0", "type", "bridge", "forward_delay", "0"])?;
+        // No multicast snooping: VRRP multicast must reach every port at once.
+        let _ = sh(switch.command("ip").args([
+            "link",
+            "set",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ]));
+        switch.ip(&["link", "set", "br0", "up"])?;
+        Ok(Lan {
+            switch,
+            hosts: Vec::new(),
+        })
+    }
+
+    /// Adds a host in a new namespace with `addr`/24 on its LAN interface; returns its index.
+    pub fn add_host(&mut self, tag: &str, addr: std::net::Ipv4Addr) -> Result<usize> {
+        let ns = Netns::new(tag)?;
+        let _ = ns.output("sysctl", &["-qw", "net.ipv6.conf.all.accept_dad=0"]);
+        let _ = ns.output("sysctl", &["-qw", "net.ipv6.conf.default.accept_dad=0"]);
+        let iface = unique("h");
+        let port = unique("p");
+        veth(&ns, &iface, &self.switch, &port)?;
+        self.switch.ip(&["link", "set", &port, "master", "br0"])?;
+        ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", &iface])?;
+        self.hosts.push(LanHost {
+            ns,
+            iface,
+            port,
+            addr,
+        });
+        Ok(self.hosts.len() - 1)
+    }
+
+    /// Cuts host `i` off the LAN (its switch port goes down; its own link stays up).
+    pub fn cut(&self, i: usize) -> Result<()> {
+        self.switch
+            .ip(&["link", "set", &self.hosts[i].port, "down"])
+            .map(|_| ())
+    }
+
+    /// Reconnects host `i`.
+    pub fn reconnect(&self, i: usize) -> Result<()> {
+        self.switch
+            .ip(&["link", "set", &self.hosts[i].port, "up"])
+            .map(|_| ())
+    }
+}
+
+impl LanHost {
+    /// Whether `addr` is configured on this host's LAN interface.
+    pub fn has_addr(&self, addr: &str) -> bool {
+        self.ns
+            .ip(&["-o", "addr", "show", "dev", &self.iface])
+            .map(|s| {
+                s.split_whitespace()
+                    .any(|w| w.split('/').next() == Some(addr))
+            })
+            .unwrap_or(false)
+    }
+
+    /// MAC address of the LAN interface.
+    pub fn mac(&self) -> String {
+        self.ns
+            .ip(&["-o", "link", "show", &self.iface])
+            .ok()
+            .and_then(|s| {
+                s.split("link/ether ")
+                    .nth(1)
+                    .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
+            })
+            .unwrap_or_default()
+    }
+
+    /// One ping to `addr` with a 1 s timeout; true if answered.
+    pub fn ping(&self, addr: &str) -> bool {
+        self.ns
+            .output("ping", &["-c", "1", "-W", "1", "-n", addr])
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+
+    /// The MAC this host's neighbour table has for `addr`, if any.
+    pub fn neigh_mac(&self, addr: &str) -> Option<String> {
+        let out = self
+            .ns
+            .ip(&["neigh", "show", addr, "dev", &self.iface])
+            .ok()?;
+        out.split("lladdr ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .map(str::to_string)
+    }
+}

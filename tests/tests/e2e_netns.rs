@@ -404,7 +404,7 @@ fn run_in_skb_mode_and_refuse_bad_input_without_leaving_anything() {
     // Start-up names each configured feature that is not active yet.
     let log = agent.log_text();
     assert!(
-        log.contains("configured but not active yet: V2: virtual_ipaddress"),
+        log.contains("configured but not active yet: V6: IPv6 election"),
         "{log}"
     );
     agent.signal(libc::SIGTERM);

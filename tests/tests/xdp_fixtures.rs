@@ -616,7 +616,10 @@ fn a_source_returning_after_silence_is_reported_again() {
     let mut events = dp.take_events().unwrap();
     let f = frame(&v3(52, 200, VIP.into()), mcast4()).build(); // interval 0.1 s
     assert_eq!(run(&dp, &f), XDP_PASS);
-    assert_eq!(parse_event(&events.next().unwrap()).unwrap().kind, EV_NEW_SOURCE);
+    assert_eq!(
+        parse_event(&events.next().unwrap()).unwrap().kind,
+        EV_NEW_SOURCE
+    );
     assert_eq!(run(&dp, &f), XDP_PASS);
     assert!(events.next().is_none(), "back to back: no news");
     std::thread::sleep(std::time::Duration::from_millis(350)); // > 3 x 0.1 s

@@ -157,7 +157,7 @@ impl PeersView {
         };
         // Array elements of an mmapable map are laid out back to back, each rounded up to 8
         // bytes (PeerTable's size already is a multiple of 8), from offset 0.
-        const _: () = assert!(std::mem::size_of::<PeerTable>() % 8 == 0);
+        const _: () = assert!(std::mem::size_of::<PeerTable>().is_multiple_of(8));
         let bytes = std::mem::size_of::<PeerTable>() * MAX_INSTANCES as usize;
         // SAFETY: sysconf has no preconditions.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
@@ -175,9 +175,15 @@ impl PeersView {
             )
         };
         if ptr == libc::MAP_FAILED {
-            return Err(map_err(name, format!("mmap: {}", std::io::Error::last_os_error())));
+            return Err(map_err(
+                name,
+                format!("mmap: {}", std::io::Error::last_os_error()),
+            ));
         }
-        Ok(PeersView { ptr: ptr as *const PeerTable, len })
+        Ok(PeersView {
+            ptr: ptr as *const PeerTable,
+            len,
+        })
     }
 
     fn get(&self, slot: u16) -> Option<PeerTable> {

@@ -1,0 +1,320 @@
+//! Two agents on one LAN (network namespaces and a bridge), with a client: start-up election
+//! by priority and by address, hard failover (the Master's link cut), graceful failover
+//! (SIGTERM, priority 0), preemption and nopreempt on recovery, preempt_delay, unicast peers,
+//! v2 PASS with a wrong password. Every transition is checked where it matters: which router
+//! holds the VIP, and that the client reaches it (and has the right MAC for it).
+use std::{net::Ipv4Addr, time::Duration};
+
+use vrrp_tests::{agent_bin, pin_dir, wait_for, Lan, PinDir, Proc, TempDir};
+
+const VIP: &str = "198.18.2.100";
+const R1: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 1);
+const R2: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 2);
+const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 10);
+/// Generous bound for a transition: a failover at advert_int 0.1 takes ~0.4 s.
+const TRANSITION: Duration = Duration::from_secs(5);
+
+struct Router {
+    proc: Proc,
+    _pins: PinDir,
+}
+
+struct Setup {
+    lan: Lan,
+    dir: TempDir,
+}
+
+fn setup() -> Setup {
+    let mut lan = Lan::new().unwrap();
+    lan.add_host("r1", R1).unwrap();
+    lan.add_host("r2", R2).unwrap();
+    lan.add_host("cl", CLIENT).unwrap();
+    Setup {
+        lan,
+        dir: TempDir::new("vrrp-el").unwrap(),
+    }
+}
+
+/// An instance block in keepalived.conf syntax; `extra` goes inside it.
+fn conf(iface: &str, priority: u8, extra: &str) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n    state BACKUP\n    interface {iface}\n    virtual_router_id 51\n    \
+         priority {priority}\n    version 3\n    advert_int 0.1\n{extra}\n    virtual_ipaddress {{\n        \
+         {VIP}/24 dev {iface} label {iface}:vip\n    }}\n}}\n"
+    )
+}
+
+fn start(s: &Setup, i: usize, text: &str, tag: &str) -> Router {
+    let host = &s.lan.hosts[i];
+    let path = s.dir.path().join(format!("{tag}.conf"));
+    std::fs::write(&path, text).unwrap();
+    let pins = pin_dir(tag);
+    let mut cmd = host.ns.command(agent_bin().unwrap());
+    cmd.arg("run")
+        .arg("-f")
+        .arg(&path)
+        .arg("--pin-dir")
+        .arg(&pins)
+        .env("RUST_LOG", "info");
+    let mut proc = Proc::spawn(tag, &mut cmd, &s.dir.path().join(format!("{tag}.log"))).unwrap();
+    proc.wait_log("instance ready", Duration::from_secs(20))
+        .unwrap();
+    Router { proc, _pins: pins }
+}
+
+/// Waits until exactly router `i` holds the VIP.
+fn wait_master(s: &Setup, i: usize, routers: &[&Router]) {
+    let others: Vec<usize> = (0..2).filter(|&j| j != i).collect();
+    let ok = wait_for(TRANSITION, || {
+        (s.lan.hosts[i].has_addr(VIP) && others.iter().all(|&j| !s.lan.hosts[j].has_addr(VIP)))
+            .then_some(())
+    });
+    if ok.is_none() {
+        let logs: Vec<String> = routers
+            .iter()
+            .map(|r| format!("--- {}\n{}", r.proc.what, r.proc.log_text()))
+            .collect();
+        panic!(
+            "router {} should hold {VIP} alone (r1 has it: {}, r2 has it: {})\n{}",
+            i + 1,
+            s.lan.hosts[0].has_addr(VIP),
+            s.lan.hosts[1].has_addr(VIP),
+            logs.join("\n")
+        );
+    }
+}
+
+/// The client reaches the VIP, and its neighbour entry points at router `i`'s MAC.
+fn assert_client_reaches(s: &Setup, i: usize, routers: &[&Router]) {
+    let client = &s.lan.hosts[2];
+    let ok = wait_for(TRANSITION, || client.ping(VIP).then_some(()));
+    if ok.is_none() {
+        let logs: Vec<String> = routers
+            .iter()
+            .map(|r| format!("--- {}\n{}", r.proc.what, r.proc.log_text()))
+            .collect();
+        panic!(
+            "client cannot ping {VIP} (router {} should answer; client neigh: {:?}; r1 mac {}, r2 mac {})\n{}",
+            i + 1,
+            client.ns.ip(&["neigh"]).unwrap_or_default(),
+            s.lan.hosts[0].mac(),
+            s.lan.hosts[1].mac(),
+            logs.join("\n")
+        );
+    }
+    let want = s.lan.hosts[i].mac();
+    let got = wait_for(TRANSITION, || client.neigh_mac(VIP).filter(|m| *m == want));
+    assert!(
+        got.is_some(),
+        "client's ARP entry for {VIP} is {:?}, router {} has {want}",
+        client.neigh_mac(VIP),
+        i + 1
+    );
+}
+
+#[test]
+fn startup_by_priority_then_hard_failover_and_preemption() {
+    let s = setup();
+    let (i1, i2) = (&s.lan.hosts[0].iface, &s.lan.hosts[1].iface);
+    let r1 = start(&s, 0, &conf(i1, 150, ""), "r1");
+    let r2 = start(&s, 1, &conf(i2, 100, ""), "r2");
+    wait_master(&s, 0, &[&r1, &r2]);
+    assert_client_reaches(&s, 0, &[&r1, &r2]);
+    // The VIP carries its label.
+    let addrs = s.lan.hosts[0]
+        .ns
+        .ip(&["-o", "addr", "show", "dev", i1])
+        .unwrap();
+    assert!(addrs.contains(&format!("{i1}:vip")), "{addrs}");
+
+    // Hard failover: the Master's link is cut. (First wait out the client's ARP locktime,
+    // 1 s: Linux ignores a gratuitous ARP for an entry it updated less than a second ago,
+    // and then relies on the repeat after garp_master_delay or on its own re-probe.)
+    std::thread::sleep(Duration::from_millis(1200));
+    s.lan.cut(0).unwrap();
+    let ok = wait_for(TRANSITION, || s.lan.hosts[1].has_addr(VIP).then_some(()));
+    assert!(
+        ok.is_some(),
+        "r2 did not take over:\n{}",
+        r2.proc.log_text()
+    );
+    assert_client_reaches(&s, 1, &[&r1, &r2]);
+    assert!(
+        r2.proc.log_text().contains("master down timer expired"),
+        "{}",
+        r2.proc.log_text()
+    );
+
+    // Recovery: r1 (higher priority, preempt by default) takes the VIP back.
+    s.lan.reconnect(0).unwrap();
+    wait_master(&s, 0, &[&r1, &r2]);
+    assert_client_reaches(&s, 0, &[&r1, &r2]);
+    assert!(
+        r2.proc
+            .log_text()
+            .contains("Master -> Backup: higher priority 150"),
+        "{}",
+        r2.proc.log_text()
+    );
+}
+
+#[test]
+fn equal_priority_elects_the_higher_address() {
+    // A Backup hearing an equal-priority Master stays Backup (RFC 9568 §6.4.2); the address
+    // breaks the tie when two Masters meet (§6.4.3). Make both Master apart, then join them.
+    let s = setup();
+    s.lan.cut(0).unwrap();
+    let r1 = start(&s, 0, &conf(&s.lan.hosts[0].iface, 100, ""), "t1");
+    let r2 = start(&s, 1, &conf(&s.lan.hosts[1].iface, 100, ""), "t2");
+    assert!(wait_for(TRANSITION, || (s.lan.hosts[0].has_addr(VIP)
+        && s.lan.hosts[1].has_addr(VIP))
+    .then_some(()))
+    .is_some());
+    s.lan.reconnect(0).unwrap();
+    wait_master(&s, 1, &[&r1, &r2]);
+    assert!(
+        r1.proc
+            .log_text()
+            .contains("Master -> Backup: equal priority 100 from 198.18.2.2"),
+        "{}",
+        r1.proc.log_text()
+    );
+    assert_client_reaches(&s, 1, &[&r1, &r2]);
+}
+
+#[test]
+fn graceful_shutdown_hands_over_after_skew_time() {
+    let s = setup();
+    let mut r1 = start(&s, 0, &conf(&s.lan.hosts[0].iface, 150, ""), "g1");
+    let r2 = start(&s, 1, &conf(&s.lan.hosts[1].iface, 100, ""), "g2");
+    wait_master(&s, 0, &[&r1, &r2]);
+    let t0 = std::time::Instant::now();
+    r1.proc.signal(libc::SIGTERM);
+    let st = r1
+        .proc
+        .wait_timeout(Duration::from_secs(1))
+        .expect("SIGTERM -> exit within 1 s");
+    assert!(st.success());
+    assert!(
+        !s.lan.hosts[0].has_addr(VIP),
+        "r1 removed its VIP on the way out"
+    );
+    let ok = wait_for(TRANSITION, || s.lan.hosts[1].has_addr(VIP).then_some(()));
+    assert!(
+        ok.is_some(),
+        "r2 did not take over:\n{}",
+        r2.proc.log_text()
+    );
+    // Priority 0 makes the Backup wait only Skew_Time (~0.06 s), not Master_Down_Interval.
+    assert!(
+        r2.proc.log_text().contains("master resigned"),
+        "{}",
+        r2.proc.log_text()
+    );
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    assert_client_reaches(&s, 1, &[&r1, &r2]);
+}
+
+#[test]
+fn nopreempt_keeps_the_new_master_after_recovery() {
+    // nopreempt: a higher-priority router that comes back does not take over a live Master.
+    let s = setup();
+    let c1 = conf(&s.lan.hosts[0].iface, 150, "    nopreempt");
+    let mut r1 = start(&s, 0, &c1, "n1");
+    let r2 = start(
+        &s,
+        1,
+        &conf(&s.lan.hosts[1].iface, 100, "    nopreempt"),
+        "n2",
+    );
+    wait_master(&s, 0, &[&r1, &r2]);
+    r1.proc.signal(libc::SIGTERM);
+    assert!(r1.proc.wait_timeout(Duration::from_secs(2)).is_some());
+    wait_master(&s, 1, &[&r2, &r2]);
+    let r1 = start(&s, 0, &c1, "n1b");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        s.lan.hosts[1].has_addr(VIP) && !s.lan.hosts[0].has_addr(VIP),
+        "nopreempt must hold:\n{}",
+        r1.proc.log_text()
+    );
+    assert_client_reaches(&s, 1, &[&r1, &r2]);
+    // Without nopreempt, the same return preempts (shown in the first test).
+}
+
+#[test]
+fn preempt_delay_postpones_the_takeover() {
+    let s = setup();
+    let r2 = start(&s, 1, &conf(&s.lan.hosts[1].iface, 100, ""), "d2");
+    wait_master(&s, 1, &[&r2, &r2]);
+    let t0 = std::time::Instant::now();
+    let r1 = start(
+        &s,
+        0,
+        &conf(&s.lan.hosts[0].iface, 150, "    preempt_delay 2"),
+        "d1",
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(
+        s.lan.hosts[1].has_addr(VIP),
+        "r1 must wait out preempt_delay"
+    );
+    wait_master(&s, 0, &[&r1, &r2]);
+    assert!(
+        t0.elapsed() >= Duration::from_secs(2),
+        "took over after {:?}",
+        t0.elapsed()
+    );
+}
+
+#[test]
+fn unicast_peers_instead_of_multicast() {
+    let s = setup();
+    let uc = |me: Ipv4Addr, peer: Ipv4Addr| {
+        format!("    unicast_src_ip {me}\n    unicast_peer {{\n        {peer}\n    }}")
+    };
+    let r1 = start(&s, 0, &conf(&s.lan.hosts[0].iface, 150, &uc(R1, R2)), "u1");
+    let r2 = start(&s, 1, &conf(&s.lan.hosts[1].iface, 100, &uc(R2, R1)), "u2");
+    wait_master(&s, 0, &[&r1, &r2]);
+    s.lan.cut(0).unwrap();
+    assert!(
+        wait_for(TRANSITION, || s.lan.hosts[1].has_addr(VIP).then_some(())).is_some(),
+        "{}",
+        r2.proc.log_text()
+    );
+    s.lan.reconnect(0).unwrap();
+    wait_master(&s, 0, &[&r1, &r2]);
+}
+
+#[test]
+fn v2_pass_auth_and_a_wrong_password_cannot_take_over() {
+    let s = setup();
+    let v2 = |pass: &str| {
+        format!("    authentication {{\n        auth_type PASS\n        auth_pass {pass}\n    }}")
+    };
+    let c = |iface: &str, prio: u8, pass: &str| {
+        conf(iface, prio, &v2(pass))
+            .replace("    version 3\n", "    version 2\n")
+            .replace("advert_int 0.1", "advert_int 1")
+    };
+    let r1 = start(&s, 0, &c(&s.lan.hosts[0].iface, 100, "right"), "a1");
+    wait_master(&s, 0, &[&r1, &r1]);
+    // A higher-priority router with the wrong password: its adverts are dropped in r1's XDP,
+    // so r1 stays Master.
+    let r2 = start(&s, 1, &c(&s.lan.hosts[1].iface, 200, "wrong"), "a2");
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        s.lan.hosts[0].has_addr(VIP),
+        "r1 must not step down for a wrong password:\n{}",
+        r1.proc.log_text()
+    );
+    assert!(
+        !r1.proc.log_text().contains("Master -> Backup"),
+        "{}",
+        r1.proc.log_text()
+    );
+    drop(r2);
+    // The right password at a higher priority does take over.
+    let r3 = start(&s, 1, &c(&s.lan.hosts[1].iface, 200, "right"), "a3");
+    wait_master(&s, 1, &[&r1, &r3]);
+}
