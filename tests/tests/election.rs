@@ -120,6 +120,9 @@ fn startup_by_priority_then_hard_failover_and_preemption() {
     let r2 = start(&s, 1, &conf(i2, 100, ""), "r2");
     wait_master(&s, 0, &[&r1, &r2]);
     assert_client_reaches(&s, 0, &[&r1, &r2]);
+    // The agent joined the VRRP group, so a NIC that filters multicast delivers adverts.
+    let maddr = s.lan.hosts[0].ns.ip(&["maddr", "show", "dev", i1]).unwrap();
+    assert!(maddr.contains("224.0.0.18"), "{maddr}");
     // The VIP carries its label.
     let addrs = s.lan.hosts[0]
         .ns

@@ -424,13 +424,21 @@ impl Router {
             }
             Phase::Master(mut m) if m.adver_at <= now => {
                 // RFC 9568 §6.4.3 / RFC 3768 §6.4.3: "If the Adver_Timer fires": send an
-                // ADVERTISEMENT, reset the Adver_Timer to Advertisement_Interval. The timer
-                // restarts from `now` (when the advert goes out), not from the missed
-                // deadline, so a late runtime never sends a burst.
+                // ADVERTISEMENT, reset the Adver_Timer to Advertisement_Interval. The next
+                // deadline keeps the nominal schedule (previous deadline + interval), so the
+                // runtime's wake-up latency does not add up from advert to advert; if the
+                // runtime is more than an interval late it restarts from `now` instead, so it
+                // never sends a burst to catch up.
                 out.push(Action::SendAdvert {
                     priority: self.effective_priority,
                 });
-                m.adver_at = now + self.advertisement_interval.as_duration();
+                let interval = self.advertisement_interval.as_duration();
+                let nominal = m.adver_at + interval;
+                m.adver_at = if nominal > now {
+                    nominal
+                } else {
+                    now + interval
+                };
                 self.phase = Phase::Master(m);
             }
             // Not due yet, or no timer in this state.

@@ -664,13 +664,21 @@ fn master_adver_timer_rearms() {
                 State::Master,
                 Some(ms(2000)),
             ),
-            // Late by 50 ms: the next one is an interval after this send.
+            // Late by 50 ms: the schedule holds (the lateness does not add up).
             step(
                 ms(2050),
                 Input::Timer,
                 vec![send(255)],
                 State::Master,
-                Some(ms(3050)),
+                Some(ms(3000)),
+            ),
+            // More than an interval late: no burst to catch up; restart from the send.
+            step(
+                ms(4500),
+                Input::Timer,
+                vec![send(255)],
+                State::Master,
+                Some(ms(5500)),
             ),
         ],
     );

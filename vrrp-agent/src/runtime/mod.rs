@@ -242,10 +242,9 @@ impl Agent {
             {
                 Some(i) => i,
                 None => {
-                    sockets.push((
-                        link.index,
-                        AdvertSocket::open(&inst.interface, link.index, src4)?,
-                    ));
+                    let socket = AdvertSocket::open(&inst.interface, link.index, src4)?;
+                    socket.join_vrrp_group()?;
+                    sockets.push((link.index, socket));
                     sockets.len() - 1
                 }
             };

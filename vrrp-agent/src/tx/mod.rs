@@ -291,6 +291,33 @@ impl AdvertSocket {
         })
     }
 
+    /// Joins the VRRP group 224.0.0.18 on the socket's interface. Adverts are read by XDP,
+    /// not from this socket (its filter drops everything), but a NIC that filters multicast
+    /// in hardware only delivers 01:00:5e:00:00:12 frames, to XDP or anyone, once some
+    /// socket on the host has joined the group there (keepalived's receive socket does).
+    pub fn join_vrrp_group(&self) -> Result<(), TxError> {
+        let imr_ifindex = i32::try_from(self.ifindex).unwrap_or(0);
+        let mreqn = libc::ip_mreqn {
+            imr_multiaddr: libc::in_addr {
+                s_addr: u32::from(crate::wire::VRRP_GROUP_V4).to_be(),
+            },
+            imr_address: libc::in_addr { s_addr: 0 },
+            imr_ifindex,
+        };
+        setsockopt(
+            &self.socket,
+            libc::IPPROTO_IP,
+            libc::IP_ADD_MEMBERSHIP,
+            &mreqn,
+        )
+        .map_err(|e| TxError::Open {
+            iface: self.iface.clone(),
+            src: self.src,
+            step: "setsockopt(IP_ADD_MEMBERSHIP 224.0.0.18)",
+            errno: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+        })
+    }
+
     /// The source address the socket is bound to.
     pub fn src(&self) -> IpAddr {
         self.src
