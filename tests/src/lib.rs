@@ -2,6 +2,8 @@
 //! processes that are killed on drop, and `bpftool` access to pinned maps.
 //!
 //! Only 198.18.0.0/15 and 2001:db8::/32 are used inside the namespaces.
+
+pub mod lab;
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},

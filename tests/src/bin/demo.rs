@@ -1,28 +1,23 @@
-//! `cargo xtask demo`: a small lab in network namespaces that shows what the agent does
-//! today. keepalived advertises on one side of a link; vrrp-agent's XDP program on the other
-//! side checks every advert in the kernel, records who is advertising, drops forged ones
-//! by reason, and wakes the agent only when something changes. Everything is removed at the
-//! end, and on Ctrl-C.
+//! `cargo xtask demo`: a failover lab in network namespaces.
+//!
+//! Two routers run vrrp-agent with an ordinary keepalived.conf (advert_int 0.1, VRRPv3),
+//! and a client pings the virtual IP every 10 ms. The demo:
+//! 1. shows who is Master;
+//! 2. cuts the Master's link and measures the outage the client sees;
+//! 3. restores the link and shows preemption;
+//! 4. stops the Master gracefully (priority 0).
+//!
+//! Everything is removed at the end, and on Ctrl-C.
 use std::{
-    net::IpAddr,
-    process::Command,
     sync::atomic::{AtomicBool, Ordering},
-    time::Duration,
+    time::{Duration, Instant, SystemTime},
 };
 
 use anyhow::{bail, Context, Result};
-use serde_json::Value;
-use vrrp_agent::{
-    units::Centisecs,
-    wire::{
-        frame::FrameBuilder,
-        vrrp::{Auth, Repr, Version},
-        Endpoints,
-    },
-};
 use vrrp_tests::{
-    agent_bin, bpftool_counters, bpftool_peers, pin_dir, unique, veth, Netns, PacketSocket, Proc,
-    TempDir,
+    bpftool_counters,
+    lab::{self, Daemon, Probe},
+    Lan, TempDir,
 };
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -33,14 +28,26 @@ extern "C" fn on_sigint(_: i32) {
 
 /// Sleeps in small steps; fails at once on Ctrl-C so every guard runs its cleanup.
 fn pause(d: Duration) -> Result<()> {
-    let end = std::time::Instant::now() + d;
-    while std::time::Instant::now() < end {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
         if INTERRUPTED.load(Ordering::SeqCst) {
             bail!("interrupted: cleaning up");
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
     Ok(())
+}
+
+/// Polls `f` until true (or 10 s, or Ctrl-C); returns how long it took.
+fn until(mut f: impl FnMut() -> bool) -> Result<Duration> {
+    let t0 = Instant::now();
+    while !f() {
+        if t0.elapsed() > Duration::from_secs(10) {
+            bail!("timed out");
+        }
+        pause(Duration::from_millis(5))?;
+    }
+    Ok(t0.elapsed())
 }
 
 fn step(n: u32, text: &str) {
@@ -56,256 +63,182 @@ fn main() {
     }
 }
 
-const AGENT_CONF: &str = r#"# vrrp-agent's side (router A): the same instances as keepalived's, lower priority
-global_defs {
-    router_id router-a
-}
-vrrp_instance VI_1 {
+const VIP: &str = "198.18.5.100";
+
+/// The configuration both routers use, as in the nginx / HAProxy guides (only the priority
+/// differs).
+fn conf(iface: &str, router_id: &str, priority: u8) -> String {
+    format!(
+        r#"global_defs {{
+    router_id {router_id}
+}}
+vrrp_instance VI_1 {{
     state BACKUP
-    interface IFACE
+    interface {iface}
     virtual_router_id 51
-    priority 100
-    advert_int 1
-    authentication {
-        auth_type PASS
-        auth_pass s3cret
-    }
-    virtual_ipaddress {
-        198.18.5.100/24 dev IFACE label IFACE:vip
-    }
-}
-vrrp_instance VI_2 {
-    state BACKUP
-    interface IFACE
+    priority {priority}
     version 3
-    virtual_router_id 52
-    priority 100
     advert_int 0.1
-    virtual_ipaddress {
-        198.18.5.101/24
+    virtual_ipaddress {{
+        {VIP}/24 dev {iface} label {iface}:vip
+    }}
+}}
+"#
+    )
+}
+
+fn show_log(r: &lab::Running, needle: &str) {
+    for line in r.proc.log_text().lines().filter(|l| l.contains(needle)) {
+        let text = line.split("vrrp_agent::runtime: ").last().unwrap_or(line);
+        println!("   {}: {}", r.proc.what, text);
     }
 }
-"#;
+
+fn outage(probe: &Probe, since: SystemTime) -> String {
+    match probe.longest_gap_after(since) {
+        Some(g) => format!("{:.0} ms", g.as_secs_f64() * 1000.0),
+        None => "no reply yet".into(),
+    }
+}
 
 fn demo() -> Result<()> {
-    println!("vrrp-agent demo: the XDP data plane next to a real keepalived");
-    println!(
-        "(the election and VIP failover come in the next milestone; this shows the kernel side)"
-    );
+    println!("vrrp-agent demo: VIP failover between two routers, with a client watching");
 
-    step(1, "Lab: two network namespaces joined by a veth pair");
-    let a = Netns::new("demoa")?;
-    let b = Netns::new("demob")?;
-    let (a_if, b_if) = (unique("da"), unique("db"));
-    veth(&a, &a_if, &b, &b_if)?;
-    a.ip(&["addr", "add", "198.18.5.1/24", "dev", &a_if])?;
-    b.ip(&["addr", "add", "198.18.5.2/24", "dev", &b_if])?;
-    println!(
-        "   router A ({}): {a_if} 198.18.5.1 runs vrrp-agent",
-        a.name()
+    step(
+        1,
+        "Lab: routers r1 and r2 and a client on one LAN (network namespaces + a bridge)",
     );
-    println!(
-        "   router B ({}): {b_if} 198.18.5.2 runs keepalived as MASTER",
-        b.name()
-    );
-
+    let mut lan = Lan::new()?;
+    lan.add_host("r1", "198.18.5.1".parse()?)?;
+    lan.add_host("r2", "198.18.5.2".parse()?)?;
+    lan.add_host("cl", "198.18.5.10".parse()?)?;
     let dir = TempDir::new("vrrp-demo")?;
-    let conf = dir.path().join("keepalived.conf");
-    std::fs::write(&conf, AGENT_CONF.replace("IFACE", &a_if))?;
-    let kconf = dir.path().join("keepalived-b.conf");
-    let kb = AGENT_CONF
-        .replace("IFACE", &b_if)
-        .replace("router-a", "router-b")
-        .replace("state BACKUP", "state MASTER")
-        .replace("priority 100", "priority 150");
-    std::fs::write(&kconf, kb)?;
+    for (i, name) in ["r1 ", "r2 ", "client"].iter().enumerate() {
+        let h = &lan.hosts[i];
+        println!("   {name:<6} {}  {}  mac {}", h.iface, h.addr, h.mac());
+    }
+    let c1 = conf(&lan.hosts[0].iface, "r1", 150);
+    println!("   r1's keepalived.conf (r2's is the same with priority 100):");
+    for l in c1.lines() {
+        println!("   | {l}");
+    }
 
     step(
         2,
-        "vrrp-agent check: the same keepalived.conf keepalived would read",
+        "Start vrrp-agent on both: r1 (priority 150) wins the election",
     );
-    let bin = agent_bin()?;
-    let out = Command::new(&bin)
-        .arg("check")
-        .arg("-f")
-        .arg(&conf)
-        .output()?;
-    print!("   {}", String::from_utf8_lossy(&out.stdout));
+    let r1 = lab::start(Daemon::Agent, &lan.hosts[0], dir.path(), "r1", &c1)?;
+    let r2 = lab::start(
+        Daemon::Agent,
+        &lan.hosts[1],
+        dir.path(),
+        "r2",
+        &conf(&lan.hosts[1].iface, "r2", 100),
+    )?;
+    until(|| lan.hosts[0].has_addr(VIP) && !lan.hosts[1].has_addr(VIP))?;
+    show_log(&r1, "-> Master");
+    show_log(&r2, "-> Backup");
+    let line = lan.hosts[0]
+        .ns
+        .ip(&["-o", "-4", "addr", "show", "dev", &lan.hosts[0].iface])?;
+    for l in line.lines().filter(|l| l.contains(VIP)) {
+        println!(
+            "   r1 ip addr: {}",
+            l.split_whitespace().skip(1).collect::<Vec<_>>().join(" ")
+        );
+    }
+    until(|| lan.hosts[2].ping(VIP))?;
+    println!(
+        "   client reaches {VIP} at {} (r1's MAC)",
+        lan.hosts[2].neigh_mac(VIP).unwrap_or_default()
+    );
+    // Linux ignores gratuitous ARP for an entry it learned less than a second ago.
+    pause(Duration::from_millis(1200))?;
 
     step(
         3,
-        "vrrp-agent run: load the XDP program, pin its maps, attach to the link",
+        "Cut r1's link (hard failure). The client pings the VIP every 10 ms meanwhile",
     );
-    let pins = pin_dir("demo");
-    let mut cmd = a.command(&bin);
-    cmd.arg("run")
-        .arg("-f")
-        .arg(&conf)
-        .arg("--pin-dir")
-        .arg(&pins)
-        .env("RUST_LOG", "info");
-    let mut agent = Proc::spawn("vrrp-agent", &mut cmd, &dir.path().join("agent.log"))?;
-    agent.wait_log("XDP attached", Duration::from_secs(20))?;
+    let probe = Probe::start(&lan.hosts[2], VIP, 10, 8, &dir.path().join("ping1.log"))?;
+    pause(Duration::from_millis(300))?;
+    let t0 = SystemTime::now();
+    lan.cut(0)?;
+    let took = until(|| lan.hosts[1].has_addr(VIP))?;
+    until(|| probe.longest_gap_after(t0).is_some())?;
+    pause(Duration::from_millis(300))?;
+    show_log(&r2, "-> Master");
     println!(
-        "   {}",
-        a.ip(&["-d", "link", "show", &a_if])?
-            .lines()
-            .find(|l| l.contains("xdp"))
-            .unwrap_or("")
-            .trim()
+        "   r2 holds the VIP {:.0} ms after the cut",
+        took.as_secs_f64() * 1000.0
     );
-    println!("   maps pinned under {}", pins.display());
+    println!("   client-visible outage: {}", outage(&probe, t0));
+    println!(
+        "   (theory: Master_Down_Interval = 3 x 100 ms + skew (256-100)/256 x 100 ms = 360.9 ms)"
+    );
+    probe.stop();
 
     step(
         4,
-        "keepalived starts on router B and advertises (v2 every 1 s, v3 every 0.1 s)",
+        "Restore r1's link: r1 has the higher priority and preempts",
     );
-    let mut kcmd = Command::new("ip");
-    kcmd.args([
-        "netns",
-        "exec",
-        b.name(),
-        "keepalived",
-        "-n",
-        "-l",
-        "-P",
-        "-f",
-    ])
-    .arg(&kconf)
-    .arg("-p")
-    .arg(dir.path().join("k.pid"))
-    .arg("-r")
-    .arg(dir.path().join("k-vrrp.pid"));
-    let keepalived = Proc::spawn("keepalived", &mut kcmd, &dir.path().join("keepalived.log"))?;
-    // Wait (bounded) until both instances' adverts have been recorded.
-    for _ in 0..100 {
-        let seen = bpftool_peers(&pins);
-        if [51, 52]
-            .iter()
-            .all(|v| seen.iter().any(|(vrid, _, _)| vrid == v))
-        {
-            break;
-        }
-        pause(Duration::from_millis(100))?;
-    }
-    println!("   what the kernel recorded, per instance and source (bpftool map dump pinned {}/VRRP_PEERS):", pins.display());
-    print_peers(&pins)?;
+    pause(Duration::from_millis(1200))?;
+    let probe = Probe::start(&lan.hosts[2], VIP, 10, 8, &dir.path().join("ping2.log"))?;
+    pause(Duration::from_millis(300))?;
+    let t0 = SystemTime::now();
+    lan.reconnect(0)?;
+    until(|| lan.hosts[0].has_addr(VIP) && !lan.hosts[1].has_addr(VIP))?;
+    until(|| probe.longest_gap_after(t0).is_some())?;
+    pause(Duration::from_millis(300))?;
+    show_log(&r2, "Master -> Backup");
+    println!("   client-visible outage: {}", outage(&probe, t0));
+    probe.stop();
 
     step(
         5,
-        "Forged adverts from router B's link: wrong password, TTL 1, unconfigured VRID",
+        "Stop r1 gracefully (SIGTERM): it sends priority 0, r2 waits only its skew time",
     );
-    let sock = PacketSocket::open(&b, &b_if)?;
-    let src: IpAddr = "198.18.5.2".parse()?;
-    let forged = Repr {
-        version: Version::V2,
-        vrid: 51,
-        priority: 254,
-        max_adver_int: Centisecs::new(100),
-        addresses: vec!["198.18.5.100".parse()?],
-        auth: Auth::pass(b"guess"),
-    };
-    let v3 = Repr {
-        version: Version::V3,
-        vrid: 52,
-        auth: Auth::None,
-        max_adver_int: Centisecs::new(10),
-        ..forged.clone()
-    };
-    for _ in 0..100 {
-        sock.send(&FrameBuilder::new(&forged, Endpoints::multicast(src))?.build())?;
-        sock.send(
-            &FrameBuilder::new(&v3, Endpoints::multicast(src))?
-                .ttl(1)
-                .build(),
-        )?;
-        sock.send(
-            &FrameBuilder::new(
-                &Repr {
-                    vrid: 77,
-                    ..v3.clone()
-                },
-                Endpoints::multicast(src),
-            )?
-            .build(),
-        )?;
-    }
+    pause(Duration::from_millis(1200))?;
+    let probe = Probe::start(&lan.hosts[2], VIP, 10, 8, &dir.path().join("ping3.log"))?;
     pause(Duration::from_millis(300))?;
-    println!("   dropped in XDP and counted by reason (bpftool map dump pinned {}/VRRP_STATS and VRRP_UNKNOWN):", pins.display());
-    print_counters(&pins)?;
-    println!("   the forged priority 254 never reached the peer record:");
-    print_peers(&pins)?;
+    let t0 = SystemTime::now();
+    let mut r1 = r1;
+    r1.proc.signal(libc::SIGTERM);
+    let st = r1
+        .proc
+        .wait_timeout(Duration::from_secs(2))
+        .context("r1 did not stop")?;
+    let took = until(|| lan.hosts[1].has_addr(VIP))?;
+    until(|| probe.longest_gap_after(t0).is_some())?;
+    pause(Duration::from_millis(300))?;
+    show_log(&r2, "master resigned");
+    println!(
+        "   r1 exited ({st}) with its VIP removed: {}; r2 took over {:.0} ms after the signal",
+        !lan.hosts[0].has_addr(VIP),
+        took.as_secs_f64() * 1000.0
+    );
+    println!("   client-visible outage: {}", outage(&probe, t0));
+    println!("   (theory: Skew_Time = (256-100)/256 x 100 ms = 60.9 ms)");
+    probe.stop();
 
     step(
         6,
-        "keepalived stops (SIGTERM): it sends priority 0, and XDP wakes the agent at once",
+        "What r2's XDP program counted (bpftool map dump pinned .../VRRP_STATS)",
     );
-    keepalived.signal(libc::SIGTERM);
-    pause(Duration::from_secs(1))?;
-    drop(keepalived);
-    for line in agent
+    for ((vrid, k), n) in bpftool_counters(&pin_of(&r2)) {
+        println!("   vrid {vrid} {k:<14} {n}");
+    }
+
+    println!("\nDone: namespaces, processes and pins are removed now.");
+    Ok(())
+}
+
+/// The pin directory a running agent was given (from its log).
+fn pin_of(r: &lab::Running) -> std::path::PathBuf {
+    r.proc
         .log_text()
-        .lines()
-        .filter(|l| l.contains("new advertiser") || l.contains("priority"))
-    {
-        println!(
-            "   agent: {}",
-            line.split("vrrp_agent::runtime: ").last().unwrap_or(line)
-        );
-    }
-
-    step(7, "vrrp-agent stops (SIGTERM): XDP detached, pins removed");
-    agent.signal(libc::SIGTERM);
-    let st = agent
-        .wait_timeout(Duration::from_secs(5))
-        .context("agent did not stop")?;
-    let attached = a.ip(&["-d", "link", "show", &a_if])?.contains("prog/xdp");
-    let code = st.code().map_or("killed".to_string(), |c| c.to_string());
-    println!(
-        "   exit code {code}; XDP still attached: {attached}; pin directory still there: {}",
-        pins.exists()
-    );
-    println!("\nDone. Namespaces and files are removed now.");
-    Ok(())
-}
-
-fn print_peers(pins: &std::path::Path) -> Result<()> {
-    println!(
-        "   {:<6} {:<14} {:>8} {:>9} {:>8} {:>8}",
-        "vrid", "source", "priority", "interval", "adverts", "version"
-    );
-    for (vrid, family, r) in bpftool_peers(pins) {
-        let a: Vec<u8> = r["addr"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_u64())
-            .map(|v| v as u8)
-            .collect();
-        let src = match (family, <[u8; 16]>::try_from(a.as_slice())) {
-            (4, Ok(b)) => IpAddr::from([b[0], b[1], b[2], b[3]]).to_string(),
-            (_, Ok(b)) => IpAddr::from(b).to_string(),
-            _ => "?".to_string(),
-        };
-        let n = |v: &Value| v.as_u64().unwrap_or(0);
-        let cs = n(&r["adver_int_cs"]);
-        println!(
-            "   {:<6} {:<14} {:>8} {:>8}s {:>8} {:>8}",
-            vrid,
-            src,
-            n(&r["priority"]),
-            format!("{}.{:02}", cs / 100, cs % 100),
-            n(&r["adverts"]),
-            n(&r["version"])
-        );
-    }
-    Ok(())
-}
-
-fn print_counters(pins: &std::path::Path) -> Result<()> {
-    println!("   {:<6} {:<16} {:>8}", "vrid", "counter", "count");
-    for ((vrid, k), n) in bpftool_counters(pins) {
-        println!("   {vrid:<6} {k:<16} {n:>8}");
-    }
-    Ok(())
+        .split("pin_dir=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default()
 }
