@@ -58,6 +58,20 @@ enum Cmd {
         #[arg(long, default_value_t = 5_000_000)]
         repeat: u32,
     },
+    /// Failover times of vrrp-agent and keepalived in the same lab (advert_int 0.1 and
+    /// 0.01), and advert jitter. Needs root; takes several minutes.
+    BenchFailover {
+        /// Repetitions per case.
+        #[arg(long, default_value_t = 20)]
+        reps: u32,
+    },
+    /// CPU seconds (userspace + XDP) and RSS of Master and Backup with 50 and 200 instances
+    /// at advert_int 0.01, vrrp-agent next to keepalived. Needs root.
+    BenchCpu {
+        /// Seconds to measure each case.
+        #[arg(long, default_value_t = 10)]
+        secs: u32,
+    },
 }
 
 fn main() -> Result<()> {
@@ -95,6 +109,8 @@ fn main() -> Result<()> {
             ]);
             run(&mut cmd, "demo")
         }
+        Cmd::BenchFailover { reps } => bench(&root, "bench-failover", &reps.to_string()),
+        Cmd::BenchCpu { secs } => bench(&root, "bench-cpu", &secs.to_string()),
         Cmd::BenchXdp { repeat } => {
             require_root("BPF_PROG_TEST_RUN needs CAP_BPF")?;
             setup()?;
@@ -115,6 +131,27 @@ fn main() -> Result<()> {
             run(&mut cmd, "bench-xdp")
         }
     }
+}
+
+/// Builds what is missing and runs one of the benchmark binaries of the tests crate.
+fn bench(root: &Path, bin: &str, arg: &str) -> Result<()> {
+    require_root("the benchmark creates network namespaces and attaches XDP")?;
+    setup()?;
+    build_ebpf(root)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root)
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "vrrp-tests",
+            "--bin",
+            bin,
+            "--",
+        ])
+        .arg(arg);
+    run(&mut cmd, bin)
 }
 
 fn workspace_root() -> PathBuf {

@@ -35,6 +35,13 @@ pub struct RouterConfig {
     /// The primary address (IPv4) or link-local address (IPv6) this router sends from;
     /// breaks priority ties (RFC 9568 §6.4.3).
     pub primary_address: IpAddr,
+    /// Put the Adver_Timer on a grid of Advertisement_Interval on CLOCK_MONOTONIC, so that
+    /// every router of a host with the same interval advertises at the same instants and the
+    /// runtime wakes once and sends them in one batch. The first advert still goes out at
+    /// once on becoming Master; the second follows after 0.5 to 1.5 intervals instead of
+    /// exactly one (well inside every Backup's 3-interval Master_Down_Interval); from then on
+    /// the schedule is exact.
+    pub align_adverts: bool,
 }
 
 impl RouterConfig {
@@ -49,8 +56,28 @@ impl RouterConfig {
             preempt_delay: Duration::ZERO,
             accept_mode: false,
             primary_address,
+            align_adverts: false,
         }
     }
+}
+
+/// The first Adver_Timer after becoming Master at `now`: one interval later, or with
+/// `align` the next grid point of `interval` that is at least half an interval away.
+fn first_adver_at(now: MonoTime, interval: Duration, align: bool) -> MonoTime {
+    let step = u64::try_from(interval.as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    if !align {
+        return now + interval;
+    }
+    let t = now.as_nanos();
+    let next = (t / step).saturating_add(1).saturating_mul(step);
+    let next = if next - t < step / 2 {
+        next.saturating_add(step)
+    } else {
+        next
+    };
+    MonoTime::from_nanos(next)
 }
 
 /// The Master as last known: from its adverts while Backup, ourselves while Master.
@@ -153,6 +180,8 @@ pub struct Router {
     accept_mode: bool,
     /// Source of our adverts; the tie-breaker.
     primary_address: IpAddr,
+    /// Adver_Timer on a shared grid (see [`RouterConfig::align_adverts`]).
+    align_adverts: bool,
     phase: Phase,
     /// Set by `Input::Fault`, cleared by `Input::FaultCleared`; outlives Shutdown so that
     /// a router started while faulty starts in Fault.
@@ -180,6 +209,7 @@ impl Router {
             preempt_delay: config.preempt_delay,
             accept_mode: config.accept_mode,
             primary_address: config.primary_address,
+            align_adverts: config.align_adverts,
             phase: Phase::Initialize,
             faulty: false,
             heard_master: None,
@@ -682,7 +712,11 @@ impl Router {
         self.master_adver_interval = self.advertisement_interval;
         self.recompute_intervals();
         self.phase = Phase::Master(Master {
-            adver_at: now + self.advertisement_interval.as_duration(),
+            adver_at: first_adver_at(
+                now,
+                self.advertisement_interval.as_duration(),
+                self.align_adverts,
+            ),
             since: now,
         });
         self.heard_master = None;

@@ -1881,6 +1881,7 @@ fn random_inputs_keep_invariants() {
             preempt_delay: Duration::from_millis(rng.pick(&[0, 0, 500, 5000])),
             accept_mode: false,
             primary_address: senders[1],
+            align_adverts: false,
         };
         let mut r = Router::new(config);
         let mut now = ms(0);
@@ -2000,4 +2001,31 @@ fn check_actions(acts: &[Action], vips_held: &mut bool, r: &Router, seed: u64, i
         "{ctx}"
     );
     assert!((1..=255).contains(&r.effective_priority()), "{ctx}");
+}
+
+#[test]
+fn aligned_adverts_share_a_grid() {
+    // Two owners with a 1 s interval becoming Master at different instants advertise at once
+    // and then on the same whole-second grid, at least half an interval after the first.
+    let cfg = RouterConfig {
+        align_adverts: true,
+        ..v3(255)
+    };
+    for (start, first) in [
+        (ms(0), ms(1000)),
+        (ms(200), ms(1000)),
+        (ms(700), ms(2000)),
+        (ms(1499), ms(2000)),
+    ] {
+        let mut r = Router::new(cfg);
+        let actions = r.handle(start, Input::Startup);
+        assert_eq!(actions.first(), Some(&send(255)), "first advert at once");
+        assert_eq!(r.next_deadline(), Some(first), "started at {start:?}");
+        r.handle(first, Input::Timer);
+        assert_eq!(
+            r.next_deadline(),
+            Some(first + Duration::from_secs(1)),
+            "then on the grid"
+        );
+    }
 }

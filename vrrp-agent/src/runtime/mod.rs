@@ -37,6 +37,10 @@ use crate::{
     wire::{self, vrrp::Repr, ChecksumForm, MacAddr},
 };
 
+/// How far ahead of its deadline a Backup is refreshed from the kernel's records when the
+/// timer wakes the runtime for another router (see `Agent::on_timer`).
+const REFRESH_AHEAD: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// Options of `vrrp-agent run`.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -261,6 +265,8 @@ impl Agent {
                 preempt_delay: inst.preempt_delay,
                 accept_mode: false,
                 primary_address: src,
+                // One wake-up and one sendmmsg per tick for all instances of an interval.
+                align_adverts: true,
             });
             let advert_addrs: Vec<IpAddr> = inst.vips.iter().map(|v| v.addr).collect();
             let repr = Repr {
@@ -386,13 +392,28 @@ impl Agent {
     }
 
     /// Handles every router and GARP schedule whose deadline has come.
+    ///
+    /// Backups due within [`REFRESH_AHEAD`] are refreshed from the kernel's records now as
+    /// well (never fired early: that only happens at their deadline). A live Master's record
+    /// moves their deadline on, and since Masters advertise on a shared grid, the Backups of
+    /// a host end up waking together instead of once per instance.
     async fn on_timer(&mut self, now: MonoTime) {
+        let horizon = now + REFRESH_AHEAD;
         for i in 0..self.routers.len() {
             let vr = &self.routers[i];
-            if vr.router.next_deadline().is_some_and(|d| d <= now) {
-                // Before a Master_Down deadline is judged, the newest adverts the kernel
-                // recorded go in (with their real receive times); a live Master re-arms it.
+            let due = vr.router.next_deadline();
+            // Before a Master_Down deadline is judged, the newest adverts the kernel recorded
+            // go in (with their real receive times); a live Master re-arms it. A Master needs
+            // no such reading: what it must hear (a new or returning source, a priority
+            // change, priority 0) comes as an event from XDP.
+            if vr.router.state() == State::Backup && due.is_some_and(|d| d <= horizon) {
                 self.feed_kernel_records(i, now).await;
+            }
+            if self.routers[i]
+                .router
+                .next_deadline()
+                .is_some_and(|d| d <= now)
+            {
                 let actions = self.routers[i].router.handle(now, Input::Timer);
                 self.apply(i, now, actions).await;
             }
@@ -446,7 +467,10 @@ impl Agent {
         for action in actions {
             match action {
                 Action::SendAdvert { priority } => self.pending.push((i, priority)),
+                // An advert the election ordered before a VIP change leaves first (RFC 9568
+                // §6.4: send, then take or release the addresses); netlink takes a while.
                 Action::AddVips => {
+                    self.flush();
                     if let Err(e) = self.add_vips(i).await {
                         let vr = &self.routers[i];
                         tracing::error!(instance = %vr.name, iface = %vr.iface, vrid = vr.key.vrid, "{e:#}; going to FAULT");
@@ -455,7 +479,10 @@ impl Agent {
                         return;
                     }
                 }
-                Action::RemoveVips => self.remove_vips(i).await,
+                Action::RemoveVips => {
+                    self.flush();
+                    self.remove_vips(i).await;
+                }
                 Action::Announce => {
                     self.routers[i].garp.became_master(now);
                     let rounds = self.routers[i].garp.due(now);

@@ -1,0 +1,254 @@
+//! `cargo xtask bench-failover`: failover times of vrrp-agent and keepalived in the same lab
+//! (two routers and a client on a bridge, in network namespaces), VRRPv3, advert_int 0.1 and
+//! 0.01, N repetitions each:
+//! - hard: the Master's link is cut -> the Backup's first advert as Master (bridge capture);
+//! - the client-visible outage (ping every 5 ms);
+//! - graceful: SIGTERM to the Master -> the Backup's first advert as Master;
+//!
+//! next to the theoretical Master_Down_Interval and Skew_Time. Also the advert interval
+//! jitter at 0.01 s. Every figure of both daemons comes from the same run.
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use vrrp_tests::{
+    lab::{self, epoch_secs, summary, Capture, Daemon, Probe},
+    Lan, TempDir,
+};
+
+const VIP: &str = "198.18.8.100";
+
+fn until(limit: Duration, mut f: impl FnMut() -> bool) -> Result<()> {
+    let t0 = Instant::now();
+    while !f() {
+        if t0.elapsed() > limit {
+            bail!("timed out");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Series {
+    hard_advert_ms: Vec<f64>,
+    hard_outage_ms: Vec<f64>,
+    graceful_advert_ms: Vec<f64>,
+    graceful_outage_ms: Vec<f64>,
+    jitter_ms: Vec<f64>,
+}
+
+fn conf(iface: &str, priority: u8, advert_int: &str) -> String {
+    lab::v3_instance("VI_1", iface, 51, priority, advert_int, VIP)
+}
+
+/// Runs the series for one daemon at one interval.
+fn series(daemon: Daemon, advert_int: &str, reps: usize) -> Result<Series> {
+    let mut lan = Lan::new()?;
+    lan.add_host("r1", "198.18.8.1".parse()?)?;
+    lan.add_host("r2", "198.18.8.2".parse()?)?;
+    lan.add_host("cl", "198.18.8.10".parse()?)?;
+    let dir = TempDir::new("vrrp-bf")?;
+    let c1 = conf(&lan.hosts[0].iface, 150, advert_int);
+    let c2 = conf(&lan.hosts[1].iface, 100, advert_int);
+    let _r2 = lab::start(daemon, &lan.hosts[1], dir.path(), "r2", &c2)?;
+    let mut r1 = lab::start(daemon, &lan.hosts[0], dir.path(), "r1", &c1)?;
+    let master1 = |lan: &Lan| lan.hosts[0].has_addr(VIP) && !lan.hosts[1].has_addr(VIP);
+    until(Duration::from_secs(15), || master1(&lan)).context("r1 never became Master")?;
+    let r2_ip = lan.hosts[1].addr.to_string();
+    let r1_ip = lan.hosts[0].addr.to_string();
+    let mut out = Series::default();
+
+    // Advert jitter of the Master over 3 s.
+    {
+        let cap = Capture::start(&lan, 4, &dir.path().join("jitter.pcap.txt"))?;
+        std::thread::sleep(Duration::from_secs(3));
+        let ads: Vec<f64> = cap
+            .adverts()
+            .into_iter()
+            .filter(|a| a.src == r1_ip)
+            .map(|a| a.at)
+            .collect();
+        let nominal = advert_int.parse::<f64>()?;
+        out.jitter_ms = ads
+            .windows(2)
+            .map(|w| ((w[1] - w[0]) - nominal).abs() * 1000.0)
+            .collect();
+        cap.stop();
+    }
+
+    for rep in 0..reps {
+        // Let the client's ARP entry age past Linux's 1 s locktime, or it ignores the GARP.
+        std::thread::sleep(Duration::from_millis(1200));
+        // Hard: cut r1.
+        let cap = Capture::start(&lan, 20, &dir.path().join(format!("hard{rep}.txt")))?;
+        let probe = Probe::start(
+            &lan.hosts[2],
+            VIP,
+            5,
+            15,
+            &dir.path().join(format!("ping-h{rep}.txt")),
+        )?;
+        std::thread::sleep(Duration::from_millis(300));
+        let t0 = SystemTime::now();
+        lan.cut(0)?;
+        until(Duration::from_secs(10), || lan.hosts[1].has_addr(VIP))
+            .context("r2 did not take over")?;
+        until(Duration::from_secs(5), || {
+            probe.longest_gap_after(t0).is_some()
+        })
+        .context("client never recovered")?;
+        std::thread::sleep(Duration::from_millis(100));
+        let first = cap
+            .adverts()
+            .into_iter()
+            .find(|a| a.src == r2_ip && a.at > epoch_secs(t0));
+        if let Some(a) = first {
+            out.hard_advert_ms.push((a.at - epoch_secs(t0)) * 1000.0);
+        }
+        if let Some(g) = probe.longest_gap_after(t0) {
+            out.hard_outage_ms.push(g.as_secs_f64() * 1000.0);
+        }
+        probe.stop();
+        cap.stop();
+        lan.reconnect(0)?;
+        until(Duration::from_secs(10), || master1(&lan)).context("r1 did not preempt back")?;
+
+        std::thread::sleep(Duration::from_millis(1200));
+        // Graceful: SIGTERM r1, then start it again.
+        let cap = Capture::start(&lan, 20, &dir.path().join(format!("grace{rep}.txt")))?;
+        let probe = Probe::start(
+            &lan.hosts[2],
+            VIP,
+            5,
+            15,
+            &dir.path().join(format!("ping-g{rep}.txt")),
+        )?;
+        std::thread::sleep(Duration::from_millis(300));
+        let t0 = SystemTime::now();
+        r1.proc.signal(libc::SIGTERM);
+        until(Duration::from_secs(10), || lan.hosts[1].has_addr(VIP))
+            .context("r2 did not take over")?;
+        until(Duration::from_secs(5), || {
+            probe.longest_gap_after(t0).is_some()
+        })
+        .context("client never recovered")?;
+        std::thread::sleep(Duration::from_millis(100));
+        let first = cap
+            .adverts()
+            .into_iter()
+            .find(|a| a.src == r2_ip && a.prio == 100 && a.at > epoch_secs(t0));
+        if let Some(a) = first {
+            out.graceful_advert_ms
+                .push((a.at - epoch_secs(t0)) * 1000.0);
+        }
+        if let Some(g) = probe.longest_gap_after(t0) {
+            out.graceful_outage_ms.push(g.as_secs_f64() * 1000.0);
+        }
+        probe.stop();
+        cap.stop();
+        r1.proc.wait_timeout(Duration::from_secs(3));
+        drop(r1);
+        r1 = lab::start(daemon, &lan.hosts[0], dir.path(), &format!("r1-{rep}"), &c1)?;
+        until(Duration::from_secs(15), || master1(&lan)).context("restarted r1 did not preempt")?;
+        eprint!(".");
+    }
+    eprintln!(" {} at {advert_int} done", daemon.name());
+    Ok(out)
+}
+
+fn fmt(v: &mut [f64]) -> String {
+    match summary(v) {
+        Some([a, b, c, d]) => format!("{a:.1} / {b:.1} / {c:.1} / {d:.1}"),
+        None => "n/a".into(),
+    }
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    summary(&mut v).map(|s| s[1])
+}
+
+fn main() -> Result<()> {
+    let reps: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(20);
+    println!(
+        "Failover, vrrp-agent vs keepalived 2.2.7, VRRPv3, priority 150 -> 100, {reps} repetitions"
+    );
+    println!("(ms; min / median / p95 / max; theory for the Backup at priority 100)\n");
+    println!(
+        "| advert_int | measure | theory | vrrp-agent | keepalived | keepalived / agent (median) |"
+    );
+    println!("|---|---|---:|---|---|---:|");
+    let mut jitter = Vec::new();
+    for (advert_int, interval) in [("0.1", 0.1f64), ("0.01", 0.01)] {
+        let skew = (256.0 - 100.0) / 256.0 * interval * 1000.0;
+        let mdi = 3.0 * interval * 1000.0 + skew;
+        let mut a = series(Daemon::Agent, advert_int, reps)?;
+        let mut k = series(Daemon::Keepalived, advert_int, reps)?;
+        let ratio = |x: &[f64], y: &[f64]| match (median(x), median(y)) {
+            (Some(x), Some(y)) if x > 0.0 => format!("{:.2}", y / x),
+            _ => "n/a".into(),
+        };
+        let rows = [
+            (
+                "link down -> first advert of new Master",
+                mdi,
+                &mut a.hard_advert_ms,
+                &mut k.hard_advert_ms,
+            ),
+            (
+                "client-visible outage (link down)",
+                mdi,
+                &mut a.hard_outage_ms,
+                &mut k.hard_outage_ms,
+            ),
+            (
+                "SIGTERM -> first advert of new Master",
+                skew,
+                &mut a.graceful_advert_ms,
+                &mut k.graceful_advert_ms,
+            ),
+            (
+                "client-visible outage (SIGTERM)",
+                skew,
+                &mut a.graceful_outage_ms,
+                &mut k.graceful_outage_ms,
+            ),
+        ];
+        for (name, theory, x, y) in rows {
+            let r = ratio(x, y);
+            println!(
+                "| {advert_int} s | {name} | {theory:.1} | {} | {} | {r} |",
+                fmt(x),
+                fmt(y)
+            );
+        }
+        if advert_int == "0.01" {
+            jitter.push(("vrrp-agent", a.jitter_ms));
+            jitter.push(("keepalived", k.jitter_ms));
+        }
+    }
+    println!("\nAdvert interval jitter at advert_int 0.01 (|interval - 10 ms| between consecutive adverts of the Master, over 3 s, captured on the bridge)\n");
+    println!("| daemon | adverts | median ms | p99 ms | max ms |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, mut j) in jitter {
+        j.sort_by(f64::total_cmp);
+        let n = j.len();
+        if n == 0 {
+            println!("| {name} | 0 | n/a | n/a | n/a |");
+            continue;
+        }
+        let p = |q: f64| j[((n - 1) as f64 * q).round() as usize];
+        println!(
+            "| {name} | {} | {:.3} | {:.3} | {:.3} |",
+            n + 1,
+            p(0.5),
+            p(0.99),
+            j[n - 1]
+        );
+    }
+    Ok(())
+}
