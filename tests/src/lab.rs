@@ -162,8 +162,7 @@ impl Probe {
             .ok()?
             .as_secs_f64();
         let r = self.replies();
-        let before = r.iter().copied().rfind(|t| *t <= t0)
-            .unwrap_or(t0);
+        let before = r.iter().copied().rfind(|t| *t <= t0).unwrap_or(t0);
         let mut last = before;
         let mut gap: f64 = 0.0;
         let mut any = false;

@@ -598,3 +598,204 @@ impl LanHost {
             .map(str::to_string)
     }
 }
+
+/// Starts a real keepalived (VRRP only, in the foreground, detailed log to stdout/stderr)
+/// inside `ns`, as the e2e tests do: `ip netns exec NS keepalived -n -l -D -P -f CONF -p PID
+/// -r PID2`. `conf` is written to `dir/<tag>.conf`, the log goes to `dir/<tag>.log` and the
+/// pid files beside them. The returned [`Proc`] is stopped on drop (SIGTERM, then SIGKILL);
+/// anything left in the namespace dies with it.
+pub fn keepalived(ns: &Netns, dir: &Path, tag: &str, conf: &str) -> Result<Proc> {
+    let path = dir.join(format!("{tag}.conf"));
+    std::fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))?;
+    let mut cmd = Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        ns.name(),
+        "keepalived",
+        "-n",
+        "-l",
+        "-D",
+        "-P",
+        "-f",
+    ])
+    .arg(&path)
+    .arg("-p")
+    .arg(dir.join(format!("{tag}.pid")))
+    .arg("-r")
+    .arg(dir.join(format!("{tag}-vrrp.pid")));
+    Proc::spawn(
+        &format!("keepalived {tag}"),
+        &mut cmd,
+        &dir.join(format!("{tag}.log")),
+    )
+}
+
+/// One frame seen by a [`Capture`], with when it was seen.
+#[derive(Clone, Debug)]
+pub struct Captured {
+    /// When the capture thread read it.
+    pub at: Instant,
+    /// The Ethernet frame (at most 2048 bytes of it).
+    pub frame: Vec<u8>,
+}
+
+/// A bounded capture of the frames an interface receives (not those it sends), on a raw
+/// AF_PACKET socket in a background thread. It stops at its time limit or after `max`
+/// frames, whichever comes first, or when finished or dropped.
+///
+/// On a switch port of a [`Lan`] (`lan.switch`, `host.port`) it sees exactly what that host
+/// sends, and none of the traffic the bridge forwards to it.
+pub struct Capture {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Result<Vec<Captured>>>>,
+}
+
+impl Capture {
+    /// Starts capturing on `iface` in `ns`; the socket is bound before this returns.
+    pub fn start(ns: &Netns, iface: &str, max: usize, limit: Duration) -> Result<Capture> {
+        use std::os::fd::AsRawFd;
+        let sock = PacketSocket::open(ns, iface)?;
+        let fd = sock.fd.as_raw_fd();
+        let set = |level: i32, name: i32, val: &[u8]| -> Result<()> {
+            // SAFETY: setsockopt reads `val.len()` bytes from `val`.
+            let rc =
+                unsafe { libc::setsockopt(fd, level, name, val.as_ptr().cast(), val.len() as u32) };
+            if rc != 0 {
+                bail!(
+                    "setsockopt({level}, {name}): {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+            Ok(())
+        };
+        // Frames the interface sends (here: the bridge forwarding to the host) are not
+        // wanted; the flood the tests generate would fill the buffer with them.
+        set(
+            libc::SOL_PACKET,
+            libc::PACKET_IGNORE_OUTGOING,
+            &1i32.to_ne_bytes(),
+        )?;
+        set(
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &(4i32 << 20).to_ne_bytes(),
+        )?;
+        let tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 50_000,
+        };
+        // SAFETY: timeval is plain data; the slice covers exactly it.
+        let tv_bytes = unsafe {
+            std::slice::from_raw_parts(
+                (&tv as *const libc::timeval).cast::<u8>(),
+                std::mem::size_of::<libc::timeval>(),
+            )
+        };
+        set(libc::SOL_SOCKET, libc::SO_RCVTIMEO, tv_bytes)?;
+        // SAFETY: sockaddr_ll is plain data; zeroed is a valid start.
+        let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sa.sll_family = libc::AF_PACKET as u16;
+        sa.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+        sa.sll_ifindex = sock.ifindex as i32;
+        // SAFETY: bind reads `sa`, valid for the length given.
+        let rc = unsafe {
+            libc::bind(
+                fd,
+                (&sa as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if rc != 0 {
+            bail!(
+                "bind(AF_PACKET, {iface}): {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        // Frames queued between socket() and bind() may belong to any interface: drop them.
+        let mut buf = vec![0u8; 2048];
+        loop {
+            // SAFETY: recv writes at most `buf.len()` bytes into `buf`.
+            let n =
+                unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            if n < 0 {
+                break;
+            }
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::spawn(move || -> Result<Vec<Captured>> {
+            let deadline = Instant::now() + limit;
+            let mut out = Vec::new();
+            while out.len() < max && Instant::now() < deadline && !stop2.load(Ordering::Relaxed) {
+                // SAFETY: recv writes at most `buf.len()` bytes into `buf`.
+                let n = unsafe {
+                    libc::recv(sock.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0)
+                };
+                if n < 0 {
+                    let e = std::io::Error::last_os_error();
+                    match e.raw_os_error() {
+                        Some(libc::EAGAIN) | Some(libc::EINTR) => continue,
+                        _ => bail!("recv on the capture socket: {e}"),
+                    }
+                }
+                out.push(Captured {
+                    at: Instant::now(),
+                    frame: buf[..n as usize].to_vec(),
+                });
+            }
+            Ok(out)
+        });
+        Ok(Capture {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the capture and returns what it saw.
+    pub fn finish(mut self) -> Result<Vec<Captured>> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .take()
+            .context("capture already finished")?
+            .join()
+            .map_err(|_| anyhow::anyhow!("capture thread panicked"))?
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A vrrp-agent started by [`start_agent`]: the process, then its pin directory (dropped in
+/// that order: the agent stops, removing its pins, before the directory is cleaned up).
+pub struct Agent {
+    /// The `vrrp-agent run` process.
+    pub proc: Proc,
+    /// Its pin directory on /sys/fs/bpf.
+    pub pins: PinDir,
+}
+
+/// Starts `vrrp-agent run` inside `ns` on `conf` (written to `dir/<tag>.conf`), with a pin
+/// directory of its own and `RUST_LOG=info` to `dir/<tag>.log`, and waits (up to 20 s) until
+/// it logs "instance ready".
+pub fn start_agent(ns: &Netns, dir: &Path, tag: &str, conf: &str) -> Result<Agent> {
+    let path = dir.join(format!("{tag}.conf"));
+    std::fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))?;
+    let pins = pin_dir(tag);
+    let mut cmd = ns.command(agent_bin()?);
+    cmd.arg("run")
+        .arg("-f")
+        .arg(&path)
+        .arg("--pin-dir")
+        .arg(&pins)
+        .env("RUST_LOG", "info");
+    let mut proc = Proc::spawn(tag, &mut cmd, &dir.join(format!("{tag}.log")))?;
+    proc.wait_log("instance ready", Duration::from_secs(20))?;
+    Ok(Agent { proc, pins })
+}

@@ -116,11 +116,13 @@ fn xdp_stats(ns: &Netns, iface: &str) -> Option<(u64, u64)> {
     ))
 }
 
+/// CPU seconds, user seconds and XDP (run_time_ns, run_cnt) at the start of the window.
+type Before = (f64, f64, Option<(u64, u64)>);
+
 struct Sample {
     cpu: f64,
     user: f64,
     xdp: f64,
-    xdp_runs: u64,
     rss_mb: f64,
 }
 
@@ -168,7 +170,7 @@ fn measure(daemon: Daemon, n: u32, secs: u32) -> Result<(Sample, Sample)> {
         (&lan.hosts[0].ns, mi.as_str()),
         (&lan.hosts[1].ns, bi.as_str()),
     ];
-    let before: Vec<(f64, f64, Option<(u64, u64)>)> = roles
+    let before: Vec<Before> = roles
         .iter()
         .map(|(ns, ifc)| {
             let p = pids(ns);
@@ -185,9 +187,9 @@ fn measure(daemon: Daemon, n: u32, secs: u32) -> Result<(Sample, Sample)> {
         let p = pids(ns);
         let cpu: f64 = p.iter().map(|&x| cpu_secs(x)).sum::<f64>() - before[k].0;
         let user: f64 = p.iter().map(|&x| cpu_split(x).0).sum::<f64>() - before[k].1;
-        let (xdp, runs) = match (before[k].2, xdp_stats(ns, ifc)) {
-            (Some((t0, c0)), Some((t1, c1))) => ((t1 - t0) as f64 / 1e9, c1 - c0),
-            _ => (0.0, 0),
+        let xdp = match (before[k].2, xdp_stats(ns, ifc)) {
+            (Some((t0, _)), Some((t1, _))) => (t1 - t0) as f64 / 1e9,
+            _ => 0.0,
         };
         let rss = p.iter().map(|&x| rss_kb(x)).sum::<u64>() as f64 / 1024.0;
         out.push(Sample {
