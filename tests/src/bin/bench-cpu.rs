@@ -196,7 +196,6 @@ fn measure(daemon: Daemon, n: u32, secs: u32) -> Result<(Sample, Sample)> {
             cpu,
             user,
             xdp,
-            xdp_runs: runs,
             rss_mb: rss,
         });
     }
