@@ -551,6 +551,25 @@ impl Lan {
             .ip(&["link", "set", &self.hosts[i].port, "up"])
             .map(|_| ())
     }
+
+    /// Bridge port isolation for host `i`: isolated ports cannot reach each other but still
+    /// reach the others, and every link keeps its carrier. Isolating two routers splits
+    /// them (both become Master) while the client still reaches both.
+    pub fn isolate(&self, i: usize, on: bool) -> Result<()> {
+        let flag = if on { "on" } else { "off" };
+        self.switch
+            .ip(&[
+                "link",
+                "set",
+                "dev",
+                &self.hosts[i].port,
+                "type",
+                "bridge_slave",
+                "isolated",
+                flag,
+            ])
+            .map(|_| ())
+    }
 }
 
 impl LanHost {

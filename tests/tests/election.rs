@@ -147,6 +147,12 @@ fn startup_by_priority_then_hard_failover_and_preemption() {
         "{}",
         r2.proc.log_text()
     );
+    // r1 lost carrier: like keepalived, it goes to FAULT and gives its VIP up.
+    let fault = wait_for(TRANSITION, || {
+        (r1.proc.log_text().contains("Master -> Fault") && !s.lan.hosts[0].has_addr(VIP))
+            .then_some(())
+    });
+    assert!(fault.is_some(), "{}", r1.proc.log_text());
 
     // Recovery: r1 (higher priority, preempt by default) takes the VIP back.
     s.lan.reconnect(0).unwrap();
@@ -166,14 +172,15 @@ fn equal_priority_elects_the_higher_address() {
     // A Backup hearing an equal-priority Master stays Backup (RFC 9568 §6.4.2); the address
     // breaks the tie when two Masters meet (§6.4.3). Make both Master apart, then join them.
     let s = setup();
-    s.lan.cut(0).unwrap();
+    s.lan.isolate(0, true).unwrap();
+    s.lan.isolate(1, true).unwrap();
     let r1 = start(&s, 0, &conf(&s.lan.hosts[0].iface, 100, ""), "t1");
     let r2 = start(&s, 1, &conf(&s.lan.hosts[1].iface, 100, ""), "t2");
     assert!(wait_for(TRANSITION, || (s.lan.hosts[0].has_addr(VIP)
         && s.lan.hosts[1].has_addr(VIP))
     .then_some(()))
     .is_some());
-    s.lan.reconnect(0).unwrap();
+    s.lan.isolate(0, false).unwrap();
     wait_master(&s, 1, &[&r1, &r2]);
     assert!(
         r1.proc

@@ -113,6 +113,9 @@ struct Vrouter {
     garp: GarpSchedule,
     /// When this router last became Master (adverts received before are old news).
     master_since: Option<MonoTime>,
+    /// In FAULT because its interface lost carrier or went down (keepalived tracks an
+    /// instance's own interface by default).
+    link_fault: bool,
 }
 
 impl Vrouter {
@@ -325,6 +328,7 @@ impl Agent {
                 mac: link.mac,
                 garp: GarpSchedule::new(&inst.garp),
                 master_since: None,
+                link_fault: !(link.up && link.running),
             });
         }
 
@@ -341,6 +345,13 @@ impl Agent {
         };
         let now = MonoTime::now();
         for i in 0..agent.routers.len() {
+            if agent.routers[i].link_fault {
+                // A router whose link is down starts in FAULT (remembered before Startup).
+                let vr = &agent.routers[i];
+                tracing::warn!(instance = %vr.name, iface = %vr.iface, "interface is down or has no carrier: starting in FAULT");
+                let actions = agent.routers[i].router.handle(now, Input::Fault);
+                agent.apply(i, now, actions).await;
+            }
             let actions = agent.routers[i].router.handle(now, Input::Startup);
             agent.apply(i, now, actions).await;
         }
@@ -357,6 +368,14 @@ impl Agent {
         let mut sigterm = signal(SignalKind::terminate())?;
         let mut sigint = signal(SignalKind::interrupt())?;
         let mut sighup = signal(SignalKind::hangup())?;
+        // Link state changes (no polling): an instance's interface going down or losing
+        // carrier puts it in FAULT; coming back clears it.
+        let mut links = Some(
+            self.netlink
+                .link_events()
+                .await
+                .context("subscribing to link events")?,
+        );
         loop {
             let next = self.routers.iter().filter_map(Vrouter::deadline).min();
             timer.set(next).context("arming the timer")?;
@@ -366,6 +385,15 @@ impl Agent {
                 _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); return Ok(()); }
                 _ = sighup.recv() => {
                     tracing::warn!("SIGHUP: reloading is not supported yet; keeping the running configuration");
+                }
+                ev = async { links.as_mut()?.recv().await }, if links.is_some() => {
+                    match ev {
+                        Some(ev) => self.on_link(MonoTime::now(), &ev).await,
+                        None => {
+                            tracing::error!("the link event stream ended: interface faults are no longer tracked");
+                            links = None;
+                        }
+                    }
                 }
                 r = timer.expired() => {
                     r.context("waiting for the timer")?;
@@ -441,6 +469,28 @@ impl Agent {
                 priority: rec.priority,
                 max_adver_int: Centisecs::new(rec.adver_int_cs),
                 received_at,
+            };
+            let actions = self.routers[i].router.handle(now, input);
+            self.apply(i, now, actions).await;
+        }
+    }
+
+    /// An interface changed state: its instances go to FAULT when it is down or has no
+    /// carrier, and leave FAULT (as Backup, RFC 9568 §6.4.1 Startup rules) when it is back.
+    async fn on_link(&mut self, now: MonoTime, ev: &crate::netlink::LinkEvent) {
+        let ok = ev.up && ev.running && !ev.removed;
+        for i in 0..self.routers.len() {
+            let vr = &mut self.routers[i];
+            if vr.ifindex != ev.index || vr.link_fault != ok {
+                continue;
+            }
+            vr.link_fault = !ok;
+            let input = if ok {
+                tracing::info!(instance = %vr.name, iface = %vr.iface, "interface is back up");
+                Input::FaultCleared
+            } else {
+                tracing::warn!(instance = %vr.name, iface = %vr.iface, up = ev.up, carrier = ev.running, "interface down or without carrier");
+                Input::Fault
             };
             let actions = self.routers[i].router.handle(now, input);
             self.apply(i, now, actions).await;
