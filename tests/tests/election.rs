@@ -328,3 +328,59 @@ fn v2_pass_auth_and_a_wrong_password_cannot_take_over() {
     let r3 = start(&s, 1, &c(&s.lan.hosts[1].iface, 200, "right"), "a3");
     wait_master(&s, 1, &[&r1, &r3]);
 }
+
+#[test]
+fn a_restart_after_sigkill_removes_the_vip_left_behind() {
+    // SIGKILL leaves the VIP on the interface (nothing can run on the way out). The next
+    // start removes it before entering Backup, so r1 never answers for it as a Backup.
+    let s = setup();
+    let c1 = conf(&s.lan.hosts[0].iface, 150, "");
+    let mut r1 = start(&s, 0, &c1, "k1");
+    let r2 = start(&s, 1, &conf(&s.lan.hosts[1].iface, 100, ""), "k2");
+    wait_master(&s, 0, &[&r1, &r2]);
+    r1.proc.signal(libc::SIGKILL);
+    assert!(r1.proc.wait_timeout(Duration::from_secs(2)).is_some());
+    assert!(
+        s.lan.hosts[0].has_addr(VIP),
+        "SIGKILL leaves the VIP behind"
+    );
+    let ok = wait_for(TRANSITION, || s.lan.hosts[1].has_addr(VIP).then_some(()));
+    assert!(ok.is_some(), "r2 takes over from the killed r1");
+    let r1 = start(&s, 0, &c1, "k1b");
+    let log = r1.proc.log_text();
+    assert!(
+        log.contains("removed a VIP left by a previous run"),
+        "{log}"
+    );
+    // The clean-up came before the instance started (as Backup).
+    let removed = log
+        .find("removed a VIP left by a previous run")
+        .unwrap_or(usize::MAX);
+    let started = log.find("Initialize -> Backup").unwrap_or(0);
+    assert!(removed < started, "{log}");
+    // And then r1, the higher priority, preempts normally.
+    wait_master(&s, 0, &[&r1, &r2]);
+}
+
+#[test]
+fn a_vip_that_cannot_be_added_puts_the_instance_in_fault() {
+    // A netlink failure must not leave the instance claiming Master without its address:
+    // the error is logged with instance, interface and errno, and the instance goes to FAULT.
+    let s = setup();
+    let bad = conf(&s.lan.hosts[0].iface, 150, "").replace(
+        &format!(
+            "{VIP}/24 dev {} label {}:vip",
+            s.lan.hosts[0].iface, s.lan.hosts[0].iface
+        ),
+        &format!("{VIP}/24 dev nosuchdev0"),
+    );
+    let mut r1 = start(&s, 0, &bad, "f1");
+    let ok = r1.proc.wait_log("Master -> Fault", TRANSITION);
+    assert!(ok.is_ok(), "{}", r1.proc.log_text());
+    let log = r1.proc.log_text();
+    assert!(
+        log.contains("nosuchdev0") && log.contains("going to FAULT"),
+        "{log}"
+    );
+    assert!(!s.lan.hosts[0].has_addr(VIP));
+}

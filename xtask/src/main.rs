@@ -111,31 +111,13 @@ fn main() -> Result<()> {
         }
         Cmd::BenchFailover { reps } => bench(&root, "bench-failover", &reps.to_string()),
         Cmd::BenchCpu { secs } => bench(&root, "bench-cpu", &secs.to_string()),
-        Cmd::BenchXdp { repeat } => {
-            require_root("BPF_PROG_TEST_RUN needs CAP_BPF")?;
-            setup()?;
-            build_ebpf(&root)?;
-            let mut cmd = cargo();
-            cmd.current_dir(&root)
-                .args([
-                    "run",
-                    "--quiet",
-                    "--release",
-                    "-p",
-                    "vrrp-tests",
-                    "--bin",
-                    "bench-xdp",
-                    "--",
-                ])
-                .arg(repeat.to_string());
-            run(&mut cmd, "bench-xdp")
-        }
+        Cmd::BenchXdp { repeat } => bench(&root, "bench-xdp", &repeat.to_string()),
     }
 }
 
 /// Builds what is missing and runs one of the benchmark binaries of the tests crate.
 fn bench(root: &Path, bin: &str, arg: &str) -> Result<()> {
-    require_root("the benchmark creates network namespaces and attaches XDP")?;
+    require_root("the benchmarks load XDP programs (and create network namespaces)")?;
     setup()?;
     build_ebpf(root)?;
     let mut cmd = cargo();

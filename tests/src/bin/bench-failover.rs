@@ -30,6 +30,8 @@ fn until(limit: Duration, mut f: impl FnMut() -> bool) -> Result<()> {
 
 #[derive(Default)]
 struct Series {
+    /// The old Master's last advert -> the new Master's first (detection, on the wire).
+    detect_ms: Vec<f64>,
     hard_advert_ms: Vec<f64>,
     hard_outage_ms: Vec<f64>,
     graceful_advert_ms: Vec<f64>,
@@ -98,12 +100,16 @@ fn series(daemon: Daemon, advert_int: &str, reps: usize) -> Result<Series> {
         })
         .context("client never recovered")?;
         std::thread::sleep(Duration::from_millis(100));
-        let first = cap
-            .adverts()
-            .into_iter()
-            .find(|a| a.src == r2_ip && a.at > epoch_secs(t0));
+        let ads = cap.adverts();
+        let first = ads.iter().find(|a| a.src == r2_ip && a.at > epoch_secs(t0));
+        let last_old = ads
+            .iter()
+            .rfind(|a| a.src == r1_ip && a.at <= epoch_secs(t0));
         if let Some(a) = first {
             out.hard_advert_ms.push((a.at - epoch_secs(t0)) * 1000.0);
+            if let Some(l) = last_old {
+                out.detect_ms.push((a.at - l.at) * 1000.0);
+            }
         }
         if let Some(g) = probe.longest_gap_after(t0) {
             out.hard_outage_ms.push(g.as_secs_f64() * 1000.0);
@@ -193,6 +199,12 @@ fn main() -> Result<()> {
             _ => "n/a".into(),
         };
         let rows = [
+            (
+                "last advert of old Master -> first advert of new Master",
+                mdi,
+                &mut a.detect_ms,
+                &mut k.detect_ms,
+            ),
             (
                 "link down -> first advert of new Master",
                 mdi,

@@ -189,6 +189,8 @@ fn demo() -> Result<()> {
     until(|| lan.hosts[0].has_addr(VIP) && !lan.hosts[1].has_addr(VIP))?;
     until(|| probe.longest_gap_after(t0).is_some())?;
     pause(Duration::from_millis(300))?;
+    show_log(&r1, "Fault -> Backup");
+    show_log(&r1, "Backup -> Master");
     show_log(&r2, "Master -> Backup");
     println!("   client-visible outage: {}", outage(&probe, t0));
     probe.stop();

@@ -201,7 +201,11 @@ impl Agent {
                 if Some(vip.addr) == *src {
                     continue; // the address owner's own address
                 }
-                let ifindex = vip_ifindex(&netlink, vip, link.index).await?;
+                // A VIP on an interface that does not exist (yet) has nothing to clean up;
+                // taking it later fails and puts the instance in FAULT.
+                let Ok(ifindex) = vip_ifindex(&netlink, vip, link.index).await else {
+                    continue;
+                };
                 if netlink
                     .has_address(ifindex, vip.addr)
                     .await
@@ -561,11 +565,13 @@ impl Agent {
 
     async fn add_vips(&mut self, i: usize) -> Result<()> {
         let vr = &self.routers[i];
+        let t0 = std::time::Instant::now();
         for vip in &vr.vips {
             let ifindex = vip_ifindex(&self.netlink, vip, vr.ifindex).await?;
             self.netlink.add_vip(ifindex, vip).await?;
         }
-        tracing::info!(instance = %vr.name, vips = ?vr.vips.iter().map(|v| v.addr).collect::<Vec<_>>(), "VIPs added");
+        let took_us = t0.elapsed().as_micros();
+        tracing::info!(instance = %vr.name, vips = ?vr.vips.iter().map(|v| v.addr).collect::<Vec<_>>(), took_us, "VIPs added");
         Ok(())
     }
 
@@ -652,11 +658,24 @@ impl Agent {
     /// the pins removed.
     async fn shutdown(&mut self) {
         let now = MonoTime::now();
+        let mut was_master = false;
+        let mut skew = std::time::Duration::ZERO;
         for i in 0..self.routers.len() {
+            was_master |= self.routers[i].router.state() == State::Master;
+            skew = skew.max(self.routers[i].router.skew_time());
             let actions = self.routers[i].router.handle(now, Input::Shutdown);
             self.apply(i, now, actions).await;
         }
         self.flush();
+        if was_master {
+            // The Backups take over one Skew_Time after our priority-0 advert. Detaching XDP
+            // holds the kernel's global RTNL lock for an RCU grace period (~10 ms on veth),
+            // which on a host shared with a Backup (network namespaces, containers) would
+            // stall the Backup's VIP add. Let them act first; still far inside 1 s.
+            let wait = (skew * 2 + std::time::Duration::from_millis(20))
+                .min(std::time::Duration::from_millis(200));
+            tokio::time::sleep(wait).await;
+        }
         self.dp.detach_all();
         tracing::info!("stopped: priority 0 sent for Master instances, VIPs removed, XDP detached");
     }
