@@ -87,8 +87,20 @@ vrrp_instance VI_1 {{
     )
 }
 
-fn show_log(r: &lab::Running, needle: &str) {
-    for line in r.proc.log_text().lines().filter(|l| l.contains(needle)) {
+/// How much `r` has logged so far (to show only what a step adds).
+fn mark(r: &lab::Running) -> usize {
+    r.proc.log_text().len()
+}
+
+/// Prints the lines containing `needle` that `r` logged after `since`.
+fn show_log(r: &lab::Running, since: usize, needle: &str) {
+    let log = r.proc.log_text();
+    for line in log
+        .get(since..)
+        .unwrap_or("")
+        .lines()
+        .filter(|l| l.contains(needle))
+    {
         let text = line.split("vrrp_agent::runtime: ").last().unwrap_or(line);
         println!("   {}: {}", r.proc.what, text);
     }
@@ -136,8 +148,8 @@ fn demo() -> Result<()> {
         &conf(&lan.hosts[1].iface, "r2", 100),
     )?;
     until(|| lan.hosts[0].has_addr(VIP) && !lan.hosts[1].has_addr(VIP))?;
-    show_log(&r1, "-> Master");
-    show_log(&r2, "-> Backup");
+    show_log(&r1, 0, "-> Master");
+    show_log(&r2, 0, "-> Backup");
     let line = lan.hosts[0]
         .ns
         .ip(&["-o", "-4", "addr", "show", "dev", &lan.hosts[0].iface])?;
@@ -157,16 +169,18 @@ fn demo() -> Result<()> {
 
     step(
         3,
-        "Cut r1's link (hard failure). The client pings the VIP every 10 ms meanwhile",
+        "Cut r1's link: r1 loses carrier and goes to FAULT, r2 takes over (client pings every 10 ms)",
     );
     let probe = Probe::start(&lan.hosts[2], VIP, 10, 8, &dir.path().join("ping1.log"))?;
     pause(Duration::from_millis(300))?;
+    let (m1, m2) = (mark(&r1), mark(&r2));
     let t0 = SystemTime::now();
     lan.cut(0)?;
     let took = until(|| lan.hosts[1].has_addr(VIP))?;
     until(|| probe.longest_gap_after(t0).is_some())?;
     pause(Duration::from_millis(300))?;
-    show_log(&r2, "-> Master");
+    show_log(&r1, m1, "-> Fault");
+    show_log(&r2, m2, "-> Master");
     println!(
         "   r2 holds the VIP {:.0} ms after the cut",
         took.as_secs_f64() * 1000.0
@@ -179,19 +193,20 @@ fn demo() -> Result<()> {
 
     step(
         4,
-        "Restore r1's link: r1 has the higher priority and preempts",
+        "Restore r1's link: r1 comes back as Backup and, with the higher priority, preempts",
     );
     pause(Duration::from_millis(1200))?;
     let probe = Probe::start(&lan.hosts[2], VIP, 10, 8, &dir.path().join("ping2.log"))?;
     pause(Duration::from_millis(300))?;
+    let (m1, m2) = (mark(&r1), mark(&r2));
     let t0 = SystemTime::now();
     lan.reconnect(0)?;
     until(|| lan.hosts[0].has_addr(VIP) && !lan.hosts[1].has_addr(VIP))?;
     until(|| probe.longest_gap_after(t0).is_some())?;
     pause(Duration::from_millis(300))?;
-    show_log(&r1, "Fault -> Backup");
-    show_log(&r1, "Backup -> Master");
-    show_log(&r2, "Master -> Backup");
+    show_log(&r1, m1, "Fault -> Backup");
+    show_log(&r1, m1, "Backup -> Master");
+    show_log(&r2, m2, "Master -> Backup");
     println!("   client-visible outage: {}", outage(&probe, t0));
     probe.stop();
 
@@ -204,15 +219,17 @@ fn demo() -> Result<()> {
     pause(Duration::from_millis(300))?;
     let t0 = SystemTime::now();
     let mut r1 = r1;
+    let m2 = mark(&r2);
     r1.proc.signal(libc::SIGTERM);
+    until(|| lan.hosts[1].has_addr(VIP))?;
+    let took = t0.elapsed().unwrap_or_default();
     let st = r1
         .proc
         .wait_timeout(Duration::from_secs(2))
         .context("r1 did not stop")?;
-    let took = until(|| lan.hosts[1].has_addr(VIP))?;
     until(|| probe.longest_gap_after(t0).is_some())?;
     pause(Duration::from_millis(300))?;
-    show_log(&r2, "master resigned");
+    show_log(&r2, m2, "master resigned");
     println!(
         "   r1 exited ({st}) with its VIP removed: {}; r2 took over {:.0} ms after the signal",
         !lan.hosts[0].has_addr(VIP),
