@@ -111,8 +111,9 @@ struct Vrouter {
     checksum: ChecksumForm,
     mac: MacAddr,
     garp: GarpSchedule,
-    /// When this router last became Master (adverts received before are old news).
-    master_since: Option<MonoTime>,
+    /// Advert payloads, one per destination, built for priority `built_for`.
+    built: Vec<Vec<u8>>,
+    built_for: Option<u8>,
     /// In FAULT because its interface lost carrier or went down (keepalived tracks an
     /// instance's own interface by default).
     link_fault: bool,
@@ -140,7 +141,6 @@ struct Agent {
     dp: Dataplane,
     /// Adverts to send at the end of this turn: (router index, priority).
     pending: Vec<(usize, u8)>,
-    buf_pool: Vec<Vec<u8>>,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -331,7 +331,8 @@ impl Agent {
                 },
                 mac: link.mac,
                 garp: GarpSchedule::new(&inst.garp),
-                master_since: None,
+                built: Vec::new(),
+                built_for: None,
                 link_fault: !(link.up && link.running),
             });
         }
@@ -345,7 +346,6 @@ impl Agent {
             announcer,
             dp,
             pending: Vec::new(),
-            buf_pool: Vec::new(),
         };
         let now = MonoTime::now();
         for i in 0..agent.routers.len() {
@@ -458,15 +458,13 @@ impl Agent {
 
     /// Feeds the kernel's peer records of router `i` newer than what the election has seen.
     async fn feed_kernel_records(&mut self, i: usize, now: MonoTime) {
-        let (key, since) = (self.routers[i].key, self.routers[i].master_since);
+        let key = self.routers[i].key;
         let Ok(Some(table)) = self.dp.peer_table(&key) else {
             return;
         };
         for rec in table.peers.iter().filter(|r| r.last_seen_ns != 0) {
+            // The election ignores what it has already seen (duplicates and older adverts).
             let received_at = MonoTime::from_nanos(rec.last_seen_ns);
-            if since.is_some_and(|s| received_at <= s) {
-                continue;
-            }
             let from = peer_addr(&vrrp_common::PeerKey::new(key, rec.addr));
             let input = Input::Advert {
                 from,
@@ -546,10 +544,7 @@ impl Agent {
                 }
                 Action::StateChange { from, to, reason } => {
                     let vr = &mut self.routers[i];
-                    if to == State::Master {
-                        vr.master_since = Some(now);
-                    } else {
-                        vr.master_since = None;
+                    if to != State::Master {
                         vr.garp.left_master();
                     }
                     tracing::info!(
@@ -615,43 +610,46 @@ impl Agent {
         if self.pending.is_empty() {
             return;
         }
-        let mut meta = Vec::new();
-        let mut bufs = std::mem::take(&mut self.buf_pool);
-        let mut used = 0;
+        // Payloads are built once per priority and reused tick after tick (one per
+        // destination: the v3 pseudo-header checksum covers it).
+        let mut meta = Vec::with_capacity(self.pending.len());
         for &(i, priority) in &self.pending {
             let vr = &mut self.routers[i];
-            vr.repr.priority = priority;
-            for &dst in &vr.dsts {
-                if bufs.len() <= used {
-                    bufs.push(Vec::new());
-                }
-                match tx::build_advert(&vr.repr, vr.src, dst, vr.checksum, &mut bufs[used]) {
-                    Ok(()) => {
-                        meta.push((i, vr.socket, dst));
-                        used += 1;
+            if vr.built_for != Some(priority) {
+                vr.repr.priority = priority;
+                vr.built.resize_with(vr.dsts.len(), Vec::new);
+                let mut ok = true;
+                for (buf, &dst) in vr.built.iter_mut().zip(&vr.dsts) {
+                    if let Err(e) = tx::build_advert(&vr.repr, vr.src, dst, vr.checksum, buf) {
+                        tracing::error!(instance = %vr.name, "building an advert: {e}");
+                        ok = false;
                     }
-                    Err(e) => tracing::error!(instance = %vr.name, "building an advert: {e}"),
+                }
+                vr.built_for = ok.then_some(priority);
+                if !ok {
+                    continue;
                 }
             }
+            meta.extend((0..vr.dsts.len()).map(|j| (i, j)));
         }
         self.pending.clear();
         let batch: Vec<Outgoing<'_>> = meta
             .iter()
-            .zip(&bufs)
-            .map(|(&(_, s, dst), payload)| Outgoing {
-                socket: &self.sockets[s].1,
-                dst,
-                payload,
+            .map(|&(i, j)| {
+                let vr = &self.routers[i];
+                Outgoing {
+                    socket: &self.sockets[vr.socket].1,
+                    dst: vr.dsts[j],
+                    payload: &vr.built[j],
+                }
             })
             .collect();
-        for (r, &(i, _, dst)) in tx::send_batch(&batch).into_iter().zip(&meta) {
+        for (r, &(i, j)) in tx::send_batch(&batch).into_iter().zip(&meta) {
             if let Err(e) = r {
                 let vr = &self.routers[i];
-                tracing::warn!(instance = %vr.name, iface = %vr.iface, to = %dst, "sending an advert: {e}");
+                tracing::warn!(instance = %vr.name, iface = %vr.iface, to = %vr.dsts[j], "sending an advert: {e}");
             }
         }
-        drop(batch);
-        self.buf_pool = bufs;
     }
 
     /// SIGTERM / SIGINT: each Master sends priority 0 and drops its VIPs; XDP is detached and
