@@ -1,8 +1,8 @@
 //! `cargo xtask bench-cpu`: CPU and memory of a Master and a Backup with 50 and 200 VRRPv3
 //! instances at advert_int 0.01, vrrp-agent next to keepalived in the same lab.
 //!
-//! CPU is user + system time of every process of the daemon (/proc/PID/stat) over the
-//! window. For vrrp-agent it also includes the XDP program's run time, from
+//! CPU is the on-CPU time of every thread of every process of the daemon (schedstat,
+//! nanoseconds) over the window. For vrrp-agent it also includes the XDP program's run time, from
 //! `kernel.bpf_stats_enabled`. RSS is the sum of VmRSS at the end.
 use std::time::{Duration, Instant};
 
@@ -65,17 +65,23 @@ fn cpu_split(pid: u32) -> (f64, f64) {
     (get(11), get(12))
 }
 
-/// utime + stime of `pid` in seconds.
+/// Time `pid` spent on a CPU, in seconds: the sum of its threads' sum_exec_runtime from
+/// /proc/PID/task/*/schedstat (nanoseconds; /proc/PID/stat counts 10 ms ticks, too coarse
+/// for a Backup that uses a few milliseconds a second).
 fn cpu_secs(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return 0.0;
     };
-    // Fields after the ")" that ends the command name: state is field 3; utime 14, stime 15.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    ticks / clk_tck()
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .sum::<u64>() as f64
+        / 1e9
 }
 
 fn rss_kb(pid: u32) -> u64 {
@@ -223,7 +229,7 @@ fn main() -> Result<()> {
         .context("enabling kernel.bpf_stats_enabled")?;
     let result = (|| -> Result<()> {
         println!("CPU and memory over {secs} s, VRRPv3 advert_int 0.01, Master (priority 150) and Backup (100)");
-        println!("(CPU-s = user + system seconds of all the daemon's processes, plus the XDP program's run time)\n");
+        println!("(CPU-s = on-CPU seconds of all the daemon's threads (schedstat), plus the XDP program's run time; user from /proc/PID/stat ticks)\n");
         println!("| instances | role | vrrp-agent CPU-s | (user / XDP) | keepalived CPU-s | (user) | agent / keepalived | vrrp-agent RSS MB | keepalived RSS MB |");
         println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
         for n in [50u32, 200] {
