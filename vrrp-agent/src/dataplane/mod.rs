@@ -25,6 +25,9 @@ use vrrp_common::{
 /// The XDP object built by `cargo xtask build-ebpf`, embedded by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp.bpf.o"));
 
+/// The ring buffer of [`vrrp_common::PeerEvent`]s, as [`Dataplane::take_events`] hands it out.
+pub type EventRing = RingBuf<MapData>;
+
 /// Name of the XDP program inside the object.
 pub const PROGRAM: &str = "vrrp_xdp";
 
@@ -470,7 +473,7 @@ impl Dataplane {
     }
 
     /// Takes the event ring buffer (once) to read [`vrrp_common::PeerEvent`]s from.
-    pub fn take_events(&mut self) -> Result<RingBuf<MapData>, DataplaneError> {
+    pub fn take_events(&mut self) -> Result<EventRing, DataplaneError> {
         let name = map_names::EVENTS;
         let map = self
             .ebpf

@@ -406,13 +406,20 @@ impl Agent {
                 guard = events.readable_mut() => {
                     let mut guard = guard.context("waiting for kernel events")?;
                     let mut batch = Vec::new();
-                    while let Some(item) = guard.get_inner_mut().next() {
-                        match parse_event(&item) {
-                            Some(ev) => batch.push(ev),
-                            None => tracing::warn!(len = item.len(), "malformed event from the kernel"),
+                    let mut drain = |ring: &mut crate::dataplane::EventRing| {
+                        while let Some(item) = ring.next() {
+                            match parse_event(&item) {
+                                Some(ev) => batch.push(ev),
+                                None => tracing::warn!(len = item.len(), "malformed event from the kernel"),
+                            }
                         }
-                    }
+                    };
+                    drain(guard.get_inner_mut());
+                    // The ring buffer notifies only when the reader has caught up: an event
+                    // committed after the drain but before clear_ready would lose its wake-up,
+                    // so drain once more after clearing.
                     guard.clear_ready();
+                    drain(guard.get_inner_mut());
                     let now = MonoTime::now();
                     for ev in batch {
                         self.on_event(now, &ev).await;
