@@ -91,7 +91,7 @@ fn main() -> Result<()> {
             cmd.current_dir(&root)
                 .args(["test", "--workspace", "--exclude", "vrrp-ebpf"])
                 .args(args);
-            run(&mut cmd, "cargo test")
+            run_tests(&mut cmd)
         }
         Cmd::Demo => {
             require_root("the demo creates network namespaces and attaches XDP")?;
@@ -163,6 +163,46 @@ fn run(cmd: &mut Command, what: &str) -> Result<()> {
     let status = cmd.status().with_context(|| format!("starting {what}"))?;
     if !status.success() {
         bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+/// Runs `cargo test`, passing its output through, and ends with one line totalling every
+/// test binary's result (cargo's own last line is the doc-test summary, often "0 passed").
+fn run_tests(cmd: &mut Command) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("starting cargo test")?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line.context("reading cargo test output")?;
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                let count = |what: &str| {
+                    rest.split(';')
+                        .find_map(|part| {
+                            part.trim()
+                                .strip_suffix(what)?
+                                .trim()
+                                .rsplit(' ')
+                                .next()?
+                                .parse::<u64>()
+                                .ok()
+                        })
+                        .unwrap_or(0)
+                };
+                passed += count("passed");
+                failed += count("failed");
+            }
+        }
+    }
+    let status = child.wait().context("waiting for cargo test")?;
+    println!("tests: {passed} passed, {failed} failed");
+    if !status.success() {
+        bail!("cargo test failed ({status})");
     }
     Ok(())
 }
