@@ -243,6 +243,12 @@ impl Router {
             Input::PriorityChanged(priority) => self.on_priority_changed(priority),
             Input::Fault => self.on_fault(&mut out),
             Input::FaultCleared => self.on_fault_cleared(now, &mut out),
+            Input::GroupMaster => {
+                if let Phase::Backup(_) = self.phase {
+                    self.become_master(now, State::Backup, Reason::SyncGroup, &mut out);
+                }
+            }
+            Input::GroupBackup => self.on_group_backup(now, &mut out),
         }
         out
     }
@@ -544,8 +550,14 @@ impl Router {
             }
         } else {
             // RFC 9568 §6.4.2 / RFC 3768 §6.4.2 "else (Priority less than local Priority and
-            // Preempt_Mode True): Discard the ADVERTISEMENT". The Master_Down_Timer runs
-            // out and this router takes over; remember whom it preempts for the log.
+            // Preempt_Mode True): Discard the ADVERTISEMENT"; remember whom it preempts for
+            // the log. The RFC lets the Master_Down_Timer run out (up to three intervals
+            // after the last accepted advert). We take over one Skew_Time after the first
+            // discarded advert instead, as after a priority-0 advert: a Master whose
+            // tracking lowered its priority below ours hands over within one advert
+            // interval plus our skew, and Backups of different priorities still act in
+            // priority order.
+            b.down_at = b.down_at.min(received_at + self.skew_time);
             b.discarded_lower = Some(MasterInfo {
                 address: from,
                 priority,
@@ -665,6 +677,32 @@ impl Router {
             b.down_at = b.down_at.min(b.counted_from + run);
             self.phase = Phase::Backup(b);
         }
+    }
+
+    /// keepalived vrrp_sync_backup: another member of the sync group left Master, so this
+    /// one does too. It stops advertising and releases its VIPs (no priority-0 advert: the
+    /// peer's group follows its own member that took over) and waits a full
+    /// Master_Down_Interval as Backup.
+    fn on_group_backup(&mut self, now: MonoTime, out: &mut Actions) {
+        if !matches!(self.phase, Phase::Master(_)) {
+            return;
+        }
+        self.master_adver_interval = self.advertisement_interval;
+        self.recompute_intervals();
+        self.phase = Phase::Backup(Backup {
+            down_at: now + self.master_down_interval,
+            counted_from: now,
+            armed_by: ArmedBy::Start,
+            discarded_lower: None,
+            preempt_hold_until: None,
+        });
+        self.heard_master = None;
+        out.push(Action::RemoveVips);
+        out.push(state_change(
+            State::Master,
+            State::Backup,
+            Reason::SyncGroup,
+        ));
     }
 
     fn on_fault(&mut self, out: &mut Actions) {

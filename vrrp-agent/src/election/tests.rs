@@ -33,6 +33,8 @@ const HIGH_ADDR: &str = "198.18.0.3";
 const MDI_100: u64 = 3_609_375_000; // priority 100: 3 s + 156/256 s
 const SKEW_100: u64 = 609_375_000;
 const MDI_150: u64 = 3_414_062_500; // 3 s + 106/256 s
+const SKEW_150: u64 = 414_062_500;
+const SKEW_200: u64 = 218_750_000;
 const MDI_200: u64 = 3_218_750_000; // 3 s + 56/256 s
 const MS: u64 = 1_000_000;
 const SEC: u64 = 1_000_000_000;
@@ -446,20 +448,21 @@ fn backup_preempt_discards_lower_priority_and_takes_over() {
                 State::Backup,
                 Some(ns(MDI_150)),
             ),
-            // Discarded: the timer is not reset.
+            // Discarded: the timer is not reset from it; it runs out one Skew_Time after
+            // the first discarded advert.
             step(
                 ms(1000),
                 advert(PEER_A, 100, cs(100), ms(1000)),
                 vec![],
                 State::Backup,
-                Some(ns(MDI_150)),
+                Some(ns(1000 * MS + SKEW_150)),
             ),
             step(
-                ms(2000),
-                advert(PEER_A, 100, cs(100), ms(2000)),
+                ms(1200),
+                advert(PEER_A, 100, cs(100), ms(1200)),
                 vec![],
                 State::Backup,
-                Some(ns(MDI_150)),
+                Some(ns(1000 * MS + SKEW_150)),
             ),
         ],
     );
@@ -475,7 +478,7 @@ fn backup_preempt_discards_lower_priority_and_takes_over() {
         &mut r,
         "preempt expiry",
         &[step(
-            ns(MDI_150),
+            ns(1000 * MS + SKEW_150),
             Input::Timer,
             takeover(
                 150,
@@ -486,7 +489,7 @@ fn backup_preempt_discards_lower_priority_and_takes_over() {
                 },
             ),
             State::Master,
-            Some(ns(MDI_150 + SEC)),
+            Some(ns(2000 * MS + SKEW_150)),
         )],
     );
 }
@@ -1085,13 +1088,14 @@ fn preempt_delay_after_startup() {
                 State::Backup,
                 Some(ns(9999 * MS + MDI_150)),
             ),
-            // From start-up + 10 s on it is discarded; the timer runs out.
+            // From start-up + 10 s on it is discarded; the timer runs out one Skew_Time
+            // later.
             step(
                 ms(10_000),
                 advert(PEER_A, 100, cs(100), ms(10_000)),
                 vec![],
                 State::Backup,
-                Some(ns(9999 * MS + MDI_150)),
+                Some(ns(10_000 * MS + SKEW_150)),
             ),
         ],
     );
@@ -1099,7 +1103,7 @@ fn preempt_delay_after_startup() {
         &mut r,
         "preempt delay expiry",
         &[step(
-            ns(9999 * MS + MDI_150),
+            ns(10_000 * MS + SKEW_150),
             Input::Timer,
             takeover(
                 150,
@@ -1110,7 +1114,7 @@ fn preempt_delay_after_startup() {
                 },
             ),
             State::Master,
-            Some(ns(10_999 * MS + MDI_150)),
+            Some(ns(11_000 * MS + SKEW_150)),
         )],
     );
 }
@@ -1169,7 +1173,7 @@ fn preempt_delay_restarts_on_first_lower_priority_after_a_higher_one() {
                 advert(PEER_A, 100, cs(100), ms(30_000)),
                 vec![],
                 State::Backup,
-                Some(ns(29_999 * MS + MDI_150)),
+                Some(ns(30_000 * MS + SKEW_150)),
             ),
         ],
     );
@@ -1595,10 +1599,10 @@ fn priority_change_in_backup_shortens_running_timer_and_changes_skew() {
                 advert(PEER_A, 60, cs(100), ms(1400)),
                 vec![],
                 State::Backup,
-                Some(ns(1200 * MS + MDI_200)),
+                Some(ns(1400 * MS + SKEW_200)),
             ),
             step(
-                ns(1200 * MS + MDI_200),
+                ns(1400 * MS + SKEW_200),
                 Input::Timer,
                 takeover(
                     200,
@@ -1609,7 +1613,7 @@ fn priority_change_in_backup_shortens_running_timer_and_changes_skew() {
                     },
                 ),
                 State::Master,
-                Some(ns(2200 * MS + MDI_200)),
+                Some(ns(2400 * MS + SKEW_200)),
             ),
         ],
     );
@@ -2028,4 +2032,72 @@ fn aligned_adverts_share_a_grid() {
             "then on the grid"
         );
     }
+}
+
+#[test]
+fn sync_group_master_and_backup_follow() {
+    let mut r = run(
+        "group master",
+        v3(100),
+        &[
+            step(
+                ms(0),
+                Input::Startup,
+                vec![change(State::Initialize, State::Backup, Reason::Startup)],
+                State::Backup,
+                Some(ns(MDI_100)),
+            ),
+            // Not in Master: GroupBackup changes nothing.
+            step(
+                ms(10),
+                Input::GroupBackup,
+                vec![],
+                State::Backup,
+                Some(ns(MDI_100)),
+            ),
+            // A member became Master: follow at once.
+            step(
+                ms(500),
+                Input::GroupMaster,
+                takeover(100, State::Backup, Reason::SyncGroup),
+                State::Master,
+                Some(ms(1500)),
+            ),
+            // Already Master: nothing.
+            step(
+                ms(600),
+                Input::GroupMaster,
+                vec![],
+                State::Master,
+                Some(ms(1500)),
+            ),
+            // A member left Master: release the VIPs, no priority-0 advert, and wait a full
+            // Master_Down_Interval.
+            step(
+                ms(700),
+                Input::GroupBackup,
+                vec![
+                    Action::RemoveVips,
+                    change(State::Master, State::Backup, Reason::SyncGroup),
+                ],
+                State::Backup,
+                Some(ns(700 * MS + MDI_100)),
+            ),
+        ],
+    );
+    // In Fault, following is not possible.
+    run_on(
+        &mut r,
+        "group fault",
+        &[
+            step(
+                ms(800),
+                Input::Fault,
+                vec![change(State::Backup, State::Fault, Reason::Fault)],
+                State::Fault,
+                None,
+            ),
+            step(ms(900), Input::GroupMaster, vec![], State::Fault, None),
+        ],
+    );
 }

@@ -68,6 +68,12 @@ pub enum Input {
     Fault,
     /// Tracking says the router may serve again: leave Fault.
     FaultCleared,
+    /// Another member of this router's sync group became Master: a Backup follows at once
+    /// (keepalived vrrp_sync_master). Ignored in other states.
+    GroupMaster,
+    /// Another member of this router's sync group left Master for Backup: a Master follows
+    /// (keepalived vrrp_sync_backup). Ignored in other states.
+    GroupBackup,
 }
 
 /// Something the runtime must do, in the order returned.
@@ -144,6 +150,8 @@ pub enum Reason {
     Fault,
     /// Fault -> Backup, or Master for an address owner.
     FaultCleared,
+    /// Following another member of the sync group.
+    SyncGroup,
 }
 
 impl fmt::Display for Reason {
@@ -174,6 +182,7 @@ impl fmt::Display for Reason {
             }
             Reason::Fault => f.write_str("fault"),
             Reason::FaultCleared => f.write_str("fault cleared"),
+            Reason::SyncGroup => f.write_str("following its sync group"),
         }
     }
 }
