@@ -17,7 +17,7 @@ pub const MAX_WARNINGS: usize = 200;
 
 /// Where something was written: file, 1-based line and 1-based column (in characters).
 /// Line 0 means the file as a whole (for example a file that cannot be read).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Location {
     pub file: PathBuf,
     pub line: u32,

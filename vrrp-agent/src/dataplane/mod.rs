@@ -401,6 +401,18 @@ impl Dataplane {
         map.insert(key, 1, 0).map_err(|e| map_err(name, e))
     }
 
+    /// Stops accepting adverts from one unicast peer.
+    pub fn remove_unicast_peer(&mut self, key: PeerKey) -> Result<(), DataplaneError> {
+        let name = map_names::UNICAST;
+        let map = self.map_mut(name)?;
+        let mut map: HashMap<&mut MapData, PeerKey, u32> =
+            HashMap::try_from(map).map_err(|e| map_err(name, e))?;
+        match map.remove(&key) {
+            Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+            Err(e) => Err(map_err(name, e)),
+        }
+    }
+
     /// The peer table of one configured instance, read from the shared mapping (no
     /// syscall).
     pub fn peer_table(&self, key: &InstanceKey) -> Result<Option<PeerTable>, DataplaneError> {
@@ -529,6 +541,23 @@ impl Dataplane {
             iface: iface.to_string(),
             reason: failures.join("; "),
         })
+    }
+
+    /// Detaches from one interface (no instance uses it any more).
+    pub fn detach(&mut self, iface: &str) {
+        let Some(pos) = self.attached.iter().position(|a| a.iface == iface) else {
+            return;
+        };
+        let a = self.attached.remove(pos);
+        let Some(prog) = self.ebpf.program_mut(PROGRAM) else {
+            return;
+        };
+        let Ok(prog): Result<&mut Xdp, _> = prog.try_into() else {
+            return;
+        };
+        if let Err(e) = prog.detach(a.link) {
+            tracing::warn!(iface = %a.iface, error = %e, "detaching XDP failed");
+        }
     }
 
     /// Detaches from every interface.

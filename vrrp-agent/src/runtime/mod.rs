@@ -1,24 +1,34 @@
 //! The runtime: wires configuration, the XDP data plane, the election, netlink, the advert
-//! sender and the GARP announcer with tokio, on one thread.
+//! sender, the GARP announcer, tracking and notifications with tokio, on one thread.
 //!
 //! What wakes it:
 //! - its one timer (a timerfd armed at the earliest election or GARP deadline);
 //! - a ring-buffer event from XDP (a new source, a priority change, priority 0, an interval
 //!   change);
-//! - a signal.
+//! - a link event from rtnetlink (an instance's own interface, a `track_interface`);
+//! - a tracking result (a `vrrp_script` run, a track file written);
+//! - a signal (SIGTERM/SIGINT stop, SIGHUP reloads).
 //!
 //! A Backup does not wake per received advert. At its Master_Down deadline it first reads
 //! the kernel's record of the Master (shared memory, no syscall) and feeds the newest advert
 //! to the election, which re-arms the timer from the advert's real receive time.
+mod groups;
 mod kernel;
+mod reload;
+mod setup;
 mod timer;
 
-use std::{collections::BTreeMap, net::IpAddr, path::PathBuf};
+use std::{
+    collections::{BTreeMap, VecDeque},
+    net::IpAddr,
+    path::PathBuf,
+};
 
 use anyhow::{bail, Context, Result};
 use tokio::{
     io::unix::AsyncFd,
     signal::unix::{signal, SignalKind},
+    sync::mpsc,
 };
 use vrrp_common::{
     InstanceKey, PeerEvent, EV_INTERVAL, EV_NEW_SOURCE, EV_PRIORITY, EV_PRIORITY_ZERO,
@@ -28,18 +38,25 @@ pub use kernel::{addr_bytes, kernel_instance, parse_event, peer_addr, KernelInst
 
 use crate::{
     announce::{Announcer, GarpSchedule},
-    config::{self, Config, Family, VirtualAddress},
+    config::{self, Config, Family, Instance, VirtualAddress},
     dataplane::{Dataplane, XdpModeChoice},
-    election::{Action, Input, Router, RouterConfig, State},
+    election::{Action, Input, Reason, Router, State},
     netlink::Netlink,
+    notify::{Notifier, Subject},
+    track::{self, Monitors, TrackEvent, Tracking},
     tx::{self, AdvertSocket, Outgoing},
     units::{Centisecs, MonoTime},
-    wire::{self, vrrp::Repr, ChecksumForm, MacAddr},
+    wire::{vrrp::Repr, ChecksumForm, MacAddr},
 };
+use groups::GroupRt;
+use setup::{vip_ifindex, Plan};
 
 /// How far ahead of its deadline a Backup is refreshed from the kernel's records when the
 /// timer wakes the runtime for another router (see `Agent::on_timer`).
 const REFRESH_AHEAD: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// How long a stop waits for queued notify commands (notify_stop) to finish.
+const NOTIFY_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Options of `vrrp-agent run`.
 #[derive(Debug, Clone)]
@@ -55,44 +72,18 @@ pub struct RunOptions {
 /// Configured features whose behaviour is not active in this version, by name, so that `run`
 /// can say so at start-up instead of silently ignoring them.
 pub fn inactive_features(config: &Config) -> Vec<String> {
-    let mut out = Vec::new();
-    for inst in &config.instances {
-        let n = &inst.name;
-        if inst.family == Family::V6 {
-            out.push(format!(
-                "{n}: IPv6 election (the kernel checks and records its adverts; the agent does not \
-                 advertise or own its addresses yet)"
-            ));
-        }
-        for t in &inst.track_scripts {
-            out.push(format!("{n}: track_script {}", t.name));
-        }
-        for t in &inst.track_interfaces {
-            out.push(format!("{n}: track_interface {}", t.name));
-        }
-        for t in &inst.track_files {
-            out.push(format!("{n}: track_file {}", t.name));
-        }
-        let notify = &inst.notify;
-        for (kw, set) in [
-            ("notify_master", notify.master.is_some()),
-            ("notify_backup", notify.backup.is_some()),
-            ("notify_fault", notify.fault.is_some()),
-            ("notify_stop", notify.stop.is_some()),
-            ("notify", notify.generic.is_some()),
-        ] {
-            if set {
-                out.push(format!("{n}: {kw}"));
-            }
-        }
-    }
-    for s in &config.scripts {
-        out.push(format!("vrrp_script {} (not run yet)", s.name));
-    }
-    for g in &config.sync_groups {
-        out.push(format!("vrrp_sync_group {}", g.name));
-    }
-    out
+    config
+        .instances
+        .iter()
+        .filter(|inst| inst.family == Family::V6)
+        .map(|inst| {
+            format!(
+                "{}: IPv6 election (the kernel checks and records its adverts; the agent does not \
+                 advertise or own its addresses yet)",
+                inst.name
+            )
+        })
+        .collect()
 }
 
 /// One virtual router and the I/O state around its election.
@@ -114,9 +105,17 @@ struct Vrouter {
     /// Advert payloads, one per destination, built for priority `built_for`.
     built: Vec<Vec<u8>>,
     built_for: Option<u8>,
-    /// In FAULT because its interface lost carrier or went down (keepalived tracks an
-    /// instance's own interface by default).
+    /// Its interface lost carrier or went down (keepalived tracks an instance's own
+    /// interface by default).
     link_fault: bool,
+    /// Why tracking (a weight-0 script, interface or file) holds it in FAULT.
+    track_fault: Option<String>,
+    /// Why taking its VIPs failed; cleared when its interface comes back.
+    vip_fault: Option<String>,
+    /// The configuration it runs (for reload).
+    inst: Instance,
+    /// State changes so far.
+    transitions: u64,
 }
 
 impl Vrouter {
@@ -126,21 +125,73 @@ impl Vrouter {
             (a, b) => a.or(b),
         }
     }
+
+    /// Why this instance itself must be in FAULT, if it must.
+    fn own_fault(&self) -> Option<String> {
+        if self.link_fault {
+            return Some(format!(
+                "interface {} is down or has no carrier",
+                self.iface
+            ));
+        }
+        self.track_fault.clone().or_else(|| self.vip_fault.clone())
+    }
+}
+
+/// Tracking: the state, the monitors that feed it, and their results.
+struct Tracker {
+    state: Tracking,
+    /// Dropped to stop every script and watch; reload replaces them.
+    monitors: Monitors,
+    events: mpsc::UnboundedReceiver<TrackEvent>,
+}
+
+impl Tracker {
+    /// Starts the monitors of `config` (or, on reload, replaces `previous` with them: the old
+    /// ones stop first, so a script never runs twice at once) and takes in what they know at
+    /// once (track file values, refused scripts).
+    fn start(config: &Config, previous: Option<Monitors>) -> Result<Tracker> {
+        let (tx, mut events) = mpsc::unbounded_channel();
+        let monitors = match previous {
+            Some(old) => old.reload(config, tx),
+            None => Monitors::start(config, tx),
+        }
+        .map_err(|e| anyhow::anyhow!("starting health checks: {e}"))?;
+        let mut state = Tracking::new(config);
+        monitors.apply_refusals(&mut state);
+        while let Ok(ev) = events.try_recv() {
+            state.apply(&ev);
+        }
+        Ok(Tracker {
+            state,
+            monitors,
+            events,
+        })
+    }
 }
 
 /// Everything the loop owns.
 struct Agent {
+    opts: RunOptions,
     routers: Vec<Vrouter>,
     by_key: BTreeMap<InstanceKey, usize>,
-    /// Names of every configured instance (IPv6 ones included), for event logs.
-    names: BTreeMap<InstanceKey, String>,
+    /// Every configured instance in the kernel (IPv6 ones included), by key: for event logs
+    /// and reload.
+    kernel: BTreeMap<InstanceKey, KernelInstance>,
     /// Advert sockets with the interface index they are bound to.
     sockets: Vec<(u32, AdvertSocket)>,
     netlink: Netlink,
     announcer: Announcer,
     dp: Dataplane,
+    tracker: Tracker,
+    notifier: Notifier,
+    groups: Vec<GroupRt>,
     /// Adverts to send at the end of this turn: (router index, priority).
     pending: Vec<(usize, u8)>,
+    /// Inputs the election still has to see in this turn (sync groups, faults).
+    followups: VecDeque<(usize, Input)>,
+    /// Some instance's own fault changed: its sync group must be looked at.
+    faults_dirty: bool,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -166,201 +217,128 @@ pub async fn run(opts: RunOptions) -> Result<()> {
 
 impl Agent {
     async fn start(config: &Config, opts: &RunOptions, netlink: Netlink) -> Result<Agent> {
-        // Resolve every interface and source address first: a typo fails before anything
-        // is loaded or changed.
-        let mut plans = Vec::new();
-        for inst in &config.instances {
-            let link = netlink.link(&inst.interface).await.with_context(|| {
-                format!(
-                    "instance {}: interface {} does not exist on this host",
-                    inst.name, inst.interface
-                )
-            })?;
-            let src = match inst.family {
-                Family::V4 => match inst.unicast_src_ip.or(inst.mcast_src_ip) {
-                    Some(a) => Some(a),
-                    None => netlink.primary_ipv4(link.index).await?.map(IpAddr::V4),
-                },
-                Family::V6 => None,
-            };
-            if inst.family == Family::V4 && src.is_none() {
-                bail!(
-                    "instance {}: interface {} has no IPv4 address to send adverts from; add one or \
-                     set unicast_src_ip",
-                    inst.name,
-                    inst.interface
-                );
-            }
-            plans.push((inst, link, src));
-        }
+        // Resolve every interface and source address first, and every script and notify
+        // command: a typo fails before anything is loaded or changed.
+        let plans = setup::plan_instances(&netlink, config).await?;
+        let notifier = Notifier::new(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+        check_notify_security(config, &notifier)?;
+        let tracker = Tracker::start(config, None)?;
 
         // Addresses a previous run left behind (e.g. after SIGKILL) go before we start as
         // Backup: a Backup must not answer for the VIPs.
-        for (inst, link, src) in &plans {
-            for vip in inst.vips.iter().chain(&inst.vips_excluded) {
-                if Some(vip.addr) == *src {
-                    continue; // the address owner's own address
-                }
-                // A VIP on an interface that does not exist (yet) has nothing to clean up;
-                // taking it later fails and puts the instance in FAULT.
-                let Ok(ifindex) = vip_ifindex(&netlink, vip, link.index).await else {
-                    continue;
-                };
-                if netlink
-                    .has_address(ifindex, vip.addr)
-                    .await
-                    .unwrap_or(false)
-                {
-                    netlink.remove_vip(ifindex, vip).await?;
-                    tracing::info!(instance = %inst.name, vip = %vip.addr, "removed a VIP left by a previous run");
-                }
-            }
+        for plan in &plans {
+            setup::remove_leftover_vips(&netlink, plan).await?;
         }
 
-        let mut dp = Dataplane::load(Some(&opts.pin_dir)).context("loading the XDP program")?;
+        let dp = Dataplane::load(Some(&opts.pin_dir)).context("loading the XDP program")?;
         tracing::info!(pin_dir = %opts.pin_dir.display(), "XDP program loaded, maps pinned");
-        let mut names = BTreeMap::new();
-        for (inst, link, _) in &plans {
-            let ki = kernel_instance(inst, link.index);
-            dp.set_instance(ki.key, ki.cfg)?;
-            for p in &ki.peers {
-                dp.allow_unicast_peer(*p)?;
-            }
-            names.insert(ki.key, ki.name.clone());
-        }
-        let mut ifaces: Vec<&str> = plans.iter().map(|(i, _, _)| i.interface.as_str()).collect();
-        ifaces.sort_unstable();
-        ifaces.dedup();
-        for iface in ifaces {
-            let mode = dp.attach(iface, opts.xdp_mode)?;
-            tracing::info!(iface, %mode, "XDP attached");
-        }
-
         let announcer = Announcer::new().context("opening the GARP socket")?;
-        let mut sockets: Vec<(u32, AdvertSocket)> = Vec::new();
-        let mut routers = Vec::new();
-        let mut by_key = BTreeMap::new();
-        for (inst, link, src) in plans {
-            let ki = kernel_instance(inst, link.index);
-            let Some(src) = src else {
-                tracing::info!(instance = %inst.name, iface = %inst.interface, vrid = inst.vrid, af = 6, "watching adverts (IPv6: no election yet)");
-                continue;
-            };
-            let IpAddr::V4(src4) = src else { continue };
-            let socket = match sockets
-                .iter()
-                .position(|(idx, s)| s.src() == src && *idx == link.index)
-            {
-                Some(i) => i,
-                None => {
-                    let socket = AdvertSocket::open(&inst.interface, link.index, src4)?;
-                    socket.join_vrrp_group()?;
-                    sockets.push((link.index, socket));
-                    sockets.len() - 1
-                }
-            };
-            let version = match inst.version {
-                config::Version::V2 => crate::election::Version::V2,
-                config::Version::V3 => crate::election::Version::V3,
-            };
-            let interval = inst.advert_centisecs();
-            let router = Router::new(RouterConfig {
-                version,
-                priority: inst.priority,
-                advertisement_interval: interval,
-                preempt_mode: inst.preempt,
-                preempt_delay: inst.preempt_delay,
-                accept_mode: false,
-                primary_address: src,
-                // One wake-up and one sendmmsg per tick for all instances of an interval.
-                align_adverts: true,
-            });
-            let advert_addrs: Vec<IpAddr> = inst.vips.iter().map(|v| v.addr).collect();
-            let repr = Repr {
-                version: match inst.version {
-                    config::Version::V2 => wire::vrrp::Version::V2,
-                    config::Version::V3 => wire::vrrp::Version::V3,
-                },
-                vrid: inst.vrid,
-                priority: inst.priority,
-                max_adver_int: interval,
-                addresses: advert_addrs,
-                auth: match &inst.auth {
-                    Some(config::Auth::Pass(p)) if inst.version == config::Version::V2 => {
-                        wire::vrrp::Auth::Pass(*p)
-                    }
-                    _ => wire::vrrp::Auth::None,
-                },
-            };
-            let dsts = if inst.unicast_peers.is_empty() {
-                vec![wire::VRRP_GROUP_V4.into()]
-            } else {
-                inst.unicast_peers.clone()
-            };
-            tracing::info!(
-                instance = %inst.name,
-                iface = %inst.interface,
-                vrid = inst.vrid,
-                priority = inst.priority,
-                interval = %interval,
-                from = %src,
-                to = ?dsts,
-                "instance ready"
-            );
-            by_key.insert(ki.key, routers.len());
-            routers.push(Vrouter {
-                name: inst.name.clone(),
-                iface: inst.interface.clone(),
-                ifindex: link.index,
-                key: ki.key,
-                router,
-                vips: inst
-                    .vips
-                    .iter()
-                    .chain(&inst.vips_excluded)
-                    .cloned()
-                    .collect(),
-                repr,
-                src,
-                dsts,
-                socket,
-                checksum: if inst.v3_checksum_as_v2 {
-                    ChecksumForm::Plain
-                } else {
-                    ChecksumForm::PseudoHeader
-                },
-                mac: link.mac,
-                garp: GarpSchedule::new(&inst.garp),
-                built: Vec::new(),
-                built_for: None,
-                link_fault: !(link.up && link.running),
-            });
-        }
-
         let mut agent = Agent {
-            routers,
-            by_key,
-            names,
-            sockets,
+            opts: opts.clone(),
+            routers: Vec::new(),
+            by_key: BTreeMap::new(),
+            kernel: BTreeMap::new(),
+            sockets: Vec::new(),
             netlink,
             announcer,
             dp,
+            tracker,
+            notifier,
+            groups: groups_of(config),
             pending: Vec::new(),
+            followups: VecDeque::new(),
+            faults_dirty: false,
         };
+        for plan in &plans {
+            agent.add_instance(plan)?;
+        }
+        agent.attach_all()?;
+        agent.init_tracked_interfaces().await;
         let now = MonoTime::now();
         for i in 0..agent.routers.len() {
-            if agent.routers[i].link_fault {
-                // A router whose link is down starts in FAULT (remembered before Startup).
-                let vr = &agent.routers[i];
-                tracing::warn!(instance = %vr.name, iface = %vr.iface, "interface is down or has no carrier: starting in FAULT");
-                let actions = agent.routers[i].router.handle(now, Input::Fault);
-                agent.apply(i, now, actions).await;
-            }
-            let actions = agent.routers[i].router.handle(now, Input::Startup);
-            agent.apply(i, now, actions).await;
+            agent.start_router(i, now).await;
         }
         agent.flush();
         Ok(agent)
+    }
+
+    /// Programs the kernel for one instance and, for IPv4, builds its router (not started).
+    fn add_instance(&mut self, plan: &Plan) -> Result<()> {
+        let ki = kernel_instance(&plan.inst, plan.link.index);
+        self.dp.set_instance(ki.key, ki.cfg)?;
+        for p in &ki.peers {
+            self.dp.allow_unicast_peer(*p)?;
+        }
+        let key = ki.key;
+        self.kernel.insert(key, ki);
+        let Some(IpAddr::V4(src4)) = plan.src else {
+            let inst = &plan.inst;
+            tracing::info!(instance = %inst.name, iface = %inst.interface, vrid = inst.vrid, af = 6, "watching adverts (IPv6: no election yet)");
+            return Ok(());
+        };
+        let src = IpAddr::V4(src4);
+        let ifindex = plan.link.index;
+        let socket = match self
+            .sockets
+            .iter()
+            .position(|(idx, s)| s.src() == src && *idx == ifindex)
+        {
+            Some(i) => i,
+            None => {
+                let socket = AdvertSocket::open(&plan.inst.interface, ifindex, src4)?;
+                socket.join_vrrp_group()?;
+                self.sockets.push((ifindex, socket));
+                self.sockets.len() - 1
+            }
+        };
+        self.by_key.insert(key, self.routers.len());
+        self.routers.push(setup::build_router(plan, src, socket));
+        Ok(())
+    }
+
+    /// Attaches XDP to every interface an instance uses and it is not attached to yet.
+    fn attach_all(&mut self) -> Result<()> {
+        let mut ifaces: Vec<String> = self.kernel.values().map(|k| k.iface.clone()).collect();
+        ifaces.sort_unstable();
+        ifaces.dedup();
+        for iface in ifaces {
+            if self.dp.attachments().iter().any(|a| a.iface == iface) {
+                continue;
+            }
+            let mode = self.dp.attach(&iface, self.opts.xdp_mode)?;
+            tracing::info!(iface, %mode, "XDP attached");
+        }
+        Ok(())
+    }
+
+    /// Tells tracking the current state of every tracked interface (later changes come as
+    /// link events).
+    async fn init_tracked_interfaces(&mut self) {
+        for name in self.tracker.state.interfaces() {
+            let up = match self.netlink.link(&name).await {
+                Ok(link) => link.up && link.running,
+                Err(_) => {
+                    tracing::warn!(iface = %name, "track_interface: no such interface; counted as down");
+                    false
+                }
+            };
+            self.tracker.state.interface_state(&name, up);
+        }
+    }
+
+    /// Applies tracking to router `i` and starts it (RFC 9568 §6.4.1 Startup).
+    async fn start_router(&mut self, i: usize, now: MonoTime) {
+        self.apply_tracking(i, now).await;
+        if let Some(why) = self
+            .fault_reason(i)
+            .filter(|_| !self.routers[i].router.is_faulty())
+        {
+            // A router that must not serve starts in FAULT (remembered before Startup).
+            let vr = &self.routers[i];
+            tracing::warn!(instance = %vr.name, iface = %vr.iface, "{why}: starting in FAULT");
+            self.feed(i, now, Input::Fault).await;
+        }
+        self.feed(i, now, Input::Startup).await;
     }
 
     async fn main_loop(&mut self) -> Result<()> {
@@ -388,7 +366,10 @@ impl Agent {
                 _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); return Ok(()); }
                 _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); return Ok(()); }
                 _ = sighup.recv() => {
-                    tracing::warn!("SIGHUP: reloading is not supported yet; keeping the running configuration");
+                    tracing::info!(config = %self.opts.config.display(), "SIGHUP: reloading");
+                    if let Err(e) = self.reload().await {
+                        tracing::error!("reload rejected, the running configuration stays: {e:#}");
+                    }
                 }
                 ev = async { links.as_mut()?.recv().await }, if links.is_some() => {
                     match ev {
@@ -402,6 +383,9 @@ impl Agent {
                 r = timer.expired() => {
                     r.context("waiting for the timer")?;
                     self.on_timer(MonoTime::now()).await;
+                }
+                Some(ev) = self.tracker.events.recv() => {
+                    self.on_track(MonoTime::now(), ev).await;
                 }
                 guard = events.readable_mut() => {
                     let mut guard = guard.context("waiting for kernel events")?;
@@ -453,8 +437,7 @@ impl Agent {
                 .next_deadline()
                 .is_some_and(|d| d <= now)
             {
-                let actions = self.routers[i].router.handle(now, Input::Timer);
-                self.apply(i, now, actions).await;
+                self.feed(i, now, Input::Timer).await;
             }
             let rounds = self.routers[i].garp.due(now);
             if rounds > 0 {
@@ -471,21 +454,19 @@ impl Agent {
         };
         for rec in table.peers.iter().filter(|r| r.last_seen_ns != 0) {
             // The election ignores what it has already seen (duplicates and older adverts).
-            let received_at = MonoTime::from_nanos(rec.last_seen_ns);
-            let from = peer_addr(&vrrp_common::PeerKey::new(key, rec.addr));
             let input = Input::Advert {
-                from,
+                from: peer_addr(&vrrp_common::PeerKey::new(key, rec.addr)),
                 priority: rec.priority,
                 max_adver_int: Centisecs::new(rec.adver_int_cs),
-                received_at,
+                received_at: MonoTime::from_nanos(rec.last_seen_ns),
             };
-            let actions = self.routers[i].router.handle(now, input);
-            self.apply(i, now, actions).await;
+            self.feed(i, now, input).await;
         }
     }
 
     /// An interface changed state: its instances go to FAULT when it is down or has no
     /// carrier, and leave FAULT (as Backup, RFC 9568 §6.4.1 Startup rules) when it is back.
+    /// Instances that track it (`track_interface`) get its weight or FAULT.
     async fn on_link(&mut self, now: MonoTime, ev: &crate::netlink::LinkEvent) {
         let ok = ev.up && ev.running && !ev.removed;
         for i in 0..self.routers.len() {
@@ -494,20 +475,82 @@ impl Agent {
                 continue;
             }
             vr.link_fault = !ok;
-            let input = if ok {
+            if ok {
+                vr.vip_fault = None;
                 tracing::info!(instance = %vr.name, iface = %vr.iface, "interface is back up");
-                Input::FaultCleared
             } else {
                 tracing::warn!(instance = %vr.name, iface = %vr.iface, up = ev.up, carrier = ev.running, "interface down or without carrier");
-                Input::Fault
-            };
-            let actions = self.routers[i].router.handle(now, input);
-            self.apply(i, now, actions).await;
+            }
+            self.faults_dirty = true;
+        }
+        let changed = self.tracker.state.interface_state(&ev.name, ok);
+        self.retrack(now, changed).await;
+        self.sync_faults(now).await;
+    }
+
+    /// A tracking result: a script run or a track file change.
+    async fn on_track(&mut self, now: MonoTime, ev: TrackEvent) {
+        let changed = self.tracker.state.apply(&ev);
+        self.retrack(now, changed).await;
+        self.sync_faults(now).await;
+    }
+
+    /// Re-applies tracking to the named instances.
+    async fn retrack(&mut self, now: MonoTime, instances: Vec<String>) {
+        for name in instances {
+            if let Some(i) = self.routers.iter().position(|r| r.name == name) {
+                self.apply_tracking(i, now).await;
+            }
         }
     }
 
+    /// Sets router `i`'s effective priority and tracking fault from the tracking state.
+    async fn apply_tracking(&mut self, i: usize, now: MonoTime) {
+        let vr = &mut self.routers[i];
+        let status = self.tracker.state.status(&vr.name);
+        let priority = track::effective_priority(vr.inst.priority, &status);
+        if priority != vr.router.effective_priority() {
+            tracing::info!(
+                instance = %vr.name,
+                vrid = vr.key.vrid,
+                "effective priority {} -> {priority} (configured {}, tracking {:+})",
+                vr.router.effective_priority(),
+                vr.inst.priority,
+                status.delta
+            );
+            self.feed(i, now, Input::PriorityChanged(priority)).await;
+        }
+        let vr = &mut self.routers[i];
+        if vr.track_fault != status.fault {
+            vr.track_fault = status.fault;
+            self.faults_dirty = true;
+        }
+    }
+
+    /// Why router `i` must be in FAULT: its own fault, or one of its sync group's members'.
+    fn fault_reason(&self, i: usize) -> Option<String> {
+        let vr = &self.routers[i];
+        if let Some(why) = vr.own_fault() {
+            return Some(why);
+        }
+        let group = self.group_of(&vr.name)?;
+        self.groups[group].members.iter().find_map(|m| {
+            let j = self.routers.iter().position(|r| &r.name == m)?;
+            let why = self.routers[j].own_fault()?;
+            Some(format!(
+                "sync group {}: member {m} in FAULT ({why})",
+                self.groups[group].name
+            ))
+        })
+    }
+
+    /// Puts into FAULT (or takes out) every router whose fault reasons changed.
+    async fn sync_faults(&mut self, now: MonoTime) {
+        self.run_followups(now).await;
+    }
+
     async fn on_event(&mut self, now: MonoTime, ev: &PeerEvent) {
-        log_event(&self.names, ev);
+        log_event(&self.kernel, ev);
         let Some(&i) = self.by_key.get(&ev.peer.instance()) else {
             return;
         };
@@ -517,8 +560,46 @@ impl Agent {
             max_adver_int: Centisecs::new(ev.adver_int_cs),
             received_at: MonoTime::from_nanos(ev.ts_ns),
         };
-        let actions = self.routers[i].router.handle(now, input);
-        self.apply(i, now, actions).await;
+        self.feed(i, now, input).await;
+    }
+
+    /// Feeds `input` to router `i` and carries out the actions, then any follow-ups they
+    /// cause (sync group members following, FAULT after a failed VIP add).
+    async fn feed(&mut self, i: usize, now: MonoTime, input: Input) {
+        self.followups.push_back((i, input));
+        self.run_followups(now).await;
+    }
+
+    /// Runs queued inputs until none is left, then, if some instance's own fault changed,
+    /// moves every router whose fault reasons changed into or out of FAULT.
+    async fn run_followups(&mut self, now: MonoTime) {
+        loop {
+            while let Some((i, input)) = self.followups.pop_front() {
+                let actions = self.routers[i].router.handle(now, input);
+                self.apply(i, now, actions).await;
+            }
+            if !std::mem::take(&mut self.faults_dirty) {
+                return;
+            }
+            for j in 0..self.routers.len() {
+                let why = self.fault_reason(j);
+                let vr = &self.routers[j];
+                if why.is_some() == vr.router.is_faulty() {
+                    continue;
+                }
+                let input = match why {
+                    Some(why) => {
+                        tracing::warn!(instance = %vr.name, iface = %vr.iface, vrid = vr.key.vrid, "{why}");
+                        Input::Fault
+                    }
+                    None => Input::FaultCleared,
+                };
+                self.followups.push_back((j, input));
+            }
+            if self.followups.is_empty() {
+                return;
+            }
+        }
     }
 
     /// Carries out the election's actions, in order.
@@ -531,10 +612,10 @@ impl Agent {
                 Action::AddVips => {
                     self.flush();
                     if let Err(e) = self.add_vips(i).await {
-                        let vr = &self.routers[i];
+                        let vr = &mut self.routers[i];
                         tracing::error!(instance = %vr.name, iface = %vr.iface, vrid = vr.key.vrid, "{e:#}; going to FAULT");
-                        let more = self.routers[i].router.handle(now, Input::Fault);
-                        Box::pin(self.apply(i, now, more)).await;
+                        vr.vip_fault = Some(format!("taking the VIPs failed: {e:#}"));
+                        self.faults_dirty = true;
                         return;
                     }
                 }
@@ -549,20 +630,71 @@ impl Agent {
                         self.announce(i, rounds);
                     }
                 }
-                Action::StateChange { from, to, reason } => {
-                    let vr = &mut self.routers[i];
-                    if to != State::Master {
-                        vr.garp.left_master();
+                Action::StateChange { from, to, reason } => self.state_changed(i, from, to, reason),
+            }
+        }
+    }
+
+    /// Logs, counts and notifies a state change, and has the sync group follow.
+    fn state_changed(&mut self, i: usize, from: State, to: State, reason: Reason) {
+        let vr = &mut self.routers[i];
+        if to != State::Master {
+            vr.garp.left_master();
+        }
+        vr.transitions += 1;
+        tracing::info!(
+            instance = %vr.name,
+            vrid = vr.key.vrid,
+            iface = %vr.iface,
+            transitions = vr.transitions,
+            "{from} -> {to}: {reason}"
+        );
+        let priority = vr.router.effective_priority();
+        let name = vr.name.clone();
+        self.notifier
+            .transition(Subject::Instance, &name, groups::notify_state(to), priority);
+        let Some(g) = self.group_of(&name) else {
+            return;
+        };
+        // keepalived vrrp_sync_master / vrrp_sync_backup: the others follow a member that
+        // took over or stepped down on its own (not one that is itself following).
+        let follow = match (from, to) {
+            _ if reason == Reason::SyncGroup => None,
+            (_, State::Master) => Some(Input::GroupMaster),
+            (State::Master, State::Backup) => Some(Input::GroupBackup),
+            _ => None,
+        };
+        if let Some(input) = follow {
+            for m in &self.groups[g].members {
+                if let Some(j) = self.routers.iter().position(|r| &r.name == m) {
+                    if j != i {
+                        self.followups.push_back((j, input));
                     }
-                    tracing::info!(
-                        instance = %vr.name,
-                        vrid = vr.key.vrid,
-                        iface = %vr.iface,
-                        "{from} -> {to}: {reason}"
-                    );
                 }
             }
         }
+        let states: Vec<State> = self.groups[g]
+            .members
+            .iter()
+            .filter_map(|m| self.routers.iter().find(|r| &r.name == m))
+            .map(|r| r.router.state())
+            .collect();
+        if let Some(state) = groups::group_state(states) {
+            let group = &mut self.groups[g];
+            if group.notified != Some(state) {
+                group.notified = Some(state);
+                tracing::info!(group = %group.name, "sync group is now {state}");
+                self.notifier
+                    .transition(Subject::Group, &group.name, state, 0);
+            }
+        }
+    }
+
+    /// The sync group that has instance `name` as a member.
+    fn group_of(&self, name: &str) -> Option<usize> {
+        self.groups
+            .iter()
+            .position(|g| g.members.iter().any(|m| m == name))
     }
 
     async fn add_vips(&mut self, i: usize) -> Result<()> {
@@ -659,19 +791,29 @@ impl Agent {
         }
     }
 
-    /// SIGTERM / SIGINT: each Master sends priority 0 and drops its VIPs; XDP is detached and
-    /// the pins removed.
-    async fn shutdown(&mut self) {
-        let now = MonoTime::now();
+    /// Stops routers `which` as on SIGTERM (Masters send priority 0 and drop their VIPs);
+    /// returns whether one was Master and the longest Skew_Time among them.
+    async fn stop_routers(
+        &mut self,
+        which: &[usize],
+        now: MonoTime,
+    ) -> (bool, std::time::Duration) {
         let mut was_master = false;
         let mut skew = std::time::Duration::ZERO;
-        for i in 0..self.routers.len() {
+        for &i in which {
             was_master |= self.routers[i].router.state() == State::Master;
             skew = skew.max(self.routers[i].router.skew_time());
-            let actions = self.routers[i].router.handle(now, Input::Shutdown);
-            self.apply(i, now, actions).await;
+            self.feed(i, now, Input::Shutdown).await;
         }
         self.flush();
+        (was_master, skew)
+    }
+
+    /// SIGTERM / SIGINT: each Master sends priority 0 and drops its VIPs; notify_stop runs;
+    /// XDP is detached and the pins removed.
+    async fn shutdown(&mut self) {
+        let all: Vec<usize> = (0..self.routers.len()).collect();
+        let (was_master, skew) = self.stop_routers(&all, MonoTime::now()).await;
         if was_master {
             // The Backups take over one Skew_Time after our priority-0 advert. Detaching XDP
             // holds the kernel's global RTNL lock for an RCU grace period (~10 ms on veth),
@@ -683,23 +825,44 @@ impl Agent {
         }
         self.dp.detach_all();
         tracing::info!("stopped: priority 0 sent for Master instances, VIPs removed, XDP detached");
+        let notifier = std::mem::replace(&mut self.notifier, Notifier::disabled());
+        notifier.shutdown(NOTIFY_DRAIN).await;
     }
 }
 
-/// The interface a VIP lives on: its `dev`, else the instance's.
-async fn vip_ifindex(netlink: &Netlink, vip: &VirtualAddress, default: u32) -> Result<u32> {
-    match &vip.dev {
-        Some(dev) => Ok(netlink
-            .link(dev)
-            .await
-            .with_context(|| format!("VIP {}: dev {dev}", vip.addr))?
-            .index),
-        None => Ok(default),
+/// Refuses notify commands keepalived would refuse (missing, not executable, or, with
+/// `enable_script_security`, modifiable by a non-root user); warns about insecure ones
+/// otherwise.
+fn check_notify_security(config: &Config, notifier: &Notifier) -> Result<()> {
+    for (subject, name, keyword, cmd) in notifier.commands() {
+        if let Err(e) = track::security::check_command(cmd) {
+            let what = format!("{subject} {name}: {keyword} `{cmd}`: {e}");
+            if e.refuses(config.global.enable_script_security) {
+                bail!("{what}");
+            }
+            tracing::warn!("{what} (enable_script_security would refuse it)");
+        }
     }
+    Ok(())
 }
 
-fn log_event(names: &BTreeMap<InstanceKey, String>, ev: &PeerEvent) {
-    let name = names.get(&ev.peer.instance()).map_or("?", String::as_str);
+/// The sync groups of `config`, none notified yet.
+fn groups_of(config: &Config) -> Vec<GroupRt> {
+    config
+        .sync_groups
+        .iter()
+        .map(|g| GroupRt {
+            name: g.name.clone(),
+            members: g.members.clone(),
+            notified: None,
+        })
+        .collect()
+}
+
+fn log_event(kernel: &BTreeMap<InstanceKey, KernelInstance>, ev: &PeerEvent) {
+    let name = kernel
+        .get(&ev.peer.instance())
+        .map_or("?", |k| k.name.as_str());
     let from = peer_addr(&ev.peer);
     let interval = Centisecs::new(ev.adver_int_cs);
     let mut what = Vec::new();
@@ -723,16 +886,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn inactive_features_are_named() {
+    fn inactive_features_name_ipv6_elections_only() {
         let loaded = config::parse_str(
             "vrrp_script chk { script \"/bin/true\" }\nvrrp_instance VI_1 {\n interface lo0x\n virtual_router_id 5\n \
-             virtual_ipaddress { 198.18.0.1 }\n track_script { chk }\n notify_master /bin/true\n}\n",
+             virtual_ipaddress { 198.18.0.1 }\n track_script { chk }\n notify_master /bin/true\n}\n\
+             vrrp_instance VI_6 {\n interface lo0x\n virtual_router_id 6\n virtual_ipaddress { 2001:db8::1 }\n}\n",
             std::path::Path::new("t.conf"),
         )
         .expect("parses");
         let f = inactive_features(&loaded.config);
-        assert!(f.iter().any(|s| s == "VI_1: track_script chk"), "{f:?}");
-        assert!(f.iter().any(|s| s == "VI_1: notify_master"), "{f:?}");
-        assert!(f.iter().any(|s| s.starts_with("vrrp_script chk")), "{f:?}");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].starts_with("VI_6: IPv6 election"), "{f:?}");
     }
 }

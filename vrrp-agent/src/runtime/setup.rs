@@ -1,0 +1,235 @@
+//! From configured instances to running routers: host checks first (so a typo fails before
+//! anything changes, at start-up and on reload), then the pieces of a [`Vrouter`].
+use std::net::IpAddr;
+
+use anyhow::{bail, Context, Result};
+
+use super::Vrouter;
+use crate::{
+    announce::GarpSchedule,
+    config::{self, Config, Family, Instance, VirtualAddress},
+    election::{Router, RouterConfig},
+    netlink::{LinkInfo, Netlink},
+    wire::{self, vrrp::Repr, ChecksumForm},
+};
+
+/// One configured instance with what this host says about it.
+#[derive(Debug, Clone)]
+pub(super) struct Plan {
+    pub inst: Instance,
+    pub link: LinkInfo,
+    /// Source of adverts (IPv4); `None` for a watched-only IPv6 instance.
+    pub src: Option<IpAddr>,
+}
+
+/// Resolves every instance's interface and source address.
+pub(super) async fn plan_instances(netlink: &Netlink, config: &Config) -> Result<Vec<Plan>> {
+    let mut plans = Vec::new();
+    for inst in &config.instances {
+        let link = netlink.link(&inst.interface).await.with_context(|| {
+            format!(
+                "instance {}: interface {} does not exist on this host",
+                inst.name, inst.interface
+            )
+        })?;
+        let src = match inst.family {
+            Family::V4 => match inst.unicast_src_ip.or(inst.mcast_src_ip) {
+                Some(a) => Some(a),
+                None => netlink.primary_ipv4(link.index).await?.map(IpAddr::V4),
+            },
+            Family::V6 => None,
+        };
+        if inst.family == Family::V4 && src.is_none() {
+            bail!(
+                "instance {}: interface {} has no IPv4 address to send adverts from; add one or \
+                 set unicast_src_ip",
+                inst.name,
+                inst.interface
+            );
+        }
+        plans.push(Plan {
+            inst: inst.clone(),
+            link,
+            src,
+        });
+    }
+    Ok(plans)
+}
+
+/// Removes the VIPs of `plan` that a previous run left on the interfaces (e.g. after
+/// SIGKILL): a Backup must not answer for them.
+pub(super) async fn remove_leftover_vips(netlink: &Netlink, plan: &Plan) -> Result<()> {
+    let inst = &plan.inst;
+    for vip in inst.vips.iter().chain(&inst.vips_excluded) {
+        if Some(vip.addr) == plan.src {
+            continue; // the address owner's own address
+        }
+        // A VIP on an interface that does not exist (yet) has nothing to clean up; taking it
+        // later fails and puts the instance in FAULT.
+        let Ok(ifindex) = vip_ifindex(netlink, vip, plan.link.index).await else {
+            continue;
+        };
+        if netlink
+            .has_address(ifindex, vip.addr)
+            .await
+            .unwrap_or(false)
+        {
+            netlink.remove_vip(ifindex, vip).await?;
+            tracing::info!(instance = %inst.name, vip = %vip.addr, "removed a VIP left by a previous run");
+        }
+    }
+    Ok(())
+}
+
+/// The interface a VIP lives on: its `dev`, else the instance's.
+pub(super) async fn vip_ifindex(
+    netlink: &Netlink,
+    vip: &VirtualAddress,
+    default: u32,
+) -> Result<u32> {
+    match &vip.dev {
+        Some(dev) => Ok(netlink
+            .link(dev)
+            .await
+            .with_context(|| format!("VIP {}: dev {dev}", vip.addr))?
+            .index),
+        None => Ok(default),
+    }
+}
+
+/// A router for an IPv4 plan (`src` set), on advert socket `socket`, in Initialize.
+pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
+    let inst = &plan.inst;
+    let version = match inst.version {
+        config::Version::V2 => crate::election::Version::V2,
+        config::Version::V3 => crate::election::Version::V3,
+    };
+    let interval = inst.advert_centisecs();
+    let router = Router::new(RouterConfig {
+        version,
+        priority: inst.priority,
+        advertisement_interval: interval,
+        preempt_mode: inst.preempt,
+        preempt_delay: inst.preempt_delay,
+        accept_mode: false,
+        primary_address: src,
+        // One wake-up and one sendmmsg per tick for all instances of an interval.
+        align_adverts: true,
+    });
+    let repr = Repr {
+        version: match inst.version {
+            config::Version::V2 => wire::vrrp::Version::V2,
+            config::Version::V3 => wire::vrrp::Version::V3,
+        },
+        vrid: inst.vrid,
+        priority: inst.priority,
+        max_adver_int: interval,
+        addresses: inst.vips.iter().map(|v| v.addr).collect(),
+        auth: match &inst.auth {
+            Some(config::Auth::Pass(p)) if inst.version == config::Version::V2 => {
+                wire::vrrp::Auth::Pass(*p)
+            }
+            _ => wire::vrrp::Auth::None,
+        },
+    };
+    let dsts = if inst.unicast_peers.is_empty() {
+        vec![wire::VRRP_GROUP_V4.into()]
+    } else {
+        inst.unicast_peers.clone()
+    };
+    tracing::info!(
+        instance = %inst.name,
+        iface = %inst.interface,
+        vrid = inst.vrid,
+        priority = inst.priority,
+        interval = %interval,
+        from = %src,
+        to = ?dsts,
+        "instance ready"
+    );
+    Vrouter {
+        name: inst.name.clone(),
+        iface: inst.interface.clone(),
+        ifindex: plan.link.index,
+        key: super::kernel_instance(inst, plan.link.index).key,
+        router,
+        vips: inst
+            .vips
+            .iter()
+            .chain(&inst.vips_excluded)
+            .cloned()
+            .collect(),
+        repr,
+        src,
+        dsts,
+        socket,
+        checksum: if inst.v3_checksum_as_v2 {
+            ChecksumForm::Plain
+        } else {
+            ChecksumForm::PseudoHeader
+        },
+        mac: plan.link.mac,
+        garp: GarpSchedule::new(&inst.garp),
+        built: Vec::new(),
+        built_for: None,
+        link_fault: !(plan.link.up && plan.link.running),
+        track_fault: None,
+        vip_fault: None,
+        inst: inst.clone(),
+        transitions: 0,
+    }
+}
+
+/// Whether a running instance can stay as it is under `new`: everything that shapes its
+/// election, adverts, kernel record and addresses is equal. Tracking references and notify
+/// commands may differ (they are rebuilt on every reload), and so may where in the file it
+/// is written.
+pub(super) fn same_settings(old: &Instance, new: &Instance) -> bool {
+    let strip = |i: &Instance| {
+        let mut i = i.clone();
+        i.location = Default::default();
+        for v in i.vips.iter_mut().chain(i.vips_excluded.iter_mut()) {
+            v.location = Default::default();
+        }
+        i.track_scripts.clear();
+        i.track_interfaces.clear();
+        i.track_files.clear();
+        i.notify = Default::default();
+        i
+    };
+    strip(old) == strip(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(text: &str) -> Instance {
+        let loaded = config::parse_str(text, std::path::Path::new("t.conf")).expect("parses");
+        loaded.config.instances[0].clone()
+    }
+
+    #[test]
+    fn same_settings_ignores_position_tracking_and_notify() {
+        let a = instance(
+            "vrrp_instance VI_1 {\n interface lo0x\n virtual_router_id 5\n priority 100\n \
+             virtual_ipaddress { 198.18.0.1 }\n}\n",
+        );
+        let moved = instance(
+            "\n\nvrrp_instance VI_1 {\n interface lo0x\n  virtual_router_id 5\n priority 100\n \
+             virtual_ipaddress {\n 198.18.0.1\n }\n notify_master /bin/true\n \
+             track_interface { lo }\n}\n",
+        );
+        assert!(same_settings(&a, &moved));
+        let prio = instance(
+            "vrrp_instance VI_1 {\n interface lo0x\n virtual_router_id 5\n priority 101\n \
+             virtual_ipaddress { 198.18.0.1 }\n}\n",
+        );
+        assert!(!same_settings(&a, &prio));
+        let vip = instance(
+            "vrrp_instance VI_1 {\n interface lo0x\n virtual_router_id 5\n priority 100\n \
+             virtual_ipaddress { 198.18.0.2 }\n}\n",
+        );
+        assert!(!same_settings(&a, &vip));
+    }
+}
