@@ -214,6 +214,9 @@ impl Capture {
             "exec",
             lan.switch.name(),
             "tcpdump",
+            // Each packet is printed as it arrives (libpcap otherwise hands them over in
+            // blocks, up to a second late): a test reads the log right after an event.
+            "--immediate-mode",
             "-l",
             "-n",
             "-tt",

@@ -94,8 +94,9 @@ pub struct MasterInfo {
 enum ArmedBy {
     /// Start-up or leaving Fault: Master_Down_Interval from that moment.
     Start,
-    /// An accepted advert: Master_Down_Interval from its `received_at`.
-    Advert,
+    /// An accepted advert from `from` (the Master followed): Master_Down_Interval from its
+    /// `received_at`.
+    Advert { from: IpAddr },
     /// A priority-0 advert: Skew_Time from its `received_at`.
     Resign { from: IpAddr },
 }
@@ -452,7 +453,7 @@ impl Router {
                         from: lower.address,
                     },
                     (None, ArmedBy::Resign { from }) => Reason::MasterResigned { from },
-                    (None, ArmedBy::Start | ArmedBy::Advert) => Reason::MasterDown {
+                    (None, ArmedBy::Start | ArmedBy::Advert { .. }) => Reason::MasterDown {
                         after: b.down_at.saturating_since(b.counted_from),
                     },
                 };
@@ -542,7 +543,7 @@ impl Router {
             }
             b.down_at = received_at + self.master_down_interval;
             b.counted_from = received_at;
-            b.armed_by = ArmedBy::Advert;
+            b.armed_by = ArmedBy::Advert { from };
             b.discarded_lower = None;
             if priority >= self.effective_priority {
                 // keepalived: a Master we would not preempt stops the preempt delay.
@@ -552,12 +553,15 @@ impl Router {
             // RFC 9568 §6.4.2 / RFC 3768 §6.4.2 "else (Priority less than local Priority and
             // Preempt_Mode True): Discard the ADVERTISEMENT"; remember whom it preempts for
             // the log. The RFC lets the Master_Down_Timer run out (up to three intervals
-            // after the last accepted advert). We take over one Skew_Time after the first
-            // discarded advert instead, as after a priority-0 advert: a Master whose
-            // tracking lowered its priority below ours hands over within one advert
-            // interval plus our skew, and Backups of different priorities still act in
-            // priority order.
-            b.down_at = b.down_at.min(received_at + self.skew_time);
+            // after the last accepted advert). When the lower priority comes from the Master
+            // this router has been following (its tracking lowered it), we take over one
+            // Skew_Time after it instead, as after a priority-0 advert: such a Master hands
+            // over within one advert interval plus our skew, and Backups of different
+            // priorities still act in priority order. A lower priority from anyone else (a
+            // third router, a flood) changes nothing while the followed Master lives.
+            if matches!(b.armed_by, ArmedBy::Advert { from: m } if m == from) {
+                b.down_at = b.down_at.min(received_at + self.skew_time);
+            }
             b.discarded_lower = Some(MasterInfo {
                 address: from,
                 priority,
@@ -638,7 +642,7 @@ impl Router {
         self.phase = Phase::Backup(Backup {
             down_at: received_at + self.master_down_interval,
             counted_from: received_at,
-            armed_by: ArmedBy::Advert,
+            armed_by: ArmedBy::Advert { from },
             discarded_lower: None,
             // The advert that sends us to Backup has a priority of at least ours, which
             // stops any preempt delay (keepalived).
@@ -672,7 +676,7 @@ impl Router {
         if let Phase::Backup(mut b) = self.phase {
             let run = match b.armed_by {
                 ArmedBy::Resign { .. } => self.skew_time,
-                ArmedBy::Start | ArmedBy::Advert => self.master_down_interval,
+                ArmedBy::Start | ArmedBy::Advert { .. } => self.master_down_interval,
             };
             b.down_at = b.down_at.min(b.counted_from + run);
             self.phase = Phase::Backup(b);

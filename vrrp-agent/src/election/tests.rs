@@ -448,21 +448,21 @@ fn backup_preempt_discards_lower_priority_and_takes_over() {
                 State::Backup,
                 Some(ns(MDI_150)),
             ),
-            // Discarded: the timer is not reset from it; it runs out one Skew_Time after
-            // the first discarded advert.
+            // Discarded: the timer is not reset (and, as no Master was being followed, not
+            // shortened either).
             step(
                 ms(1000),
                 advert(PEER_A, 100, cs(100), ms(1000)),
                 vec![],
                 State::Backup,
-                Some(ns(1000 * MS + SKEW_150)),
+                Some(ns(MDI_150)),
             ),
             step(
-                ms(1200),
-                advert(PEER_A, 100, cs(100), ms(1200)),
+                ms(2000),
+                advert(PEER_A, 100, cs(100), ms(2000)),
                 vec![],
                 State::Backup,
-                Some(ns(1000 * MS + SKEW_150)),
+                Some(ns(MDI_150)),
             ),
         ],
     );
@@ -478,7 +478,7 @@ fn backup_preempt_discards_lower_priority_and_takes_over() {
         &mut r,
         "preempt expiry",
         &[step(
-            ns(1000 * MS + SKEW_150),
+            ns(MDI_150),
             Input::Timer,
             takeover(
                 150,
@@ -489,7 +489,7 @@ fn backup_preempt_discards_lower_priority_and_takes_over() {
                 },
             ),
             State::Master,
-            Some(ns(2000 * MS + SKEW_150)),
+            Some(ns(MDI_150 + SEC)),
         )],
     );
 }
@@ -2098,6 +2098,61 @@ fn sync_group_master_and_backup_follow() {
                 None,
             ),
             step(ms(900), Input::GroupMaster, vec![], State::Fault, None),
+        ],
+    );
+}
+
+#[test]
+fn backup_preempts_its_master_one_skew_after_it_lowers_its_priority() {
+    run(
+        "followed master lowers",
+        v3(150),
+        &[
+            step(
+                ms(0),
+                Input::Startup,
+                vec![change(State::Initialize, State::Backup, Reason::Startup)],
+                State::Backup,
+                Some(ns(MDI_150)),
+            ),
+            // Following a priority-200 Master.
+            step(
+                ms(1000),
+                advert(HIGH_ADDR, 200, cs(100), ms(1000)),
+                vec![],
+                State::Backup,
+                Some(ns(1000 * MS + MDI_150)),
+            ),
+            // A third router with a lower priority: discarded, nothing moves.
+            step(
+                ms(1500),
+                advert(PEER_A, 100, cs(100), ms(1500)),
+                vec![],
+                State::Backup,
+                Some(ns(1000 * MS + MDI_150)),
+            ),
+            // The followed Master drops to 90 (its tracking): take over one skew later.
+            step(
+                ms(2000),
+                advert(HIGH_ADDR, 90, cs(100), ms(2000)),
+                vec![],
+                State::Backup,
+                Some(ns(2000 * MS + SKEW_150)),
+            ),
+            step(
+                ns(2000 * MS + SKEW_150),
+                Input::Timer,
+                takeover(
+                    150,
+                    State::Backup,
+                    Reason::Preempting {
+                        priority: 90,
+                        from: ip(HIGH_ADDR),
+                    },
+                ),
+                State::Master,
+                Some(ns(3000 * MS + SKEW_150)),
+            ),
         ],
     );
 }
