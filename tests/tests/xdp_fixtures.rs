@@ -3,10 +3,12 @@
 //! for every discard reason. Needs root (CAP_BPF).
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use std::time::{Duration, Instant};
+
 use vrrp_agent::{
-    dataplane::Dataplane,
+    dataplane::{Dataplane, DataplaneError, EventRing},
     runtime::{addr_bytes, parse_event},
-    units::Centisecs,
+    units::{Centisecs, MonoTime},
     wire::{
         fixtures,
         frame::{FrameBuilder, VlanTag, TPID_8021AD, TPID_8021Q},
@@ -15,8 +17,9 @@ use vrrp_agent::{
     },
 };
 use vrrp_common::{
-    Counters, Discard, InstanceConfig, InstanceKey, PeerKey, AUTH_NONE, AUTH_PASS, CFG_UNICAST,
-    EV_NEW_SOURCE, EV_PRIORITY, EV_PRIORITY_ZERO, FAMILY_IPV4, FAMILY_IPV6,
+    Counters, Discard, InstanceConfig, InstanceKey, PeerEvent, PeerKey, AUTH_NONE, AUTH_PASS,
+    CFG_UNICAST, EV_MASTER_DOWN, EV_NEW_SOURCE, EV_PRIORITY, EV_PRIORITY_ZERO, FAMILY_IPV4,
+    FAMILY_IPV6,
 };
 
 const XDP_DROP: u32 = 1;
@@ -622,8 +625,189 @@ fn a_source_returning_after_silence_is_reported_again() {
     );
     assert_eq!(run(&dp, &f), XDP_PASS);
     assert!(events.next().is_none(), "back to back: no news");
-    std::thread::sleep(std::time::Duration::from_millis(350)); // > 3 x 0.1 s
+    std::thread::sleep(Duration::from_millis(350)); // > 3 x 0.1 s
     assert_eq!(run(&dp, &f), XDP_PASS);
     let ev = parse_event(&events.next().expect("the returning source is news")).unwrap();
     assert_eq!((ev.kind, ev.priority), (EV_NEW_SOURCE, 200));
+}
+
+/// Reads the event ring for `period`, returning the master-down events with the time each
+/// was read (other events are left out).
+fn master_down_events(events: &mut EventRing, period: Duration) -> Vec<(PeerEvent, MonoTime)> {
+    let mut out = Vec::new();
+    let end = Instant::now() + period;
+    loop {
+        while let Some(item) = events.next() {
+            let ev = parse_event(&item).unwrap();
+            if ev.kind & EV_MASTER_DOWN != 0 {
+                assert_eq!(ev.kind, EV_MASTER_DOWN, "EV_MASTER_DOWN comes alone");
+                out.push((ev, MonoTime::now()));
+            }
+        }
+        if Instant::now() >= end {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Nanoseconds in a duration (test durations are small).
+fn ns(d: Duration) -> u64 {
+    d.as_nanos() as u64
+}
+
+#[test]
+fn a_silent_master_fires_the_watchdog_once_at_its_deadline() {
+    let mut dp = loaded();
+    let mut events = dp.take_events().unwrap();
+    let key = InstanceKey::new(LO, 52, FAMILY_IPV4);
+    let down_after = Duration::from_millis(30);
+    let from = MonoTime::now();
+    dp.arm_master_down(&key, down_after, from, 1).unwrap();
+    assert!(dp.master_down_watch(&key).unwrap().unwrap().armed());
+
+    let got = master_down_events(&mut events, Duration::from_millis(600));
+    assert_eq!(got.len(), 1, "exactly one event per arming: {got:?}");
+    let (ev, read_at) = got[0];
+    let deadline = from.as_nanos() + ns(down_after);
+    assert_eq!(ev.peer, PeerKey::new(key, [0; 16]), "no advert counted");
+    assert_eq!((ev.ts_ns, ev.priority, ev.adver_int_cs), (deadline, 0, 0));
+    // The kernel never fires early; late by far less than the bound on any machine.
+    assert!(read_at.as_nanos() >= deadline, "fired before its deadline");
+    assert!(
+        read_at.as_nanos() - deadline < ns(Duration::from_millis(500)),
+        "fired {} ms late",
+        (read_at.as_nanos() - deadline) / 1_000_000
+    );
+    let w = dp.master_down_watch(&key).unwrap().unwrap();
+    assert!(w.fired() && !w.armed(), "{w:?}");
+    assert_eq!(w.deadline_ns, deadline);
+    assert_eq!(counters(&dp, key).events, 1);
+    let stats = dp.watch_timer_stats().unwrap();
+    assert!(stats.runs >= 2 && !stats.busy.is_zero(), "{stats:?}");
+
+    // Armed again (as the agent does when the election keeps waiting), it fires again.
+    let from = MonoTime::now();
+    dp.arm_master_down(&key, down_after, from, 1).unwrap();
+    let got = master_down_events(&mut events, Duration::from_millis(300));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0.ts_ns, from.as_nanos() + ns(down_after));
+}
+
+#[test]
+fn adverts_hold_the_watchdog_off_until_they_stop() {
+    // The XDP program only records adverts; the timer finds them. The interval is generous
+    // so that a descheduled test thread cannot look like a silent Master.
+    let mut dp = loaded();
+    let mut events = dp.take_events().unwrap();
+    let key = InstanceKey::new(LO, 52, FAMILY_IPV4);
+    let down_after = Duration::from_millis(150);
+    let f = frame(&v3(52, 200, VIP.into()), mcast4()).build();
+    assert_eq!(run(&dp, &f), XDP_PASS);
+    dp.arm_master_down(&key, down_after, MonoTime::now(), 100)
+        .unwrap();
+    let until = Instant::now() + Duration::from_millis(600);
+    while Instant::now() < until {
+        assert_eq!(run(&dp, &f), XDP_PASS);
+        std::thread::sleep(Duration::from_millis(10));
+        while let Some(item) = events.next() {
+            let ev = parse_event(&item).unwrap();
+            assert_eq!(
+                ev.kind & EV_MASTER_DOWN,
+                0,
+                "fired while adverts came: {ev:?}"
+            );
+        }
+    }
+    let w = dp.master_down_watch(&key).unwrap().unwrap();
+    assert!(w.armed(), "{w:?}");
+    assert!(w.deadline_ns > 0, "the timer checked the slot: {w:?}");
+
+    // Silence: one event, at the last advert plus the interval, naming the silent Master.
+    let rec = dp
+        .peer(&PeerKey::new(key, addr_bytes(SRC.into())))
+        .unwrap()
+        .unwrap();
+    let got = master_down_events(&mut events, Duration::from_millis(700));
+    assert_eq!(got.len(), 1, "{got:?}");
+    let ev = got[0].0;
+    assert_eq!(ev.peer, PeerKey::new(key, addr_bytes(SRC.into())));
+    assert_eq!(ev.ts_ns, rec.last_seen_ns + ns(down_after));
+    assert_eq!((ev.priority, ev.adver_int_cs), (200, 10));
+}
+
+#[test]
+fn lower_priority_adverts_do_not_hold_the_watchdog_off() {
+    // A Backup that would preempt arms with its own priority: a lower-priority Master's
+    // adverts must not keep it waiting.
+    let mut dp = loaded();
+    let mut events = dp.take_events().unwrap();
+    let key = InstanceKey::new(LO, 52, FAMILY_IPV4);
+    let down_after = Duration::from_millis(40);
+    let from = MonoTime::now();
+    dp.arm_master_down(&key, down_after, from, 150).unwrap();
+    let f = frame(&v3(52, 100, VIP.into()), mcast4()).build();
+    let mut got = Vec::new();
+    let until = Instant::now() + Duration::from_millis(400);
+    while Instant::now() < until && got.is_empty() {
+        assert_eq!(run(&dp, &f), XDP_PASS);
+        got = master_down_events(&mut events, Duration::from_millis(5));
+    }
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0.ts_ns, from.as_nanos() + ns(down_after));
+    assert_eq!(got[0].0.peer.addr, [0; 16], "priority 100 did not count");
+}
+
+#[test]
+fn a_disarmed_watchdog_stays_quiet() {
+    let mut dp = loaded();
+    let mut events = dp.take_events().unwrap();
+    let key = InstanceKey::new(LO, 52, FAMILY_IPV4);
+    let other = InstanceKey::new(LO, 52, FAMILY_IPV6);
+    dp.arm_master_down(&key, Duration::from_millis(30), MonoTime::now(), 1)
+        .unwrap();
+    dp.arm_master_down(&other, Duration::from_millis(60), MonoTime::now(), 1)
+        .unwrap();
+    dp.disarm_master_down(&key).unwrap();
+    let w = dp.master_down_watch(&key).unwrap().unwrap();
+    assert!(!w.armed() && !w.fired(), "{w:?}");
+    // The other instance still fires: disarming one slot leaves the timer running.
+    let got = master_down_events(&mut events, Duration::from_millis(400));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0.peer.instance(), other);
+
+    // Removing an instance disarms its slot for the next one.
+    dp.arm_master_down(&other, Duration::from_millis(30), MonoTime::now(), 1)
+        .unwrap();
+    dp.remove_instance(other).unwrap();
+    assert!(master_down_events(&mut events, Duration::from_millis(200)).is_empty());
+    assert!(matches!(
+        dp.arm_master_down(&other, Duration::from_millis(30), MonoTime::now(), 1),
+        Err(DataplaneError::Watch { .. })
+    ));
+}
+
+#[test]
+fn one_timer_checks_many_watchdogs() {
+    // 50 instances armed together (a Backup host of the CPU benchmark): each fires once.
+    let mut dp = Dataplane::load(None).unwrap();
+    let mut events = dp.take_events().unwrap();
+    let keys: Vec<InstanceKey> = (1..=50)
+        .map(|vrid| InstanceKey::new(LO, vrid, FAMILY_IPV4))
+        .collect();
+    for key in &keys {
+        dp.set_instance(*key, v3_cfg(1)).unwrap();
+    }
+    let from = MonoTime::now();
+    for (i, key) in keys.iter().enumerate() {
+        let down_after = Duration::from_millis(30) + Duration::from_micros(i as u64 * 10);
+        dp.arm_master_down(key, down_after, from, 1).unwrap();
+    }
+    let got = master_down_events(&mut events, Duration::from_millis(500));
+    let mut fired: Vec<InstanceKey> = got.iter().map(|(e, _)| e.peer.instance()).collect();
+    fired.sort();
+    assert_eq!(fired, keys, "each instance exactly once");
+    for (ev, read_at) in &got {
+        assert!(read_at.as_nanos() >= ev.ts_ns);
+    }
 }

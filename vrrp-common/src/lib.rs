@@ -35,8 +35,16 @@ pub mod map_names {
     pub const EVENTS: &str = "VRRP_EVENTS";
     /// Per-CPU scratch buffer the XDP program checksums large VRRP messages in.
     pub const SCRATCH: &str = "VRRP_SCRATCH";
+    /// Master-down watchdog of each instance, armed by the agent (through the
+    /// `vrrp_watch_arm` program) and checked by a kernel timer: array indexed by slot ->
+    /// [`MasterDownWatch`](super::MasterDownWatch).
+    pub const WATCH: &str = "VRRP_WATCH";
+    /// The one kernel timer that checks every armed watchdog (a `struct bpf_timer` and the
+    /// bookkeeping that wakes it). Not pinned: a pin would keep the timer running after the
+    /// agent is gone, and userspace cannot write a value holding a timer anyway.
+    pub const WATCH_TIMER: &str = "VRRP_WATCH_TIMER";
     /// All maps the agent pins, in the order it pins them.
-    pub const ALL: [&str; 6] = [INSTANCES, UNICAST, PEERS, STATS, UNKNOWN, EVENTS];
+    pub const ALL: [&str; 7] = [INSTANCES, UNICAST, PEERS, STATS, UNKNOWN, EVENTS, WATCH];
 }
 
 /// Number of instance slots (interface, VRID, family). Slot 0 is never assigned.
@@ -223,6 +231,19 @@ pub const EV_PRIORITY: u32 = 1 << 1;
 pub const EV_PRIORITY_ZERO: u32 = 1 << 2;
 /// `PeerEvent::kind` bit: the source's advertised interval changed.
 pub const EV_INTERVAL: u32 = 1 << 3;
+/// `PeerEvent::kind` bit, always alone: the instance's master-down watchdog expired. No
+/// advert of priority `min_priority` or higher arrived within `down_after_ns` of the later of
+/// the arming's `from_ns` and the newest such advert (see [`MasterDownWatch`]). Not an
+/// advert: the fields mean
+/// - `peer`: the instance, and the source of the newest advert that counted (the silent
+///   Master), or an all-zero address if none counted;
+/// - `ts_ns`: the deadline that expired (`CLOCK_MONOTONIC`); the kernel checks it at most
+///   [`WATCH_SLACK_NS`] (plus timer latency) later;
+/// - `priority`, `adver_int_cs`: that source's last advert (0 if none);
+/// - `old_priority`: 0.
+///
+/// Sent once per arming: the watchdog then stays quiet until the agent arms it again.
+pub const EV_MASTER_DOWN: u32 = 1 << 4;
 
 /// A change the election must act on, sent through the `VRRP_EVENTS` ring buffer.
 /// A steady stream of identical adverts sends none.
@@ -242,6 +263,117 @@ pub struct PeerEvent {
     /// Priority in the previous advert from this source (equal to `priority` if new).
     pub old_priority: u8,
 }
+
+/// How late the watchdog timer may check a deadline, so that the deadlines of instances whose
+/// Masters advertise together (one `sendmmsg`, received microseconds apart) are checked in one
+/// timer run instead of one run each.
+pub const WATCH_SLACK_NS: u64 = 200_000;
+/// How soon the watchdog timer tries again when the event ring buffer was full.
+pub const WATCH_RETRY_NS: u64 = 1_000_000;
+
+/// The master-down watchdog of one instance slot, in `VRRP_WATCH`: the kernel-side
+/// Master_Down_Timer (RFC 9568 §6.4.2) of a Backup, so that the agent sleeps until a Master
+/// really goes silent instead of waking at every deadline.
+///
+/// The agent arms it through the `vrrp_watch_arm` program (a [`WatchCommand`] run with
+/// BPF_PROG_TEST_RUN), never by writing the map: the program also starts the kernel timer.
+/// One timer checks every armed slot. While armed, the slot's deadline is
+/// `max(from_ns, newest last_seen_ns of a record with priority >= min_priority) +
+/// down_after_ns`; at the deadline (at most [`WATCH_SLACK_NS`] late) the timer sends one
+/// [`EV_MASTER_DOWN`] event and the slot stays quiet until armed again. The XDP program does
+/// nothing more per advert than update the peer record, as before.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MasterDownWatch {
+    /// Master_Down_Interval in nanoseconds; 0: the watchdog is off.
+    pub down_after_ns: u64,
+    /// `CLOCK_MONOTONIC` time the interval counts from when no counted advert is newer
+    /// (when the agent started or last reset its Master_Down_Timer).
+    pub from_ns: u64,
+    /// The deadline the timer computed at its last check (0: not checked since armed).
+    pub deadline_ns: u64,
+    /// Bumped by 2 by every arming and disarming; odd while `vrrp_watch_arm` writes the slot
+    /// (a sequence lock: the timer skips a slot that changes under it).
+    pub seq: u32,
+    /// The `seq` whose [`EV_MASTER_DOWN`] was sent; equal to `seq`: fired, waiting for the
+    /// agent.
+    pub fired_seq: u32,
+    /// Adverts of lower priority do not hold the watchdog off (at least 1: a priority-0
+    /// advert never does; the agent's own priority for a Backup that would preempt them).
+    pub min_priority: u8,
+    /// Always zero.
+    pub _pad: [u8; 7],
+}
+
+impl MasterDownWatch {
+    /// Whether the watchdog is armed and has not fired.
+    pub const fn armed(&self) -> bool {
+        self.down_after_ns != 0 && self.seq & 1 == 0 && self.fired_seq != self.seq
+    }
+
+    /// Whether the current arming has fired (its event was sent).
+    pub const fn fired(&self) -> bool {
+        self.down_after_ns != 0 && self.seq != 0 && self.fired_seq == self.seq
+    }
+}
+
+/// The kernel's `struct bpf_timer`, opaque. The verifier finds a timer in a map value by this
+/// exact BTF type name, hence the C-style name.
+#[allow(non_camel_case_types)]
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct bpf_timer {
+    /// Owned by the kernel (zero in a userspace lookup).
+    pub _opaque: [u64; 2],
+}
+
+/// The one value of `VRRP_WATCH_TIMER`: the timer that checks every armed
+/// [`MasterDownWatch`], and what it measures of itself.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WatchTimer {
+    /// The timer.
+    pub timer: bpf_timer,
+    /// Bumped by every arming: the timer checks the slots again if it changed during a
+    /// check, so that an arming is never missed.
+    pub gen: u64,
+    /// Slots `1..slots` may be armed (the highest slot ever armed, plus one).
+    pub slots: u32,
+    /// Always zero.
+    pub _pad: u32,
+    /// Timer runs (each checks every slot below `slots`).
+    pub runs: u64,
+    /// Time spent in those runs, from `bpf_ktime_get_ns` at entry and exit (the timer
+    /// interrupt and softirq entry around them are not included).
+    pub run_ns: u64,
+}
+
+/// The input frame of `vrrp_watch_arm`: arms (or, with `down_after_ns` 0, disarms) the
+/// watchdog of one slot. BPF_PROG_TEST_RUN of an XDP program needs at least 14 bytes of data;
+/// this is 24.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WatchCommand {
+    /// The instance's slot (1..[`MAX_INSTANCES`]).
+    pub slot: u32,
+    /// See [`MasterDownWatch::min_priority`] (0 is taken as 1).
+    pub min_priority: u8,
+    /// Always zero.
+    pub _pad: [u8; 3],
+    /// See [`MasterDownWatch::down_after_ns`]; 0 disarms.
+    pub down_after_ns: u64,
+    /// See [`MasterDownWatch::from_ns`].
+    pub from_ns: u64,
+}
+
+/// `vrrp_watch_arm`'s return value: the slot is armed (or disarmed) and the timer kicked.
+pub const WATCH_OK: u32 = 2;
+/// `vrrp_watch_arm`'s return value: the frame is not a [`WatchCommand`] or the slot is out
+/// of range.
+pub const WATCH_BAD_COMMAND: u32 = 0;
+/// `vrrp_watch_arm`'s return value: `bpf_timer_init`, `bpf_timer_set_callback` or
+/// `bpf_timer_start` failed; the slot is written but nothing checks it.
+pub const WATCH_TIMER_FAILED: u32 = 1;
 
 /// Why the XDP program dropped a VRRP packet, in the order of the receive checks
 /// (RFC 9568 §7.1, RFC 3768 §7.1). Each reason has a counter in [`Counters`].
@@ -412,6 +544,9 @@ mod pod {
     unsafe impl aya::Pod for super::PeerTable {}
     unsafe impl aya::Pod for super::PeerEvent {}
     unsafe impl aya::Pod for super::Counters {}
+    unsafe impl aya::Pod for super::MasterDownWatch {}
+    unsafe impl aya::Pod for super::WatchCommand {}
+    unsafe impl aya::Pod for super::WatchTimer {}
 }
 
 #[cfg(test)]
@@ -428,6 +563,26 @@ mod tests {
         assert_eq!(size_of::<PeerTable>(), 8 + 64 * PEERS_PER_INSTANCE);
         assert_eq!(size_of::<PeerEvent>(), 40);
         assert_eq!(size_of::<Counters>(), 8 + 8 * (3 + Discard::ALL.len()));
+        assert_eq!(size_of::<MasterDownWatch>(), 40);
+        assert_eq!(size_of::<WatchCommand>(), 24);
+        assert_eq!(size_of::<WatchTimer>(), 48);
+    }
+
+    #[test]
+    fn a_watchdog_is_armed_until_its_arming_fires() {
+        let mut w = MasterDownWatch::default();
+        assert!(!w.armed() && !w.fired(), "all zero: off");
+        (w.down_after_ns, w.seq) = (30_000_000, 2);
+        assert!(w.armed() && !w.fired());
+        w.seq = 3;
+        assert!(!w.armed(), "being written");
+        w.seq = 2;
+        w.fired_seq = 2;
+        assert!(!w.armed() && w.fired());
+        w.seq = 4;
+        assert!(w.armed() && !w.fired(), "armed again");
+        w.down_after_ns = 0;
+        assert!(!w.armed() && !w.fired(), "disarmed");
     }
 
     #[test]

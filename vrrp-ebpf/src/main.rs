@@ -12,21 +12,36 @@
 //! Cost: one hash lookup per VRRP packet (the instance); everything else on the valid path
 //! is an array slot the agent assigned to the instance, and small messages are checksummed
 //! straight from packet memory.
+//!
+//! A second program, `vrrp_watch_arm`, is never attached: the agent runs it with
+//! BPF_PROG_TEST_RUN to arm a Backup's master-down watchdog. One kernel timer then checks
+//! every armed watchdog against the peer records XDP keeps, and sends `EV_MASTER_DOWN` when a
+//! Master went silent, so the agent does not wake at each Master_Down deadline. The XDP path
+//! does not touch the timer.
 #![no_std]
 #![no_main]
 
+use core::ffi::c_void;
+
 use aya_ebpf::{
-    bindings::{xdp_action, BPF_F_MMAPABLE},
+    bindings::{bpf_timer, xdp_action, BPF_F_MMAPABLE, BPF_F_TIMER_ABS},
     btf_maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
-    helpers::{bpf_csum_diff, bpf_ktime_get_ns, generated::bpf_xdp_load_bytes},
+    helpers::{
+        bpf_csum_diff, bpf_ktime_get_ns,
+        generated::{
+            bpf_loop, bpf_timer_init, bpf_timer_set_callback, bpf_timer_start, bpf_xdp_load_bytes,
+        },
+    },
     macros::{btf_map, xdp},
     programs::XdpContext,
 };
 use vrrp_common::{
-    Counters, Discard, InstanceConfig, InstanceKey, PeerEvent, PeerKey, PeerTable, AUTH_PASS,
-    CFG_UNICAST, CFG_UNICAST_TTL, EVENTS_RING_BYTES, EV_INTERVAL, EV_NEW_SOURCE, EV_PRIORITY,
-    EV_PRIORITY_ZERO, FAMILY_IPV4, FAMILY_IPV6, INLINE_CSUM_BYTES, IPPROTO_VRRP, MAX_INSTANCES,
-    MAX_UNICAST_PEERS, MAX_UNKNOWN_KEYS, MAX_VRRP_LEN, PEERS_PER_INSTANCE, SCRATCH_BYTES,
+    Counters, Discard, InstanceConfig, InstanceKey, MasterDownWatch, PeerEvent, PeerKey, PeerTable,
+    WatchCommand, WatchTimer, AUTH_PASS, CFG_UNICAST, CFG_UNICAST_TTL, EVENTS_RING_BYTES,
+    EV_INTERVAL, EV_MASTER_DOWN, EV_NEW_SOURCE, EV_PRIORITY, EV_PRIORITY_ZERO, FAMILY_IPV4,
+    FAMILY_IPV6, INLINE_CSUM_BYTES, IPPROTO_VRRP, MAX_INSTANCES, MAX_UNICAST_PEERS,
+    MAX_UNKNOWN_KEYS, MAX_VRRP_LEN, PEERS_PER_INSTANCE, SCRATCH_BYTES, WATCH_BAD_COMMAND, WATCH_OK,
+    WATCH_RETRY_NS, WATCH_SLACK_NS, WATCH_TIMER_FAILED,
 };
 
 /// Instance settings, written by the agent.
@@ -64,6 +79,20 @@ static VRRP_SCRATCH: PerCpuArray<Scratch, 1> = PerCpuArray::new();
 /// All-zero counters, inserted by pointer so the value never sits on the stack.
 #[btf_map]
 static VRRP_ZERO: PerCpuArray<Counters, 1> = PerCpuArray::new();
+
+/// Master-down watchdog per instance slot, armed by `vrrp_watch_arm`, checked by the timer.
+#[btf_map]
+static VRRP_WATCH: Array<MasterDownWatch, { MAX_INSTANCES as usize }> = Array::new();
+
+/// The one timer that checks every armed watchdog. Its value holds a struct named
+/// `bpf_timer` in BTF, which is how the verifier finds the timer.
+#[btf_map]
+static VRRP_WATCH_TIMER: Array<WatchTimer, 1> = Array::new();
+
+/// `bpf_timer_init` flags: the clock, CLOCK_MONOTONIC (that of `bpf_ktime_get_ns`).
+const CLOCK_MONOTONIC: u64 = 1;
+/// `bpf_timer_init`'s error for a timer already initialised.
+const EBUSY: i64 = 16;
 
 /// Per-CPU working memory kept off the 512-byte BPF stack.
 #[repr(C)]
@@ -621,6 +650,217 @@ fn record(
             counters.events_lost += 1;
         }
     }
+}
+
+/// Arms or disarms the master-down watchdog of one slot. Run by the agent with
+/// BPF_PROG_TEST_RUN on a [`WatchCommand`] frame, never attached. Writes the slot under its
+/// sequence lock, then starts the timer now so that it takes the slot into account.
+#[xdp]
+pub fn vrrp_watch_arm(ctx: XdpContext) -> u32 {
+    let Some(cmd) = load::<WatchCommand>(&ctx, 0) else {
+        return WATCH_BAD_COMMAND;
+    };
+    if cmd.slot == 0 || cmd.slot >= MAX_INSTANCES {
+        return WATCH_BAD_COMMAND;
+    }
+    let (Some(w), Some(t)) = (
+        VRRP_WATCH.get_ptr_mut(cmd.slot),
+        VRRP_WATCH_TIMER.get_ptr_mut(0),
+    ) else {
+        return WATCH_BAD_COMMAND;
+    };
+    // SAFETY: live map values. The agent runs this program from one thread at a time, so it
+    // is the only writer of these fields; the timer reads them under the sequence lock
+    // (volatile accesses keep their order; x86 keeps stores in order, and loads too).
+    unsafe {
+        let seq = core::ptr::addr_of_mut!((*w).seq);
+        // Even at rest, odd while written; a new value on every arming.
+        let s = seq.read_volatile() & !1;
+        seq.write_volatile(s.wrapping_add(1));
+        core::ptr::addr_of_mut!((*w).down_after_ns).write_volatile(cmd.down_after_ns);
+        core::ptr::addr_of_mut!((*w).from_ns).write_volatile(cmd.from_ns);
+        core::ptr::addr_of_mut!((*w).min_priority).write_volatile(cmd.min_priority.max(1));
+        seq.write_volatile(s.wrapping_add(2));
+        let slots = core::ptr::addr_of_mut!((*t).slots);
+        if slots.read_volatile() <= cmd.slot {
+            slots.write_volatile(cmd.slot + 1);
+        }
+        let gen = core::ptr::addr_of_mut!((*t).gen);
+        gen.write_volatile(gen.read_volatile().wrapping_add(1));
+    }
+    if cmd.down_after_ns == 0 {
+        // Disarmed: the timer skips the slot from its next run on.
+        return WATCH_OK;
+    }
+    // SAFETY: `t` is a live value of the map holding the timer, as bpf_timer_init requires;
+    // the callback is a static function of this object. Init fails with -EBUSY once done.
+    let started = unsafe {
+        // vrrp-common's `bpf_timer` (named so for the verifier) and aya's binding that the
+        // helpers take are the same 16-byte opaque struct.
+        let timer = core::ptr::addr_of_mut!((*t).timer) as *mut bpf_timer;
+        let map = core::ptr::addr_of!(VRRP_WATCH_TIMER) as *mut c_void;
+        let rc = bpf_timer_init(timer, map, CLOCK_MONOTONIC);
+        if rc != 0 && rc != -EBUSY {
+            return WATCH_TIMER_FAILED;
+        }
+        bpf_timer_set_callback(timer, watch_timer_fired as *mut c_void) == 0
+            && bpf_timer_start(timer, 0, 0) == 0
+    };
+    if started {
+        WATCH_OK
+    } else {
+        WATCH_TIMER_FAILED
+    }
+}
+
+/// What one timer run carries through `bpf_loop` over the slots.
+#[repr(C)]
+struct WatchScan {
+    now: u64,
+    /// The earliest deadline of a slot still armed (u64::MAX: none).
+    next: u64,
+}
+
+/// The timer callback: checks every armed slot, sends `EV_MASTER_DOWN` for those whose
+/// deadline passed, and starts the timer again for the earliest remaining deadline (plus
+/// [`WATCH_SLACK_NS`], so that deadlines microseconds apart are checked in one run). With no
+/// slot armed it stops. Runs in softirq context; returns 0 as the verifier requires.
+#[inline(never)]
+extern "C" fn watch_timer_fired(_map: *mut c_void, _key: *mut u32, t: *mut WatchTimer) -> i32 {
+    // SAFETY: the kernel passes the map value holding this timer.
+    let t = unsafe { &mut *t };
+    let gen = core::ptr::addr_of!(t.gen);
+    // SAFETY: bpf_ktime_get_ns has no preconditions.
+    let start = unsafe { bpf_ktime_get_ns() };
+    let mut now = start;
+    let mut round = 0;
+    while round < 4 {
+        // SAFETY: volatile read of our own map value.
+        let g0 = unsafe { gen.read_volatile() };
+        let mut scan = WatchScan {
+            now,
+            next: u64::MAX,
+        };
+        let slots = t.slots.min(MAX_INSTANCES);
+        // SAFETY: the callback is a static function of this object; `scan` is on our stack.
+        unsafe {
+            bpf_loop(
+                slots,
+                watch_check_slot as *mut c_void,
+                core::ptr::addr_of_mut!(scan) as *mut c_void,
+                0,
+            );
+        }
+        if scan.next != u64::MAX {
+            // SAFETY: our own timer, initialised (it is running).
+            unsafe {
+                bpf_timer_start(
+                    core::ptr::addr_of_mut!(t.timer) as *mut bpf_timer,
+                    scan.next.saturating_add(WATCH_SLACK_NS),
+                    BPF_F_TIMER_ABS as u64,
+                );
+            }
+        }
+        // An arming that bumped `gen` after we read it may have written a slot we already
+        // passed, and its own timer start may have come before ours: look again.
+        // SAFETY: as above.
+        if unsafe { gen.read_volatile() } == g0 {
+            break;
+        }
+        round += 1;
+        // SAFETY: as above.
+        now = unsafe { bpf_ktime_get_ns() };
+    }
+    // SAFETY: as above. Only this callback writes these fields, and it never runs twice at
+    // once.
+    let end = unsafe { bpf_ktime_get_ns() };
+    t.runs += 1;
+    t.run_ns += end.saturating_sub(start);
+    0
+}
+
+/// `bpf_loop` callback: checks slot `index` (0 is never assigned). Returns 0 (go on).
+#[inline(never)]
+extern "C" fn watch_check_slot(index: u64, scan: *mut WatchScan) -> i64 {
+    let slot = index as u32;
+    // SAFETY: `scan` is the caller's stack variable.
+    let scan = unsafe { &mut *scan };
+    let Some(w) = VRRP_WATCH.get_ptr_mut(slot) else {
+        return 0;
+    };
+    // Read the slot under its sequence lock; skip it if an arming is writing it (that arming
+    // starts the timer again when done).
+    // SAFETY: live map value; volatile reads in program order.
+    let (seq, fired_seq, down_after, from, min_priority, seq_after) = unsafe {
+        (
+            core::ptr::addr_of!((*w).seq).read_volatile(),
+            core::ptr::addr_of!((*w).fired_seq).read_volatile(),
+            core::ptr::addr_of!((*w).down_after_ns).read_volatile(),
+            core::ptr::addr_of!((*w).from_ns).read_volatile(),
+            core::ptr::addr_of!((*w).min_priority).read_volatile(),
+            core::ptr::addr_of!((*w).seq).read_volatile(),
+        )
+    };
+    if down_after == 0 || seq & 1 != 0 || seq != seq_after || fired_seq == seq {
+        return 0;
+    }
+    let Some(table) = VRRP_PEERS.get_ptr(slot) else {
+        return 0;
+    };
+    // SAFETY: live map value; XDP may be updating it, and every field is read whole.
+    let table = unsafe { &*table };
+    // The newest advert that holds the watchdog off.
+    let mut newest = PEERS_PER_INSTANCE;
+    let mut last = 0u64;
+    let mut i = 0;
+    while i < PEERS_PER_INSTANCE {
+        let r = &table.peers[i];
+        if r.priority >= min_priority && r.last_seen_ns > last {
+            last = r.last_seen_ns;
+            newest = i;
+        }
+        i += 1;
+    }
+    let deadline = last.max(from).saturating_add(down_after);
+    // SAFETY: only the timer writes these fields.
+    unsafe { core::ptr::addr_of_mut!((*w).deadline_ns).write_volatile(deadline) };
+    if deadline > scan.now {
+        scan.next = scan.next.min(deadline);
+        return 0;
+    }
+    let mut ev = PeerEvent {
+        peer: PeerKey::new(table.instance(), [0; 16]),
+        ts_ns: deadline,
+        kind: EV_MASTER_DOWN,
+        adver_int_cs: 0,
+        priority: 0,
+        old_priority: 0,
+    };
+    if newest < PEERS_PER_INSTANCE {
+        let r = &table.peers[newest];
+        ev.peer.addr = r.addr;
+        ev.adver_int_cs = r.adver_int_cs;
+        ev.priority = r.priority;
+    }
+    let counters = VRRP_STATS.get_ptr_mut(slot);
+    if let Some(mut entry) = VRRP_EVENTS.reserve(0) {
+        entry.write(ev);
+        entry.submit(0);
+        // SAFETY: only the timer writes it.
+        unsafe { core::ptr::addr_of_mut!((*w).fired_seq).write_volatile(seq) };
+        if let Some(c) = counters {
+            // SAFETY: this CPU's counters; softirq context is not preempted by XDP here.
+            unsafe { (*c).events += 1 };
+        }
+    } else {
+        // Ring full: the slot stays armed and the timer tries again soon.
+        scan.next = scan.next.min(scan.now + WATCH_RETRY_NS);
+        if let Some(c) = counters {
+            // SAFETY: as above.
+            unsafe { (*c).events_lost += 1 };
+        }
+    }
+    0
 }
 
 #[cfg(not(test))]

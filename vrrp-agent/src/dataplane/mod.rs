@@ -7,10 +7,15 @@
 //! Dropping a [`Dataplane`] detaches every link it made and removes every pin it made.
 //! Links are `bpf_link`s owned by this process, so after SIGKILL the kernel detaches them;
 //! only the pins survive, and [`Dataplane::load`] removes stale ones before pinning anew.
+//!
+//! It also arms each Backup's master-down watchdog in the kernel
+//! ([`Dataplane::arm_master_down`]): one BPF timer checks the peer records XDP keeps and sends
+//! an `EV_MASTER_DOWN` event when a Master has been silent for the armed interval.
 use std::{
     fmt,
     path::{Path, PathBuf},
     str::FromStr,
+    time::Duration,
 };
 
 use aya::{
@@ -19,8 +24,12 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use vrrp_common::{
-    map_names, Counters, InstanceConfig, InstanceKey, PeerKey, PeerRecord, PeerTable, MAX_INSTANCES,
+    map_names, Counters, InstanceConfig, InstanceKey, MasterDownWatch, PeerKey, PeerRecord,
+    PeerTable, WatchCommand, WatchTimer, MAX_INSTANCES, WATCH_BAD_COMMAND, WATCH_OK,
+    WATCH_TIMER_FAILED,
 };
+
+use crate::units::MonoTime;
 
 /// The XDP object built by `cargo xtask build-ebpf`, embedded by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp.bpf.o"));
@@ -30,6 +39,10 @@ pub type EventRing = RingBuf<MapData>;
 
 /// Name of the XDP program inside the object.
 pub const PROGRAM: &str = "vrrp_xdp";
+
+/// Name of the program that arms master-down watchdogs. It is never attached: the agent runs
+/// it with BPF_PROG_TEST_RUN on a [`WatchCommand`].
+pub const WATCH_PROGRAM: &str = "vrrp_watch_arm";
 
 /// Default directory the maps are pinned under.
 pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/vrrp";
@@ -72,6 +85,14 @@ pub enum DataplaneError {
     /// BPF_PROG_TEST_RUN failed.
     #[error("BPF_PROG_TEST_RUN: {0}")]
     TestRun(String),
+    /// Arming or disarming a master-down watchdog failed.
+    #[error("master-down watchdog of {key:?}: {reason}")]
+    Watch {
+        /// The instance.
+        key: InstanceKey,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// Which XDP mode to attach in (`--xdp-mode`).
@@ -128,6 +149,15 @@ pub struct Attachment {
     /// Mode in use.
     pub mode: AttachedMode,
     link: XdpLinkId,
+}
+
+/// What the master-down watchdog timer measured of itself since the program was loaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WatchTimerStats {
+    /// Timer runs; each checks every slot that may be armed.
+    pub runs: u64,
+    /// Time spent inside them.
+    pub busy: Duration,
 }
 
 /// The loaded program and its maps.
@@ -236,6 +266,13 @@ impl Dataplane {
             .map_err(|e: ProgramError| DataplaneError::Object(e.to_string()))?;
         prog.load()
             .map_err(|e| DataplaneError::Load(verifier_message(&e)))?;
+        let arm: &mut Xdp = ebpf
+            .program_mut(WATCH_PROGRAM)
+            .ok_or_else(|| DataplaneError::Object(format!("no program {WATCH_PROGRAM}")))?
+            .try_into()
+            .map_err(|e: ProgramError| DataplaneError::Object(e.to_string()))?;
+        arm.load()
+            .map_err(|e| DataplaneError::Load(verifier_message(&e)))?;
 
         let peers_view = PeersView::map(
             ebpf.map(map_names::PEERS)
@@ -340,8 +377,16 @@ impl Dataplane {
         map.insert(key, cfg, 0).map_err(|e| map_err(name, e))
     }
 
-    /// Clears a slot's peer table and counters and labels them with `key`.
+    /// Clears a slot's peer table and counters, labels them with `key`, and disarms its
+    /// master-down watchdog.
     fn reset_slot(&mut self, slot: u16, key: InstanceKey) -> Result<(), DataplaneError> {
+        self.run_watch_command(
+            key,
+            WatchCommand {
+                slot: u32::from(slot),
+                ..Default::default()
+            },
+        )?;
         let name = map_names::PEERS;
         let map = self.map_mut(name)?;
         let mut peers: Array<&mut MapData, PeerTable> =
@@ -411,6 +456,128 @@ impl Dataplane {
             Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
             Err(e) => Err(map_err(name, e)),
         }
+    }
+
+    /// Arms the kernel's master-down watchdog of a configured instance (a Backup's
+    /// Master_Down_Timer, RFC 9568 §6.4.2), replacing any earlier arming.
+    ///
+    /// The deadline is `max(from, newest last_seen of an advert with priority >=
+    /// min_priority) + down_after`; adverts XDP records keep moving it on without waking
+    /// anyone. When it passes (checked at most [`vrrp_common::WATCH_SLACK_NS`] late, plus
+    /// timer latency), the kernel sends one `EV_MASTER_DOWN` event on the event ring and the
+    /// watchdog stays quiet until armed again. `min_priority` 0 counts as 1 (a priority-0
+    /// advert never holds it off). One BPF_PROG_TEST_RUN syscall; no wake-up in steady state.
+    pub fn arm_master_down(
+        &mut self,
+        key: &InstanceKey,
+        down_after: Duration,
+        from: MonoTime,
+        min_priority: u8,
+    ) -> Result<(), DataplaneError> {
+        let slot = self.watch_slot(key)?;
+        // Zero would mean "off"; a zero interval fires at once anyway.
+        let down_after_ns = u64::try_from(down_after.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.run_watch_command(
+            *key,
+            WatchCommand {
+                slot,
+                min_priority,
+                down_after_ns,
+                from_ns: from.as_nanos(),
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Disarms the master-down watchdog of a configured instance (it became Master, went to
+    /// Fault, or stops). An `EV_MASTER_DOWN` the timer was sending at that very moment may
+    /// still arrive afterwards; the election, which owns the deadline, ignores it.
+    pub fn disarm_master_down(&mut self, key: &InstanceKey) -> Result<(), DataplaneError> {
+        let slot = self.watch_slot(key)?;
+        self.run_watch_command(
+            *key,
+            WatchCommand {
+                slot,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// The master-down watchdog of a configured instance, as the kernel holds it (one map
+    /// lookup syscall; for status and tests).
+    pub fn master_down_watch(
+        &self,
+        key: &InstanceKey,
+    ) -> Result<Option<MasterDownWatch>, DataplaneError> {
+        let Some(slot) = self.slot(key) else {
+            return Ok(None);
+        };
+        let name = map_names::WATCH;
+        let map: Array<&MapData, MasterDownWatch> =
+            Array::try_from(self.map(name)?).map_err(|e| map_err(name, e))?;
+        map.get(&u32::from(slot), 0)
+            .map(Some)
+            .map_err(|e| map_err(name, e))
+    }
+
+    /// How often the watchdog timer ran and how long it ran in total (its own measurement,
+    /// without the interrupt and softirq entry around it), for benchmarks: this kernel time
+    /// is charged to no process and is not in `kernel.bpf_stats_enabled` figures.
+    pub fn watch_timer_stats(&self) -> Result<WatchTimerStats, DataplaneError> {
+        let name = map_names::WATCH_TIMER;
+        let map: Array<&MapData, WatchTimer> =
+            Array::try_from(self.map(name)?).map_err(|e| map_err(name, e))?;
+        let t = map.get(&0, 0).map_err(|e| map_err(name, e))?;
+        Ok(WatchTimerStats {
+            runs: t.runs,
+            busy: Duration::from_nanos(t.run_ns),
+        })
+    }
+
+    fn watch_slot(&self, key: &InstanceKey) -> Result<u32, DataplaneError> {
+        self.slot(key)
+            .map(u32::from)
+            .ok_or_else(|| DataplaneError::Watch {
+                key: *key,
+                reason: "the instance is not configured (set_instance first)".into(),
+            })
+    }
+
+    /// Runs `vrrp_watch_arm` once on `cmd`.
+    fn run_watch_command(&self, key: InstanceKey, cmd: WatchCommand) -> Result<(), DataplaneError> {
+        let prog: &Xdp = self
+            .ebpf
+            .program(WATCH_PROGRAM)
+            .ok_or_else(|| DataplaneError::Object(format!("no program {WATCH_PROGRAM}")))?
+            .try_into()
+            .map_err(|e: ProgramError| DataplaneError::Object(e.to_string()))?;
+        // SAFETY: WatchCommand is repr(C) plain data without padding (vrrp-common's layout
+        // test); viewing it as bytes reads initialised memory only.
+        let frame = unsafe {
+            std::slice::from_raw_parts(
+                (&cmd as *const WatchCommand).cast::<u8>(),
+                std::mem::size_of::<WatchCommand>(),
+            )
+        };
+        let mut out = [0u8; std::mem::size_of::<WatchCommand>() + 256];
+        let opts = TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            repeat: 1,
+            ..Default::default()
+        };
+        let r = prog
+            .test_run(opts)
+            .map_err(|e| DataplaneError::TestRun(error_chain(&e)))?;
+        let reason = match r.return_value {
+            WATCH_OK => return Ok(()),
+            WATCH_BAD_COMMAND => format!("slot {} rejected", cmd.slot),
+            WATCH_TIMER_FAILED => "the kernel refused to start the BPF timer".to_string(),
+            other => format!("unexpected return value {other}"),
+        };
+        Err(DataplaneError::Watch { key, reason })
     }
 
     /// The peer table of one configured instance, read from the shared mapping (no
