@@ -116,15 +116,19 @@ fn instance(name: &str, iface: &str, vrid: u8, prio: u8, vip: &str, extra: &str)
 /// An "uplink" in `ns` to track: one end of a veth pair whose other end stays in `ns`;
 /// setting `upl0` down takes its carrier away.
 fn uplink(ns: &vrrp_tests::Netns) {
-    ns.ip(&["link", "add", "upl0", "type", "veth", "peer", "name", "upl0p"])
-        .unwrap();
+    ns.ip(&[
+        "link", "add", "upl0", "type", "veth", "peer", "name", "upl0p",
+    ])
+    .unwrap();
     ns.ip(&["link", "set", "upl0p", "up"]).unwrap();
     ns.ip(&["link", "set", "upl0", "up"]).unwrap();
 }
 
 /// Waits until `r`'s log contains `needle`.
 fn wait_log(r: &Running, needle: &str) {
-    let ok = wait_for(TRANSITION, || r.proc.log_text().contains(needle).then_some(()));
+    let ok = wait_for(TRANSITION, || {
+        r.proc.log_text().contains(needle).then_some(())
+    });
     assert!(ok.is_some(), "no {needle:?} in the log:\n{}", logs(&[r]));
 }
 

@@ -3,7 +3,8 @@
 //!
 //! CPU is the on-CPU time of every thread of every process of the daemon (schedstat,
 //! nanoseconds) over the window. For vrrp-agent it also includes the XDP program's run time, from
-//! `kernel.bpf_stats_enabled`. RSS is the sum of VmRSS at the end.
+//! `kernel.bpf_stats_enabled`, and its master-down watchdog timer's (which no process is
+//! charged for). RSS is the sum of VmRSS at the end.
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -117,9 +118,34 @@ fn xdp_stats(ns: &Netns, iface: &str) -> Option<(u64, u64)> {
         sh(std::process::Command::new("bpftool").args(["-j", "prog", "show", "id", &id])).ok()?;
     let v: serde_json::Value = serde_json::from_str(&out).ok()?;
     Some((
-        v["run_time_ns"].as_u64().unwrap_or(0),
+        v["run_time_ns"].as_u64().unwrap_or(0) + watch_timer_ns(&v).unwrap_or(0),
         v["run_cnt"].as_u64().unwrap_or(0),
     ))
+}
+
+/// The run time of the agent's master-down watchdog timer (kernel time charged to no
+/// process, and not in the program's `run_time_ns`): `run_ns` of the VRRP_WATCH_TIMER map
+/// among the maps of the program `prog` (bpftool's JSON of it).
+fn watch_timer_ns(prog: &serde_json::Value) -> Option<u64> {
+    for id in prog["map_ids"].as_array()? {
+        let id = id.as_u64()?.to_string();
+        let show = sh(std::process::Command::new("bpftool").args(["-j", "map", "show", "id", &id]))
+            .ok()?;
+        let m: serde_json::Value = serde_json::from_str(&show).ok()?;
+        if !m["name"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("VRRP_WATCH_TIM")
+        {
+            continue;
+        }
+        let dump = sh(std::process::Command::new("bpftool")
+            .args(["-j", "map", "lookup", "id", &id, "key", "0", "0", "0", "0"]))
+        .ok()?;
+        let d: serde_json::Value = serde_json::from_str(&dump).ok()?;
+        return d["formatted"]["value"]["run_ns"].as_u64();
+    }
+    None
 }
 
 /// CPU seconds, user seconds and XDP (run_time_ns, run_cnt) at the start of the window.

@@ -43,7 +43,7 @@ mod router;
 mod timers;
 mod types;
 
-pub use router::{MasterInfo, Router, RouterConfig};
+pub use router::{DownWatch, MasterInfo, Router, RouterConfig};
 pub use timers::{master_down_interval, skew_time};
 pub use types::{Action, Actions, Input, Reason, State, Version};
 

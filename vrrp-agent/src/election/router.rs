@@ -118,6 +118,18 @@ struct Backup {
     preempt_hold_until: Option<MonoTime>,
 }
 
+/// A Backup's Master_Down_Timer in the form a watchdog outside the election can keep (see
+/// [`Router::master_down_watch`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DownWatch {
+    /// When the timer started counting (start-up, or the newest advert fed in).
+    pub from: MonoTime,
+    /// Master_Down_Interval.
+    pub down_after: Duration,
+    /// Adverts with at least this priority restart it.
+    pub min_priority: u8,
+}
+
 /// Master-only state.
 #[derive(Clone, Copy, Debug)]
 struct Master {
@@ -356,6 +368,36 @@ impl Router {
             Phase::Backup(b) => Some(b.down_at),
             _ => None,
         }
+    }
+
+    /// The Master_Down_Timer as a watchdog can keep it without asking the election:
+    /// "`down_after` after `from` or after the newest advert with a priority of at least
+    /// `min_priority`, whichever is later". `None` when the running timer is not of that
+    /// form: not in Backup, after a priority-0 advert or a lower priority from the followed
+    /// Master (Skew_Time), or with a preempt_delay (whose lower-priority adverts count only
+    /// for a while). An advert that would change the form (priority 0, another interval)
+    /// reaches the election as an event anyway.
+    pub fn master_down_watch(&self) -> Option<DownWatch> {
+        let Phase::Backup(b) = self.phase else {
+            return None;
+        };
+        if !self.preempt_delay.is_zero()
+            || matches!(b.armed_by, ArmedBy::Resign { .. })
+            || b.down_at != b.counted_from + self.master_down_interval
+        {
+            return None;
+        }
+        Some(DownWatch {
+            from: b.counted_from,
+            down_after: self.master_down_interval,
+            // RFC 9568 §6.4.2: an advert resets the timer if Preempt_Mode is False or its
+            // priority is at least ours (0 never: it resigns).
+            min_priority: if self.preempt_mode {
+                self.effective_priority
+            } else {
+                1
+            },
+        })
     }
 
     /// Adver_Timer, when running (Master).

@@ -2156,3 +2156,44 @@ fn backup_preempts_its_master_one_skew_after_it_lowers_its_priority() {
         ],
     );
 }
+
+#[test]
+fn master_down_watch_describes_plain_timers_only() {
+    let mut r = Router::new(v3(150));
+    assert_eq!(r.master_down_watch(), None);
+    r.handle(ms(0), Input::Startup);
+    assert_eq!(
+        r.master_down_watch(),
+        Some(DownWatch {
+            from: ms(0),
+            down_after: Duration::from_nanos(MDI_150),
+            min_priority: 150
+        })
+    );
+    r.handle(ms(1000), advert(HIGH_ADDR, 200, cs(100), ms(1000)));
+    assert_eq!(r.master_down_watch().map(|w| w.from), Some(ms(1000)));
+    // The followed Master lowered its priority: Skew_Time, not a watchable timer.
+    r.handle(ms(1100), advert(HIGH_ADDR, 90, cs(100), ms(1100)));
+    assert_eq!(r.master_down_watch(), None);
+    // Priority 0 likewise.
+    let mut r = Router::new(v3(150));
+    r.handle(ms(0), Input::Startup);
+    r.handle(ms(500), advert(HIGH_ADDR, 0, cs(100), ms(500)));
+    assert_eq!(r.master_down_watch(), None);
+    // nopreempt: any priority holds it off.
+    let mut r = Router::new(RouterConfig {
+        preempt_mode: false,
+        ..v3(150)
+    });
+    r.handle(ms(0), Input::Startup);
+    assert_eq!(r.master_down_watch().map(|w| w.min_priority), Some(1));
+    // preempt_delay: not watchable; Master: none.
+    let mut r = Router::new(RouterConfig {
+        preempt_delay: Duration::from_secs(5),
+        ..v3(150)
+    });
+    r.handle(ms(0), Input::Startup);
+    assert_eq!(r.master_down_watch(), None);
+    let (m, _) = master_by_timeout(v3(150));
+    assert_eq!(m.master_down_watch(), None);
+}

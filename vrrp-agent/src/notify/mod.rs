@@ -303,7 +303,15 @@ impl Notifier {
     }
 
     fn build(config: &Config, previous: Option<&Notifier>) -> Result<Notifier, NotifyError> {
-        let default_user = default_script_user(config);
+        // Looking a user up loads the NSS modules (a few hundred KiB): only when some notify
+        // command will need it.
+        let any = config.instances.iter().any(|i| !i.notify.is_empty())
+            || config.sync_groups.iter().any(|g| !g.notify.is_empty());
+        let default_user = if any {
+            default_script_user(config)
+        } else {
+            None
+        };
         let mut commands = HashMap::new();
         for inst in &config.instances {
             let owner = format!("vrrp_instance {}", inst.name);

@@ -31,7 +31,8 @@ use tokio::{
     sync::mpsc,
 };
 use vrrp_common::{
-    InstanceKey, PeerEvent, EV_INTERVAL, EV_NEW_SOURCE, EV_PRIORITY, EV_PRIORITY_ZERO,
+    InstanceKey, PeerEvent, EV_INTERVAL, EV_MASTER_DOWN, EV_NEW_SOURCE, EV_PRIORITY,
+    EV_PRIORITY_ZERO,
 };
 
 pub use kernel::{addr_bytes, kernel_instance, parse_event, peer_addr, KernelInstance};
@@ -40,7 +41,7 @@ use crate::{
     announce::{Announcer, GarpSchedule},
     config::{self, Config, Family, Instance, VirtualAddress},
     dataplane::{Dataplane, XdpModeChoice},
-    election::{Action, Input, Reason, Router, State},
+    election::{Action, DownWatch, Input, Reason, Router, State},
     netlink::Netlink,
     notify::{Notifier, Subject},
     track::{self, Monitors, TrackEvent, Tracking},
@@ -116,11 +117,17 @@ struct Vrouter {
     inst: Instance,
     /// State changes so far.
     transitions: u64,
+    /// The Master_Down_Timer as the kernel's watchdog holds it (then the agent does not
+    /// wake for it); `None`: not armed, or it fired.
+    watch: Option<DownWatch>,
 }
 
 impl Vrouter {
+    /// When the agent must wake for this router: its election deadline, unless the kernel
+    /// watchdog keeps it, and its GARP schedule.
     fn deadline(&self) -> Option<MonoTime> {
-        match (self.router.next_deadline(), self.garp.next_deadline()) {
+        let election = self.router.next_deadline().filter(|_| self.watch.is_none());
+        match (election, self.garp.next_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -192,6 +199,8 @@ struct Agent {
     followups: VecDeque<(usize, Input)>,
     /// Some instance's own fault changed: its sync group must be looked at.
     faults_dirty: bool,
+    /// Backups' Master_Down_Timers run in the kernel (the watchdog); off after it failed.
+    watchdog: bool,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -248,6 +257,7 @@ impl Agent {
             pending: Vec::new(),
             followups: VecDeque::new(),
             faults_dirty: false,
+            watchdog: true,
         };
         for plan in &plans {
             agent.add_instance(plan)?;
@@ -259,6 +269,10 @@ impl Agent {
             agent.start_router(i, now).await;
         }
         agent.flush();
+        // Loading the object (ELF and BTF parsing, verifier logs) used a few MiB of heap that
+        // is free now; give it back rather than keep it resident for the daemon's lifetime.
+        // SAFETY: malloc_trim has no preconditions.
+        unsafe { libc::malloc_trim(0) };
         Ok(agent)
     }
 
@@ -424,7 +438,8 @@ impl Agent {
         let horizon = now + REFRESH_AHEAD;
         for i in 0..self.routers.len() {
             let vr = &self.routers[i];
-            let due = vr.router.next_deadline();
+            // The kernel's watchdog keeps this Backup's timer (and tells when it runs out).
+            let due = vr.router.next_deadline().filter(|_| vr.watch.is_none());
             // Before a Master_Down deadline is judged, the newest adverts the kernel recorded
             // go in (with their real receive times); a live Master re-arms it. A Master needs
             // no such reading: what it must hear (a new or returning source, a priority
@@ -432,11 +447,8 @@ impl Agent {
             if vr.router.state() == State::Backup && due.is_some_and(|d| d <= horizon) {
                 self.feed_kernel_records(i, now).await;
             }
-            if self.routers[i]
-                .router
-                .next_deadline()
-                .is_some_and(|d| d <= now)
-            {
+            let vr = &self.routers[i];
+            if vr.watch.is_none() && vr.router.next_deadline().is_some_and(|d| d <= now) {
                 self.feed(i, now, Input::Timer).await;
             }
             let rounds = self.routers[i].garp.due(now);
@@ -549,11 +561,60 @@ impl Agent {
         self.run_followups(now).await;
     }
 
+    /// Hands router `i`'s Master_Down_Timer to the kernel's watchdog when the election says
+    /// it can be kept there, re-arms it when it changed, takes it back otherwise. In steady
+    /// state nothing changes and this costs nothing.
+    fn sync_watch(&mut self, i: usize) {
+        if !self.watchdog {
+            return;
+        }
+        let vr = &mut self.routers[i];
+        let want = vr.router.master_down_watch();
+        if want == vr.watch {
+            return;
+        }
+        let result = match want {
+            Some(w) => self
+                .dp
+                .arm_master_down(&vr.key, w.down_after, w.from, w.min_priority),
+            None => self.dp.disarm_master_down(&vr.key),
+        };
+        match result {
+            Ok(()) => vr.watch = want,
+            Err(e) => {
+                tracing::warn!(instance = %vr.name, "the kernel's master-down watchdog failed ({e}); Backups wake at their own deadlines from now on");
+                self.watchdog = false;
+                for r in &mut self.routers {
+                    if r.watch.take().is_some() {
+                        let _ = self.dp.disarm_master_down(&r.key);
+                    }
+                }
+            }
+        }
+    }
+
     async fn on_event(&mut self, now: MonoTime, ev: &PeerEvent) {
-        log_event(&self.kernel, ev);
         let Some(&i) = self.by_key.get(&ev.peer.instance()) else {
+            log_event(&self.kernel, ev);
             return;
         };
+        if ev.kind & EV_MASTER_DOWN != 0 {
+            // The watchdog saw no advert for a Master_Down_Interval and is now quiet. The
+            // election decides: with the newest records fed in, its timer has run out (it
+            // takes over) or an advert came just now (the watchdog is armed again).
+            self.routers[i].watch = None;
+            self.feed_kernel_records(i, now).await;
+            if self.routers[i]
+                .router
+                .next_deadline()
+                .is_some_and(|d| d <= now)
+            {
+                self.feed(i, now, Input::Timer).await;
+            }
+            self.sync_watch(i);
+            return;
+        }
+        log_event(&self.kernel, ev);
         let input = Input::Advert {
             from: peer_addr(&ev.peer),
             priority: ev.priority,
@@ -577,6 +638,7 @@ impl Agent {
             while let Some((i, input)) = self.followups.pop_front() {
                 let actions = self.routers[i].router.handle(now, input);
                 self.apply(i, now, actions).await;
+                self.sync_watch(i);
             }
             if !std::mem::take(&mut self.faults_dirty) {
                 return;

@@ -177,6 +177,7 @@ pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
         vip_fault: None,
         inst: inst.clone(),
         transitions: 0,
+        watch: None,
     }
 }
 
