@@ -347,6 +347,12 @@ fn a_restart_after_sigkill_removes_the_vip_left_behind() {
     let ok = wait_for(TRANSITION, || s.lan.hosts[1].has_addr(VIP).then_some(()));
     assert!(ok.is_some(), "r2 takes over from the killed r1");
     let r1 = start(&s, 0, &c1, "k1b");
+    wait_for(TRANSITION, || {
+        r1.proc
+            .log_text()
+            .contains("Initialize -> Backup")
+            .then_some(())
+    });
     let log = r1.proc.log_text();
     assert!(
         log.contains("removed a VIP left by a previous run"),
