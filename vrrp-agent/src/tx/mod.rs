@@ -10,6 +10,10 @@
 //! This module hands it the VRRP message only, which [`crate::wire::vrrp`] lays out
 //! ([`build_advert`]).
 //!
+//! Multicast adverts can instead go out as whole Ethernet frames on an `AF_PACKET` socket
+//! ([`FrameSocket`], [`build_advert_frame`], [`send_frames`]), which skips the kernel's
+//! per-packet IP work; see `frame.rs` for what that trades away.
+//!
 //! Only IPv4 sockets exist so far. The socket, the batch and the errors carry an [`IpAddr`]
 //! and check the family of every destination, so an IPv6 `open` (hop limits, IPV6_TCLASS,
 //! IPV6_MULTICAST_IF, link-local source, scope id = the interface) slots in without changing
@@ -34,8 +38,11 @@ use crate::wire::{
     Endpoints, Family, VRRP_TTL,
 };
 
+mod frame;
 #[cfg(test)]
 mod tests;
+
+pub use frame::{build_advert_frame, send_frames, FrameSocket};
 
 /// IP TOS of every advert: 0xc0, precedence 6 (internetwork control, DSCP CS6), as keepalived
 /// sends (PROTOCOL.md; see the captures in `wire::fixtures`).
@@ -79,6 +86,30 @@ pub enum TxError {
         step: &'static str,
         /// What the kernel said.
         errno: Errno,
+    },
+    /// Creating or configuring the AF_PACKET socket of [`FrameSocket`] failed at `step`.
+    #[error(
+        "opening the AF_PACKET advert socket on {iface}: {step}: {errno}{}",
+        open_hint(step, *errno)
+    )]
+    OpenFrame {
+        /// Interface name.
+        iface: String,
+        /// The call that failed, e.g. `bind` or `ioctl(SIOCGIFHWADDR)`.
+        step: &'static str,
+        /// What the kernel said.
+        errno: Errno,
+    },
+    /// [`FrameSocket::open`] on an interface that does not carry Ethernet frames.
+    #[error(
+        "{iface} is not an Ethernet interface (ARPHRD {hw_type}): send its adverts through \
+         the raw IP socket"
+    )]
+    NotEthernet {
+        /// Interface name.
+        iface: String,
+        /// Its hardware type (ARPHRD_*, from SIOCGIFHWADDR).
+        hw_type: u16,
     },
     /// The kernel refused this advert.
     #[error("sending a VRRP advert on {iface} from {src} to {dst}: {errno}")]
@@ -146,7 +177,9 @@ impl TxError {
     /// The errno the kernel returned, if this error comes from the kernel.
     pub fn errno(&self) -> Option<Errno> {
         match self {
-            TxError::Open { errno, .. } | TxError::Send { errno, .. } => Some(*errno),
+            TxError::Open { errno, .. }
+            | TxError::OpenFrame { errno, .. }
+            | TxError::Send { errno, .. } => Some(*errno),
             TxError::NotSent { cause, .. } => *cause,
             _ => None,
         }

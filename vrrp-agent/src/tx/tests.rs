@@ -8,7 +8,7 @@ use super::*;
 use crate::units::Centisecs;
 use crate::wire::fixtures::{SRC4, V2_MSG, V2_PRIO0_MSG, V3_IPV4_MSG, VIP4};
 use crate::wire::vrrp::{Auth, ParseContext, Version};
-use crate::wire::VRRP_GROUP_V4;
+use crate::wire::{MacAddr, VRRP_GROUP_V4};
 
 const GROUP: IpAddr = IpAddr::V4(VRRP_GROUP_V4);
 const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
@@ -427,4 +427,180 @@ fn counters_add_up() {
             retries: 1
         }
     );
+}
+
+// --- Whole frames for the AF_PACKET path (`frame.rs`) ---
+
+/// A multicast advert the kernel built for the raw socket (vrrp-agent Master, VRRPv3,
+/// VRID 51, priority 150, advert_int 0.1, VIP 198.18.7.100, from 198.18.7.1 on a veth with
+/// MAC 4e:dc:25:9a:01:f5), captured on the peer with `tcpdump -xx`. IP ID 0x2b12 (the
+/// kernel's varies from packet to packet), DF set.
+const KERNEL_V3_FRAME: [u8; 46] = [
+    0x01, 0x00, 0x5e, 0x00, 0x00, 0x12, 0x4e, 0xdc, 0x25, 0x9a, 0x01, 0xf5, 0x08, 0x00, 0x45, 0xc0,
+    0x00, 0x20, 0x2b, 0x12, 0x40, 0x00, 0xff, 0x70, 0xa2, 0x75, 0xc6, 0x12, 0x07, 0x01, 0xe0, 0x00,
+    0x00, 0x12, 0x31, 0x33, 0x96, 0x01, 0x00, 0x0a, 0xbd, 0xa7, 0xc6, 0x12, 0x07, 0x64,
+];
+const KERNEL_MAC: MacAddr = MacAddr([0x4e, 0xdc, 0x25, 0x9a, 0x01, 0xf5]);
+const KERNEL_SRC: Ipv4Addr = Ipv4Addr::new(198, 18, 7, 1);
+
+fn kernel_repr() -> Repr {
+    Repr {
+        version: Version::V3,
+        vrid: 51,
+        priority: 150,
+        max_adver_int: Centisecs::new(10),
+        addresses: vec![Ipv4Addr::new(198, 18, 7, 100).into()],
+        auth: Auth::None,
+    }
+}
+
+/// `frame` with IP ID `id` and its IPv4 header checksum recomputed.
+fn with_ip_id(frame: &[u8], id: u16) -> Vec<u8> {
+    let mut f = frame.to_vec();
+    f[18..20].copy_from_slice(&id.to_be_bytes());
+    f[24..26].fill(0);
+    let sum = crate::wire::checksum::ipv4_header(&f[14..34]);
+    f[24..26].copy_from_slice(&sum.to_be_bytes());
+    f
+}
+
+#[test]
+fn advert_frame_equals_the_kernels_but_for_the_ip_id() {
+    let mut frame = Vec::new();
+    build_advert_frame(
+        &kernel_repr(),
+        KERNEL_SRC,
+        KERNEL_MAC,
+        ChecksumForm::PseudoHeader,
+        &mut frame,
+    )
+    .unwrap();
+    assert_eq!(frame.len(), KERNEL_V3_FRAME.len());
+    // Every byte but the IP ID (18..20) and so the header checksum (24..26).
+    for (i, (ours, kernel)) in frame.iter().zip(KERNEL_V3_FRAME.iter()).enumerate() {
+        if !(18..20).contains(&i) && !(24..26).contains(&i) {
+            assert_eq!(ours, kernel, "byte {i}");
+        }
+    }
+    // Ours carries ID 0; with that ID the kernel's frame is ours exactly.
+    assert_eq!(frame[18..20], [0, 0]);
+    assert_eq!(frame, with_ip_id(&KERNEL_V3_FRAME, 0));
+    assert_eq!(with_ip_id(&frame, 0x2b12), KERNEL_V3_FRAME);
+
+    let parsed = crate::wire::parse_frame(&frame).unwrap();
+    assert_eq!(
+        parsed.dst_mac,
+        MacAddr([0x01, 0x00, 0x5e, 0x00, 0x00, 0x12])
+    );
+    assert_eq!(parsed.src_mac, KERNEL_MAC);
+    assert!(parsed.vlans.is_empty());
+    assert_eq!(parsed.ip, Endpoints::multicast(KERNEL_SRC.into()));
+    assert_eq!((parsed.ttl, parsed.tos, parsed.protocol), (255, 0xc0, 112));
+    assert_eq!(frame[20], 0x40, "DF set, no fragment offset");
+    assert_eq!(
+        Repr::parse_bytes(parsed.payload_bytes(&frame), &parsed.parse_context()),
+        Ok(kernel_repr())
+    );
+}
+
+#[test]
+fn advert_frame_carries_build_adverts_message() {
+    for (repr, form) in [
+        (v2_repr(), ChecksumForm::PseudoHeader),
+        (v3_repr(), ChecksumForm::PseudoHeader),
+        (v3_repr(), ChecksumForm::Plain),
+    ] {
+        let (mut msg, mut frame) = (Vec::new(), Vec::new());
+        build_advert(&repr, src(), GROUP, form, &mut msg).unwrap();
+        build_advert_frame(&repr, SRC4, KERNEL_MAC, form, &mut frame).unwrap();
+        let parsed = crate::wire::parse_frame(&frame).unwrap();
+        assert_eq!(parsed.payload_bytes(&frame), msg, "{repr:?} {form:?}");
+        assert_eq!(parsed.payload.end, frame.len(), "no padding");
+    }
+    // keepalived's v2 capture: the same bytes but for its IP ID (1), DF (clear) and the
+    // source MAC.
+    let mut frame = Vec::new();
+    build_advert_frame(
+        &v2_repr(),
+        SRC4,
+        crate::wire::fixtures::IF_MAC,
+        ChecksumForm::PseudoHeader,
+        &mut frame,
+    )
+    .unwrap();
+    assert_eq!(frame[..18], crate::wire::fixtures::V2_FRAME[..18]);
+    assert_eq!(frame[22..24], crate::wire::fixtures::V2_FRAME[22..24]);
+    assert_eq!(frame[26..], crate::wire::fixtures::V2_FRAME[26..]);
+}
+
+#[test]
+fn advert_frame_reuses_the_buffer_and_is_empty_on_error() {
+    let mut buf = vec![0xee; 300];
+    let cap = buf.capacity();
+    build_advert_frame(
+        &kernel_repr(),
+        KERNEL_SRC,
+        KERNEL_MAC,
+        ChecksumForm::PseudoHeader,
+        &mut buf,
+    )
+    .unwrap();
+    assert_eq!(buf, with_ip_id(&KERNEL_V3_FRAME, 0));
+    assert_eq!(buf.capacity(), cap);
+
+    let bad = Repr {
+        auth: Auth::pass(b"x"),
+        vrid: 7,
+        ..v3_repr()
+    };
+    let err =
+        build_advert_frame(&bad, SRC4, KERNEL_MAC, ChecksumForm::Plain, &mut buf).unwrap_err();
+    assert_eq!(
+        err,
+        TxError::Build {
+            vrid: 7,
+            src: src(),
+            dst: GROUP,
+            reason: EmitError::AuthOnV3
+        }
+    );
+    assert!(
+        buf.is_empty(),
+        "a failed build must not leave a stale frame"
+    );
+}
+
+#[test]
+fn frame_socket_error_messages() {
+    let e = TxError::OpenFrame {
+        iface: "eth0".into(),
+        step: "bind",
+        errno: Errno::ENODEV,
+    };
+    assert_eq!(
+        e.to_string(),
+        "opening the AF_PACKET advert socket on eth0: bind: ENODEV: No such device (no such \
+         interface in this network namespace)"
+    );
+    assert_eq!(e.errno(), Some(Errno::ENODEV));
+    let e = TxError::OpenFrame {
+        iface: "eth0".into(),
+        step: "socket(AF_PACKET, SOCK_RAW, 0)",
+        errno: Errno::EPERM,
+    };
+    assert!(
+        e.to_string()
+            .ends_with("(raw sockets need root or CAP_NET_RAW)"),
+        "{e}"
+    );
+    let e = TxError::NotEthernet {
+        iface: "wg0".into(),
+        hw_type: 65534,
+    };
+    assert_eq!(
+        e.to_string(),
+        "wg0 is not an Ethernet interface (ARPHRD 65534): send its adverts through the raw \
+         IP socket"
+    );
+    assert_eq!(e.errno(), None);
 }
