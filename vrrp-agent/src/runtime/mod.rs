@@ -45,7 +45,7 @@ use crate::{
     netlink::Netlink,
     notify::{Notifier, Subject},
     track::{self, Monitors, TrackEvent, Tracking},
-    tx::{self, AdvertSocket, Outgoing},
+    tx::{self, AdvertSocket, FrameSocket, Outgoing},
     units::{Centisecs, MonoTime},
     wire::{vrrp::Repr, ChecksumForm, MacAddr},
 };
@@ -100,10 +100,14 @@ struct Vrouter {
     src: IpAddr,
     dsts: Vec<IpAddr>,
     socket: usize,
+    /// For multicast: the AF_PACKET socket of its interface (index into
+    /// `Agent::frame_sockets`); `built` then holds whole frames, sent without the IP stack.
+    frame_socket: Option<usize>,
     checksum: ChecksumForm,
     mac: MacAddr,
     garp: GarpSchedule,
-    /// Advert payloads, one per destination, built for priority `built_for`.
+    /// Advert payloads, one per destination (or the one multicast frame), built for priority
+    /// `built_for`.
     built: Vec<Vec<u8>>,
     built_for: Option<u8>,
     /// Its interface lost carrier or went down (keepalived tracks an instance's own
@@ -187,6 +191,8 @@ struct Agent {
     kernel: BTreeMap<InstanceKey, KernelInstance>,
     /// Advert sockets with the interface index they are bound to.
     sockets: Vec<(u32, AdvertSocket)>,
+    /// AF_PACKET sockets for multicast adverts, one per interface.
+    frame_sockets: Vec<FrameSocket>,
     netlink: Netlink,
     announcer: Announcer,
     dp: Dataplane,
@@ -248,6 +254,7 @@ impl Agent {
             by_key: BTreeMap::new(),
             kernel: BTreeMap::new(),
             sockets: Vec::new(),
+            frame_sockets: Vec::new(),
             netlink,
             announcer,
             dp,
@@ -305,9 +312,36 @@ impl Agent {
                 self.sockets.len() - 1
             }
         };
+        let mut vr = setup::build_router(plan, src, socket);
+        if plan.inst.unicast_peers.is_empty() {
+            vr.frame_socket = self.frame_socket(&plan.inst.interface, ifindex);
+        }
         self.by_key.insert(key, self.routers.len());
-        self.routers.push(setup::build_router(plan, src, socket));
+        self.routers.push(vr);
         Ok(())
+    }
+
+    /// The AF_PACKET socket for multicast adverts on `ifindex`, opened on first use. `None`
+    /// (adverts then go through the raw IP socket) when the interface is not Ethernet or
+    /// the socket cannot be opened.
+    fn frame_socket(&mut self, iface: &str, ifindex: u32) -> Option<usize> {
+        if let Some(i) = self
+            .frame_sockets
+            .iter()
+            .position(|s| s.ifindex() == ifindex)
+        {
+            return Some(i);
+        }
+        match FrameSocket::open(iface, ifindex) {
+            Ok(s) => {
+                self.frame_sockets.push(s);
+                Some(self.frame_sockets.len() - 1)
+            }
+            Err(e) => {
+                tracing::info!(iface, "multicast adverts go through the IP stack: {e}");
+                None
+            }
+        }
     }
 
     /// Attaches XDP to every interface an instance uses and it is not attached to yet.
@@ -806,22 +840,34 @@ impl Agent {
         }
     }
 
-    /// Sends every pending advert, batched per socket.
+    /// Sends every pending advert, batched per socket: multicast ones as prebuilt frames on
+    /// AF_PACKET (no route lookup, IP header, neighbour or netfilter work per advert),
+    /// unicast ones through the raw IP socket.
     fn flush(&mut self) {
         if self.pending.is_empty() {
             return;
         }
-        // Payloads are built once per priority and reused tick after tick (one per
-        // destination: the v3 pseudo-header checksum covers it).
-        let mut meta = Vec::with_capacity(self.pending.len());
+        // Payloads and frames are built once per priority and reused tick after tick (one
+        // per destination: the v3 pseudo-header checksum covers it).
+        let mut raw = Vec::with_capacity(self.pending.len());
+        let mut framed = Vec::new();
         for &(i, priority) in &self.pending {
+            let frame_mac = self.routers[i]
+                .frame_socket
+                .map(|f| self.frame_sockets[f].mac());
             let vr = &mut self.routers[i];
             if vr.built_for != Some(priority) {
                 vr.repr.priority = priority;
                 vr.built.resize_with(vr.dsts.len(), Vec::new);
                 let mut ok = true;
                 for (buf, &dst) in vr.built.iter_mut().zip(&vr.dsts) {
-                    if let Err(e) = tx::build_advert(&vr.repr, vr.src, dst, vr.checksum, buf) {
+                    let built = match (frame_mac, vr.src) {
+                        (Some(mac), IpAddr::V4(src)) => {
+                            tx::build_advert_frame(&vr.repr, src, mac, vr.checksum, buf)
+                        }
+                        _ => tx::build_advert(&vr.repr, vr.src, dst, vr.checksum, buf),
+                    };
+                    if let Err(e) = built {
                         tracing::error!(instance = %vr.name, "building an advert: {e}");
                         ok = false;
                     }
@@ -831,10 +877,35 @@ impl Agent {
                     continue;
                 }
             }
-            meta.extend((0..vr.dsts.len()).map(|j| (i, j)));
+            if frame_mac.is_some() {
+                framed.push(i);
+            } else {
+                raw.extend((0..vr.dsts.len()).map(|j| (i, j)));
+            }
         }
         self.pending.clear();
-        let batch: Vec<Outgoing<'_>> = meta
+        if !framed.is_empty() {
+            let batch: Vec<(&FrameSocket, &[u8])> = framed
+                .iter()
+                .filter_map(|&i| {
+                    let vr = &self.routers[i];
+                    Some((
+                        &self.frame_sockets[vr.frame_socket?],
+                        vr.built[0].as_slice(),
+                    ))
+                })
+                .collect();
+            for (r, &i) in tx::send_frames(&batch).into_iter().zip(&framed) {
+                if let Err(e) = r {
+                    let vr = &self.routers[i];
+                    tracing::warn!(instance = %vr.name, iface = %vr.iface, "sending an advert: {e}");
+                }
+            }
+        }
+        if raw.is_empty() {
+            return;
+        }
+        let batch: Vec<Outgoing<'_>> = raw
             .iter()
             .map(|&(i, j)| {
                 let vr = &self.routers[i];
@@ -845,7 +916,7 @@ impl Agent {
                 }
             })
             .collect();
-        for (r, &(i, j)) in tx::send_batch(&batch).into_iter().zip(&meta) {
+        for (r, &(i, j)) in tx::send_batch(&batch).into_iter().zip(&raw) {
             if let Err(e) = r {
                 let vr = &self.routers[i];
                 tracing::warn!(instance = %vr.name, iface = %vr.iface, to = %vr.dsts[j], "sending an advert: {e}");

@@ -172,5 +172,20 @@ impl Agent {
             }
         }
         self.sockets = sockets;
+        let mut map = vec![None; self.frame_sockets.len()];
+        let mut frame_sockets = Vec::new();
+        for (old, s) in std::mem::take(&mut self.frame_sockets)
+            .into_iter()
+            .enumerate()
+        {
+            if self.routers.iter().any(|r| r.frame_socket == Some(old)) {
+                map[old] = Some(frame_sockets.len());
+                frame_sockets.push(s);
+            }
+        }
+        for r in &mut self.routers {
+            r.frame_socket = r.frame_socket.and_then(|f| map[f]);
+        }
+        self.frame_sockets = frame_sockets;
     }
 }

@@ -163,6 +163,7 @@ pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
         src,
         dsts,
         socket,
+        frame_socket: None,
         checksum: if inst.v3_checksum_as_v2 {
             ChecksumForm::Plain
         } else {
