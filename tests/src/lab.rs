@@ -40,6 +40,18 @@ pub struct Running {
 
 /// Starts `daemon` on `host` with the keepalived.conf `text`; returns once it is up.
 pub fn start(daemon: Daemon, host: &LanHost, dir: &Path, tag: &str, text: &str) -> Result<Running> {
+    start_with(daemon, host, dir, tag, text, &[])
+}
+
+/// [`start`] with more arguments for `vrrp-agent run` (ignored for keepalived).
+pub fn start_with(
+    daemon: Daemon,
+    host: &LanHost,
+    dir: &Path,
+    tag: &str,
+    text: &str,
+    agent_args: &[&str],
+) -> Result<Running> {
     let conf = dir.join(format!("{tag}.conf"));
     std::fs::write(&conf, text)?;
     let log = dir.join(format!("{tag}.log"));
@@ -52,6 +64,7 @@ pub fn start(daemon: Daemon, host: &LanHost, dir: &Path, tag: &str, text: &str) 
                 .arg(&conf)
                 .arg("--pin-dir")
                 .arg(&*pins)
+                .args(agent_args)
                 .env("RUST_LOG", "info");
             let mut proc = Proc::spawn(tag, &mut cmd, &log)?;
             proc.wait_log("instance ready", Duration::from_secs(20))?;

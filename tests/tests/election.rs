@@ -390,3 +390,44 @@ fn a_vip_that_cannot_be_added_puts_the_instance_in_fault() {
     );
     assert!(!s.lan.hosts[0].has_addr(VIP));
 }
+
+/// Adverts a host's interface delivers past XDP within `limit` (what tcpdump there sees).
+fn adverts_seen(s: &Setup, i: usize, limit: Duration) -> usize {
+    let host = &s.lan.hosts[i];
+    let cap = vrrp_tests::Capture::start(&host.ns, &host.iface, 10_000, limit).unwrap();
+    std::thread::sleep(limit);
+    cap.finish()
+        .unwrap()
+        .iter()
+        // IPv4, protocol 112.
+        .filter(|c| c.frame.len() > 23 && c.frame[12..14] == [8, 0] && c.frame[23] == 112)
+        .count()
+}
+
+#[test]
+fn valid_adverts_end_in_xdp_unless_pass_adverts() {
+    let s = setup();
+    let r1 = start(&s, 0, &conf(&s.lan.hosts[0].iface, 150, ""), "pa1");
+    let r2 = start(&s, 1, &conf(&s.lan.hosts[1].iface, 100, ""), "pa2");
+    wait_master(&s, 0, &[&r1, &r2]);
+    // r2 follows r1 (it stays Backup, so it hears the adverts), but they end in XDP.
+    assert_eq!(adverts_seen(&s, 1, Duration::from_millis(600)), 0);
+    assert!(!s.lan.hosts[1].has_addr(VIP));
+    drop(r2);
+    // With --pass-adverts a capture on the Backup sees them (0.1 s interval).
+    let path = s.dir.path().join("pa3.conf");
+    std::fs::write(&path, conf(&s.lan.hosts[1].iface, 100, "")).unwrap();
+    let pins = pin_dir("pa3");
+    let mut cmd = s.lan.hosts[1].ns.command(agent_bin().unwrap());
+    cmd.args(["run", "--pass-adverts", "-f"])
+        .arg(&path)
+        .arg("--pin-dir")
+        .arg(&pins)
+        .env("RUST_LOG", "info");
+    let mut r3 = Proc::spawn("pa3", &mut cmd, &s.dir.path().join("pa3.log")).unwrap();
+    r3.wait_log("Initialize -> Backup", Duration::from_secs(20))
+        .unwrap();
+    let seen = adverts_seen(&s, 1, Duration::from_millis(600));
+    assert!(seen >= 3, "{seen} adverts seen with --pass-adverts");
+    assert!(!s.lan.hosts[1].has_addr(VIP), "{}", r3.log_text());
+}

@@ -18,8 +18,8 @@ use vrrp_agent::{
 };
 use vrrp_common::{
     Counters, Discard, InstanceConfig, InstanceKey, PeerEvent, PeerKey, AUTH_NONE, AUTH_PASS,
-    CFG_UNICAST, EV_MASTER_DOWN, EV_NEW_SOURCE, EV_PRIORITY, EV_PRIORITY_ZERO, FAMILY_IPV4,
-    FAMILY_IPV6,
+    CFG_CONSUME, CFG_UNICAST, EV_MASTER_DOWN, EV_NEW_SOURCE, EV_PRIORITY, EV_PRIORITY_ZERO,
+    FAMILY_IPV4, FAMILY_IPV6,
 };
 
 const XDP_DROP: u32 = 1;
@@ -204,6 +204,36 @@ fn valid_v2_advert_updates_the_peer_record_and_passes() {
     let ev = parse_event(&events.next().expect("priority 0")).unwrap();
     assert_eq!(ev.kind, EV_PRIORITY | EV_PRIORITY_ZERO);
     assert!(events.next().is_none());
+}
+
+#[test]
+fn a_consuming_instance_records_valid_adverts_and_ends_them_in_xdp() {
+    let mut dp = loaded();
+    let key = InstanceKey::new(LO, 53, FAMILY_IPV4);
+    dp.set_instance(
+        key,
+        InstanceConfig {
+            flags: CFG_CONSUME,
+            ..v3_cfg(10)
+        },
+    )
+    .unwrap();
+    let f = frame(&v3(53, 120, IpAddr::V4(VIP)), mcast4()).build();
+    assert_eq!(run(&dp, &f), XDP_DROP);
+    let rec = dp
+        .peer(&PeerKey::new(key, addr_bytes(SRC.into())))
+        .unwrap()
+        .expect("recorded before it is dropped");
+    assert_eq!((rec.priority, rec.adverts), (120, 1));
+    let c = counters(&dp, key);
+    assert_eq!(
+        (c.valid, c.discards()),
+        (1, 0),
+        "a valid advert, not a discard"
+    );
+    // Without the flag the same advert goes on to the stack.
+    let f = frame(&v3(52, 120, IpAddr::V4(VIP)), mcast4()).build();
+    assert_eq!(run(&dp, &f), XDP_PASS);
 }
 
 #[test]

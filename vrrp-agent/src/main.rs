@@ -39,9 +39,13 @@ enum Cmd {
         /// Directory on a BPF filesystem to pin the maps under.
         #[arg(long, default_value = dataplane::DEFAULT_PIN_DIR)]
         pin_dir: PathBuf,
-        /// XDP mode: auto (native, falling back to skb), native, or skb.
+        /// XDP mode: auto (native, falling back to skb; skb on veth), native, or skb.
         #[arg(long, default_value = "auto")]
         xdp_mode: dataplane::XdpModeChoice,
+        /// Let valid adverts go on to the IP stack after XDP recorded them, so that packet
+        /// captures on this host (tcpdump) show them. By default they end in XDP.
+        #[arg(long)]
+        pass_adverts: bool,
     },
 }
 
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
             config,
             pin_dir,
             xdp_mode,
+            pass_adverts,
         } => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -76,6 +81,7 @@ fn main() -> ExitCode {
                 config,
                 pin_dir,
                 xdp_mode,
+                pass_adverts,
             })) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -102,6 +102,9 @@ pub const CFG_UNICAST: u8 = 1 << 0;
 /// `InstanceConfig::flags`: also require TTL / hop limit 255 on unicast adverts
 /// (multicast adverts always require it, RFC 9568 §7.1).
 pub const CFG_UNICAST_TTL: u8 = 1 << 1;
+/// `InstanceConfig::flags`: a valid advert ends in XDP (XDP_DROP after it is recorded)
+/// instead of going on to the IP stack; packet captures on this host then do not show it.
+pub const CFG_CONSUME: u8 = 1 << 2;
 
 /// v2 `auth_type`: no authentication.
 pub const AUTH_NONE: u8 = 0;

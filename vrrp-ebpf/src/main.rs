@@ -37,7 +37,7 @@ use aya_ebpf::{
 };
 use vrrp_common::{
     Counters, Discard, InstanceConfig, InstanceKey, MasterDownWatch, PeerEvent, PeerKey, PeerTable,
-    WatchCommand, WatchTimer, AUTH_PASS, CFG_UNICAST, CFG_UNICAST_TTL, EVENTS_RING_BYTES,
+    WatchCommand, WatchTimer, AUTH_PASS, CFG_CONSUME, CFG_UNICAST, CFG_UNICAST_TTL, EVENTS_RING_BYTES,
     EV_INTERVAL, EV_MASTER_DOWN, EV_NEW_SOURCE, EV_PRIORITY, EV_PRIORITY_ZERO, FAMILY_IPV4,
     FAMILY_IPV6, INLINE_CSUM_BYTES, IPPROTO_VRRP, MAX_INSTANCES, MAX_UNICAST_PEERS,
     MAX_UNKNOWN_KEYS, MAX_VRRP_LEN, PEERS_PER_INSTANCE, SCRATCH_BYTES, WATCH_BAD_COMMAND, WATCH_OK,
@@ -218,7 +218,13 @@ fn process(ctx: &XdpContext) -> u32 {
     let slot = cfg.map_or(0, |c| c.slot as u32);
     let reason = check_vrrp(ctx, &ip, &hdr, &key, cfg);
     if reason == VALID {
-        return xdp_action::XDP_PASS;
+        // Recorded; the agent reads it from the maps. The IP stack needs it only for packet
+        // captures (and costs more than this program per advert).
+        return if cfg.is_some_and(|c| c.flags & CFG_CONSUME != 0) {
+            xdp_action::XDP_DROP
+        } else {
+            xdp_action::XDP_PASS
+        };
     }
     discard(ctx, ip.family, hdr[1], slot, reason)
 }

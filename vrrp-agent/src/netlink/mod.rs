@@ -226,6 +226,9 @@ pub struct LinkInfo {
     /// Operationally up, carrier present (`IFF_RUNNING`).
     pub running: bool,
     pub mtu: u32,
+    /// `IFLA_INFO_KIND`: the link type (`veth`, `bridge`, `vlan`, ...); `None` for a plain
+    /// device (a physical NIC, virtio-net).
+    pub kind: Option<String>,
 }
 
 /// One address of an interface, from `RTM_GETADDR`.
@@ -774,10 +777,17 @@ fn link_info(l: &LinkMessage) -> LinkInfo {
     let (up, running) = link_flags(l);
     let mut mac = MacAddr::ZERO;
     let mut mtu = 0;
+    let mut kind = None;
     for a in &l.attributes {
         match a {
             LinkAttribute::Address(bytes) => mac = MacAddr::from_slice(bytes).unwrap_or_default(),
             LinkAttribute::Mtu(m) => mtu = *m,
+            LinkAttribute::LinkInfo(infos) => {
+                kind = infos.iter().find_map(|i| match i {
+                    netlink_packet_route::link::LinkInfo::Kind(k) => Some(k.to_string()),
+                    _ => None,
+                });
+            }
             _ => {}
         }
     }
@@ -788,6 +798,7 @@ fn link_info(l: &LinkMessage) -> LinkInfo {
         up,
         running,
         mtu,
+        kind,
     }
 }
 

@@ -60,7 +60,7 @@ impl Agent {
         }
         // Watched-only (IPv6) instances stay when the kernel's view of them is unchanged.
         for plan in plans.iter().filter(|p| p.src.is_none()) {
-            let ki = kernel_instance(&plan.inst, plan.link.index);
+            let ki = self.kernel_instance(&plan.inst, plan.link.index);
             if self.kernel.get(&ki.key) == Some(&ki) {
                 kept_keys.insert(ki.key);
             }
@@ -114,7 +114,7 @@ impl Agent {
         }
         self.reindex();
         self.prune_sockets();
-        self.attach_all()?;
+        self.attach_all().await?;
         let used: BTreeSet<String> = self.kernel.values().map(|k| k.iface.clone()).collect();
         let unused: Vec<String> = self
             .dp
