@@ -65,7 +65,11 @@ pub fn start_with(
                 .arg("--pin-dir")
                 .arg(&*pins)
                 .args(agent_args)
-                .env("RUST_LOG", "info");
+                // VRRP_AGENT_LOG (e.g. `vrrp_agent=debug`) for a closer look.
+                .env(
+                    "RUST_LOG",
+                    std::env::var("VRRP_AGENT_LOG").unwrap_or_else(|_| "info".into()),
+                );
             let mut proc = Proc::spawn(tag, &mut cmd, &log)?;
             proc.wait_log("instance ready", Duration::from_secs(20))?;
             Ok(Running {

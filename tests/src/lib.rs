@@ -335,6 +335,11 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        // VRRP_KEEP_TMP=1 keeps the logs and configurations for a look afterwards.
+        if std::env::var_os("VRRP_KEEP_TMP").is_some() {
+            eprintln!("kept {}", self.0.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -817,4 +822,76 @@ pub fn start_agent(ns: &Netns, dir: &Path, tag: &str, conf: &str) -> Result<Agen
     let mut proc = Proc::spawn(tag, &mut cmd, &dir.join(format!("{tag}.log")))?;
     proc.wait_log("instance ready", Duration::from_secs(20))?;
     Ok(Agent { proc, pins })
+}
+
+/// Runs `f` on a thread that has entered `ns`'s network namespace (sockets it opens live
+/// there; the calling thread stays where it is).
+pub fn in_netns<T: Send>(ns: &Netns, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    use std::os::fd::AsRawFd;
+    let path = format!("/run/netns/{}", ns.name());
+    std::thread::scope(|s| {
+        s.spawn(|| -> Result<T> {
+            let nsf = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+            // SAFETY: setns on this thread only, with a namespace fd we own.
+            if unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                bail!("setns {path}: {}", std::io::Error::last_os_error());
+            }
+            f()
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("thread in {path} panicked"))?
+    })
+}
+
+/// MAC address of `iface` in `ns`, from `ip -o link show`.
+pub fn link_mac(ns: &Netns, iface: &str) -> Result<vrrp_agent::wire::MacAddr> {
+    let line = ns.ip(&["-o", "link", "show", iface])?;
+    let text = line
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .context("no link/ether in `ip link show`")?;
+    let mut bytes = [0u8; 6];
+    let mut parts = text.split(':');
+    for b in &mut bytes {
+        *b = u8::from_str_radix(parts.next().context("short MAC")?, 16)?;
+    }
+    Ok(vrrp_agent::wire::MacAddr(bytes))
+}
+
+/// Two namespaces joined by a veth pair: A at 198.18.0.1/24, B at 198.18.0.2/24.
+pub struct VethPair {
+    pub a: Netns,
+    pub b: Netns,
+    pub a_if: String,
+    pub b_if: String,
+    pub a_ifindex: u32,
+    pub a_mac: vrrp_agent::wire::MacAddr,
+    pub b_mac: vrrp_agent::wire::MacAddr,
+}
+
+impl VethPair {
+    /// Address of A's end.
+    pub const A_ADDR: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 18, 0, 1);
+    /// Address of B's end.
+    pub const B_ADDR: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 18, 0, 2);
+
+    /// A new pair; `tag` names the namespaces and interfaces.
+    pub fn new(tag: &str) -> Result<VethPair> {
+        let a = Netns::new(&format!("{tag}a"))?;
+        let b = Netns::new(&format!("{tag}b"))?;
+        let (a_if, b_if) = (unique(&format!("{tag}a")), unique(&format!("{tag}b")));
+        veth(&a, &a_if, &b, &b_if)?;
+        a.ip(&["addr", "add", &format!("{}/24", Self::A_ADDR), "dev", &a_if])?;
+        b.ip(&["addr", "add", &format!("{}/24", Self::B_ADDR), "dev", &b_if])?;
+        Ok(VethPair {
+            a_ifindex: a.ifindex(&a_if)?,
+            a_mac: link_mac(&a, &a_if)?,
+            b_mac: link_mac(&b, &b_if)?,
+            a,
+            b,
+            a_if,
+            b_if,
+        })
+    }
 }

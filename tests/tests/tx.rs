@@ -5,13 +5,12 @@
 //! the socket never queues what it receives. Needs root.
 use std::{
     collections::BTreeMap,
-    fs::File,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd},
     time::{Duration, Instant},
 };
 
-use anyhow::{anyhow, bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use vrrp_agent::{
     tx::{build_advert, send_batch, AdvertSocket, Errno, Outgoing, TxCounters, TxError},
     units::Centisecs,
@@ -21,62 +20,22 @@ use vrrp_agent::{
         ChecksumForm, Endpoints, MacAddr, VRRP_GROUP_V4,
     },
 };
-use vrrp_tests::{unique, veth, wait_for, Netns};
+use vrrp_tests::{in_netns, wait_for, VethPair};
 
-const A_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-const B_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const A_ADDR: Ipv4Addr = VethPair::A_ADDR;
+const B_ADDR: Ipv4Addr = VethPair::B_ADDR;
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
 const GROUP: IpAddr = IpAddr::V4(VRRP_GROUP_V4);
 const IPPROTO_VRRP: u8 = 112;
 
-/// Runs `f` on a thread that has entered `ns`'s network namespace (sockets it opens live
-/// there; the test thread stays where it is).
-fn in_netns<T: Send>(ns: &Netns, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
-    let path = format!("/run/netns/{}", ns.name());
-    std::thread::scope(|s| {
-        s.spawn(|| -> Result<T> {
-            let nsf = File::open(&path).with_context(|| format!("opening {path}"))?;
-            // SAFETY: setns on this thread only, with a namespace fd we own.
-            if unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                bail!("setns {path}: {}", std::io::Error::last_os_error());
-            }
-            f()
-        })
-        .join()
-        .map_err(|_| anyhow!("thread in {path} panicked"))?
-    })
+type Lab = VethPair;
+
+/// What these tests open and capture on the pair.
+trait LabExt {
+    fn open_a(&self) -> Result<AdvertSocket>;
 }
 
-/// Two namespaces joined by a veth pair.
-struct Lab {
-    a: Netns,
-    b: Netns,
-    a_if: String,
-    b_if: String,
-    a_ifindex: u32,
-    a_mac: MacAddr,
-    b_mac: MacAddr,
-}
-
-impl Lab {
-    fn new() -> Result<Lab> {
-        let a = Netns::new("txa")?;
-        let b = Netns::new("txb")?;
-        let (a_if, b_if) = (unique("txa"), unique("txb"));
-        veth(&a, &a_if, &b, &b_if)?;
-        a.ip(&["addr", "add", &format!("{A_ADDR}/24"), "dev", &a_if])?;
-        b.ip(&["addr", "add", &format!("{B_ADDR}/24"), "dev", &b_if])?;
-        Ok(Lab {
-            a_ifindex: a.ifindex(&a_if)?,
-            a_mac: mac(&a, &a_if)?,
-            b_mac: mac(&b, &b_if)?,
-            a,
-            b,
-            a_if,
-            b_if,
-        })
-    }
-
+impl LabExt for Lab {
     /// Opens an advert socket in A on its veth end, from 198.18.0.1.
     fn open_a(&self) -> Result<AdvertSocket> {
         let (iface, ifindex) = (self.a_if.clone(), self.a_ifindex);
@@ -84,22 +43,6 @@ impl Lab {
             Ok(AdvertSocket::open(&iface, ifindex, A_ADDR)?)
         })
     }
-}
-
-/// MAC address of `iface` in `ns`, from `ip -o link show`.
-fn mac(ns: &Netns, iface: &str) -> Result<MacAddr> {
-    let line = ns.ip(&["-o", "link", "show", iface])?;
-    let text = line
-        .split_whitespace()
-        .skip_while(|w| *w != "link/ether")
-        .nth(1)
-        .context("no link/ether in `ip link show`")?;
-    let mut bytes = [0u8; 6];
-    let mut parts = text.split(':');
-    for b in &mut bytes {
-        *b = u8::from_str_radix(parts.next().context("short MAC")?, 16)?;
-    }
-    Ok(MacAddr(bytes))
 }
 
 fn setsockopt<T>(fd: RawFd, level: i32, name: i32, value: &T) -> Result<()> {
@@ -306,7 +249,7 @@ fn send_from_a(lab: &Lab, cases: &[Case]) -> Result<(AdvertSocket, Vec<Result<()
 
 #[test]
 fn multicast_and_unicast_adverts_leave_as_built() -> Result<()> {
-    let lab = Lab::new()?;
+    let lab = Lab::new("tx")?;
     let capture = Capture::open(&lab)?;
     let peer = IpAddr::V4(B_ADDR);
     let cases = [
@@ -387,7 +330,7 @@ fn multicast_and_unicast_adverts_leave_as_built() -> Result<()> {
 
 #[test]
 fn two_hundred_adverts_in_one_sendmmsg() -> Result<()> {
-    let lab = Lab::new()?;
+    let lab = Lab::new("tx")?;
     let capture = Capture::open(&lab)?;
     let cases = (1..=200u8)
         .map(|vrid| case(v3(vrid), GROUP, ChecksumForm::PseudoHeader))
@@ -421,7 +364,7 @@ fn two_hundred_adverts_in_one_sendmmsg() -> Result<()> {
 
 #[test]
 fn a_refused_destination_does_not_stop_the_others() -> Result<()> {
-    let lab = Lab::new()?;
+    let lab = Lab::new("tx")?;
     let capture = Capture::open(&lab)?;
     // The limited broadcast address without SO_BROADCAST: the kernel refuses it (EACCES)
     // for that message only. IPv6 on an IPv4 socket is refused before any syscall.
@@ -478,7 +421,7 @@ fn a_refused_destination_does_not_stop_the_others() -> Result<()> {
 
 #[test]
 fn the_socket_never_queues_what_it_receives() -> Result<()> {
-    let lab = Lab::new()?;
+    let lab = Lab::new("tx")?;
     let socket = lab.open_a()?;
     // A control socket in A like the advert socket minus the filter: it sees every advert
     // that reaches A's stack (its join also makes A accept 224.0.0.18).
@@ -619,7 +562,7 @@ fn the_socket_never_queues_what_it_receives() -> Result<()> {
 
 #[test]
 fn open_errors_name_interface_address_and_errno() -> Result<()> {
-    let lab = Lab::new()?;
+    let lab = Lab::new("tx")?;
     let (a_if, ifindex) = (lab.a_if.clone(), lab.a_ifindex);
     let (not_mine, no_iface) = in_netns(&lab.a, move || {
         Ok((

@@ -5,13 +5,12 @@
 //! `sendmmsg`, that errors follow `send_batch`'s policy, and that the socket never receives.
 //! Needs root.
 use std::{
-    fs::File,
     net::{IpAddr, Ipv4Addr},
     os::fd::{AsRawFd, RawFd},
     time::Duration,
 };
 
-use anyhow::{anyhow, bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use vrrp_agent::{
     tx::{
         build_advert, build_advert_frame, send_batch, send_frames, AdvertSocket, Errno,
@@ -24,62 +23,23 @@ use vrrp_agent::{
         ChecksumForm, MacAddr, VRRP_GROUP_V4,
     },
 };
-use vrrp_tests::{unique, veth, Capture, Captured, Netns, PacketSocket};
+use vrrp_tests::{in_netns, Capture, Captured, PacketSocket, VethPair};
 
-const A_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-const B_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const A_ADDR: Ipv4Addr = VethPair::A_ADDR;
+const B_ADDR: Ipv4Addr = VethPair::B_ADDR;
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
 const GROUP: IpAddr = IpAddr::V4(VRRP_GROUP_V4);
 const GROUP_MAC: MacAddr = MacAddr([0x01, 0x00, 0x5e, 0x00, 0x00, 0x12]);
 
-/// Runs `f` on a thread that has entered `ns`'s network namespace (sockets it opens live
-/// there; the test thread stays where it is).
-fn in_netns<T: Send>(ns: &Netns, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
-    let path = format!("/run/netns/{}", ns.name());
-    std::thread::scope(|s| {
-        s.spawn(|| -> Result<T> {
-            let nsf = File::open(&path).with_context(|| format!("opening {path}"))?;
-            // SAFETY: setns on this thread only, with a namespace fd we own.
-            if unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                bail!("setns {path}: {}", std::io::Error::last_os_error());
-            }
-            f()
-        })
-        .join()
-        .map_err(|_| anyhow!("thread in {path} panicked"))?
-    })
+type Lab = VethPair;
+
+/// What these tests open and capture on the pair.
+trait LabExt {
+    fn open_a(&self) -> Result<FrameSocket>;
+    fn capture_b(&self, max: usize) -> Result<Capture>;
 }
 
-/// Two namespaces joined by a veth pair.
-struct Lab {
-    a: Netns,
-    b: Netns,
-    a_if: String,
-    b_if: String,
-    a_ifindex: u32,
-    a_mac: MacAddr,
-    b_mac: MacAddr,
-}
-
-impl Lab {
-    fn new() -> Result<Lab> {
-        let a = Netns::new("fxa")?;
-        let b = Netns::new("fxb")?;
-        let (a_if, b_if) = (unique("fxa"), unique("fxb"));
-        veth(&a, &a_if, &b, &b_if)?;
-        a.ip(&["addr", "add", &format!("{A_ADDR}/24"), "dev", &a_if])?;
-        b.ip(&["addr", "add", &format!("{B_ADDR}/24"), "dev", &b_if])?;
-        Ok(Lab {
-            a_ifindex: a.ifindex(&a_if)?,
-            a_mac: mac(&a, &a_if)?,
-            b_mac: mac(&b, &b_if)?,
-            a,
-            b,
-            a_if,
-            b_if,
-        })
-    }
-
+impl LabExt for Lab {
     /// Opens a frame socket in A on its veth end.
     fn open_a(&self) -> Result<FrameSocket> {
         let (iface, ifindex) = (self.a_if.clone(), self.a_ifindex);
@@ -90,22 +50,6 @@ impl Lab {
     fn capture_b(&self, max: usize) -> Result<Capture> {
         Capture::start(&self.b, &self.b_if, max, Duration::from_secs(10))
     }
-}
-
-/// MAC address of `iface` in `ns`, from `ip -o link show`.
-fn mac(ns: &Netns, iface: &str) -> Result<MacAddr> {
-    let line = ns.ip(&["-o", "link", "show", iface])?;
-    let text = line
-        .split_whitespace()
-        .skip_while(|w| *w != "link/ether")
-        .nth(1)
-        .context("no link/ether in `ip link show`")?;
-    let mut bytes = [0u8; 6];
-    let mut parts = text.split(':');
-    for b in &mut bytes {
-        *b = u8::from_str_radix(parts.next().context("short MAC")?, 16)?;
-    }
-    Ok(MacAddr(bytes))
 }
 
 fn v3(vrid: u8) -> Repr {
@@ -168,7 +112,7 @@ fn with_ip_id(frame: &[u8], id: u16) -> Vec<u8> {
 
 #[test]
 fn built_frame_is_the_kernels_advert_but_for_the_ip_id() -> Result<()> {
-    let lab = Lab::new()?;
+    let lab = Lab::new("fx")?;
     let capture = lab.capture_b(64)?;
     // The raw IP path, as the runtime uses it today.
     let reprs = [v3(51), v2_pass(52)];
@@ -230,7 +174,7 @@ fn built_frame_is_the_kernels_advert_but_for_the_ip_id() -> Result<()> {
 
 #[test]
 fn frames_arrive_intact_with_and_without_qdisc_bypass() -> Result<()> {
-    let lab = Lab::new()?;
+    let lab = Lab::new("fx")?;
     let socket = lab.open_a()?;
     assert_eq!(socket.mac(), lab.a_mac, "SIOCGIFHWADDR");
     assert_eq!(
@@ -270,7 +214,7 @@ fn frames_arrive_intact_with_and_without_qdisc_bypass() -> Result<()> {
 
 #[test]
 fn two_hundred_frames_in_one_sendmmsg() -> Result<()> {
-    let lab = Lab::new()?;
+    let lab = Lab::new("fx")?;
     let socket = lab.open_a()?;
     let capture = lab.capture_b(400)?;
     let frames = (1..=200u8)
@@ -302,7 +246,7 @@ fn two_hundred_frames_in_one_sendmmsg() -> Result<()> {
 
 #[test]
 fn a_refused_frame_is_skipped_and_a_down_link_ends_the_batch() -> Result<()> {
-    let lab = Lab::new()?;
+    let lab = Lab::new("fx")?;
     let socket = lab.open_a()?;
     let capture = lab.capture_b(64)?;
     let (f1, f3) = (frame(&lab, &v3(1))?, frame(&lab, &v3(3))?);
@@ -389,7 +333,7 @@ fn queued(fd: RawFd) -> Result<libc::c_int> {
 
 #[test]
 fn the_frame_socket_never_receives() -> Result<()> {
-    let lab = Lab::new()?;
+    let lab = Lab::new("fx")?;
     let socket = lab.open_a()?;
     // A control capture on A's end: proof that the frames below do arrive there.
     let control = Capture::start(&lab.a, &lab.a_if, 64, Duration::from_secs(10))?;
@@ -481,7 +425,7 @@ fn the_frame_socket_never_receives() -> Result<()> {
 
 #[test]
 fn open_errors_name_the_interface() -> Result<()> {
-    let lab = Lab::new()?;
+    let lab = Lab::new("fx")?;
     let a_if = lab.a_if.clone();
     let (no_iface, bad_index, loopback) = in_netns(&lab.a, move || {
         Ok((

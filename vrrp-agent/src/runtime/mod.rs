@@ -662,11 +662,15 @@ impl Agent {
             // takes over) or an advert came just now (the watchdog is armed again).
             self.routers[i].watch = None;
             self.feed_kernel_records(i, now).await;
-            if self.routers[i]
-                .router
-                .next_deadline()
-                .is_some_and(|d| d <= now)
-            {
+            let due = self.routers[i].router.next_deadline();
+            tracing::debug!(
+                instance = %self.routers[i].name,
+                deadline_ns = ev.ts_ns,
+                now_ns = now.as_nanos(),
+                election_due_ns = due.map(MonoTime::as_nanos),
+                "master-down watchdog fired"
+            );
+            if due.is_some_and(|d| d <= now) {
                 self.feed(i, now, Input::Timer).await;
             }
             self.sync_watch(i);

@@ -29,7 +29,7 @@ use std::{
 };
 
 use super::{
-    build_advert, errno_of, send_all, AtomicCounters, Errno, Outcome, TxCounters, TxError,
+    build_advert, errno_of, sendmmsg_all, AtomicCounters, Errno, Outcome, TxCounters, TxError,
 };
 use crate::wire::{
     checksum::{self, ChecksumForm},
@@ -311,7 +311,6 @@ fn send_group(
     indices: &[usize],
     results: &mut [Result<(), TxError>],
 ) {
-    let n = indices.len();
     let mut iovs: Vec<libc::iovec> = indices
         .iter()
         .map(|&i| libc::iovec {
@@ -335,19 +334,9 @@ fn send_group(
         })
         .collect();
 
-    let fd = socket.as_raw_fd();
-    let attempt = send_all(n, |pos, len| {
-        let Some(chunk) = msgs.get_mut(pos..pos + len) else {
-            return Err(Errno::EINVAL);
-        };
-        let vlen = libc::c_uint::try_from(len).map_err(|_| Errno::EINVAL)?;
-        // SAFETY: `chunk` holds `len` initialised mmsghdrs whose iovec pointers point into
-        // `iovs` and the frames of `batch`, all alive and unmoved until `send_all` returns.
-        // sendmmsg only reads them and writes `msg_len`.
-        let r = unsafe { libc::sendmmsg(fd, chunk.as_mut_ptr(), vlen, 0) };
-        // Negative: failed on the first message, with errno set.
-        usize::try_from(r).map_err(|_| Errno::last())
-    });
+    // `msgs` points into `iovs` and the frames of `batch`, all alive and unmoved until it
+    // returns.
+    let attempt = sendmmsg_all(socket.as_raw_fd(), &mut msgs);
     drop(msgs);
     drop(iovs);
 

@@ -523,19 +523,9 @@ fn send_group(
         });
     }
 
-    let fd = socket.as_raw_fd();
-    let attempt = send_all(n, |pos, len| {
-        let Some(chunk) = msgs.get_mut(pos..pos + len) else {
-            return Err(Errno::EINVAL);
-        };
-        let vlen = libc::c_uint::try_from(len).map_err(|_| Errno::EINVAL)?;
-        // SAFETY: `chunk` holds `len` initialised mmsghdrs whose name and iovec pointers
-        // point into `addrs`, `iovs` and the payloads of `batch`, all alive and unmoved
-        // until `send_all` returns. sendmmsg only reads them and writes `msg_len`.
-        let r = unsafe { libc::sendmmsg(fd, chunk.as_mut_ptr(), vlen, 0) };
-        // Negative: failed on the first message, with errno set.
-        usize::try_from(r).map_err(|_| Errno::last())
-    });
+    // `msgs` points into `addrs`, `iovs` and the payloads of `batch`, all alive and unmoved
+    // until it returns.
+    let attempt = sendmmsg_all(socket.as_raw_fd(), &mut msgs);
     drop(msgs);
     drop(iovs);
 
@@ -604,6 +594,23 @@ fn ends_batch(errno: Errno) -> bool {
 /// The policy of [`send_batch`] over `n` prepared messages, apart from the syscall:
 /// `call(pos, len)` sends messages `pos..pos + len` in one `sendmmsg` and returns how many
 /// the kernel took, or the errno of message `pos`.
+/// Sends `msgs` on `fd` with `sendmmsg(2)`, under [`send_all`]'s retry and skip rules. Every
+/// pointer in `msgs` (names, iovecs and what they point to) must stay valid until it
+/// returns; sendmmsg only reads them and writes `msg_len`.
+fn sendmmsg_all(fd: RawFd, msgs: &mut [libc::mmsghdr]) -> Attempt {
+    send_all(msgs.len(), |pos, len| {
+        let Some(chunk) = msgs.get_mut(pos..pos + len) else {
+            return Err(Errno::EINVAL);
+        };
+        let vlen = libc::c_uint::try_from(len).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: `chunk` holds `len` initialised mmsghdrs whose pointers the caller keeps
+        // valid (see above).
+        let r = unsafe { libc::sendmmsg(fd, chunk.as_mut_ptr(), vlen, 0) };
+        // Negative: failed on the first message, with errno set.
+        usize::try_from(r).map_err(|_| Errno::last())
+    })
+}
+
 fn send_all(n: usize, mut call: impl FnMut(usize, usize) -> Result<usize, Errno>) -> Attempt {
     let mut outcomes = vec![Outcome::NotSent(None); n];
     let (mut syscalls, mut retries) = (0, 0);
