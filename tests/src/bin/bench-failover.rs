@@ -102,9 +102,10 @@ fn series(daemon: Daemon, advert_int: &str, reps: usize) -> Result<Series> {
         std::thread::sleep(Duration::from_millis(100));
         let ads = cap.adverts();
         let first = ads.iter().find(|a| a.src == r2_ip && a.at > epoch_secs(t0));
-        let last_old = ads
-            .iter()
-            .rfind(|a| a.src == r1_ip && a.at <= epoch_secs(t0));
+        // The old Master's last advert that crossed the bridge. Not "the last one before
+        // t0": `ip link set down` takes a few ms after t0, and an advert in that window still
+        // reaches the Backup, which counts from it.
+        let last_old = first.and_then(|f| ads.iter().rfind(|a| a.src == r1_ip && a.at < f.at));
         if let Some(a) = first {
             out.hard_advert_ms.push((a.at - epoch_secs(t0)) * 1000.0);
             if let Some(l) = last_old {

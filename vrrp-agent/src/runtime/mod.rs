@@ -210,6 +210,9 @@ struct Agent {
     faults_dirty: bool,
     /// Backups' Master_Down_Timers run in the kernel (the watchdog); off after it failed.
     watchdog: bool,
+    /// The router whose watchdog fired and is being judged: not re-armed until decided
+    /// (re-arming with the records just fed would only fire again at once).
+    watch_hold: Option<usize>,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -268,6 +271,7 @@ impl Agent {
             followups: VecDeque::new(),
             faults_dirty: false,
             watchdog: true,
+            watch_hold: None,
         };
         for plan in &plans {
             agent.add_instance(plan)?;
@@ -623,7 +627,7 @@ impl Agent {
     /// it can be kept there, re-arms it when it changed, takes it back otherwise. In steady
     /// state nothing changes and this costs nothing.
     fn sync_watch(&mut self, i: usize) {
-        if !self.watchdog {
+        if !self.watchdog || self.watch_hold == Some(i) {
             return;
         }
         let vr = &mut self.routers[i];
@@ -661,6 +665,7 @@ impl Agent {
             // election decides: with the newest records fed in, its timer has run out (it
             // takes over) or an advert came just now (the watchdog is armed again).
             self.routers[i].watch = None;
+            self.watch_hold = Some(i);
             self.feed_kernel_records(i, now).await;
             let due = self.routers[i].router.next_deadline();
             tracing::debug!(
@@ -673,6 +678,7 @@ impl Agent {
             if due.is_some_and(|d| d <= now) {
                 self.feed(i, now, Input::Timer).await;
             }
+            self.watch_hold = None;
             self.sync_watch(i);
             return;
         }
