@@ -516,7 +516,8 @@ fn sighup_reloads_without_a_gap_and_rejects_a_broken_file() {
     let conf = s.path("r1.conf");
     let cap_log = s.path("cap.log");
     let cap = Capture::start(&s.lan, 30, &cap_log).unwrap();
-    let transitions = |r: &Running| count(&r.proc.log_text(), " -> ");
+    // State changes are the log lines with a running count.
+    let transitions = |r: &Running| count(&r.proc.log_text(), " transitions=");
     let before = transitions(&r1);
 
     // 1. The same instance, rewritten (moved down, a comment added): nothing changes.
@@ -589,5 +590,25 @@ fn sighup_reloads_without_a_gap_and_rejects_a_broken_file() {
         logs(&all)
     );
     assert!(s.lan.hosts[0].has_addr(VIP2), "{}", logs(&all));
+
+    // 5. A new priority for VI_2 is taken in place: no transition, the adverts carry it.
+    let before = transitions(&r1);
+    std::fs::write(&conf, v2.replace("priority 150", "priority 120")).unwrap();
+    let t0 = epoch_secs(SystemTime::now());
+    r1.proc.signal(libc::SIGHUP);
+    let ok = wait_for(TRANSITION, || {
+        cap.adverts()
+            .into_iter()
+            .any(|a| a.src == R1.to_string() && a.prio == 120 && a.at >= t0)
+            .then_some(())
+    });
+    assert!(
+        ok.is_some(),
+        "no advert with the new priority\n{}",
+        logs(&all)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(transitions(&r1), before, "{}", logs(&all));
+    assert!(s.lan.hosts[0].has_addr(VIP2));
     cap.stop();
 }

@@ -297,6 +297,19 @@ impl Router {
         self.priority
     }
 
+    /// A new configured priority (reload), neither the old nor the new one 255: the
+    /// address owner starts differently, so that takes a restart. The effective priority
+    /// follows through `Input::PriorityChanged`, as for tracking; returns false (and changes
+    /// nothing) for an owner change.
+    pub fn set_priority(&mut self, priority: u8) -> bool {
+        let priority = priority.max(1);
+        if priority == OWNER_PRIORITY || self.priority == OWNER_PRIORITY {
+            return priority == self.priority;
+        }
+        self.priority = priority;
+        true
+    }
+
     /// The priority in force after tracking (what adverts carry).
     pub fn effective_priority(&self) -> u8 {
         self.effective_priority

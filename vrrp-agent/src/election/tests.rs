@@ -2197,3 +2197,21 @@ fn master_down_watch_describes_plain_timers_only() {
     let (m, _) = master_by_timeout(v3(150));
     assert_eq!(m.master_down_watch(), None);
 }
+
+#[test]
+fn a_new_configured_priority_goes_through_priority_changed() {
+    let (mut r, t) = master_by_timeout(v3(150));
+    assert!(r.set_priority(120));
+    assert_eq!((r.priority(), r.effective_priority()), (120, 150));
+    // The runtime then feeds the effective priority; the next advert carries it.
+    assert!(r.handle(t, Input::PriorityChanged(120)).is_empty());
+    assert_eq!(r.state(), State::Master);
+    let next = r.next_deadline().unwrap();
+    assert_eq!(r.handle(next, Input::Timer), vec![send(120)]);
+    // Owner changes need a restart.
+    assert!(!r.set_priority(255));
+    assert_eq!(r.priority(), 120);
+    let mut owner = Router::new(v3(255));
+    assert!(!owner.set_priority(200));
+    assert!(owner.set_priority(255));
+}

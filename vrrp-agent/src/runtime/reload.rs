@@ -5,8 +5,10 @@
 //!   configuration is rejected whole and the running one stays.
 //! - An instance whose settings are unchanged keeps its router, state, timers and VIPs; it
 //!   does not miss an advert.
+//! - A new priority is taken in place: the next advert carries it (a Master whose priority
+//!   drops below a Backup's hands over as when tracking lowers it).
 //! - A removed instance is stopped as on SIGTERM (priority 0 if Master, VIPs removed,
-//!   notify_stop); a changed one is stopped and started again with its new settings.
+//!   notify_stop); one changed otherwise is stopped and started again with its new settings.
 //! - Tracking and notifications are rebuilt from the new file; the state of a tracked
 //!   object whose definition did not change carries over, so an unchanged failing health
 //!   check does not flap the priority.
@@ -49,10 +51,18 @@ impl Agent {
             let Some(plan) = plans.iter().find(|p| p.inst.name == vr.name) else {
                 continue;
             };
-            if setup::same_settings(&vr.inst, &plan.inst)
-                && plan.link.index == vr.ifindex
-                && plan.src == Some(vr.src)
-            {
+            if plan.link.index != vr.ifindex || plan.src != Some(vr.src) {
+                continue;
+            }
+            // A new priority is taken in place (no priority-0 advert, no flap): the
+            // effective priority follows with the tracking below, and the next advert
+            // carries it.
+            let in_place = setup::priority_change_only(&vr.inst, &plan.inst)
+                && vr.router.set_priority(plan.inst.priority);
+            if in_place || setup::same_settings(&vr.inst, &plan.inst) {
+                if vr.inst.priority != plan.inst.priority {
+                    tracing::info!(instance = %vr.name, "priority {} -> {} (reload)", vr.inst.priority, plan.inst.priority);
+                }
                 keep[i] = true;
                 kept_keys.insert(vr.key);
                 vr.inst = plan.inst.clone();

@@ -202,6 +202,18 @@ pub(super) fn same_settings(old: &Instance, new: &Instance) -> bool {
     strip(old) == strip(new)
 }
 
+/// Whether `old` can take `new`'s settings in place: they differ at most in the priority,
+/// and neither is the address owner (255), which starts differently.
+pub(super) fn priority_change_only(old: &Instance, new: &Instance) -> bool {
+    let owner = |i: &Instance| i.priority == 255;
+    if owner(old) || owner(new) {
+        return false;
+    }
+    let mut same = new.clone();
+    same.priority = old.priority;
+    same_settings(old, &same)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,10 +240,17 @@ mod tests {
              virtual_ipaddress { 198.18.0.1 }\n}\n",
         );
         assert!(!same_settings(&a, &prio));
+        assert!(priority_change_only(&a, &prio));
         let vip = instance(
             "vrrp_instance VI_1 {\n interface lo0x\n virtual_router_id 5\n priority 100\n \
              virtual_ipaddress { 198.18.0.2 }\n}\n",
         );
         assert!(!same_settings(&a, &vip));
+        assert!(!priority_change_only(&a, &vip));
+        let owner = instance(
+            "vrrp_instance VI_1 {\n interface lo0x\n virtual_router_id 5\n priority 255\n \
+             virtual_ipaddress { 198.18.0.1 }\n}\n",
+        );
+        assert!(!priority_change_only(&a, &owner));
     }
 }
