@@ -57,6 +57,7 @@ use std::{
 use crate::{
     config::{Config, Location, Notify, NotifyCommand},
     process::{Command, ProcessError},
+    track::security,
 };
 
 mod fifo;
@@ -72,9 +73,6 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// After [`Notifier::shutdown`]'s bound, how long we wait for killed commands to be reaped.
 const ABORT_GRACE: Duration = Duration::from_secs(1);
-
-/// The user keepalived runs scripts as when `script_user` is not set, if it exists.
-const KEEPALIVED_SCRIPT_USER: &str = "keepalived_script";
 
 /// What changed state: a `vrrp_instance` or a `vrrp_sync_group`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -550,13 +548,8 @@ pub fn fifo_line(subject: Subject, name: &str, state: NotifyState, priority: u8)
 }
 
 /// Who runs commands that name no user: `script_user`, else `keepalived_script` if it
-/// exists (keepalived's rule), else nobody in particular (the agent's own user).
+/// exists (keepalived's rule, [`security::script_user`]), else nobody in particular (the
+/// agent's own user; with `enable_script_security` the runtime then refuses the command).
 fn default_script_user(config: &Config) -> Option<(String, Option<String>)> {
-    if let Some(u) = &config.global.script_user {
-        return Some(u.clone());
-    }
-    match nix::unistd::User::from_name(KEEPALIVED_SCRIPT_USER) {
-        Ok(Some(_)) => Some((KEEPALIVED_SCRIPT_USER.to_string(), None)),
-        _ => None,
-    }
+    security::script_user(&config.global, None).ok().flatten()
 }

@@ -1002,7 +1002,16 @@ impl Agent {
 /// otherwise.
 fn check_notify_security(config: &Config, notifier: &Notifier) -> Result<()> {
     for (subject, name, keyword, cmd) in notifier.commands() {
-        if let Err(e) = track::security::check_command(cmd) {
+        // No user of its own, no script_user and no keepalived_script user: keepalived
+        // refuses to run it as root under enable_script_security.
+        let unowned =
+            cmd.uid().is_none() && track::security::script_user(&config.global, None).is_err();
+        let checked = if unowned {
+            Err(track::security::SecurityError::NoScriptUser)
+        } else {
+            track::security::check_command(cmd)
+        };
+        if let Err(e) = checked {
             let what = format!("{subject} {name}: {keyword} `{cmd}`: {e}");
             if e.refuses(config.global.enable_script_security) {
                 bail!("{what}");
