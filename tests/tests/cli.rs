@@ -52,6 +52,29 @@ fn check_prints_warnings_and_still_succeeds() {
 }
 
 #[test]
+fn check_says_which_tracking_weights_keepalived_ignores() {
+    let dir = std::env::temp_dir().join(format!("vrrp-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("group.conf");
+    std::fs::write(
+        &p,
+        "vrrp_script chk { script \"/bin/true\"\n weight -20 }\n\
+         vrrp_sync_group G { group { VI_1 } }\n\
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n priority 100\n \
+         virtual_ipaddress { 198.18.0.1 }\n track_script { chk }\n}\n",
+    )
+    .unwrap();
+    let (code, out, err) = agent(&["check", "-f", p.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: VI_1: track_script chk (weight -20) is ignored"),
+        "{err}"
+    );
+    assert!(out.contains("OK"), "{out}");
+}
+
+#[test]
 fn check_rejects_broken_configs_with_location_and_suggestion() {
     let p = configs("broken").join("unknown-keyword.conf");
     let (code, _, err) = agent(&["check", "--config", p.to_str().unwrap()]);

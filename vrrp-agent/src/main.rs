@@ -100,13 +100,19 @@ fn check(path: &std::path::Path) -> ExitCode {
                 eprintln!("{w}");
             }
             let c = &loaded.config;
+            // What keepalived changes in the tracking it is given (weights ignored for sync
+            // group members and the address owner), as `run` would log it.
+            let notes = vrrp_agent::track::Tracking::new(c).notes().to_vec();
+            for n in &notes {
+                eprintln!("{}: warning: {n}", path.display());
+            }
             println!(
                 "{}: OK ({} instance(s), {} script(s), {} sync group(s), {} warning(s))",
                 path.display(),
                 c.instances.len(),
                 c.scripts.len(),
                 c.sync_groups.len(),
-                loaded.warnings.len()
+                loaded.warnings.len() + notes.len()
             );
             ExitCode::SUCCESS
         }
