@@ -1306,7 +1306,7 @@ impl Builder<'_> {
             let mut r = TrackRef {
                 name: name.text.clone(),
                 weight: None,
-                reverse: false,
+                reverse: None,
                 location: name.pos.location(),
             };
             let args = line.args();
@@ -1333,11 +1333,11 @@ impl Builder<'_> {
                         i += 2;
                     }
                     "reverse" => {
-                        r.reverse = true;
+                        r.reverse = Some(true);
                         i += 1;
                     }
                     "noreverse" | "no_reverse" => {
-                        r.reverse = false;
+                        r.reverse = Some(false);
                         i += 1;
                     }
                     other => {

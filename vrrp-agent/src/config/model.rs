@@ -257,8 +257,10 @@ pub struct TrackRef {
     /// `weight N`; `None` = the tracked object's own weight (scripts, files) or 0 (FAULT on
     /// failure, interfaces).
     pub weight: Option<i32>,
-    /// `reverse`: the adjustment applies in the other direction.
-    pub reverse: bool,
+    /// `reverse` (`Some(true)`): the adjustment applies in the other direction;
+    /// `noreverse` (`Some(false)`): it does not, whatever the object says; `None`: as the
+    /// tracked object says.
+    pub reverse: Option<bool>,
     pub location: Location,
 }
 

@@ -1385,12 +1385,12 @@ fn track_references() {
         .iter()
         .map(|t| (t.name.as_str(), t.weight, t.reverse))
         .collect();
-    assert_eq!(s, vec![("s1", None, false), ("s2", Some(10), true)]);
+    assert_eq!(s, vec![("s1", None, None), ("s2", Some(10), Some(true))]);
     assert_eq!(i.track_scripts[1].location.line, 16);
     assert_eq!(i.track_interfaces[0].weight, Some(-253));
     assert_eq!(
         (i.track_files[0].weight, i.track_files[0].reverse),
-        (Some(254), false)
+        (Some(254), Some(false))
     );
     let f = &l.config.track_files[0];
     assert_eq!(

@@ -386,7 +386,7 @@ impl Tracking {
                 };
                 (
                     i64::from(r.weight.unwrap_or(s.weight)),
-                    r.reverse || s.reverse,
+                    r.reverse.unwrap_or(s.reverse),
                 )
             }
             Kind::File => {
@@ -399,10 +399,10 @@ impl Tracking {
                 };
                 (
                     i64::from(r.weight.unwrap_or(f.weight)),
-                    r.reverse || f.reverse,
+                    r.reverse.unwrap_or(f.reverse),
                 )
             }
-            Kind::Interface => (i64::from(r.weight.unwrap_or(0)), r.reverse),
+            Kind::Interface => (i64::from(r.weight.unwrap_or(0)), r.reverse.unwrap_or(false)),
         };
         Some(Ref {
             kind,
@@ -982,6 +982,19 @@ mod tests {
                 None
             )
         );
+    }
+
+    #[test]
+    fn noreverse_overrides_the_objects_reverse() {
+        let c = config(&format!(
+            "{}{}",
+            script_def("neg", "weight -20 reverse"),
+            inst("A", 1, 100, "track_script {\n neg weight -20 noreverse\n}"),
+        ));
+        let mut t = Tracking::new(&c);
+        t.script_result("neg", false);
+        // Without `noreverse` a failing reverse script adds 20; with it, it subtracts.
+        assert_eq!(t.status("A"), st(None, -20, None));
     }
 
     #[test]
