@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::{Context, Result};
 
-use crate::{agent_bin, pin_dir, Lan, LanHost, PinDir, Proc};
+use crate::{start_agent_with, Lan, LanHost, PinDir, Proc};
 
 /// What runs VRRP on a router.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,33 +52,19 @@ pub fn start_with(
     text: &str,
     agent_args: &[&str],
 ) -> Result<Running> {
-    let conf = dir.join(format!("{tag}.conf"));
-    std::fs::write(&conf, text)?;
-    let log = dir.join(format!("{tag}.log"));
     match daemon {
         Daemon::Agent => {
-            let pins = pin_dir(tag);
-            let mut cmd = host.ns.command(agent_bin()?);
-            cmd.arg("run")
-                .arg("-f")
-                .arg(&conf)
-                .arg("--pin-dir")
-                .arg(&*pins)
-                .args(agent_args)
-                // VRRP_AGENT_LOG (e.g. `vrrp_agent=debug`) for a closer look.
-                .env(
-                    "RUST_LOG",
-                    std::env::var("VRRP_AGENT_LOG").unwrap_or_else(|_| "info".into()),
-                );
-            let mut proc = Proc::spawn(tag, &mut cmd, &log)?;
-            proc.wait_log("instance ready", Duration::from_secs(20))?;
+            let agent = start_agent_with(&host.ns, dir, tag, text, agent_args)?;
             Ok(Running {
-                proc,
+                proc: agent.proc,
                 daemon,
-                _pins: Some(pins),
+                _pins: Some(agent.pins),
             })
         }
         Daemon::Keepalived => {
+            let conf = dir.join(format!("{tag}.conf"));
+            std::fs::write(&conf, text)?;
+            let log = dir.join(format!("{tag}.log"));
             let mut cmd = Command::new("ip");
             cmd.args([
                 "netns",

@@ -809,6 +809,18 @@ pub struct Agent {
 /// directory of its own and `RUST_LOG=info` to `dir/<tag>.log`, and waits (up to 20 s) until
 /// it logs "instance ready".
 pub fn start_agent(ns: &Netns, dir: &Path, tag: &str, conf: &str) -> Result<Agent> {
+    start_agent_with(ns, dir, tag, conf, &[])
+}
+
+/// [`start_agent`] with more arguments for `vrrp-agent run`. The log level is `info`, or
+/// what `VRRP_AGENT_LOG` says (e.g. `vrrp_agent=debug`).
+pub fn start_agent_with(
+    ns: &Netns,
+    dir: &Path,
+    tag: &str,
+    conf: &str,
+    args: &[&str],
+) -> Result<Agent> {
     let path = dir.join(format!("{tag}.conf"));
     std::fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))?;
     let pins = pin_dir(tag);
@@ -818,7 +830,11 @@ pub fn start_agent(ns: &Netns, dir: &Path, tag: &str, conf: &str) -> Result<Agen
         .arg(&path)
         .arg("--pin-dir")
         .arg(&pins)
-        .env("RUST_LOG", "info");
+        .args(args)
+        .env(
+            "RUST_LOG",
+            std::env::var("VRRP_AGENT_LOG").unwrap_or_else(|_| "info".into()),
+        );
     let mut proc = Proc::spawn(tag, &mut cmd, &dir.join(format!("{tag}.log")))?;
     proc.wait_log("instance ready", Duration::from_secs(20))?;
     Ok(Agent { proc, pins })

@@ -5,7 +5,7 @@
 //! holds the VIP, and that the client reaches it (and has the right MAC for it).
 use std::{net::Ipv4Addr, time::Duration};
 
-use vrrp_tests::{agent_bin, pin_dir, wait_for, Lan, PinDir, Proc, TempDir};
+use vrrp_tests::{start_agent, start_agent_with, wait_for, Lan, TempDir};
 
 const VIP: &str = "198.18.2.100";
 const R1: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 1);
@@ -14,10 +14,7 @@ const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 2, 10);
 /// Generous bound for a transition: a failover at advert_int 0.1 takes ~0.4 s.
 const TRANSITION: Duration = Duration::from_secs(5);
 
-struct Router {
-    proc: Proc,
-    _pins: PinDir,
-}
+type Router = vrrp_tests::Agent;
 
 struct Setup {
     lan: Lan,
@@ -45,21 +42,7 @@ fn conf(iface: &str, priority: u8, extra: &str) -> String {
 }
 
 fn start(s: &Setup, i: usize, text: &str, tag: &str) -> Router {
-    let host = &s.lan.hosts[i];
-    let path = s.dir.path().join(format!("{tag}.conf"));
-    std::fs::write(&path, text).unwrap();
-    let pins = pin_dir(tag);
-    let mut cmd = host.ns.command(agent_bin().unwrap());
-    cmd.arg("run")
-        .arg("-f")
-        .arg(&path)
-        .arg("--pin-dir")
-        .arg(&pins)
-        .env("RUST_LOG", "info");
-    let mut proc = Proc::spawn(tag, &mut cmd, &s.dir.path().join(format!("{tag}.log"))).unwrap();
-    proc.wait_log("instance ready", Duration::from_secs(20))
-        .unwrap();
-    Router { proc, _pins: pins }
+    start_agent(&s.lan.hosts[i].ns, s.dir.path(), tag, text).unwrap()
 }
 
 /// Waits until exactly router `i` holds the VIP.
@@ -415,19 +398,19 @@ fn valid_adverts_end_in_xdp_unless_pass_adverts() {
     assert!(!s.lan.hosts[1].has_addr(VIP));
     drop(r2);
     // With --pass-adverts a capture on the Backup sees them (0.1 s interval).
-    let path = s.dir.path().join("pa3.conf");
-    std::fs::write(&path, conf(&s.lan.hosts[1].iface, 100, "")).unwrap();
-    let pins = pin_dir("pa3");
-    let mut cmd = s.lan.hosts[1].ns.command(agent_bin().unwrap());
-    cmd.args(["run", "--pass-adverts", "-f"])
-        .arg(&path)
-        .arg("--pin-dir")
-        .arg(&pins)
-        .env("RUST_LOG", "info");
-    let mut r3 = Proc::spawn("pa3", &mut cmd, &s.dir.path().join("pa3.log")).unwrap();
-    r3.wait_log("Initialize -> Backup", Duration::from_secs(20))
+    let text = conf(&s.lan.hosts[1].iface, 100, "");
+    let mut r3 = start_agent_with(
+        &s.lan.hosts[1].ns,
+        s.dir.path(),
+        "pa3",
+        &text,
+        &["--pass-adverts"],
+    )
+    .unwrap();
+    r3.proc
+        .wait_log("Initialize -> Backup", Duration::from_secs(20))
         .unwrap();
     let seen = adverts_seen(&s, 1, Duration::from_millis(600));
     assert!(seen >= 3, "{seen} adverts seen with --pass-adverts");
-    assert!(!s.lan.hosts[1].has_addr(VIP), "{}", r3.log_text());
+    assert!(!s.lan.hosts[1].has_addr(VIP), "{}", r3.proc.log_text());
 }
