@@ -21,7 +21,6 @@
 //! The frames are what the raw socket puts on the wire (checked byte for byte against a
 //! kernel-built advert in the tests), except the IP ID: see [`build_advert_frame`].
 use std::{
-    collections::HashMap,
     ffi::c_void,
     io,
     net::{IpAddr, Ipv4Addr},
@@ -29,7 +28,8 @@ use std::{
 };
 
 use super::{
-    build_advert, errno_of, sendmmsg_all, AtomicCounters, Errno, Outcome, TxCounters, TxError,
+    build_advert, errno_of, group_by_socket, sendmmsg_all, AtomicCounters, Errno, Outcome,
+    TxCounters, TxError,
 };
 use crate::wire::{
     checksum::{self, ChecksumForm},
@@ -287,18 +287,11 @@ pub fn send_frames(batch: &[(&FrameSocket, &[u8])]) -> Vec<Result<(), TxError>> 
         .map(|&(socket, frame)| Err(socket.not_sent(frame, None)))
         .collect();
 
-    // Group by socket: a file descriptor is owned by exactly one FrameSocket.
-    let mut groups: Vec<(&FrameSocket, Vec<usize>)> = Vec::new();
-    let mut group_of: HashMap<RawFd, usize> = HashMap::new();
-    for (i, &(socket, _)) in batch.iter().enumerate() {
-        let g = *group_of.entry(socket.as_raw_fd()).or_insert_with(|| {
-            groups.push((socket, Vec::new()));
-            groups.len() - 1
-        });
-        groups[g].1.push(i);
-    }
-
-    for (socket, indices) in groups {
+    let sockets = batch
+        .iter()
+        .enumerate()
+        .map(|(i, &(socket, _))| (i, socket));
+    for (socket, indices) in group_by_socket(sockets) {
         send_group(socket, batch, &indices, &mut results);
     }
     results

@@ -457,9 +457,7 @@ pub fn send_batch(batch: &[Outgoing<'_>]) -> Vec<Result<(), TxError>> {
         .map(|o| Err(o.socket.not_sent(o.dst, None)))
         .collect();
 
-    // Group by socket: a file descriptor is owned by exactly one AdvertSocket.
-    let mut groups: Vec<(&AdvertSocket, Vec<usize>)> = Vec::new();
-    let mut group_of: HashMap<RawFd, usize> = HashMap::new();
+    let mut sendable = Vec::with_capacity(batch.len());
     for (i, out) in batch.iter().enumerate() {
         let socket = out.socket;
         if Family::of(&out.dst) != socket.family() {
@@ -474,14 +472,10 @@ pub fn send_batch(batch: &[Outgoing<'_>]) -> Vec<Result<(), TxError>> {
             });
             continue;
         }
-        let g = *group_of.entry(socket.as_raw_fd()).or_insert_with(|| {
-            groups.push((socket, Vec::new()));
-            groups.len() - 1
-        });
-        groups[g].1.push(i);
+        sendable.push((i, socket));
     }
 
-    for (socket, indices) in groups {
+    for (socket, indices) in group_by_socket(sendable) {
         send_group(socket, batch, &indices, &mut results);
     }
     results
@@ -594,6 +588,23 @@ fn ends_batch(errno: Errno) -> bool {
 /// The policy of [`send_batch`] over `n` prepared messages, apart from the syscall:
 /// `call(pos, len)` sends messages `pos..pos + len` in one `sendmmsg` and returns how many
 /// the kernel took, or the errno of message `pos`.
+/// Groups `(index, socket)` pairs by socket, in order of first appearance (a file
+/// descriptor is owned by exactly one socket object).
+fn group_by_socket<'a, S: AsRawFd>(
+    items: impl IntoIterator<Item = (usize, &'a S)>,
+) -> Vec<(&'a S, Vec<usize>)> {
+    let mut groups: Vec<(&S, Vec<usize>)> = Vec::new();
+    let mut group_of: HashMap<RawFd, usize> = HashMap::new();
+    for (i, socket) in items {
+        let g = *group_of.entry(socket.as_raw_fd()).or_insert_with(|| {
+            groups.push((socket, Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push(i);
+    }
+    groups
+}
+
 /// Sends `msgs` on `fd` with `sendmmsg(2)`, under [`send_all`]'s retry and skip rules. Every
 /// pointer in `msgs` (names, iovecs and what they point to) must stay valid until it
 /// returns; sendmmsg only reads them and writes `msg_len`.
