@@ -279,6 +279,25 @@ fn hanging_script_is_killed_at_its_timeout_and_blocks_nothing() {
 }
 
 #[test]
+fn an_instance_waits_for_its_first_health_check_result() {
+    let s = setup(false);
+    // A weight-0 check that takes 1 s to fail. Alone on the LAN, the instance would be
+    // Master after 0.34 s if it started at once; like keepalived, it waits for the result.
+    let text = format!(
+        "vrrp_script slow {{\n    script \"/bin/sh -c 'sleep 1; exit 1'\"\n    interval 5\n    \
+         timeout 3\n    weight 0\n}}\n{}",
+        instance("VI_1", s.iface(0), 51, 150, VIP, "track_script {\n slow\n}")
+    );
+    let r1 = s.start(0, "r1", &text);
+    wait_log(&r1, "Initialize -> Fault");
+    let log = r1.proc.log_text();
+    assert!(log.contains("waiting for the first result"), "{log}");
+    assert!(!log.contains("-> Master"), "{log}");
+    assert!(!log.contains("VIPs added"), "{log}");
+    assert!(!s.lan.hosts[0].has_addr(VIP));
+}
+
+#[test]
 fn track_interface_down_means_fault_and_up_means_back() {
     let s = setup(true);
     let r1_ns = &s.lan.hosts[0].ns;

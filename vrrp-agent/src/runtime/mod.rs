@@ -122,6 +122,8 @@ struct Vrouter {
     vip_fault: Option<String>,
     /// The configuration it runs (for reload).
     inst: Instance,
+    /// Not started yet: a weight-0 health check has not reported (keepalived's INIT).
+    awaiting_checks: bool,
     /// State changes so far.
     transitions: u64,
     /// The Master_Down_Timer as the kernel's watchdog holds it (then the agent does not
@@ -402,9 +404,20 @@ impl Agent {
         }
     }
 
-    /// Applies tracking to router `i` and starts it (RFC 9568 §6.4.1 Startup).
+    /// Applies tracking to router `i` and starts it (RFC 9568 §6.4.1 Startup), unless a
+    /// weight-0 health check has not reported yet: like keepalived, the instance then waits
+    /// (neither FAULT nor Backup) for that first result, so that a slow failing check does
+    /// not let it become Master for a moment.
     async fn start_router(&mut self, i: usize, now: MonoTime) {
         self.apply_tracking(i, now).await;
+        let status = self.tracker.state.status(&self.routers[i].name);
+        let vr = &mut self.routers[i];
+        vr.awaiting_checks = false;
+        if let (Some(pending), None, false) = (&status.pending, &status.fault, vr.link_fault) {
+            tracing::info!(instance = %vr.name, "waiting for the first result of {pending} before starting");
+            vr.awaiting_checks = true;
+            return;
+        }
         if let Some(why) = self
             .fault_reason(i)
             .filter(|_| !self.routers[i].router.is_faulty())
@@ -569,11 +582,18 @@ impl Agent {
         self.sync_faults(now).await;
     }
 
-    /// Re-applies tracking to the named instances.
+    /// Re-applies tracking to the named instances, and starts those that were waiting for
+    /// their health checks' first results once they have them.
     async fn retrack(&mut self, now: MonoTime, instances: Vec<String>) {
         for name in instances {
             if let Some(i) = self.routers.iter().position(|r| r.name == name) {
-                self.apply_tracking(i, now).await;
+                if self.routers[i].awaiting_checks {
+                    if self.tracker.state.status(&name).pending.is_none() {
+                        self.start_router(i, now).await;
+                    }
+                } else {
+                    self.apply_tracking(i, now).await;
+                }
             }
         }
     }

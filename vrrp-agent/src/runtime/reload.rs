@@ -140,7 +140,11 @@ impl Agent {
         self.init_tracked_interfaces().await;
         let now = MonoTime::now();
         for i in 0..first_new {
-            self.apply_tracking(i, now).await;
+            if self.routers[i].awaiting_checks {
+                self.start_router(i, now).await;
+            } else {
+                self.apply_tracking(i, now).await;
+            }
         }
         self.faults_dirty = true;
         self.sync_faults(now).await;

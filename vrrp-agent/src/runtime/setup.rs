@@ -177,6 +177,7 @@ pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
         track_fault: None,
         vip_fault: None,
         inst: inst.clone(),
+        awaiting_checks: false,
         transitions: 0,
         watch: None,
     }
