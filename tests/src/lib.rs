@@ -911,3 +911,34 @@ impl VethPair {
         })
     }
 }
+
+impl VethPair {
+    /// The virtual address the tx tests' adverts carry.
+    pub const VIP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 18, 0, 100);
+
+    /// A VRRPv3 advert for `vrid`: priority 100, 0.1 s, [`Self::VIP`].
+    pub fn v3(vrid: u8) -> vrrp_agent::wire::vrrp::Repr {
+        use vrrp_agent::wire::vrrp::{Auth, Repr, Version};
+        Repr {
+            version: Version::V3,
+            vrid,
+            priority: 100,
+            max_adver_int: vrrp_agent::units::Centisecs::new(10),
+            addresses: vec![Self::VIP.into()],
+            auth: Auth::None,
+        }
+    }
+
+    /// A VRRPv2 PASS ("secret12") advert for `vrid`: priority 150, 1 s, [`Self::VIP`].
+    pub fn v2_pass(vrid: u8) -> vrrp_agent::wire::vrrp::Repr {
+        use vrrp_agent::wire::vrrp::{Auth, Repr, Version};
+        Repr {
+            version: Version::V2,
+            vrid,
+            priority: 150,
+            max_adver_int: vrrp_agent::units::Centisecs::new(100),
+            addresses: vec![Self::VIP.into()],
+            auth: Auth::pass(b"secret12"),
+        }
+    }
+}

@@ -13,10 +13,9 @@ use std::{
 use anyhow::{ensure, Context, Result};
 use vrrp_agent::{
     tx::{build_advert, send_batch, AdvertSocket, Errno, Outgoing, TxCounters, TxError},
-    units::Centisecs,
     wire::{
         checksum,
-        vrrp::{Auth, Packet, ParseContext, Repr, Version},
+        vrrp::{Packet, ParseContext, Repr, Version},
         ChecksumForm, Endpoints, MacAddr, VRRP_GROUP_V4,
     },
 };
@@ -24,7 +23,6 @@ use vrrp_tests::{in_netns, wait_for, VethPair};
 
 const A_ADDR: Ipv4Addr = VethPair::A_ADDR;
 const B_ADDR: Ipv4Addr = VethPair::B_ADDR;
-const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
 const GROUP: IpAddr = IpAddr::V4(VRRP_GROUP_V4);
 const IPPROTO_VRRP: u8 = 112;
 
@@ -188,25 +186,11 @@ impl Frame {
 }
 
 fn v3(vrid: u8) -> Repr {
-    Repr {
-        version: Version::V3,
-        vrid,
-        priority: 100,
-        max_adver_int: Centisecs::new(10),
-        addresses: vec![VIP.into()],
-        auth: Auth::None,
-    }
+    VethPair::v3(vrid)
 }
 
 fn v2_pass(vrid: u8) -> Repr {
-    Repr {
-        version: Version::V2,
-        vrid,
-        priority: 150,
-        max_adver_int: Centisecs::new(100),
-        addresses: vec![VIP.into()],
-        auth: Auth::pass(b"secret12"),
-    }
+    VethPair::v2_pass(vrid)
 }
 
 /// One advert of a test: what to send and how it should look.

@@ -16,18 +16,12 @@ use vrrp_agent::{
         build_advert, build_advert_frame, send_batch, send_frames, AdvertSocket, Errno,
         FrameSocket, Outgoing, TxCounters, TxError,
     },
-    units::Centisecs,
-    wire::{
-        checksum, parse_frame,
-        vrrp::{Auth, Repr, Version},
-        ChecksumForm, MacAddr, VRRP_GROUP_V4,
-    },
+    wire::{checksum, parse_frame, vrrp::Repr, ChecksumForm, MacAddr, VRRP_GROUP_V4},
 };
 use vrrp_tests::{in_netns, Capture, Captured, PacketSocket, VethPair};
 
 const A_ADDR: Ipv4Addr = VethPair::A_ADDR;
 const B_ADDR: Ipv4Addr = VethPair::B_ADDR;
-const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
 const GROUP: IpAddr = IpAddr::V4(VRRP_GROUP_V4);
 const GROUP_MAC: MacAddr = MacAddr([0x01, 0x00, 0x5e, 0x00, 0x00, 0x12]);
 
@@ -53,25 +47,11 @@ impl LabExt for Lab {
 }
 
 fn v3(vrid: u8) -> Repr {
-    Repr {
-        version: Version::V3,
-        vrid,
-        priority: 100,
-        max_adver_int: Centisecs::new(10),
-        addresses: vec![VIP.into()],
-        auth: Auth::None,
-    }
+    VethPair::v3(vrid)
 }
 
 fn v2_pass(vrid: u8) -> Repr {
-    Repr {
-        version: Version::V2,
-        vrid,
-        priority: 150,
-        max_adver_int: Centisecs::new(100),
-        addresses: vec![VIP.into()],
-        auth: Auth::pass(b"secret12"),
-    }
+    VethPair::v2_pass(vrid)
 }
 
 fn frame(lab: &Lab, repr: &Repr) -> Result<Vec<u8>> {

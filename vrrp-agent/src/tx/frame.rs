@@ -28,7 +28,7 @@ use std::{
 };
 
 use super::{
-    build_advert, errno_of, group_by_socket, sendmmsg_all, AtomicCounters, Errno, Outcome,
+    build_advert, errno_of, group_by_socket, sendmmsg_all, settle, AtomicCounters, Errno,
     TxCounters, TxError,
 };
 use crate::wire::{
@@ -333,28 +333,13 @@ fn send_group(
     drop(msgs);
     drop(iovs);
 
-    let mut counters = TxCounters {
-        syscalls: attempt.syscalls,
-        retries: attempt.retries,
-        ..TxCounters::default()
-    };
-    for (&i, outcome) in indices.iter().zip(attempt.outcomes) {
-        let frame = batch[i].1;
-        results[i] = match outcome {
-            Outcome::Sent => {
-                counters.sent += 1;
-                Ok(())
-            }
-            Outcome::Refused(errno) => {
-                counters.errors += 1;
-                Err(socket.send_error(frame, errno))
-            }
-            Outcome::NotSent(cause) => {
-                counters.errors += 1;
-                Err(socket.not_sent(frame, cause))
-            }
-        };
-    }
+    let counters = settle(
+        attempt,
+        indices,
+        results,
+        |i, errno| socket.send_error(batch[i].1, errno),
+        |i, cause| socket.not_sent(batch[i].1, cause),
+    );
     socket.counters.add(counters);
 }
 

@@ -523,13 +523,31 @@ fn send_group(
     drop(msgs);
     drop(iovs);
 
+    let counters = settle(
+        attempt,
+        indices,
+        results,
+        |i, errno| socket.send_error(batch[i].dst, errno),
+        |i, cause| socket.not_sent(batch[i].dst, cause),
+    );
+    socket.counters.add(counters);
+}
+
+/// Writes `attempt`'s outcome for each `batch[indices[k]]` into `results` (building errors
+/// with `refused` and `not_sent`) and returns the counters it adds up to.
+fn settle(
+    attempt: Attempt,
+    indices: &[usize],
+    results: &mut [Result<(), TxError>],
+    refused: impl Fn(usize, Errno) -> TxError,
+    not_sent: impl Fn(usize, Option<Errno>) -> TxError,
+) -> TxCounters {
     let mut counters = TxCounters {
         syscalls: attempt.syscalls,
         retries: attempt.retries,
         ..TxCounters::default()
     };
     for (&i, outcome) in indices.iter().zip(attempt.outcomes) {
-        let dst = batch[i].dst;
         results[i] = match outcome {
             Outcome::Sent => {
                 counters.sent += 1;
@@ -537,15 +555,15 @@ fn send_group(
             }
             Outcome::Refused(errno) => {
                 counters.errors += 1;
-                Err(socket.send_error(dst, errno))
+                Err(refused(i, errno))
             }
             Outcome::NotSent(cause) => {
                 counters.errors += 1;
-                Err(socket.not_sent(dst, cause))
+                Err(not_sent(i, cause))
             }
         };
     }
-    socket.counters.add(counters);
+    counters
 }
 
 /// What happened to one message of [`send_all`].
