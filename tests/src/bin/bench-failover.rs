@@ -7,7 +7,10 @@
 //!
 //! next to the theoretical Master_Down_Interval and Skew_Time. Also the advert interval
 //! jitter at 0.01 s. Every figure of both daemons comes from the same run.
-use std::time::{Duration, Instant, SystemTime};
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant, SystemTime},
+};
 
 use anyhow::{bail, Context, Result};
 use vrrp_tests::{
@@ -82,77 +85,40 @@ fn series(daemon: Daemon, advert_int: &str, reps: usize) -> Result<Series> {
         // Let the client's ARP entry age past Linux's 1 s locktime, or it ignores the GARP.
         std::thread::sleep(Duration::from_millis(1200));
         // Hard: cut r1.
-        let cap = Capture::start(&lan, 20, &dir.path().join(format!("hard{rep}.txt")))?;
-        let probe = Probe::start(
-            &lan.hosts[2],
-            VIP,
-            5,
-            15,
-            &dir.path().join(format!("ping-h{rep}.txt")),
-        )?;
-        std::thread::sleep(Duration::from_millis(300));
-        let t0 = SystemTime::now();
-        lan.cut(0)?;
-        until(Duration::from_secs(10), || lan.hosts[1].has_addr(VIP))
-            .context("r2 did not take over")?;
-        until(Duration::from_secs(5), || {
-            probe.longest_gap_after(t0).is_some()
-        })
-        .context("client never recovered")?;
-        std::thread::sleep(Duration::from_millis(100));
-        let ads = cap.adverts();
-        let first = ads.iter().find(|a| a.src == r2_ip && a.at > epoch_secs(t0));
+        let hard = takeover(&lan, &dir.path().join(format!("h{rep}")), || lan.cut(0))?;
+        let first = hard
+            .adverts
+            .iter()
+            .find(|a| a.src == r2_ip && a.at > hard.t0);
         // The old Master's last advert that crossed the bridge. Not "the last one before
         // t0": `ip link set down` takes a few ms after t0, and an advert in that window still
         // reaches the Backup, which counts from it.
-        let last_old = first.and_then(|f| ads.iter().rfind(|a| a.src == r1_ip && a.at < f.at));
+        let last_old =
+            first.and_then(|f| hard.adverts.iter().rfind(|a| a.src == r1_ip && a.at < f.at));
         if let Some(a) = first {
-            out.hard_advert_ms.push((a.at - epoch_secs(t0)) * 1000.0);
+            out.hard_advert_ms.push((a.at - hard.t0) * 1000.0);
             if let Some(l) = last_old {
                 out.detect_ms.push((a.at - l.at) * 1000.0);
             }
         }
-        if let Some(g) = probe.longest_gap_after(t0) {
-            out.hard_outage_ms.push(g.as_secs_f64() * 1000.0);
-        }
-        probe.stop();
-        cap.stop();
+        out.hard_outage_ms.extend(hard.outage_ms);
         lan.reconnect(0)?;
         until(Duration::from_secs(10), || master1(&lan)).context("r1 did not preempt back")?;
 
         std::thread::sleep(Duration::from_millis(1200));
         // Graceful: SIGTERM r1, then start it again.
-        let cap = Capture::start(&lan, 20, &dir.path().join(format!("grace{rep}.txt")))?;
-        let probe = Probe::start(
-            &lan.hosts[2],
-            VIP,
-            5,
-            15,
-            &dir.path().join(format!("ping-g{rep}.txt")),
-        )?;
-        std::thread::sleep(Duration::from_millis(300));
-        let t0 = SystemTime::now();
-        r1.proc.signal(libc::SIGTERM);
-        until(Duration::from_secs(10), || lan.hosts[1].has_addr(VIP))
-            .context("r2 did not take over")?;
-        until(Duration::from_secs(5), || {
-            probe.longest_gap_after(t0).is_some()
-        })
-        .context("client never recovered")?;
-        std::thread::sleep(Duration::from_millis(100));
-        let first = cap
-            .adverts()
-            .into_iter()
-            .find(|a| a.src == r2_ip && a.prio == 100 && a.at > epoch_secs(t0));
+        let grace = takeover(&lan, &dir.path().join(format!("g{rep}")), || {
+            r1.proc.signal(libc::SIGTERM);
+            Ok(())
+        })?;
+        let first = grace
+            .adverts
+            .iter()
+            .find(|a| a.src == r2_ip && a.prio == 100 && a.at > grace.t0);
         if let Some(a) = first {
-            out.graceful_advert_ms
-                .push((a.at - epoch_secs(t0)) * 1000.0);
+            out.graceful_advert_ms.push((a.at - grace.t0) * 1000.0);
         }
-        if let Some(g) = probe.longest_gap_after(t0) {
-            out.graceful_outage_ms.push(g.as_secs_f64() * 1000.0);
-        }
-        probe.stop();
-        cap.stop();
+        out.graceful_outage_ms.extend(grace.outage_ms);
         r1.proc.wait_timeout(Duration::from_secs(3));
         drop(r1);
         r1 = lab::start(daemon, &lan.hosts[0], dir.path(), &format!("r1-{rep}"), &c1)?;
@@ -161,6 +127,44 @@ fn series(daemon: Daemon, advert_int: &str, reps: usize) -> Result<Series> {
     }
     eprintln!(" {} at {advert_int} done", daemon.name());
     Ok(out)
+}
+
+/// What the bridge and the client saw around one takeover by r2.
+struct Takeover {
+    /// When `act` began (seconds since the epoch).
+    t0: f64,
+    /// Adverts captured on the bridge.
+    adverts: Vec<lab::Advert>,
+    /// The client's longest gap between ping replies after `t0`.
+    outage_ms: Option<f64>,
+}
+
+/// Captures the bridge and pings the VIP (every 5 ms) while `act` makes r1 give up and r2
+/// take over; logs go to `prefix`-something.
+fn takeover(lan: &Lan, prefix: &Path, act: impl FnOnce() -> Result<()>) -> Result<Takeover> {
+    let file = |what: &str| PathBuf::from(format!("{}-{what}.txt", prefix.display()));
+    let cap = Capture::start(lan, 20, &file("adverts"))?;
+    let probe = Probe::start(&lan.hosts[2], VIP, 5, 15, &file("ping"))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = SystemTime::now();
+    act()?;
+    until(Duration::from_secs(10), || lan.hosts[1].has_addr(VIP))
+        .context("r2 did not take over")?;
+    until(Duration::from_secs(5), || {
+        probe.longest_gap_after(t0).is_some()
+    })
+    .context("client never recovered")?;
+    std::thread::sleep(Duration::from_millis(100));
+    let result = Takeover {
+        t0: epoch_secs(t0),
+        adverts: cap.adverts(),
+        outage_ms: probe
+            .longest_gap_after(t0)
+            .map(|g| g.as_secs_f64() * 1000.0),
+    };
+    probe.stop();
+    cap.stop();
+    Ok(result)
 }
 
 fn fmt(v: &mut [f64]) -> String {
