@@ -106,6 +106,14 @@ fn startup_by_priority_then_hard_failover_and_preemption() {
     // The agent joined the VRRP group, so a NIC that filters multicast delivers adverts.
     let maddr = s.lan.hosts[0].ns.ip(&["maddr", "show", "dev", i1]).unwrap();
     assert!(maddr.contains("224.0.0.18"), "{maddr}");
+    // On a veth, --xdp-mode auto attaches in SKB mode (native veth XDP copies every
+    // received packet).
+    let log = r1.proc.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("XDP attached") && l.contains("mode=skb")),
+        "{log}"
+    );
     // The VIP carries its label.
     let addrs = s.lan.hosts[0]
         .ns
