@@ -27,7 +27,8 @@ enum Cmd {
         )]
         config: PathBuf,
     },
-    /// Run in the foreground until SIGTERM or SIGINT; logs go to stderr (RUST_LOG filters).
+    /// Run in the foreground until SIGTERM or SIGINT; logs go to stderr (--log-level, or
+    /// RUST_LOG, which wins when set).
     Run {
         /// The configuration file.
         #[arg(
@@ -46,17 +47,52 @@ enum Cmd {
         /// captures on this host (tcpdump) show them. By default they end in XDP.
         #[arg(long)]
         pass_adverts: bool,
+        /// Log level: error, warn, info, debug or trace. RUST_LOG, when set, wins (it can
+        /// also filter per module, e.g. RUST_LOG=vrrp_agent::runtime=debug).
+        #[arg(long, value_name = "LEVEL", default_value = "info")]
+        log_level: LogLevel,
     },
+}
+
+/// `run --log-level`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A closed pipe (a notify FIFO reader gone, stderr piped into a pager that quit) must be
+    // an error on that write, never the end of the daemon. Rust's start-up already ignores
+    // SIGPIPE; this keeps it so whatever the build flags.
+    // SAFETY: setting a signal's disposition to SIG_IGN, before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let level = match &cli.cmd {
+        Cmd::Run { log_level, .. } => *log_level,
+        Cmd::Check { .. } => LogLevel::Info,
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.directive())),
         )
         .init();
     match cli.cmd {
@@ -66,6 +102,7 @@ fn main() -> ExitCode {
             pin_dir,
             xdp_mode,
             pass_adverts,
+            log_level: _,
         } => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -300,14 +300,14 @@ pub(crate) const GLOBAL_DEFS: &[(&str, Support)] = &[
     (
         "log_level",
         Ignored(
-            "logging is set with RUST_LOG or --log-level (keepalived itself rejects `log_level` \
+            "logging is set with `vrrp-agent run --log-level` or RUST_LOG (keepalived itself rejects `log_level` \
              as an unknown keyword)",
         ),
     ),
     (
         "log_facility",
         Ignored(
-            "this daemon logs to stderr, at the level set with RUST_LOG or --log-level \
+            "this daemon logs to stderr, at the level set with `vrrp-agent run --log-level` or RUST_LOG \
              (keepalived itself takes the facility from its -S option, not from global_defs)",
         ),
     ),

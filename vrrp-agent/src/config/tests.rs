@@ -1102,7 +1102,7 @@ fn warning_log_level_and_log_facility() {
         &w,
         2,
         3,
-        "`log_level` is accepted but has no effect: logging is set with RUST_LOG or --log-level",
+        "`log_level` is accepted but has no effect: logging is set with `vrrp-agent run --log-level` or RUST_LOG",
     );
     assert_diag(
         &w,

@@ -7,15 +7,18 @@
 //!   change);
 //! - a link event from rtnetlink (an instance's own interface, a `track_interface`);
 //! - a tracking result (a `vrrp_script` run, a track file written);
-//! - a signal (SIGTERM/SIGINT stop, SIGHUP reloads).
+//! - a signal (SIGTERM/SIGINT stop, SIGHUP reloads; keepalived's dump signals are answered
+//!   with a log line, see `signals`).
 //!
 //! A Backup does not wake per received advert. At its Master_Down deadline it first reads
 //! the kernel's record of the Master (shared memory, no syscall) and feeds the newest advert
 //! to the election, which re-arms the timer from the advert's real receive time.
 mod groups;
 mod kernel;
+pub mod lock;
 mod reload;
 mod setup;
+pub mod signals;
 mod timer;
 
 use std::{
@@ -25,11 +28,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use tokio::{
-    io::unix::AsyncFd,
-    signal::unix::{signal, SignalKind},
-    sync::mpsc,
-};
+use tokio::{io::unix::AsyncFd, sync::mpsc};
 use vrrp_common::{
     InstanceKey, PeerEvent, EV_INTERVAL, EV_MASTER_DOWN, EV_NEW_SOURCE, EV_PRIORITY,
     EV_PRIORITY_ZERO,
@@ -219,6 +218,12 @@ struct Agent {
 
 /// Runs the agent until SIGTERM or SIGINT.
 pub async fn run(opts: RunOptions) -> Result<()> {
+    // Before anything can change: no signal a keepalived user sends may kill us from here
+    // on, and a second agent on the same pin directory stops here (it would remove the live
+    // Master's VIPs as leftovers and replace its pins).
+    let mut signals = signals::Signals::install().context("installing signal handlers")?;
+    let lock = lock::PinDirLock::acquire(std::path::Path::new(lock::LOCK_DIR), &opts.pin_dir)?;
+    tracing::debug!(lock = %lock.path().display(), "pin directory locked");
     let loaded = config::load(&opts.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     for w in &loaded.warnings {
         tracing::warn!("{w}");
@@ -233,8 +238,9 @@ pub async fn run(opts: RunOptions) -> Result<()> {
 
     let netlink = Netlink::connect().await.context("opening rtnetlink")?;
     let mut agent = Agent::start(&config, &opts, netlink).await?;
-    let result = agent.main_loop().await;
+    let result = agent.main_loop(&mut signals).await;
     agent.shutdown().await;
+    drop(lock);
     result
 }
 
@@ -430,15 +436,12 @@ impl Agent {
         self.feed(i, now, Input::Startup).await;
     }
 
-    async fn main_loop(&mut self) -> Result<()> {
+    async fn main_loop(&mut self, signals: &mut signals::Signals) -> Result<()> {
         let events = self.dp.take_events()?;
         // SAFETY: the RingBuf owns its map fd and mmap for as long as the AsyncFd holds it.
         let mut events =
             unsafe { AsyncFd::register(events) }.context("polling the event ring buffer")?;
         let mut timer = timer::DeadlineTimer::new().context("creating the timerfd")?;
-        let mut sigterm = signal(SignalKind::terminate())?;
-        let mut sigint = signal(SignalKind::interrupt())?;
-        let mut sighup = signal(SignalKind::hangup())?;
         // Link state changes (no polling): an instance's interface going down or losing
         // carrier puts it in FAULT; coming back clears it.
         let mut links = Some(
@@ -452,14 +455,20 @@ impl Agent {
             timer.set(next).context("arming the timer")?;
             tokio::select! {
                 biased;
-                _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); return Ok(()); }
-                _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); return Ok(()); }
-                _ = sighup.recv() => {
-                    tracing::info!(config = %self.opts.config.display(), "SIGHUP: reloading");
-                    if let Err(e) = self.reload().await {
-                        tracing::error!("reload rejected, the running configuration stays: {e:#}");
+                req = signals.recv() => match req {
+                    signals::Request::Stop(name) => { tracing::info!("{name}: stopping"); return Ok(()); }
+                    signals::Request::Reload => {
+                        tracing::info!(config = %self.opts.config.display(), "SIGHUP: reloading");
+                        if let Err(e) = self.reload().await {
+                            tracing::error!("reload rejected, the running configuration stays: {e:#}");
+                        }
                     }
-                }
+                    signals::Request::Dump(d) => tracing::warn!(
+                        "{}: {} (as keepalived does) is not available in this version; carrying on",
+                        d.signal_name(),
+                        d.what()
+                    ),
+                },
                 ev = async { links.as_mut()?.recv().await }, if links.is_some() => {
                     match ev {
                         Some(ev) => self.on_link(MonoTime::now(), &ev).await,
