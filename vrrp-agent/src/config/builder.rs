@@ -25,6 +25,20 @@ use super::{
 const IFNAME_MAX: usize = 15;
 /// keepalived's limit on preempt_delay.
 const PREEMPT_DELAY_MAX: Duration = Duration::from_secs(1000);
+/// keepalived 2.2.7's limit on whole-second timers it keeps in microseconds in an unsigned
+/// int (`UINT_MAX / TIMER_HZ`): garp_master_delay, garp_lower_prio_delay, and vrrp_script
+/// interval and timeout.
+pub(crate) const WHOLE_SECONDS_MAX: u32 = 4294;
+/// keepalived 2.2.7's limit on vrrp_garp_interval / vrrp_gna_interval: `UINT_MAX`
+/// microseconds.
+pub(crate) const GARP_INTERVAL_MAX: Duration = Duration::from_micros(4_294_967_295);
+/// keepalived's `INT_MAX` limit on counts (rise, fall, garp_lower_prio_repeat).
+const COUNT_MAX: u32 = i32::MAX as u32;
+/// Gratuitous ARP rounds per burst (garp_master_repeat, garp_master_refresh_repeat,
+/// garp_lower_prio_repeat) above this are lowered to it. keepalived accepts up to 2^32 - 1,
+/// but a burst goes out at once (unless vrrp_garp_interval spaces it), and billions of
+/// rounds would keep a Master from advertising for hours.
+pub(crate) const GARP_REPEAT_MAX: u32 = 100;
 
 /// A value and where it was set.
 pub(crate) type Slot<T> = Option<(T, Pos)>;
@@ -484,8 +498,8 @@ impl Builder<'_> {
             .and_then(|v| u8::try_from(v).ok())
     }
 
-    fn u32_in(&mut self, w: &Word, kw: &str, min: u32, expected: &str) -> Option<u32> {
-        self.int_in(w, kw, min.into(), u32::MAX.into(), expected)
+    fn u32_in(&mut self, w: &Word, kw: &str, min: u32, max: u32, expected: &str) -> Option<u32> {
+        self.int_in(w, kw, min.into(), max.into(), expected)
             .and_then(|v| u32::try_from(v).ok())
     }
 
@@ -504,10 +518,30 @@ impl Builder<'_> {
         value
     }
 
-    /// Whole seconds (keepalived reads these with an integer parser).
-    fn whole_seconds(&mut self, w: &Word, kw: &str) -> Option<Duration> {
-        let v = self.int_in(w, kw, 0, i64::from(u32::MAX), "whole seconds, 0 or more")?;
+    /// Whole seconds from 0 to `max` (keepalived reads these with an integer parser).
+    fn whole_seconds(&mut self, w: &Word, kw: &str, max: u32) -> Option<Duration> {
+        let expected = format!("whole seconds from 0 to {max}");
+        let v = self.int_in(w, kw, 0, i64::from(max), &expected)?;
         Some(Duration::from_secs(v.unsigned_abs()))
+    }
+
+    /// A `<TIMER>` value no larger than `max`; `expected` describes the range.
+    fn seconds_upto(
+        &mut self,
+        w: &Word,
+        kw: &str,
+        max: Duration,
+        expected: &str,
+    ) -> Option<Duration> {
+        let v = self.seconds(w, kw, expected)?;
+        if v > max {
+            self.diags.error(
+                &w.pos,
+                format!("`{kw}` {} is out of range: expected {expected}", w.text),
+            );
+            return None;
+        }
+        Some(v)
     }
 
     fn ip(&mut self, w: &Word, kw: &str) -> Option<IpAddr> {
@@ -716,7 +750,7 @@ impl Builder<'_> {
             "garp_master_delay" | "garp_lower_prio_delay" => {
                 if let Some(v) = self
                     .single(stmt, "whole seconds")
-                    .and_then(|w| self.whole_seconds(w, kw))
+                    .and_then(|w| self.whole_seconds(w, kw, WHOLE_SECONDS_MAX))
                 {
                     let slot = if key == "garp_master_delay" {
                         &mut d.master_delay
@@ -729,21 +763,40 @@ impl Builder<'_> {
             "garp_master_refresh" => {
                 if let Some(v) = self
                     .single(stmt, "whole seconds, 0 = off")
-                    .and_then(|w| self.whole_seconds(w, kw))
+                    .and_then(|w| self.whole_seconds(w, kw, u32::MAX))
                 {
                     let v = (!v.is_zero()).then_some(v);
                     self.put(&mut d.master_refresh, v, at, kw);
                 }
             }
             "garp_master_repeat" | "garp_master_refresh_repeat" | "garp_lower_prio_repeat" => {
-                if let Some(w) = self.single(stmt, "a count, 1 or more") {
-                    if let Some(mut v) = self.u32_in(w, kw, 0, "a count, 1 or more") {
-                        if v == 0 {
+                // keepalived: 0..=UINT_MAX, or 0..=INT_MAX for garp_lower_prio_repeat (where
+                // 0 means no burst).
+                let (min, max) = if key == "garp_lower_prio_repeat" {
+                    (0, COUNT_MAX)
+                } else {
+                    (1, u32::MAX)
+                };
+                let expected = format!("a count from {min} to {max}");
+                if let Some(w) = self.single(stmt, &expected) {
+                    if let Some(mut v) = self.u32_in(w, kw, 0, max, &expected) {
+                        if v < min {
                             self.diags.warn(
                                 &w.pos,
                                 format!("`{kw} 0` is raised to 1, as keepalived does"),
                             );
                             v = 1;
+                        }
+                        if v > GARP_REPEAT_MAX {
+                            self.diags.warn(
+                                &w.pos,
+                                format!(
+                                    "`{kw} {v}` is lowered to {GARP_REPEAT_MAX}: a burst goes out \
+                                     at once, and a longer one would keep this router from \
+                                     advertising (space bursts with vrrp_garp_interval instead)"
+                                ),
+                            );
+                            v = GARP_REPEAT_MAX;
                         }
                         let slot = match key {
                             "garp_master_repeat" => &mut d.master_repeat,
@@ -755,11 +808,21 @@ impl Builder<'_> {
                 }
             }
             "garp_interval" | "gna_interval" => {
-                let expected = "seconds, e.g. 0.001";
-                if let Some(v) = self
+                let expected = "seconds from 0.000001 to 4294.967295, e.g. 0.001";
+                if let Some((v, w)) = self
                     .single(stmt, expected)
-                    .and_then(|w| self.seconds(w, kw, expected))
+                    .and_then(|w| Some((self.seconds_upto(w, kw, GARP_INTERVAL_MAX, expected)?, w)))
                 {
+                    if v.is_zero() {
+                        self.diags.warn(
+                            &w.pos,
+                            format!(
+                                "`{kw} 0` is the default (no gap between messages); keepalived \
+                                 2.2.7 rejects an explicit 0 (`keepalived -t` fails): remove the \
+                                 line"
+                            ),
+                        );
+                    }
                     let slot = if key == "garp_interval" {
                         &mut d.interval
                     } else {
@@ -1452,11 +1515,12 @@ impl Builder<'_> {
                     }
                 }
                 "interval" | "timeout" => {
-                    let expected = "seconds greater than 0, e.g. 2 or 0.5";
+                    let expected = "seconds greater than 0, up to 4294, e.g. 2 or 0.5";
                     let Some(w) = self.single(line, expected) else {
                         continue;
                     };
-                    let Some(v) = self.seconds(w, kw, expected) else {
+                    let max = Duration::from_secs(WHOLE_SECONDS_MAX.into());
+                    let Some(v) = self.seconds_upto(w, kw, max, expected) else {
                         continue;
                     };
                     if v.is_zero() {
@@ -1486,10 +1550,10 @@ impl Builder<'_> {
                     }
                 }
                 "rise" | "fall" => {
-                    let expected = "a count, 1 or more";
+                    let expected = "a count from 1 to 2147483647";
                     if let Some(v) = self
                         .single(line, expected)
-                        .and_then(|w| self.u32_in(w, kw, 1, expected))
+                        .and_then(|w| self.u32_in(w, kw, 1, COUNT_MAX, expected))
                     {
                         if kw == "rise" {
                             s.rise = v;

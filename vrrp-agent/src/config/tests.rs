@@ -1463,7 +1463,7 @@ fn vrrp_script_values() {
         &e,
         4,
         7,
-        "`rise` 0 is out of range: expected a count, 1 or more",
+        "`rise` 0 is out of range: expected a count from 1 to 2147483647",
     );
 }
 
@@ -1717,4 +1717,359 @@ fn no_panic_on_random_bytes_or_mangled_seeds() {
     ] {
         let _ = parse(&text);
     }
+}
+
+// ----- bounds: every value `check` accepts is one `run` can use ----------------------------
+
+/// Every number at the largest value `check` accepts.
+const LARGEST: &str = "global_defs {
+ vrrp_garp_interval 4294.967295
+ vrrp_gna_interval 4294.967295
+ vrrp_garp_master_delay 4294
+ vrrp_garp_master_refresh 4294967295
+ vrrp_garp_master_repeat 4294967295
+ vrrp_garp_master_refresh_repeat 4294967295
+ vrrp_garp_lower_prio_delay 4294
+ vrrp_garp_lower_prio_repeat 2147483647
+}
+vrrp_script chk {
+ script /bin/true
+ interval 4294
+ timeout 4294
+ rise 2147483647
+ fall 2147483647
+ weight -253
+}
+vrrp_instance VI_1 {
+ interface eth0
+ virtual_router_id 255
+ priority 254
+ advert_int 255
+ preempt_delay 1000
+ virtual_ipaddress { 192.0.2.100/24 }
+ track_script { chk }
+}
+";
+
+#[test]
+fn bounds_largest_values_are_accepted() {
+    let l = ok(LARGEST);
+    let inst = only_instance(&l);
+    let g = &inst.garp;
+    assert_eq!(g.interval, Duration::from_micros(4_294_967_295));
+    assert_eq!(g.gna_interval, Duration::from_micros(4_294_967_295));
+    assert_eq!(g.master_delay, Duration::from_secs(4294));
+    assert_eq!(g.lower_prio_delay, Duration::from_secs(4294));
+    assert_eq!(g.master_refresh, Some(Duration::from_secs(u32::MAX.into())));
+    // Bursts are capped (see `bounds_garp_repeats_are_capped`).
+    assert_eq!(
+        (
+            g.master_repeat,
+            g.master_refresh_repeat,
+            g.lower_prio_repeat
+        ),
+        (100, 100, 100)
+    );
+    assert_eq!(inst.advert_int, Duration::from_secs(255));
+    assert_eq!(inst.preempt_delay, Duration::from_secs(1000));
+    let s = &l.config.scripts[0];
+    assert_eq!(
+        (s.interval, s.timeout, s.rise, s.fall),
+        (
+            Duration::from_secs(4294),
+            Some(Duration::from_secs(4294)),
+            2_147_483_647,
+            2_147_483_647
+        )
+    );
+}
+
+/// What `run` does with these values in time arithmetic: the GARP schedule, the election's
+/// timers, the script loop's `started + interval`, the timerfd's seconds. None may panic,
+/// even with a clock that has run for a century.
+#[test]
+fn bounds_largest_values_do_not_overflow_run_time_arithmetic() {
+    use crate::{
+        announce::GarpSchedule,
+        election::{Input, Router, RouterConfig, Version as EVersion},
+        units::MonoTime,
+    };
+    let l = ok(LARGEST);
+    let inst = only_instance(&l);
+    let century = MonoTime::from_since_boot(Duration::from_secs(100 * 365 * 86_400));
+
+    let mut garp = GarpSchedule::new(&inst.garp);
+    garp.became_master(century);
+    let mut now = century;
+    for _ in 0..5 {
+        let _ = garp.due(now);
+        garp.lower_priority_advert(now);
+        let next = garp.next_deadline().expect("a GARP round is scheduled");
+        assert!(next.as_nanos() < u64::MAX, "saturated: {next:?}");
+        now = next;
+    }
+
+    let mut router = Router::new(RouterConfig {
+        version: EVersion::V2,
+        priority: inst.priority,
+        advertisement_interval: inst.advert_centisecs(),
+        preempt_mode: inst.preempt,
+        preempt_delay: inst.preempt_delay,
+        accept_mode: false,
+        primary_address: "192.0.2.1".parse().unwrap(),
+        align_adverts: true,
+    });
+    let _ = router.handle(century, Input::Startup);
+    let down = router.next_deadline().expect("Master_Down_Timer armed");
+    let _ = router.handle(down, Input::Timer);
+    let _ = router.handle(
+        down,
+        Input::Advert {
+            from: "192.0.2.2".parse().unwrap(),
+            priority: 1,
+            max_adver_int: inst.advert_centisecs(),
+            received_at: down,
+        },
+    );
+    let next = router.next_deadline().expect("Adver_Timer armed");
+    assert!(next > down);
+
+    let s = &l.config.scripts[0];
+    let started = std::time::Instant::now();
+    let _ = started + s.interval + s.timeout.unwrap_or(s.interval);
+    let _ = tokio::time::Instant::now() + s.interval;
+
+    // The timerfd takes whole seconds as i64.
+    let ns = now.as_nanos();
+    assert!(i64::try_from(ns / 1_000_000_000).is_ok());
+}
+
+#[test]
+fn bounds_one_past_the_largest_is_an_error_with_its_location() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "vrrp_garp_interval 4294.967296",
+            "`vrrp_garp_interval` 4294.967296 is out of range",
+            "global",
+        ),
+        (
+            "vrrp_gna_interval 18446744073709551615",
+            "`vrrp_gna_interval` 18446744073709551615 is out of range",
+            "global",
+        ),
+        (
+            "vrrp_garp_master_delay 4295",
+            "`vrrp_garp_master_delay` 4295 is out of range: expected whole seconds from 0 to 4294",
+            "global",
+        ),
+        (
+            "vrrp_garp_lower_prio_delay 4295",
+            "`vrrp_garp_lower_prio_delay` 4295 is out of range",
+            "global",
+        ),
+        (
+            "vrrp_garp_master_refresh 4294967296",
+            "`vrrp_garp_master_refresh` 4294967296 is out of range",
+            "global",
+        ),
+        (
+            "vrrp_garp_master_repeat 4294967296",
+            "`vrrp_garp_master_repeat` 4294967296 is out of range",
+            "global",
+        ),
+        (
+            "vrrp_garp_lower_prio_repeat 2147483648",
+            "`vrrp_garp_lower_prio_repeat` 2147483648 is out of range: expected a count from 0 to 2147483647",
+            "global",
+        ),
+        (
+            "garp_master_delay 4295",
+            "`garp_master_delay` 4295 is out of range",
+            "instance",
+        ),
+        (
+            "garp_lower_prio_delay 99999999999",
+            "`garp_lower_prio_delay` 99999999999 is out of range",
+            "instance",
+        ),
+        (
+            "garp_lower_prio_repeat 2147483648",
+            "`garp_lower_prio_repeat` 2147483648 is out of range",
+            "instance",
+        ),
+        (
+            "interval 4295",
+            "`interval` 4295 is out of range: expected seconds greater than 0, up to 4294",
+            "script",
+        ),
+        (
+            "interval 18446744073709551615.5",
+            "`interval` 18446744073709551615.5 is out of range",
+            "script",
+        ),
+        (
+            "timeout 4294.5",
+            "`timeout` 4294.5 is out of range",
+            "script",
+        ),
+        (
+            "rise 2147483648",
+            "`rise` 2147483648 is out of range: expected a count from 1 to 2147483647",
+            "script",
+        ),
+        (
+            "fall 2147483648",
+            "`fall` 2147483648 is out of range",
+            "script",
+        ),
+        ("advert_int 256", "advert_int 256 s is out of range", "instance"),
+        ("preempt_delay 1000.5", "`preempt_delay` 1000.5 is out of range", "instance"),
+    ];
+    for (line, message, place) in cases {
+        // The tested line is always line 2, after its block's first line.
+        let text = match *place {
+            "global" => format!("global_defs {{\n {line}\n}}\n{}", instance("")),
+            "script" => format!(
+                "vrrp_script chk {{\n {line}\n script /bin/true\n}}\n{}",
+                instance("track_script { chk }")
+            ),
+            _ => format!(
+                "vrrp_instance VI_1 {{\n {line}\n interface eth0\n virtual_router_id 51\n \
+                 virtual_ipaddress {{ 192.0.2.100/24 }}\n}}\n"
+            ),
+        };
+        let e = match parse(&text) {
+            Ok(_) => panic!("`{line}` was accepted"),
+            Err(e) => e.errors,
+        };
+        let column = u32::try_from(line.find(' ').unwrap() + 3).unwrap();
+        assert_diag(&e, 2, column, message);
+    }
+}
+
+#[test]
+fn bounds_garp_repeats_are_capped_with_a_warning() {
+    let l = ok(&instance(
+        " garp_master_repeat 101\n garp_master_refresh_repeat 100\n garp_lower_prio_repeat 5000",
+    ));
+    let g = &only_instance(&l).garp;
+    assert_eq!(
+        (
+            g.master_repeat,
+            g.master_refresh_repeat,
+            g.lower_prio_repeat
+        ),
+        (100, 100, 100)
+    );
+    assert_diag(
+        &l.warnings,
+        7,
+        21,
+        "`garp_master_repeat 101` is lowered to 100: a burst goes out at once",
+    );
+    assert_diag(
+        &l.warnings,
+        9,
+        25,
+        "`garp_lower_prio_repeat 5000` is lowered to 100",
+    );
+    assert_no_diag(&l.warnings, "garp_master_refresh_repeat 100");
+    // 0 lower-priority rounds means none (keepalived), not 1.
+    let l = ok(&instance(" garp_lower_prio_repeat 0"));
+    assert_eq!(only_instance(&l).garp.lower_prio_repeat, 0);
+    assert_no_diag(&l.warnings, "raised");
+}
+
+#[test]
+fn bounds_garp_interval_zero_is_the_default_with_a_warning() {
+    let l = ok(&format!(
+        "global_defs {{\n vrrp_garp_interval 0\n}}\n{}",
+        instance("")
+    ));
+    assert_eq!(only_instance(&l).garp.interval, Duration::ZERO);
+    assert_diag(
+        &l.warnings,
+        2,
+        21,
+        "`vrrp_garp_interval 0` is the default (no gap between messages); keepalived 2.2.7 rejects",
+    );
+    let l = ok(&format!(
+        "global_defs {{\n vrrp_garp_interval 0.000001\n}}\n{}",
+        instance("")
+    ));
+    assert_eq!(only_instance(&l).garp.interval, Duration::from_micros(1));
+    assert_no_diag(&l.warnings, "vrrp_garp_interval");
+}
+
+fn many_vips(n: usize, v6: bool, version: u8) -> String {
+    let addrs: String = (0..n)
+        .map(|i| {
+            if v6 {
+                format!("  2001:db8::{:x}\n", i + 1)
+            } else {
+                format!("  198.18.{}.{}\n", i / 250, i % 250 + 1)
+            }
+        })
+        .collect();
+    format!(
+        "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n version {version}\n \
+         virtual_ipaddress {{\n{addrs} }}\n}}\n"
+    )
+}
+
+#[test]
+fn bounds_more_vips_than_an_advert_carries_are_excluded_as_keepalived_does() {
+    use super::validate::max_advertised;
+    assert_eq!(max_advertised(Family::V4, Version::V2), 255);
+    assert_eq!(max_advertised(Family::V4, Version::V3), 255);
+    assert_eq!(max_advertised(Family::V6, Version::V3), 89);
+
+    // 255 IPv4 addresses fit: no warning.
+    let l = ok(&many_vips(255, false, 2));
+    assert_eq!(only_instance(&l).vips.len(), 255);
+    assert_no_diag(&l.warnings, "an advert carries at most");
+
+    // 257: the last two move to the excluded list, the warning points at the first of them
+    // (the 256th address, on line 6 + 255).
+    let l = ok(&many_vips(257, false, 2));
+    let inst = only_instance(&l);
+    assert_eq!(inst.vips.len(), 255);
+    assert_eq!(
+        inst.vips_excluded
+            .iter()
+            .map(|v| v.addr.to_string())
+            .collect::<Vec<_>>(),
+        ["198.18.1.6", "198.18.1.7"]
+    );
+    assert_diag(
+        &l.warnings,
+        261,
+        3,
+        "has 257 virtual addresses but an advert carries at most 255 (IPv4, VRRPv2, 1500-byte \
+         MTU): 198.18.1.6 and the 1 after it are moved to virtual_ipaddress_excluded",
+    );
+
+    // IPv6: 89 fit a 1500-byte MTU, as keepalived computes it.
+    let l = ok(&many_vips(90, true, 3));
+    let inst = only_instance(&l);
+    assert_eq!((inst.vips.len(), inst.vips_excluded.len()), (89, 1));
+
+    // The advert with the most addresses is one the sender can build.
+    let l = ok(&many_vips(300, false, 3));
+    let inst = only_instance(&l);
+    let repr = crate::wire::vrrp::Repr {
+        version: crate::wire::vrrp::Version::V3,
+        vrid: inst.vrid,
+        priority: 100,
+        max_adver_int: inst.advert_centisecs(),
+        addresses: inst.vips.iter().map(|v| v.addr).collect(),
+        auth: crate::wire::vrrp::Auth::None,
+    };
+    assert!(repr.buffer_len() <= vrrp_common::MAX_VRRP_LEN);
+    let mut buf = vec![0; repr.buffer_len()];
+    let ctx = crate::wire::vrrp::EmitContext::new(crate::wire::Endpoints::V4 {
+        src: Ipv4Addr::new(198, 18, 0, 1),
+        dst: Ipv4Addr::new(224, 0, 0, 18),
+    });
+    assert_eq!(repr.emit(&mut buf, &ctx), Ok(repr.buffer_len()));
 }

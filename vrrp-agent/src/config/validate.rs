@@ -338,6 +338,7 @@ fn finish_instance(
     };
 
     let garp = resolve_garp(&d.garp, &global.garp, Some(global_lower));
+    let (vips, vips_excluded) = fit_vips(&name, d.vips, d.vips_excluded, family, version, diags);
 
     if !complete {
         return None;
@@ -360,8 +361,8 @@ fn finish_instance(
         unicast_src_ip: d.unicast_src_ip.map(|(v, _)| v),
         unicast_peers: d.unicast_peers.into_iter().map(|(ip, _)| ip).collect(),
         mcast_src_ip: d.mcast_src_ip.map(|(v, _)| v),
-        vips: d.vips,
-        vips_excluded: d.vips_excluded,
+        vips,
+        vips_excluded,
         garp,
         track_scripts: d.track_scripts,
         track_interfaces: d.track_interfaces,
@@ -372,6 +373,54 @@ fn finish_instance(
             .map(|(v, _)| v)
             .unwrap_or(global.v3_checksum_as_v2),
     })
+}
+
+/// keepalived's default MTU, the one it sizes adverts for when it cannot ask the interface.
+const DEFAULT_MTU: usize = 1500;
+
+/// The most virtual addresses one advert carries, as keepalived 2.2.7 computes it
+/// (`vrrp_complete_instance`) for a 1500-byte MTU: what fits after the Ethernet, IP and VRRP
+/// headers (and v2's 8 bytes of authentication data), and at most 255 (the count field is one
+/// byte). IPv4: 255; IPv6: 89.
+pub(crate) fn max_advertised(family: Family, version: Version) -> usize {
+    let (ip_hdr, addr_len) = match family {
+        Family::V4 => (20, 4),
+        Family::V6 => (40, 16),
+    };
+    let auth = if version == Version::V2 { 8 } else { 0 };
+    let hdr = 14 + ip_hdr + 8 + auth;
+    ((DEFAULT_MTU - hdr) / addr_len).min(usize::from(u8::MAX))
+}
+
+/// keepalived's answer to more virtual addresses than an advert carries: the first ones are
+/// advertised, the rest are moved to `virtual_ipaddress_excluded` (still added and removed
+/// with the instance, not advertised). Never a Master that cannot advertise.
+fn fit_vips(
+    name: &str,
+    mut vips: Vec<VirtualAddress>,
+    mut excluded: Vec<VirtualAddress>,
+    family: Family,
+    version: Version,
+    diags: &mut Diags,
+) -> (Vec<VirtualAddress>, Vec<VirtualAddress>) {
+    let max = max_advertised(family, version);
+    if vips.len() > max {
+        let extra = vips.split_off(max);
+        diags.warn(
+            &extra[0].location,
+            format!(
+                "vrrp_instance {name} has {} virtual addresses but an advert carries at most {max} \
+                 ({family}, {version}, 1500-byte MTU): {} and the {} after it are moved to \
+                 virtual_ipaddress_excluded (set and removed with the instance, not advertised), \
+                 as keepalived does",
+                max + extra.len(),
+                extra[0].addr,
+                extra.len() - 1
+            ),
+        );
+        excluded.splice(0..0, extra);
+    }
+    (vips, excluded)
 }
 
 /// Range check and keepalived's rounding: v2 to whole seconds, v3 to 10 ms.
