@@ -113,3 +113,55 @@ fn missing_file_and_bad_flags_are_clear_errors() {
     assert_eq!(code, 2);
     assert!(err.contains("unknown XDP mode `turbo`"), "{err}");
 }
+
+#[test]
+fn run_log_level_takes_the_five_levels() {
+    let p = configs("seeds").join("000-nginx-master.conf");
+    let (code, _, err) = agent(&[
+        "run",
+        "--config",
+        p.to_str().unwrap(),
+        "--log-level",
+        "loud",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    for level in ["error", "warn", "info", "debug", "trace"] {
+        assert!(err.contains(level), "{err}");
+    }
+    let (code, out, _) = agent(&["run", "--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("--log-level <LEVEL>"), "{out}");
+}
+
+#[test]
+fn every_flag_a_message_names_exists() {
+    // `check`'s warnings and `run`'s help name flags; each must be one `run` or `check` has.
+    let (_, run_help, _) = agent(&["run", "--help"]);
+    let (_, check_help, _) = agent(&["check", "--help"]);
+    let p = configs("seeds").join("000-nginx-master.conf");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let dir = std::env::temp_dir().join(vrrp_tests::unique("vrrp-cli"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("k.conf");
+    std::fs::write(
+        &conf,
+        format!("global_defs {{\n log_level 7\n log_facility local5\n}}\n{text}"),
+    )
+    .unwrap();
+    let (code, _, err) = agent(&["check", "--config", conf.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{err}");
+    let mut named = 0;
+    for word in err.split(|c: char| c.is_whitespace() || c == '`' || c == '(' || c == ')') {
+        if let Some(flag) = word.strip_prefix("--") {
+            let flag = flag.trim_end_matches([',', '.', ';', ':']);
+            named += 1;
+            let usage = format!("--{flag}");
+            assert!(
+                run_help.contains(&usage) || check_help.contains(&usage),
+                "a warning names {usage}, which neither run nor check has:\n{err}"
+            );
+        }
+    }
+    assert!(named >= 2, "the log_level/log_facility warnings name a flag:\n{err}");
+}
