@@ -1652,8 +1652,32 @@ impl Builder<'_> {
                         if w.text == "overwrite" {
                             init.overwrite = true;
                         } else if i == 0 {
+                            // keepalived: an int (else an error); outside -254..=254 it
+                            // complains but writes it.
                             match parse_int(&w.text) {
-                                Some(v) => init.value = v,
+                                Some(v) if i32::try_from(v).is_err() => {
+                                    self.diags.error(
+                                        &w.pos,
+                                        format!(
+                                            "`init_file` {v} is out of range: expected \
+                                             -2147483648 to 2147483647"
+                                        ),
+                                    );
+                                    ok = false;
+                                }
+                                Some(v) => {
+                                    if !(-254..=254).contains(&v) {
+                                        self.diags.warn(
+                                            &w.pos,
+                                            format!(
+                                                "`init_file` {v} is outside the sensible range \
+                                                 -254 to 254 (keepalived says so too); it is \
+                                                 written as given"
+                                            ),
+                                        );
+                                    }
+                                    init.value = v;
+                                }
                                 None => {
                                     self.diags.error(
                                         &w.pos,

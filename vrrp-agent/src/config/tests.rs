@@ -2073,3 +2073,23 @@ fn bounds_more_vips_than_an_advert_carries_are_excluded_as_keepalived_does() {
     });
     assert_eq!(repr.emit(&mut buf, &ctx), Ok(repr.buffer_len()));
 }
+
+#[test]
+fn bounds_track_file_init_value_is_an_int_as_in_keepalived() {
+    let text = |v: &str| {
+        format!(
+            "vrrp_track_file f1 {{\n file \"/run/f1\"\n init_file {v}\n}}\n{}",
+            instance("track_file { f1 }")
+        )
+    };
+    let e = errors(&text("2147483648"));
+    assert_diag(&e, 3, 12, "`init_file` 2147483648 is out of range");
+    let l = ok(&text("-2147483648 overwrite"));
+    assert_eq!(
+        l.config.track_files[0].init_file.map(|i| i.value),
+        Some(-2_147_483_648)
+    );
+    assert_diag(&l.warnings, 3, 12, "outside the sensible range -254 to 254");
+    let l = ok(&text("254"));
+    assert_no_diag(&l.warnings, "sensible range");
+}
