@@ -163,5 +163,8 @@ fn every_flag_a_message_names_exists() {
             );
         }
     }
-    assert!(named >= 2, "the log_level/log_facility warnings name a flag:\n{err}");
+    assert!(
+        named >= 2,
+        "the log_level/log_facility warnings name a flag:\n{err}"
+    );
 }

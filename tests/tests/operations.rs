@@ -1,5 +1,6 @@
 //! The agent under real operations: a second agent started by mistake on the same pin
 //! directory, the signals keepalived users send (dumps, SIGPIPE), and `run --log-level`.
+//! A second agent in the same network namespace with its own pin directory is refused too.
 //! Each test runs a real agent that becomes Master of a VIP in a network namespace and
 //! checks that it still holds it (and its pins) after what the test did to it.
 use std::{
@@ -104,6 +105,27 @@ fn a_second_agent_on_the_same_pin_dir_is_refused_and_changes_nothing() {
     assert!(err.contains("--pin-dir"), "{err}");
     assert!(!err.contains("removed a VIP"), "{err}");
 
+    // The same configuration with a pin directory of its own, in the same namespace: refused
+    // as well (one agent per network namespace).
+    let log3 = dir.path().join("samens.log");
+    let other_pins = vrrp_tests::pin_dir("opl2");
+    let mut samens = spawn_agent(&vp.a, &conf_path, &other_pins, &[], Some("info"), &log3);
+    let st = samens
+        .wait_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|| {
+            panic!(
+                "the same-namespace agent kept running:\n{}",
+                samens.log_text()
+            )
+        });
+    let err = samens.log_text();
+    assert!(!st.success(), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", first.proc.pid())) && err.contains("network namespace"),
+        "{err}"
+    );
+    assert!(!other_pins.exists(), "a refused agent pinned maps");
+
     // The first agent is untouched: still running, still Master with its VIP, same pins.
     assert!(running(&mut first.proc), "{}", first.proc.log_text());
     assert!(has_vip(&vp.a, &vp.a_if), "{}", first.proc.log_text());
@@ -198,7 +220,7 @@ fn log_level_flag_sets_the_level_unless_rust_log_is_set() {
     std::fs::write(&conf_path, conf(&vp.a_if, 64)).unwrap();
     let pins = vrrp_tests::pin_dir("oplvl");
     // A debug line written at start-up.
-    let debug_line = "pin directory locked";
+    let debug_line = "network namespace locked";
 
     let log = dir.path().join("debug.log");
     let mut a = spawn_agent(

@@ -222,8 +222,8 @@ pub async fn run(opts: RunOptions) -> Result<()> {
     // on, and a second agent on the same pin directory stops here (it would remove the live
     // Master's VIPs as leftovers and replace its pins).
     let mut signals = signals::Signals::install().context("installing signal handlers")?;
-    let lock = lock::PinDirLock::acquire(std::path::Path::new(lock::LOCK_DIR), &opts.pin_dir)?;
-    tracing::debug!(lock = %lock.path().display(), "pin directory locked");
+    let lock = lock::AgentLock::acquire(std::path::Path::new(lock::LOCK_DIR), &opts.pin_dir)?;
+    tracing::debug!(locks = ?lock.paths(), "pin directory and network namespace locked");
     let loaded = config::load(&opts.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     for w in &loaded.warnings {
         tracing::warn!("{w}");
