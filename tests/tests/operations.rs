@@ -251,3 +251,60 @@ fn log_level_flag_sets_the_level_unless_rust_log_is_set() {
     b.signal(libc::SIGTERM);
     assert!(b.wait_timeout(Duration::from_secs(10)).unwrap().success());
 }
+
+#[test]
+fn more_vips_than_the_link_mtu_carries_are_set_but_not_advertised() {
+    let vp = VethPair::new("opm").unwrap();
+    let dir = TempDir::new("vrrp-opm").unwrap();
+    // 100 bytes: keepalived's formula gives (100 - 14 - 20 - 8) / 4 = 14 addresses (v3).
+    vp.a.ip(&["link", "set", "dev", &vp.a_if, "mtu", "100"])
+        .unwrap();
+    let vips: Vec<String> = (0..20).map(|i| format!("198.18.0.{}", 100 + i)).collect();
+    let text =
+        format!(
+        "vrrp_instance VI_1 {{\n    interface {}\n    virtual_router_id 65\n    priority 100\n    \
+         advert_int 0.1\n    version 3\n    virtual_ipaddress {{\n{}    }}\n}}\n",
+        vp.a_if,
+        vips.iter().map(|v| format!("        {v}/32\n")).collect::<String>()
+    );
+    let capture =
+        vrrp_tests::Capture::start(&vp.b, &vp.b_if, 200, Duration::from_secs(30)).unwrap();
+    let mut agent = start_agent_with(&vp.a, dir.path(), "mtu", &text, &[]).unwrap();
+    agent.proc.wait_log("VIPs added", TO_MASTER).unwrap();
+    let log = agent.proc.log_text();
+    assert!(
+        log.contains("6 virtual address(es) do not fit an advert on this interface"),
+        "{log}"
+    );
+    // Every address is set, as keepalived sets its eVIPs.
+    let addrs = vp.a.ip(&["-4", "addr", "show", "dev", &vp.a_if]).unwrap();
+    for v in &vips {
+        assert!(
+            addrs.contains(&format!("inet {v}/32")),
+            "{v} missing:\n{addrs}"
+        );
+    }
+    // Adverts go out (a few at 0.1 s) with the 14 addresses that fit, and none failed.
+    std::thread::sleep(Duration::from_millis(500));
+    let frames = capture.finish().unwrap();
+    let counts: Vec<u8> = frames
+        .iter()
+        .filter_map(|c| {
+            let f = &c.frame;
+            if f.len() < 34 || f[12..14] != [0x08, 0x00] || f[23] != 112 {
+                return None;
+            }
+            let vrrp = 14 + usize::from(f[14] & 0x0f) * 4;
+            f.get(vrrp + 3).copied()
+        })
+        .collect();
+    assert!(
+        !counts.is_empty(),
+        "no advert captured:\n{}",
+        agent.proc.log_text()
+    );
+    assert!(counts.iter().all(|&n| n == 14), "address counts {counts:?}");
+    let log = agent.proc.log_text();
+    assert!(!log.contains("sending an advert"), "{log}");
+    assert!(running(&mut agent.proc));
+}

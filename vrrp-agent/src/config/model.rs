@@ -355,6 +355,41 @@ impl Instance {
     }
 }
 
+/// keepalived's default MTU: `check` sizes adverts for it (`run` for the interface's own).
+pub const DEFAULT_MTU: u32 = 1500;
+
+/// The most virtual addresses one advert carries on a link of `mtu`, as keepalived 2.2.7
+/// computes it (`vrrp_complete_instance`): what fits after the Ethernet, IP and VRRP
+/// headers (and v2's 8 bytes of authentication data), and at most 255 (the count field is
+/// one byte). At 1500 bytes: IPv4 255, IPv6 89.
+pub fn max_advertised(family: Family, version: Version, mtu: u32) -> usize {
+    let (ip_hdr, addr_len) = match family {
+        Family::V4 => (20, 4),
+        Family::V6 => (40, 16),
+    };
+    let auth = if version == Version::V2 { 8 } else { 0 };
+    let hdr = 14 + ip_hdr + 8 + auth;
+    let mtu = usize::try_from(mtu).unwrap_or(usize::MAX);
+    (mtu.saturating_sub(hdr) / addr_len).min(usize::from(u8::MAX))
+}
+
+impl Instance {
+    /// keepalived's answer to more virtual addresses than an advert on a link of `mtu`
+    /// carries: the first ones stay advertised, the rest move to the front of
+    /// `vips_excluded` (set and removed with the instance, not advertised). Returns how many
+    /// moved. At least one stays, whatever the MTU.
+    pub fn fit_vips_to_mtu(&mut self, mtu: u32) -> usize {
+        let max = max_advertised(self.family, self.version, mtu).max(1);
+        if self.vips.len() <= max {
+            return 0;
+        }
+        let extra = self.vips.split_off(max);
+        let moved = extra.len();
+        self.vips_excluded.splice(0..0, extra);
+        moved
+    }
+}
+
 /// `vrrp_script NAME { ... }`: a periodic health check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VrrpScript {

@@ -2019,10 +2019,10 @@ fn many_vips(n: usize, v6: bool, version: u8) -> String {
 
 #[test]
 fn bounds_more_vips_than_an_advert_carries_are_excluded_as_keepalived_does() {
-    use super::validate::max_advertised;
-    assert_eq!(max_advertised(Family::V4, Version::V2), 255);
-    assert_eq!(max_advertised(Family::V4, Version::V3), 255);
-    assert_eq!(max_advertised(Family::V6, Version::V3), 89);
+    assert_eq!(max_advertised(Family::V4, Version::V2, DEFAULT_MTU), 255);
+    assert_eq!(max_advertised(Family::V4, Version::V3, DEFAULT_MTU), 255);
+    assert_eq!(max_advertised(Family::V6, Version::V3, DEFAULT_MTU), 89);
+    assert_eq!(max_advertised(Family::V6, Version::V3, 9000), 255);
 
     // 255 IPv4 addresses fit: no warning.
     let l = ok(&many_vips(255, false, 2));
@@ -2092,4 +2092,23 @@ fn bounds_track_file_init_value_is_an_int_as_in_keepalived() {
     assert_diag(&l.warnings, 3, 12, "outside the sensible range -254 to 254");
     let l = ok(&text("254"));
     assert_no_diag(&l.warnings, "sensible range");
+}
+
+#[test]
+fn bounds_run_fits_vips_to_the_interface_mtu() {
+    // keepalived's formula: (MTU - Ethernet - IP - VRRP [- v2 auth]) / address size.
+    assert_eq!(max_advertised(Family::V4, Version::V2, 576), 131);
+    assert_eq!(max_advertised(Family::V4, Version::V3, 100), 14);
+    assert_eq!(max_advertised(Family::V4, Version::V2, 0), 0);
+    let l = ok(&many_vips(20, false, 3));
+    let mut inst = only_instance(&l).clone();
+    assert_eq!(inst.fit_vips_to_mtu(DEFAULT_MTU), 0);
+    assert_eq!(inst.vips.len(), 20);
+    assert_eq!(inst.fit_vips_to_mtu(100), 6);
+    assert_eq!((inst.vips.len(), inst.vips_excluded.len()), (14, 6));
+    assert_eq!(inst.vips_excluded[0].addr.to_string(), "198.18.0.15");
+    // Nothing fits: the first address stays advertised (an advert with none is invalid).
+    assert_eq!(inst.fit_vips_to_mtu(0), 13);
+    assert_eq!(inst.vips.len(), 1);
+    assert_eq!(inst.vips.len() + inst.vips_excluded.len(), 20);
 }

@@ -11,8 +11,8 @@ use super::{
     diagnostics::{Diags, Pos},
     keywords::did_you_mean,
     model::{
-        Config, Family, GarpSettings, GlobalDefs, InitialState, Instance, SyncGroup, TrackRef,
-        Version, VirtualAddress,
+        max_advertised, Config, Family, GarpSettings, GlobalDefs, InitialState, Instance,
+        SyncGroup, TrackRef, Version, VirtualAddress, DEFAULT_MTU,
     },
     values::{round_to, show_duration},
 };
@@ -375,23 +375,6 @@ fn finish_instance(
     })
 }
 
-/// keepalived's default MTU, the one it sizes adverts for when it cannot ask the interface.
-const DEFAULT_MTU: usize = 1500;
-
-/// The most virtual addresses one advert carries, as keepalived 2.2.7 computes it
-/// (`vrrp_complete_instance`) for a 1500-byte MTU: what fits after the Ethernet, IP and VRRP
-/// headers (and v2's 8 bytes of authentication data), and at most 255 (the count field is one
-/// byte). IPv4: 255; IPv6: 89.
-pub(crate) fn max_advertised(family: Family, version: Version) -> usize {
-    let (ip_hdr, addr_len) = match family {
-        Family::V4 => (20, 4),
-        Family::V6 => (40, 16),
-    };
-    let auth = if version == Version::V2 { 8 } else { 0 };
-    let hdr = 14 + ip_hdr + 8 + auth;
-    ((DEFAULT_MTU - hdr) / addr_len).min(usize::from(u8::MAX))
-}
-
 /// keepalived's answer to more virtual addresses than an advert carries: the first ones are
 /// advertised, the rest are moved to `virtual_ipaddress_excluded` (still added and removed
 /// with the instance, not advertised). Never a Master that cannot advertise.
@@ -403,7 +386,7 @@ fn fit_vips(
     version: Version,
     diags: &mut Diags,
 ) -> (Vec<VirtualAddress>, Vec<VirtualAddress>) {
-    let max = max_advertised(family, version);
+    let max = max_advertised(family, version, DEFAULT_MTU);
     if vips.len() > max {
         let extra = vips.split_off(max);
         diags.warn(

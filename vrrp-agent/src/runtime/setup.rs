@@ -47,11 +47,13 @@ pub(super) async fn plan_instances(netlink: &Netlink, config: &Config) -> Result
                 inst.interface
             );
         }
-        plans.push(Plan {
-            inst: inst.clone(),
-            link,
-            src,
-        });
+        // keepalived sizes adverts for the interface's MTU, as `check` did for 1500 bytes.
+        let mut inst = inst.clone();
+        let moved = inst.fit_vips_to_mtu(link.mtu);
+        if moved > 0 {
+            tracing::warn!(instance = %inst.name, iface = %inst.interface, mtu = link.mtu, "{moved} virtual address(es) do not fit an advert on this interface: moved to virtual_ipaddress_excluded (set, not advertised), as keepalived does");
+        }
+        plans.push(Plan { inst, link, src });
     }
     Ok(plans)
 }
