@@ -1134,6 +1134,8 @@ impl Builder<'_> {
                  does); list the peer addresses, or remove the block",
             );
         }
+        // Thousands of peers must not cost a quadratic scan.
+        let mut listed: HashSet<IpAddr> = d.unicast_peers.iter().map(|(p, _)| *p).collect();
         for line in &block.stmts {
             self.reject_block(line);
             let first = line.keyword();
@@ -1168,7 +1170,7 @@ impl Builder<'_> {
                 }
                 continue;
             }
-            if d.unicast_peers.iter().any(|(p, _)| *p == ip) {
+            if !listed.insert(ip) {
                 self.diags
                     .warn(&first.pos, format!("unicast peer {ip} is listed twice"));
                 continue;

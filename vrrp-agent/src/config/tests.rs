@@ -2112,3 +2112,52 @@ fn bounds_run_fits_vips_to_the_interface_mtu() {
     assert_eq!(inst.vips.len(), 1);
     assert_eq!(inst.vips.len() + inst.vips_excluded.len(), 20);
 }
+
+#[test]
+fn bounds_instances_and_unicast_peers_fit_the_xdp_maps() {
+    // 1024 instances (4 interfaces x 256... VRIDs 1..=255 on 5 interfaces) load; 1025 do not.
+    let instances = |n: usize| -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "vrrp_instance V{i} {{\n interface eth{}\n virtual_router_id {}\n \
+                     virtual_ipaddress {{ 198.18.{}.{} }}\n}}\n",
+                    i / 255,
+                    i % 255 + 1,
+                    i / 250,
+                    i % 250 + 1
+                )
+            })
+            .collect()
+    };
+    let l = ok(&instances(1024));
+    assert_eq!(l.config.instances.len(), 1024);
+    let e = errors(&instances(1025));
+    // V1024 starts on line 1024 * 5 + 1.
+    assert_diag(
+        &e,
+        5121,
+        1,
+        "vrrp_instance V1024 is instance number 1025: one agent runs at most 1024 instances",
+    );
+
+    // 16384 unicast peers in all; one more is an error at the instance that crosses.
+    let peers = |vrid: u8, n: usize, base: usize| -> String {
+        let list: String = (base..base + n)
+            .map(|i| format!("  198.{}.{}.{}\n", 18 + i / 65536, (i / 256) % 256, i % 256))
+            .collect();
+        format!(
+            "vrrp_instance P{vrid} {{\n interface eth0\n virtual_router_id {vrid}\n \
+             unicast_peer {{\n{list} }}\n virtual_ipaddress {{ 198.18.255.{vrid} }}\n}}\n"
+        )
+    };
+    ok(&(peers(1, 16000, 0) + &peers(2, 384, 16000)));
+    let e = errors(&(peers(1, 16000, 0) + &peers(2, 385, 16000)));
+    assert!(
+        e.iter().any(|d| d.message.contains(
+            "vrrp_instance P2 brings the unicast_peer addresses of all instances to 16385"
+        )),
+        "{}",
+        show(&e)
+    );
+}

@@ -106,6 +106,7 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
     }
 
     check_vrids(&config.instances, diags);
+    check_capacity(&config.instances, diags);
     for instance in &config.instances {
         check_track_refs(
             &config,
@@ -450,6 +451,42 @@ fn check_advert_int(raw: Duration, pos: &Pos, version: Version, diags: &mut Diag
 
 /// One virtual router per (interface, family, VRID): the receive path tells them apart by
 /// exactly that (PROTOCOL.md).
+/// The XDP maps hold at most `MAX_INSTANCES` instances and `MAX_UNICAST_PEERS` unicast
+/// peers: more would pass `check` and stop `run` with a full map. (keepalived has no such
+/// limit.)
+fn check_capacity(instances: &[Instance], diags: &mut Diags) {
+    let max_instances = vrrp_common::MAX_INSTANCES as usize;
+    if let Some(first_over) = instances.get(max_instances) {
+        diags.error(
+            &first_over.location,
+            format!(
+                "vrrp_instance {} is instance number {}: one agent runs at most {max_instances} \
+                 instances (the capacity of its XDP maps); remove {} of them",
+                first_over.name,
+                max_instances + 1,
+                instances.len() - max_instances
+            ),
+        );
+    }
+    let max_peers = vrrp_common::MAX_UNICAST_PEERS as usize;
+    let mut peers = 0;
+    for instance in instances {
+        peers += instance.unicast_peers.len();
+        if peers > max_peers {
+            diags.error(
+                &instance.location,
+                format!(
+                    "vrrp_instance {} brings the unicast_peer addresses of all instances to \
+                     {peers}: one agent accepts at most {max_peers} (the capacity of its XDP \
+                     map); use fewer peers or multicast",
+                    instance.name
+                ),
+            );
+            break;
+        }
+    }
+}
+
 fn check_vrids(instances: &[Instance], diags: &mut Diags) {
     let mut seen: HashMap<(&str, Family, u8), &Instance> = HashMap::new();
     for instance in instances {
