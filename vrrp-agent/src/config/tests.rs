@@ -2115,7 +2115,7 @@ fn bounds_run_fits_vips_to_the_interface_mtu() {
 
 #[test]
 fn bounds_instances_and_unicast_peers_fit_the_xdp_maps() {
-    // 1024 instances (4 interfaces x 256... VRIDs 1..=255 on 5 interfaces) load; 1025 do not.
+    // 1024 instances (VRIDs 1 to 255 on eth0 to eth4) load; 1025 do not.
     let instances = |n: usize| -> String {
         (0..n)
             .map(|i| {

@@ -339,7 +339,7 @@ fn finish_instance(
     };
 
     let garp = resolve_garp(&d.garp, &global.garp, Some(global_lower));
-    let (vips, vips_excluded) = fit_vips(&name, d.vips, d.vips_excluded, family, version, diags);
+    let (vips, vips_excluded) = fit_vips(name, d.vips, d.vips_excluded, family, version, diags);
 
     if !complete {
         return None;
