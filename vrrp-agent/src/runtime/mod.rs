@@ -219,8 +219,8 @@ struct Agent {
 /// Runs the agent until SIGTERM or SIGINT.
 pub async fn run(opts: RunOptions) -> Result<()> {
     // Before anything can change: no signal a keepalived user sends may kill us from here
-    // on, and a second agent on the same pin directory stops here (it would remove the live
-    // Master's VIPs as leftovers and replace its pins).
+    // on, and a second agent on the same pin directory or in the same network namespace
+    // stops here (it would remove the live Master's VIPs as leftovers, replace its pins).
     let mut signals = signals::Signals::install().context("installing signal handlers")?;
     let lock = lock::AgentLock::acquire(std::path::Path::new(lock::LOCK_DIR), &opts.pin_dir)?;
     tracing::debug!(locks = ?lock.paths(), "pin directory and network namespace locked");
