@@ -248,18 +248,23 @@ fn agent_records_keepalived_and_crafted_adverts_then_cleans_up() {
 
     // The agent was told about each new advertiser once, not once per advert.
     agent
-        .wait_log("new advertiser", Duration::from_secs(5))
+        .wait_log("new advertiser", Duration::from_secs(20))
         .unwrap();
     let log = agent.log_text();
     assert!(
         log.contains(&format!("from={B_ADDR}")),
         "event log names the source:\n{log}"
     );
-    std::thread::sleep(Duration::from_millis(500));
+    // A steady stream of 20 more adverts (the positive control: they are counted as they
+    // arrive) must not wake the agent again.
+    let valid0 = stat(&pins, 52, "valid");
+    let more = wait_for(Duration::from_secs(20), || {
+        (stat(&pins, 52, "valid") >= valid0 + 20).then_some(())
+    });
     let (valid, events) = (stat(&pins, 52, "valid"), stat(&pins, 52, "events"));
     assert!(
-        valid >= 10,
-        "0.1 s adverts must keep arriving: valid={valid}"
+        more.is_some(),
+        "0.1 s adverts must keep arriving: valid={valid} (was {valid0})"
     );
     assert!(
         events <= 2,
@@ -312,7 +317,7 @@ fn agent_records_keepalived_and_crafted_adverts_then_cleans_up() {
         )
         .unwrap();
     }
-    let counted = wait_for(Duration::from_secs(5), || {
+    let counted = wait_for(Duration::from_secs(20), || {
         let got = (
             stat(&pins, 51, "bad_auth_pass"),
             stat(&pins, 52, "bad_ttl"),
@@ -338,7 +343,7 @@ fn agent_records_keepalived_and_crafted_adverts_then_cleans_up() {
     // Clean stop: XDP detached, pins and the pin directory removed, exit 0.
     agent.signal(libc::SIGTERM);
     let st = agent
-        .wait_timeout(Duration::from_secs(5))
+        .wait_timeout(Duration::from_secs(20))
         .expect("agent exits on SIGTERM");
     assert!(st.success(), "exit status {st}:\n{}", agent.log_text());
     assert!(!xdp_attached(&a, &a_if), "XDP left attached after SIGTERM");
@@ -352,7 +357,7 @@ fn agent_records_keepalived_and_crafted_adverts_then_cleans_up() {
     let mut killed = start_agent(&a, &conf, &pins, &dir.path().join("agent2.log"));
     killed.signal(libc::SIGKILL);
     killed
-        .wait_timeout(Duration::from_secs(5))
+        .wait_timeout(Duration::from_secs(20))
         .expect("SIGKILL ends the agent");
     assert!(
         pins.join("VRRP_PEERS").exists(),
@@ -360,7 +365,7 @@ fn agent_records_keepalived_and_crafted_adverts_then_cleans_up() {
     );
     let mut again = start_agent(&a, &conf, &pins, &dir.path().join("agent3.log"));
     again
-        .wait_log("removed stale pin", Duration::from_secs(5))
+        .wait_log("removed stale pin", Duration::from_secs(20))
         .unwrap();
     assert!(wait_for(Duration::from_secs(10), || (!peers_by_vrid(&pins)
         .is_empty())
@@ -368,7 +373,7 @@ fn agent_records_keepalived_and_crafted_adverts_then_cleans_up() {
     .is_some());
     again.signal(libc::SIGINT);
     let st = again
-        .wait_timeout(Duration::from_secs(5))
+        .wait_timeout(Duration::from_secs(20))
         .expect("agent exits on SIGINT");
     assert!(st.success());
     assert!(!pins.exists() && !xdp_attached(&a, &a_if));
@@ -409,7 +414,7 @@ fn run_in_skb_mode_and_refuse_bad_input_without_leaving_anything() {
     );
     agent.signal(libc::SIGTERM);
     assert!(agent
-        .wait_timeout(Duration::from_secs(5))
+        .wait_timeout(Duration::from_secs(20))
         .is_some_and(|s| s.success()));
     assert!(!pins.exists() && !xdp_attached(&a, &a_if));
 

@@ -27,7 +27,7 @@ fn script_in(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 async fn recv(rx: &mut mpsc::UnboundedReceiver<TrackEvent>) -> TrackEvent {
-    match tokio::time::timeout(Duration::from_secs(3), rx.recv()).await {
+    match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
         Ok(Some(ev)) => ev,
         other => panic!("no event: {other:?}"),
     }
