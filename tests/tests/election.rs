@@ -212,13 +212,13 @@ fn graceful_shutdown_hands_over_after_skew_time() {
     );
     // Priority 0 makes the Backup wait only Skew_Time (~0.06 s), not Master_Down_Interval
     // (~0.36 s): the log line is the proof (a time bound cannot tell 0.06 s from 0.36 s on
-    // a busy machine); the bound only says the hand-over is not stuck.
+    // a busy machine); the waits above (EXIT, TRANSITION) are the only bounds.
     assert!(
         r2.proc.log_text().contains("master resigned"),
-        "{}",
-        r2.proc.log_text()
+        "{}\nhanded over after {:?}",
+        r2.proc.log_text(),
+        t0.elapsed()
     );
-    assert!(t0.elapsed() < EXIT + TRANSITION, "{:?}", t0.elapsed());
     assert_client_reaches(&s, 1, &[&r1, &r2]);
 }
 
