@@ -304,7 +304,7 @@ fn a_flood_of_hostile_adverts_changes_nothing() {
 
     // Stable: r1 holds both VIPs, r2 neither, and the client reaches both at r1's MAC.
     let r1_mac = lan.hosts[0].mac();
-    let stable = wait_for(Duration::from_secs(10), || {
+    let stable = wait_for(Duration::from_secs(20), || {
         let h = &lan.hosts;
         (h[0].has_addr(VIP_V3)
             && h[0].has_addr(VIP_V2)
@@ -319,7 +319,7 @@ fn a_flood_of_hostile_adverts_changes_nothing() {
     );
     for vip in [VIP_V3, VIP_V2] {
         let client = &lan.hosts[2];
-        let ok = wait_for(Duration::from_secs(5), || {
+        let ok = wait_for(Duration::from_secs(10), || {
             (client.ping(vip) && client.neigh_mac(vip).as_deref() == Some(r1_mac.as_str()))
                 .then_some(())
         });

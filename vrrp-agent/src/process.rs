@@ -402,7 +402,7 @@ mod tests {
             .parse()
             .unwrap();
         // Killed, and reaped by init once orphaned; give it a moment.
-        let gone = (0..50).any(|_| {
+        let gone = (0..500).any(|_| {
             std::thread::sleep(Duration::from_millis(20));
             nix::sys::signal::kill(Pid::from_raw(pid), None).is_err()
                 || std::fs::read_to_string(format!("/proc/{pid}/stat"))
