@@ -51,9 +51,16 @@ const PASSWORD: &[u8] = b"s3cret";
 const VRID_UNUSED: u8 = 99;
 
 /// The flood: this long, at this rate (packets per second; `VRRP_HOSTILE_PPS` overrides it
-/// for a heavier run by hand), and never more than FLOOD_FOR's worth of packets.
+/// for a heavier run by hand, e.g. 50000), and never more than FLOOD_FOR's worth of packets.
+///
+/// 10,000 a second, 100,000 in all: every kind thousands of times over, and within what a
+/// 2-core machine busy with a build can deliver. At 50,000 (22,700 reached) beside a build,
+/// the bridge's softirq fell behind: r1's adverts and r2's reached the other side ~0.37 s
+/// late, r2's Master_Down_Interval (0.36 s at advert_int 0.1) ran out and it took over for
+/// 0.37 s. That is the machine's capacity, which is for a benchmark to measure; what this
+/// test asserts is that the hostile packets themselves change nothing.
 const FLOOD_FOR: Duration = Duration::from_secs(10);
-const FLOOD_RATE: u64 = 50_000;
+const FLOOD_RATE: u64 = 10_000;
 /// Lines either agent may log during the flood: the XDP program wakes it only when
 /// something changes (here, once per instance for the attacker's new source).
 const MAX_LOG_LINES: usize = 20;
