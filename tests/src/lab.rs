@@ -231,7 +231,7 @@ impl Capture {
         let proc = Proc::spawn("tcpdump", &mut cmd, log)?;
         // tcpdump needs a moment before it captures.
         let mut p = proc;
-        p.wait_log("listening on", Duration::from_secs(5))
+        p.wait_log("listening on", Duration::from_secs(20))
             .context("tcpdump did not start")?;
         Ok(Capture {
             proc: p,

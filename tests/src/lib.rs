@@ -672,7 +672,8 @@ pub struct Captured {
 /// sends, and none of the traffic the bridge forwards to it.
 pub struct Capture {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<Result<Vec<Captured>>>>,
+    frames: std::sync::Arc<std::sync::Mutex<Vec<Captured>>>,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
 }
 
 impl Capture {
@@ -748,10 +749,12 @@ impl Capture {
         }
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop2 = stop.clone();
-        let thread = std::thread::spawn(move || -> Result<Vec<Captured>> {
+        let frames = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let frames2 = frames.clone();
+        let thread = std::thread::spawn(move || -> Result<()> {
             let deadline = Instant::now() + limit;
-            let mut out = Vec::new();
-            while out.len() < max && Instant::now() < deadline && !stop2.load(Ordering::Relaxed) {
+            let mut n_seen = 0;
+            while n_seen < max && Instant::now() < deadline && !stop2.load(Ordering::Relaxed) {
                 // SAFETY: recv writes at most `buf.len()` bytes into `buf`.
                 let n = unsafe {
                     libc::recv(sock.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0)
@@ -763,17 +766,42 @@ impl Capture {
                         _ => bail!("recv on the capture socket: {e}"),
                     }
                 }
-                out.push(Captured {
+                let c = Captured {
                     at: Instant::now(),
                     frame: buf[..n as usize].to_vec(),
-                });
+                };
+                frames2
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("capture buffer poisoned"))?
+                    .push(c);
+                n_seen += 1;
             }
-            Ok(out)
+            Ok(())
         });
         Ok(Capture {
             stop,
+            frames,
             thread: Some(thread),
         })
+    }
+
+    /// A copy of what the capture saw so far, while it goes on.
+    pub fn seen(&self) -> Vec<Captured> {
+        self.frames.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Waits (polling every 20 ms, at most `timeout`) until `done` holds for what the
+    /// capture saw so far: a test waits for what must arrive instead of sleeping a fixed
+    /// time that a busy machine can overrun. Then stops the capture and returns everything
+    /// it saw, whether or not `done` came to hold (the caller's assertions say what was
+    /// missing).
+    pub fn finish_when(
+        self,
+        timeout: Duration,
+        mut done: impl FnMut(&[Captured]) -> bool,
+    ) -> Result<Vec<Captured>> {
+        wait_for(timeout, || done(&self.seen()).then_some(()));
+        self.finish()
     }
 
     /// Stops the capture and returns what it saw.
@@ -783,7 +811,12 @@ impl Capture {
             .take()
             .context("capture already finished")?
             .join()
-            .map_err(|_| anyhow::anyhow!("capture thread panicked"))?
+            .map_err(|_| anyhow::anyhow!("capture thread panicked"))??;
+        let frames = self
+            .frames
+            .lock()
+            .map_err(|_| anyhow::anyhow!("capture buffer poisoned"))?;
+        Ok(frames.clone())
     }
 }
 

@@ -51,9 +51,16 @@ const PASSWORD: &[u8] = b"s3cret";
 const VRID_UNUSED: u8 = 99;
 
 /// The flood: this long, at this rate (packets per second; `VRRP_HOSTILE_PPS` overrides it
-/// for a heavier run by hand), and never more than FLOOD_FOR's worth of packets.
+/// for a heavier run by hand, e.g. 50000), and never more than FLOOD_FOR's worth of packets.
+///
+/// 10,000 a second, 100,000 in all: every kind thousands of times over, and within what a
+/// 2-core machine busy with a build can deliver. At 50,000 (22,700 reached) beside a build,
+/// the bridge's softirq fell behind: r1's adverts and r2's reached the other side ~0.37 s
+/// late, r2's Master_Down_Interval (0.36 s at advert_int 0.1) ran out and it took over for
+/// 0.37 s. That is the machine's capacity, which is for a benchmark to measure; what this
+/// test asserts is that the hostile packets themselves change nothing.
 const FLOOD_FOR: Duration = Duration::from_secs(10);
-const FLOOD_RATE: u64 = 50_000;
+const FLOOD_RATE: u64 = 10_000;
 /// Lines either agent may log during the flood: the XDP program wakes it only when
 /// something changes (here, once per instance for the attacker's new source).
 const MAX_LOG_LINES: usize = 20;
@@ -304,7 +311,7 @@ fn a_flood_of_hostile_adverts_changes_nothing() {
 
     // Stable: r1 holds both VIPs, r2 neither, and the client reaches both at r1's MAC.
     let r1_mac = lan.hosts[0].mac();
-    let stable = wait_for(Duration::from_secs(10), || {
+    let stable = wait_for(Duration::from_secs(20), || {
         let h = &lan.hosts;
         (h[0].has_addr(VIP_V3)
             && h[0].has_addr(VIP_V2)
@@ -319,7 +326,7 @@ fn a_flood_of_hostile_adverts_changes_nothing() {
     );
     for vip in [VIP_V3, VIP_V2] {
         let client = &lan.hosts[2];
-        let ok = wait_for(Duration::from_secs(5), || {
+        let ok = wait_for(Duration::from_secs(10), || {
             (client.ping(vip) && client.neigh_mac(vip).as_deref() == Some(r1_mac.as_str()))
                 .then_some(())
         });
@@ -352,6 +359,17 @@ fn a_flood_of_hostile_adverts_changes_nothing() {
     .unwrap();
     let log_len = [r1.proc.log_text().len(), r2.proc.log_text().len()];
     let pings = [ping(&lan, VIP_V3), ping(&lan, VIP_V2)];
+    // The Backup's own address is pinged too: its echo replies are what its port's capture
+    // must see (the positive control for "the Backup sent nothing").
+    let control = lan.hosts[2]
+        .ns
+        .command("ping")
+        .args(["-n", "-q", "-i", "0.5", "-c", "15", "-W", "1"])
+        .arg(R2.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
 
     // The flood, from its own thread, paced to `rate`; it stops after FLOOD_FOR or
     // `max_packets`, whichever comes first.
@@ -410,6 +428,7 @@ fn a_flood_of_hostile_adverts_changes_nothing() {
     }
     let (start, end, sent, errors) = flood.join().unwrap();
     let pings = pings.map(|p| ping_result(p, Duration::from_secs(10)));
+    let _ = ping_result(control, Duration::from_secs(10));
     let window = end - start;
     let (seen1, seen2) = (cap1.finish().unwrap(), cap2.finish().unwrap());
     let total: u64 = sent.iter().sum();
@@ -460,7 +479,10 @@ fn a_flood_of_hostile_adverts_changes_nothing() {
     );
 
     // The Master sent its usual adverts (one per interval, give or take the edges of the
-    // window and a late timer), no gratuitous ARP; the Backup sent nothing at all.
+    // window and a late timer), no gratuitous ARP; the Backup sent nothing at all. The
+    // capture stamps a frame when its thread reads it, which a busy machine delays: frames
+    // from before the window can land in it, so the bound is half the schedule again plus
+    // the slack. An agent that answered the flood would send thousands.
     let t1 = tally(&seen1, start, end);
     let t2 = tally(&seen2, start, end);
     eprintln!("r1 sent during the flood: {t1:?}; r2: {t2:?}");
@@ -469,7 +491,7 @@ fn a_flood_of_hostile_adverts_changes_nothing() {
         let normal = (window.as_secs_f64() / interval.as_secs_f64()).round() as u64;
         let n = count(&t1, Sent::Advert(vrid));
         assert!(
-            n <= normal + slack,
+            n <= normal + normal / 2 + slack,
             "r1 sent {n} adverts for VRID {vrid} in {window:?}; its schedule is {normal}"
         );
         // A Master that stopped advertising would have been replaced; this only says the
@@ -484,6 +506,24 @@ fn a_flood_of_hostile_adverts_changes_nothing() {
             "the Backup advertised VRID {vrid}"
         );
     }
+    let replies = seen2
+        .iter()
+        .filter(|c| c.at >= start && c.at <= end)
+        .filter(|c| {
+            let f = &c.frame;
+            // IPv4 (header of 20 bytes), ICMP echo reply, from r2.
+            f.len() >= 35
+                && f[12..14] == [8, 0]
+                && f[14] == 0x45
+                && f[23] == 1
+                && f[26..30] == R2.octets()
+                && f[34] == 0
+        })
+        .count();
+    assert!(
+        replies >= 3,
+        "r2's port capture saw {replies} echo replies from r2 during the flood"
+    );
     assert_eq!(count(&t1, Sent::Garp), 0, "r1 sent gratuitous ARPs");
     assert_eq!(count(&t2, Sent::Garp), 0, "r2 sent gratuitous ARPs");
 

@@ -272,12 +272,24 @@ vrrp_instance VI_1 {{
 
     /// Neither side discarded the other's adverts: the agent's XDP counted no discard for
     /// the instance (nor an unreadable VRRP packet, VRID 0), and keepalived logged none of
-    /// its receive-check complaints.
+    /// its receive-check complaints. Each with its positive control from the same source:
+    /// the agent's XDP counted the other side's adverts as valid, and keepalived's log shows
+    /// it acted on an advert from the agent (by now it has: a preemption needs one).
     fn assert_no_complaints(&self, speakers: &[&Speaker]) {
-        for s in speakers {
+        for (i, s) in speakers.iter().enumerate() {
             match (&s.pins, s.daemon) {
                 (Some(pins), Daemon::Agent) => {
-                    let bad: Vec<_> = bpftool_counters(pins)
+                    let counters = bpftool_counters(pins);
+                    let valid = counters
+                        .get(&(VRID, "valid".to_string()))
+                        .copied()
+                        .unwrap_or(0);
+                    assert!(
+                        valid > 0,
+                        "the agent's XDP counted no valid advert: {counters:?}\n{}",
+                        self.logs(speakers)
+                    );
+                    let bad: Vec<_> = counters
                         .into_iter()
                         .filter(|((vrid, name), _)| {
                             [0, VRID].contains(vrid)
@@ -292,6 +304,15 @@ vrrp_instance VI_1 {{
                 }
                 _ => {
                     let log = s.proc.log_text();
+                    // "received lower priority (100) advert from 198.18.4.2 - discarding"
+                    // (a Backup that preempts), "Master received advert from 198.18.4.1
+                    // with higher priority 150, ours 100" (a Master that yields).
+                    let heard = format!("advert from {}", ROUTERS[1 - i]);
+                    assert!(
+                        log.contains(&heard),
+                        "keepalived's log shows no advert from the agent ({heard:?})\n{}",
+                        self.logs(speakers)
+                    );
                     let complaints: Vec<&str> = log
                         .lines()
                         .filter(|l| KEEPALIVED_COMPLAINTS.iter().any(|c| l.contains(c)))
@@ -380,7 +401,7 @@ fn interop(mode: Mode, master: Daemon) {
         )
     });
     assert!(
-        s1.proc.wait_timeout(Duration::from_secs(5)).is_some(),
+        s1.proc.wait_timeout(Duration::from_secs(20)).is_some(),
         "r1 ({master:?}) must exit on SIGTERM\n{}",
         lab.logs(&[&s1, &s2])
     );
@@ -400,11 +421,9 @@ fn interop(mode: Mode, master: Daemon) {
         lab.logs(&[&s1, &s2])
     );
     // Skew_Time is ~0.6 s at v2, ~0.06 s at v3; Master_Down_Interval 3.6 s / 0.36 s. The
-    // log line above is the proof; the bound is only loose (a busy machine delays things).
-    assert!(
-        after < 3 * mode.interval() + Duration::from_secs(2),
-        "took {after:?} to take over after priority 0"
-    );
+    // log line above is the proof: no time bound can tell them apart on a busy machine
+    // without flaking, so the only bound is TRANSITION, in the wait above; `after` is
+    // reported below.
     lab.assert_client_reaches(1, &[&s1, &s2], TRANSITION);
     eprintln!(
         "{mode:?}, {master:?} Master: elected and reachable at {elected:?}; cut -> r2 \

@@ -7,7 +7,7 @@
 use std::{
     net::Ipv4Addr,
     path::{Path, PathBuf},
-    time::{Duration, Instant, SystemTime},
+    time::{Duration, SystemTime},
 };
 
 use vrrp_tests::{
@@ -21,7 +21,7 @@ const R1: Ipv4Addr = Ipv4Addr::new(198, 18, 4, 1);
 const R2: Ipv4Addr = Ipv4Addr::new(198, 18, 4, 2);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 4, 10);
 /// Generous bound for a transition (a failover at advert_int 0.1 takes ~0.4 s).
-const TRANSITION: Duration = Duration::from_secs(5);
+const TRANSITION: Duration = Duration::from_secs(10);
 
 struct Setup {
     lan: Lan,
@@ -156,15 +156,90 @@ fn lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A health check whose results the test plays out one run at a time: each run takes the
+/// next letter of `dir/plan` (`f`: fail, `o`: succeed) and repeats the last one once the
+/// plan is used up (it starts with `o`); it appends what it returned to `dir/runs`. Fall
+/// and rise are then checked by counting runs, which a busy machine cannot change, instead
+/// of timing them.
+struct Plan {
+    dir: PathBuf,
+}
+
+impl Plan {
+    fn new(dir: PathBuf) -> Plan {
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("check.sh");
+        let d = dir.display();
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh
+plan=$(cat {d}/plan 2>/dev/null)
+if [ -n \"$plan\" ]; then
+                   r=${{plan%\"${{plan#?}}\"}}
+  printf %s \"${{plan#?}}\" > {d}/plan.tmp
+                   mv {d}/plan.tmp {d}/plan
+  echo $r > {d}/last
+else
+                   r=$(cat {d}/last 2>/dev/null || echo o)
+fi
+echo $r >> {d}/runs
+                 [ \"$r\" = o ]
+"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        Plan { dir }
+    }
+
+    fn script(&self) -> PathBuf {
+        self.dir.join("check.sh")
+    }
+
+    /// The results of the runs so far, in order.
+    fn runs(&self) -> String {
+        lines(&self.dir.join("runs")).concat()
+    }
+
+    /// Plays `results` next (written whole, so that no run sees half of it); returns how many
+    /// runs there were before.
+    fn play(&self, results: &str) -> usize {
+        let n = self.runs().len();
+        let tmp = self.dir.join("plan.new");
+        std::fs::write(&tmp, results).unwrap();
+        std::fs::rename(&tmp, self.dir.join("plan")).unwrap();
+        n
+    }
+
+    /// Waits until the runs after the first `from` contain `want` (a run that was under way
+    /// when the plan changed may come first).
+    fn wait_runs(&self, from: usize, want: &str, routers: &[&Running]) {
+        let ok = wait_for(TRANSITION * 2, || {
+            self.runs()
+                .get(from..)
+                .is_some_and(|r| r.contains(want))
+                .then_some(())
+        });
+        assert!(
+            ok.is_some(),
+            "runs after the first {from}: {:?}, want {want:?} among them\n{}",
+            self.runs().get(from..),
+            logs(routers)
+        );
+    }
+}
+
 #[test]
 fn health_script_moves_the_vip_and_back_respecting_fall_and_rise() {
     let s = setup(true);
-    let flag = s.path("nginx-down");
+    let plan = Plan::new(s.path("plan"));
     // The seeds' pattern: a check that fails while the service is down lowers the priority.
     let script = format!(
-        "vrrp_script chk_nginx {{\n    script \"/usr/bin/test ! -e {}\"\n    interval 0.2\n    \
+        "vrrp_script chk_nginx {{\n    script \"{}\"\n    interval 0.2\n    \
          weight -60\n    fall 3\n    rise 2\n}}\n",
-        flag.display()
+        plan.script().display()
     );
     let r1 = s.start(
         0,
@@ -184,36 +259,38 @@ fn health_script_moves_the_vip_and_back_respecting_fall_and_rise() {
     let r2 = s.start(1, "r2", &instance("VI_1", s.iface(1), 51, 100, VIP, ""));
     s.wait_master(VIP, 0, &[&r1, &r2]);
     s.assert_client_reaches(VIP, 0, &[&r1, &r2]);
+    let down = "effective priority 150 -> 90";
+    let up = "effective priority 90 -> 150";
+
+    // Two failed runs, then good ones: fall 3 is not reached, r1 keeps 150 and the VIP.
+    // (Three good runs after them: the results of the failed ones were handled by then.)
+    let from = plan.play("ffo");
+    plan.wait_runs(from, "ffooo", &[&r1, &r2]);
+    assert!(!r1.proc.log_text().contains(down), "{}", logs(&[&r1]));
+    s.wait_master(VIP, 0, &[&r1, &r2]);
+
     // Wait out the client's ARP locktime (1 s) so it accepts the new Master's GARP.
     std::thread::sleep(Duration::from_millis(1200));
-
-    // The service goes down: three failed runs (fall 3, every 0.2 s) lower r1 to 90, and r2
-    // (100) takes over within one advert interval plus its skew.
-    let t0 = Instant::now();
-    std::fs::write(&flag, "").unwrap();
+    // The service goes down: three failed runs (fall 3) lower r1 to 90, and r2 (100) takes
+    // over.
+    let from = plan.play("fff");
     s.wait_master(VIP, 1, &[&r1, &r2]);
-    let took = t0.elapsed();
-    assert!(
-        took >= Duration::from_millis(400),
-        "r1 stepped down {took:?} after the first failure: before 3 failed runs (fall 3)"
-    );
-    assert!(
-        r1.proc.log_text().contains("effective priority 150 -> 90"),
-        "{}",
-        logs(&[&r1])
-    );
+    plan.wait_runs(from, "fff", &[&r1, &r2]);
+    assert!(r1.proc.log_text().contains(down), "{}", logs(&[&r1]));
     s.assert_client_reaches(VIP, 1, &[&r1, &r2]);
+
+    // One good run among failed ones: rise 2 is not reached, r2 stays Master.
+    let from = plan.play("of");
+    plan.wait_runs(from, "offf", &[&r1, &r2]);
+    assert!(!r1.proc.log_text().contains(up), "{}", logs(&[&r1]));
+    s.wait_master(VIP, 1, &[&r1, &r2]);
     std::thread::sleep(Duration::from_millis(1200));
 
     // Back up: two good runs (rise 2) restore 150 and r1 preempts.
-    let t0 = Instant::now();
-    std::fs::remove_file(&flag).unwrap();
+    let from = plan.play("oo");
     s.wait_master(VIP, 0, &[&r1, &r2]);
-    assert!(
-        t0.elapsed() >= Duration::from_millis(200),
-        "r1 took over {:?} after the first good run: before 2 good runs (rise 2)",
-        t0.elapsed()
-    );
+    plan.wait_runs(from, "oo", &[&r1, &r2]);
+    assert!(r1.proc.log_text().contains(up), "{}", logs(&[&r1]));
     s.assert_client_reaches(VIP, 0, &[&r1, &r2]);
 }
 
@@ -227,7 +304,7 @@ fn hanging_script_is_killed_at_its_timeout_and_blocks_nothing() {
         std::process::id() % 997
     );
     let text = format!(
-        "vrrp_script chk_hang {{\n    script \"/bin/sleep {secs}\"\n    interval 0.3\n    timeout 0.4\n    \
+        "vrrp_script chk_hang {{\n    script \"/bin/sleep {secs}\"\n    interval 0.3\n    timeout 1.5\n    \
          weight 0\n}}\n{}{}",
         instance("VI_1", s.iface(0), 51, 150, VIP, "track_script {\n chk_hang\n}"),
         instance("VI_2", s.iface(0), 52, 150, VIP2, "")
@@ -246,35 +323,60 @@ fn hanging_script_is_killed_at_its_timeout_and_blocks_nothing() {
     };
     let r1 = s.start(0, "r1", &text);
     let cap_log = s.path("cap.log");
-    let cap = Capture::start(&s.lan, 20, &cap_log).unwrap();
-    // The check never answers: killed at 0.4 s, counted as failed; weight 0 means FAULT.
+    let cap = Capture::start(&s.lan, 120, &cap_log).unwrap();
+    // The check never answers: killed at 1.5 s (15 advert intervals: a runtime blocked by
+    // the run would leave a gap in VI_2's adverts that long), counted as failed; weight 0
+    // means FAULT.
     wait_log(&r1, "-> Fault");
+    assert!(
+        r1.proc
+            .log_text()
+            .contains("timed out (process group killed)"),
+        "{}",
+        logs(&[&r1])
+    );
     let t0 = SystemTime::now();
+    // Over at least 4 s: two runs or more, each killed at its timeout.
     let mut most = 0;
-    for _ in 0..30 {
+    for _ in 0..40 {
         most = most.max(sleepers());
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The positive control: the sampling does see the hanging run.
+    assert!(most >= 1, "the hanging script was never seen running");
     assert!(most <= 1, "{most} runs of the hanging script at once");
     // VI_2 on the same agent became Master and kept advertising every 0.1 s meanwhile.
     assert!(s.lan.hosts[0].has_addr(VIP2), "{}", logs(&[&r1]));
     assert!(!s.lan.hosts[0].has_addr(VIP), "{}", logs(&[&r1]));
-    let t1 = epoch_secs(SystemTime::now());
+    let (t0, t1) = (epoch_secs(t0), epoch_secs(SystemTime::now()));
+    // tcpdump prints a packet a moment after it crossed: wait until it printed one from
+    // after t1.
+    let caught_up = wait_for(TRANSITION, || {
+        cap.adverts().iter().any(|a| a.at > t1).then_some(())
+    });
+    assert!(caught_up.is_some(), "no advert captured after {t1:.3}");
     let at: Vec<f64> = cap
         .adverts()
         .into_iter()
-        .filter(|a| a.src == R1.to_string() && a.at >= epoch_secs(t0) && a.at <= t1)
+        .filter(|a| a.src == R1.to_string() && a.at >= t0 && a.at <= t1)
         .map(|a| a.at)
         .collect();
-    assert!(at.len() >= 20, "only {} adverts from r1 in 3 s", at.len());
+    // One every 0.1 s on schedule; half of that allows for a busy machine.
+    let schedule = ((t1 - t0) / 0.1) as usize;
+    assert!(
+        at.len() >= schedule / 2,
+        "only {} adverts from r1 in {:.3} s",
+        at.len(),
+        t1 - t0
+    );
     let gap = at.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
     assert!(
-        gap < 0.5,
+        gap < 1.0,
         "VI_2's adverts stalled for {gap:.3} s while the script hung"
     );
     cap.stop();
     drop(r1);
-    let gone = wait_for(Duration::from_secs(3), || (sleepers() == 0).then_some(()));
+    let gone = wait_for(Duration::from_secs(10), || (sleepers() == 0).then_some(()));
     assert!(gone.is_some(), "the hanging script outlived the agent");
 }
 
@@ -534,10 +636,23 @@ fn sighup_reloads_without_a_gap_and_rejects_a_broken_file() {
     s.wait_master(VIP, 0, &all);
     let conf = s.path("r1.conf");
     let cap_log = s.path("cap.log");
-    let cap = Capture::start(&s.lan, 30, &cap_log).unwrap();
+    let cap = Capture::start(&s.lan, 120, &cap_log).unwrap();
     // State changes are the log lines with a running count.
     let transitions = |r: &Running| count(&r.proc.log_text(), " transitions=");
     let before = transitions(&r1);
+    let before_r2 = transitions(&r2);
+    // r1's adverts captured from `t0` on, once tcpdump has printed one from after `t1`
+    // (it prints a packet a moment after it crossed; on a busy machine, a while after).
+    let r1_adverts = |t0: f64, t1: f64| {
+        let caught_up = wait_for(TRANSITION, || {
+            cap.adverts().iter().any(|a| a.at > t1).then_some(())
+        });
+        assert!(caught_up.is_some(), "no advert captured after {t1:.3}");
+        cap.adverts()
+            .into_iter()
+            .filter(|a| a.src == R1.to_string() && a.at >= t0 && a.at <= t1)
+            .collect::<Vec<_>>()
+    };
 
     // 1. The same instance, rewritten (moved down, a comment added): nothing changes.
     std::fs::write(&conf, format!("# reloaded\n\n{v1}")).unwrap();
@@ -546,45 +661,57 @@ fn sighup_reloads_without_a_gap_and_rejects_a_broken_file() {
     wait_log(&r1, "configuration reloaded");
     std::thread::sleep(Duration::from_millis(500));
     let t1 = epoch_secs(SystemTime::now());
-    // What crossed the bridge by t1 is in the capture's log a moment later.
-    std::thread::sleep(Duration::from_millis(300));
+    let around = r1_adverts(t0 - 0.3, t1);
+    let at: Vec<f64> = around.iter().map(|a| a.at).collect();
+    // Without a gap: neither side changed state (r2 would have taken over after
+    // Master_Down_Interval, 0.36 s, without adverts), r1 never resigned (a reload that
+    // restarts the instance sends priority 0 first), and the adverts kept coming: at least
+    // half of the schedule, with no gap of 0.5 s (5 intervals; a busy machine can delay one
+    // advert, not stop them).
     assert_eq!(transitions(&r1), before, "{}", logs(&all));
-    let at: Vec<f64> = cap
-        .adverts()
-        .into_iter()
-        .filter(|a| a.src == R1.to_string() && a.at >= t0 - 0.3 && a.at <= t1)
-        .map(|a| a.at)
-        .collect();
-    let gap = at.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    assert_eq!(transitions(&r2), before_r2, "{}", logs(&all));
     assert!(
-        at.len() >= 5,
+        around.iter().all(|a| a.prio == 150),
+        "r1 advertised another priority across the reload: {:?}",
+        around.iter().map(|a| a.prio).collect::<Vec<_>>()
+    );
+    let gap = at.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    let schedule = ((t1 - t0 + 0.3) / 0.1) as usize;
+    assert!(
+        at.len() >= schedule / 2,
         "{} adverts around the reload ({t0:.3}..{t1:.3}): {at:?}\n{}\n{}",
         at.len(),
         std::fs::read_to_string(&cap_log).unwrap_or_default(),
         logs(&all)
     );
     assert!(
-        gap <= 0.15,
-        "an advert gap of {gap:.3} s across the reload (> 1.5 intervals)"
+        gap < 0.5,
+        "an advert gap of {gap:.3} s across the reload (5 intervals)"
     );
 
     // 2. A broken file: rejected, the running configuration stays.
     std::fs::write(&conf, format!("{v1}\nvrrp_instance {{\n")).unwrap();
     r1.proc.signal(libc::SIGHUP);
     wait_log(&r1, "reload rejected");
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(transitions(&r1), before, "{}", logs(&all));
-    assert!(s.lan.hosts[0].has_addr(VIP));
-    let last = cap
-        .adverts()
-        .into_iter()
-        .filter(|a| a.src == R1.to_string())
-        .map(|a| a.at)
-        .fold(0.0, f64::max);
+    // r1 goes on advertising (5 adverts after the rejection: the positive control for the
+    // "no transition" below) at its priority.
+    let rejected = epoch_secs(SystemTime::now());
+    let after = wait_for(TRANSITION, || {
+        let n = cap
+            .adverts()
+            .into_iter()
+            .filter(|a| a.src == R1.to_string() && a.at > rejected && a.prio == 150)
+            .count();
+        (n >= 5).then_some(())
+    });
     assert!(
-        epoch_secs(SystemTime::now()) - last < 0.5,
-        "r1 stopped advertising after a rejected reload"
+        after.is_some(),
+        "r1 stopped advertising after a rejected reload\n{}",
+        logs(&all)
     );
+    assert_eq!(transitions(&r1), before, "{}", logs(&all));
+    assert_eq!(transitions(&r2), before_r2, "{}", logs(&all));
+    assert!(s.lan.hosts[0].has_addr(VIP));
 
     // 3. An instance added: it starts (and, alone on its VRID, becomes Master).
     std::fs::write(&conf, format!("{v1}{v2}")).unwrap();
@@ -598,12 +725,14 @@ fn sighup_reloads_without_a_gap_and_rejects_a_broken_file() {
     let t0 = epoch_secs(SystemTime::now());
     r1.proc.signal(libc::SIGHUP);
     s.wait_master(VIP, 1, &all);
-    let resigned = cap
-        .adverts()
-        .into_iter()
-        .any(|a| a.src == R1.to_string() && a.prio == 0 && a.at >= t0);
+    let resigned = wait_for(TRANSITION, || {
+        cap.adverts()
+            .into_iter()
+            .any(|a| a.src == R1.to_string() && a.prio == 0 && a.at >= t0)
+            .then_some(())
+    });
     assert!(
-        resigned,
+        resigned.is_some(),
         "no priority-0 advert from r1 for the removed VI_1\n{}\n{}",
         std::fs::read_to_string(&cap_log).unwrap_or_default(),
         logs(&all)
@@ -626,7 +755,16 @@ fn sighup_reloads_without_a_gap_and_rejects_a_broken_file() {
         "no advert with the new priority\n{}",
         logs(&all)
     );
-    std::thread::sleep(Duration::from_millis(300));
+    // And five more at it (the positive control for "no transition").
+    let five = wait_for(TRANSITION, || {
+        let n = cap
+            .adverts()
+            .into_iter()
+            .filter(|a| a.src == R1.to_string() && a.prio == 120 && a.at >= t0)
+            .count();
+        (n >= 6).then_some(())
+    });
+    assert!(five.is_some(), "{}", logs(&all));
     assert_eq!(transitions(&r1), before, "{}", logs(&all));
     assert!(s.lan.hosts[0].has_addr(VIP2));
     cap.stop();

@@ -72,12 +72,20 @@ fn vrrp_frames(captured: &[Captured]) -> std::collections::BTreeMap<u8, Vec<u8>>
         .collect()
 }
 
-/// Stops `capture` once what was sent has crossed (veth delivers a frame inside the send
-/// call; the capture thread reads its socket every 50 ms at most) and returns the VRRP
-/// frames from A.
-fn settle(capture: Capture) -> Result<std::collections::BTreeMap<u8, Vec<u8>>> {
-    std::thread::sleep(Duration::from_millis(500));
-    Ok(vrrp_frames(&capture.finish()?))
+/// Stops `capture` once every VRID in `sent` was seen from A (at most 10 s: on a busy
+/// machine the receiving softirq and the capture thread can be late) and returns the VRRP
+/// frames from A. veth keeps the order of what one socket sends, so a frame sent between
+/// two expected ones that should not have gone out is seen by then too.
+fn settle(
+    capture: Capture,
+    sent: impl IntoIterator<Item = u8>,
+) -> Result<std::collections::BTreeMap<u8, Vec<u8>>> {
+    let sent: Vec<u8> = sent.into_iter().collect();
+    let frames = capture.finish_when(Duration::from_secs(10), |c| {
+        let seen = vrrp_frames(c);
+        sent.iter().all(|v| seen.contains_key(v))
+    })?;
+    Ok(vrrp_frames(&frames))
 }
 
 /// `frame` with IP ID `id` and its IPv4 header checksum recomputed.
@@ -116,7 +124,7 @@ fn built_frame_is_the_kernels_advert_but_for_the_ip_id() -> Result<()> {
         Ok(send_batch(&batch))
     })?;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
-    let seen = settle(capture)?;
+    let seen = settle(capture, reprs.iter().map(|r| r.vrid))?;
 
     for r in &reprs {
         let kernel = seen
@@ -181,7 +189,7 @@ fn frames_arrive_intact_with_and_without_qdisc_bypass() -> Result<()> {
             retries: 0
         }
     );
-    let seen = settle(capture)?;
+    let seen = settle(capture, [1, 2, 3])?;
     assert_eq!(seen.get(&1), Some(&plain[0]), "VRID 1 (v3)");
     assert_eq!(seen.get(&2), Some(&plain[1]), "VRID 2 (v2 PASS)");
     assert_eq!(seen.get(&3), Some(&bypassed), "VRID 3 (qdisc bypass)");
@@ -212,7 +220,7 @@ fn two_hundred_frames_in_one_sendmmsg() -> Result<()> {
             retries: 0
         }
     );
-    let seen = settle(capture)?;
+    let seen = settle(capture, 1..=200)?;
     assert_eq!(
         seen.keys().copied().collect::<Vec<_>>(),
         (1..=200).collect::<Vec<u8>>(),
@@ -254,7 +262,9 @@ fn a_refused_frame_is_skipped_and_a_down_link_ends_the_batch() -> Result<()> {
             retries: 1
         }
     );
-    let seen = settle(capture)?;
+    // VRID 2 was refused: it never left, and VRID 3, sent after it, is what proves the
+    // capture would have seen it.
+    let seen = settle(capture, [1, 3])?;
     assert_eq!(seen.keys().copied().collect::<Vec<_>>(), [1, 3]);
 
     // An interface that is down refuses the first frame and ends the batch.
@@ -373,14 +383,16 @@ fn the_frame_socket_never_receives() -> Result<()> {
     let sent = in_netns(&lab.a, || Ok(send_frames(&[(&socket, &own[..])])))?;
     assert_eq!(sent, [Ok(())]);
 
-    std::thread::sleep(Duration::from_millis(500));
-    let got = control.finish()?;
-    let from_b = got
-        .iter()
-        .filter(|c| c.frame.get(6..12) == Some(&lab.b_mac.0[..]))
-        .filter(|c| parse_frame(&c.frame).is_ok_and(|p| p.protocol == 112))
-        .count();
-    assert_eq!(from_b, 3, "frames from B seen by A's control capture");
+    // The positive control: all three reached A (the same softirq that hands them to the
+    // control capture would queue them on the frame socket if it were hooked).
+    let from_b = |got: &[Captured]| {
+        got.iter()
+            .filter(|c| c.frame.get(6..12) == Some(&lab.b_mac.0[..]))
+            .filter(|c| parse_frame(&c.frame).is_ok_and(|p| p.protocol == 112))
+            .count()
+    };
+    let got = control.finish_when(Duration::from_secs(10), |c| from_b(c) >= 3)?;
+    assert_eq!(from_b(&got), 3, "frames from B seen by A's control capture");
 
     assert_eq!(
         queued(socket.as_raw_fd())?,

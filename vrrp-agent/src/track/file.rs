@@ -463,7 +463,7 @@ mod tests {
     }
 
     async fn value(rx: &mut mpsc::UnboundedReceiver<TrackEvent>) -> (String, i64) {
-        match tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
             Ok(Some(TrackEvent::File { name, value })) => (name, value),
             other => panic!("no file event: {other:?}"),
         }

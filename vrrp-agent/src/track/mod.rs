@@ -246,7 +246,7 @@ mod test_util {
 
     /// Waits (bounded) until `pid` no longer exists or is a zombie awaiting its reaper.
     pub async fn gone(pid: i32) -> bool {
-        for _ in 0..100 {
+        for _ in 0..500 {
             let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
                 && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
                     .is_ok_and(|s| s.contains(") Z "));

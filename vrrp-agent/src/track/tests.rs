@@ -27,7 +27,7 @@ fn script_in(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 async fn recv(rx: &mut mpsc::UnboundedReceiver<TrackEvent>) -> TrackEvent {
-    match tokio::time::timeout(Duration::from_secs(3), rx.recv()).await {
+    match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
         Ok(Some(ev)) => ev,
         other => panic!("no event: {other:?}"),
     }
@@ -134,7 +134,7 @@ async fn dropping_monitors_kills_running_scripts() {
     let (tx, _rx) = mpsc::unbounded_channel();
     let monitors = Monitors::start(&c, tx).unwrap();
     let mut pid = None;
-    for _ in 0..100 {
+    for _ in 0..500 {
         if let Some(p) = fs::read_to_string(&pidfile)
             .ok()
             .and_then(|s| s.trim().parse::<i32>().ok())
@@ -240,7 +240,7 @@ fn lines(path: &Path) -> usize {
 }
 
 async fn wait_lines(path: &Path, n: usize) {
-    for _ in 0..150 {
+    for _ in 0..500 {
         if lines(path) >= n {
             return;
         }
