@@ -516,11 +516,19 @@ impl Agent {
             // The kernel's watchdog keeps this Backup's timer (and tells when it runs out).
             let due = vr.router.next_deadline().filter(|_| vr.watch.is_none());
             // Before a Master_Down deadline is judged, the newest adverts the kernel recorded
-            // go in (with their real receive times); a live Master re-arms it. A Master needs
-            // no such reading: what it must hear (a new or returning source, a priority
-            // change, priority 0) comes as an event from XDP.
-            if vr.router.state() == State::Backup && due.is_some_and(|d| d <= horizon) {
-                self.feed_kernel_records(i, now).await;
+            // go in (with their real receive times); a live Master re-arms it. Before a
+            // Master's Adver_Timer, the records that would make it step down go in: XDP
+            // raises no event for a known peer back within three intervals at an unchanged
+            // priority, and a full ring buffer loses events, so events alone could leave two
+            // Masters (see `Router::master_scan`).
+            match vr.router.state() {
+                State::Backup if due.is_some_and(|d| d <= horizon) => {
+                    self.feed_kernel_records(i, now).await;
+                }
+                State::Master if due.is_some_and(|d| d <= now) => {
+                    self.feed_master_records(i, now).await;
+                }
+                _ => {}
             }
             let vr = &self.routers[i];
             if vr.watch.is_none() && vr.router.next_deadline().is_some_and(|d| d <= now) {
@@ -541,6 +549,32 @@ impl Agent {
         };
         for rec in table.peers.iter().filter(|r| r.last_seen_ns != 0) {
             // The election ignores what it has already seen (duplicates and older adverts).
+            let input = Input::Advert {
+                from: peer_addr(&vrrp_common::PeerKey::new(key, rec.addr)),
+                priority: rec.priority,
+                max_adver_int: Centisecs::new(rec.adver_int_cs),
+                received_at: MonoTime::from_nanos(rec.last_seen_ns),
+            };
+            self.feed(i, now, input).await;
+        }
+    }
+
+    /// Feeds a Master the kernel's records that could make it step down: received since it
+    /// became Master, with a priority of at least its own. In steady state no record passes
+    /// (nobody else advertises), so this is one read of shared memory and a few compares.
+    async fn feed_master_records(&mut self, i: usize, now: MonoTime) {
+        let Some(scan) = self.routers[i].router.master_scan() else {
+            return;
+        };
+        let key = self.routers[i].key;
+        let Ok(Some(table)) = self.dp.peer_table(&key) else {
+            return;
+        };
+        let since = scan.since.as_nanos();
+        for rec in table.peers.iter() {
+            if rec.last_seen_ns <= since || rec.priority < scan.min_priority {
+                continue;
+            }
             let input = Input::Advert {
                 from: peer_addr(&vrrp_common::PeerKey::new(key, rec.addr)),
                 priority: rec.priority,
@@ -780,7 +814,33 @@ impl Agent {
                         self.announce(i, rounds);
                     }
                 }
+                Action::AnnounceLowerPriority => self.announce_lower_priority(i, now),
                 Action::StateChange { from, to, reason } => self.state_changed(i, from, to, reason),
+            }
+        }
+    }
+
+    /// keepalived's answer to a lower-priority advert, GARP part: `garp_lower_prio_repeat`
+    /// rounds now (and again after `garp_lower_prio_delay`) for the instance, and for each
+    /// other member of its sync group that is Master (keepalived does the same for the
+    /// members whose `garp_lower_prio_repeat` is set; theirs is never 0 here).
+    fn announce_lower_priority(&mut self, i: usize, now: MonoTime) {
+        let mut members = vec![i];
+        if let Some(g) = self.group_of(&self.routers[i].name) {
+            members.extend(
+                self.routers
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, r)| *j != i && self.groups[g].members.contains(&r.name))
+                    .map(|(j, _)| j),
+            );
+        }
+        for j in members {
+            let vr = &mut self.routers[j];
+            vr.garp.lower_priority_advert(now);
+            let rounds = vr.garp.due(now);
+            if rounds > 0 {
+                self.announce(j, rounds);
             }
         }
     }
