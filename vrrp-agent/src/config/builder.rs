@@ -738,7 +738,9 @@ impl Builder<'_> {
             "garp_master_repeat" | "garp_master_refresh_repeat" | "garp_lower_prio_repeat" => {
                 if let Some(w) = self.single(stmt, "a count, 1 or more") {
                     if let Some(mut v) = self.u32_in(w, kw, 0, "a count, 1 or more") {
-                        if v == 0 {
+                        // keepalived raises a repeat of 0 to 1, except for
+                        // garp_lower_prio_repeat, where 0 means no gratuitous ARP.
+                        if v == 0 && key != "garp_lower_prio_repeat" {
                             self.diags.warn(
                                 &w.pos,
                                 format!("`{kw} 0` is raised to 1, as keepalived does"),

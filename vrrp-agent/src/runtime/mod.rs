@@ -14,6 +14,7 @@
 //! to the election, which re-arms the timer from the advert's real receive time.
 mod groups;
 mod kernel;
+mod lograte;
 mod reload;
 mod setup;
 mod timer;
@@ -215,6 +216,8 @@ struct Agent {
     /// The router whose watchdog fired and is being judged: not re-armed until decided
     /// (re-arming with the records just fed would only fire again at once).
     watch_hold: Option<usize>,
+    /// Rate limits of the per-event log lines, per instance.
+    event_logs: lograte::LogRates<InstanceKey>,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -274,6 +277,7 @@ impl Agent {
             faults_dirty: false,
             watchdog: true,
             watch_hold: None,
+            event_logs: lograte::LogRates::new(),
         };
         for plan in &plans {
             agent.add_instance(plan)?;
@@ -539,6 +543,9 @@ impl Agent {
                 self.announce(i, rounds);
             }
         }
+        for (key, n) in self.event_logs.summaries(now) {
+            log_suppressed(&self.kernel, &key, n);
+        }
     }
 
     /// Feeds the kernel's peer records of router `i` newer than what the election has seen.
@@ -711,7 +718,7 @@ impl Agent {
 
     async fn on_event(&mut self, now: MonoTime, ev: &PeerEvent) {
         let Some(&i) = self.by_key.get(&ev.peer.instance()) else {
-            log_event(&self.kernel, ev);
+            log_event(&self.kernel, &mut self.event_logs, now, ev);
             return;
         };
         if ev.kind & EV_MASTER_DOWN != 0 {
@@ -736,7 +743,7 @@ impl Agent {
             self.sync_watch(i);
             return;
         }
-        log_event(&self.kernel, ev);
+        log_event(&self.kernel, &mut self.event_logs, now, ev);
         let input = Input::Advert {
             from: peer_addr(&ev.peer),
             priority: ev.priority,
@@ -1115,10 +1122,23 @@ fn groups_of(config: &Config) -> Vec<GroupRt> {
         .collect()
 }
 
-fn log_event(kernel: &BTreeMap<InstanceKey, KernelInstance>, ev: &PeerEvent) {
-    let name = kernel
-        .get(&ev.peer.instance())
-        .map_or("?", |k| k.name.as_str());
+/// Logs a kernel event at info, at most [`lograte::BURST`] lines at once and then one per
+/// [`lograte::REFILL`] per instance; what is left out is counted and reported.
+fn log_event(
+    kernel: &BTreeMap<InstanceKey, KernelInstance>,
+    rates: &mut lograte::LogRates<InstanceKey>,
+    now: MonoTime,
+    ev: &PeerEvent,
+) {
+    let key = ev.peer.instance();
+    let suppressed = match rates.admit(&key, now) {
+        lograte::Admit::Suppress => return,
+        lograte::Admit::Log { suppressed } => suppressed,
+    };
+    if suppressed > 0 {
+        log_suppressed(kernel, &key, suppressed);
+    }
+    let name = kernel.get(&key).map_or("?", |k| k.name.as_str());
     let from = peer_addr(&ev.peer);
     let interval = Centisecs::new(ev.adver_int_cs);
     let mut what = Vec::new();
@@ -1135,6 +1155,18 @@ fn log_event(kernel: &BTreeMap<InstanceKey, KernelInstance>, ev: &PeerEvent) {
         what.push(format!("interval now {interval}"));
     }
     tracing::info!(instance = name, vrid = ev.peer.vrid, %from, priority = ev.priority, %interval, "{}", what.join(", "));
+}
+
+/// The summary of a storm of kernel events left out of the log.
+fn log_suppressed(kernel: &BTreeMap<InstanceKey, KernelInstance>, key: &InstanceKey, n: u64) {
+    let name = kernel.get(key).map_or("?", |k| k.name.as_str());
+    tracing::info!(
+        instance = name,
+        vrid = key.vrid,
+        "{n} more kernel events not logged (rate limit: {} at once, then one per {:?})",
+        lograte::BURST,
+        lograte::REFILL
+    );
 }
 
 #[cfg(test)]
