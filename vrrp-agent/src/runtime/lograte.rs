@@ -108,6 +108,18 @@ impl LogRate {
     pub fn suppressed(&self) -> u64 {
         self.suppressed
     }
+
+    /// When [`LogRate::summary`] can next report something: `None` when nothing was
+    /// suppressed.
+    pub fn next_summary(&self) -> Option<MonoTime> {
+        if self.suppressed == 0 {
+            return None;
+        }
+        if self.tokens > 0 || self.refill.is_zero() {
+            return Some(self.refilled_at);
+        }
+        Some(self.refilled_at + self.refill)
+    }
 }
 
 /// A [`LogRate`] per key (instance), created on first use with [`BURST`] / [`REFILL`].
@@ -138,6 +150,15 @@ impl<K: Ord + Clone> LogRates<K> {
             self.pending = true;
         }
         admit
+    }
+
+    /// When the runtime must wake for [`LogRates::summaries`]: `None` while nothing is
+    /// suppressed (costs nothing then).
+    pub fn next_deadline(&self) -> Option<MonoTime> {
+        if !self.pending {
+            return None;
+        }
+        self.rates.values().filter_map(LogRate::next_summary).min()
     }
 
     /// The summaries due at `now`: (key, lines suppressed) for each key whose storm may be
@@ -215,7 +236,9 @@ mod tests {
         assert_eq!(r.admit(at(2)), Admit::Suppress);
         // No token yet.
         assert_eq!(r.summary(at(500)), None);
+        assert_eq!(r.next_summary(), Some(at(1000)));
         assert_eq!(r.summary(at(1000)), Some(2));
+        assert_eq!(r.next_summary(), None);
         assert_eq!(r.summary(at(5000)), None);
         // The summary took the token of its period.
         assert_eq!(r.admit(at(1000)), Admit::Suppress);
@@ -243,7 +266,9 @@ mod tests {
         // Another instance is not affected by the first one's storm.
         assert_eq!(rates.admit(&2, at(0)), Admit::Log { suppressed: 0 });
         assert_eq!(rates.summaries(at(10)), vec![]);
+        assert_eq!(rates.next_deadline(), Some(at(1000)));
         assert_eq!(rates.summaries(at(1000)), vec![(1, 2)]);
+        assert_eq!(rates.next_deadline(), None);
         assert_eq!(rates.summaries(at(5000)), vec![]);
         assert!(!rates.pending);
     }

@@ -452,7 +452,12 @@ impl Agent {
                 .context("subscribing to link events")?,
         );
         loop {
-            let next = self.routers.iter().filter_map(Vrouter::deadline).min();
+            let next = self
+                .routers
+                .iter()
+                .filter_map(Vrouter::deadline)
+                .chain(self.event_logs.next_deadline())
+                .min();
             timer.set(next).context("arming the timer")?;
             tokio::select! {
                 biased;
@@ -828,9 +833,9 @@ impl Agent {
     }
 
     /// keepalived's answer to a lower-priority advert, GARP part: `garp_lower_prio_repeat`
-    /// rounds now (and again after `garp_lower_prio_delay`) for the instance, and for each
-    /// other member of its sync group that is Master (keepalived does the same for the
-    /// members whose `garp_lower_prio_repeat` is set; theirs is never 0 here).
+    /// rounds now (and again after `garp_lower_prio_delay`) for the instance, and, as
+    /// keepalived does, for each other member of its sync group that is Master (with its
+    /// own `garp_lower_prio_repeat`; 0 sends nothing).
     fn announce_lower_priority(&mut self, i: usize, now: MonoTime) {
         let mut members = vec![i];
         if let Some(g) = self.group_of(&self.routers[i].name) {
