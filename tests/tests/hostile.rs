@@ -11,7 +11,8 @@
 //!
 //! Meanwhile the client pings both VIPs every 100 ms and every ping must be answered;
 //! neither agent may log a state transition; the VIPs never move; the Master sends its
-//! normal adverts and no more (captured on its switch port), no gratuitous ARP, and the
+//! normal adverts and keepalived's answer to the attacker's lower priority (one extra
+//! advert and the garp_lower_prio bursts per instance; captured on its switch port), and the
 //! Backup sends nothing; and the Master's XDP counted every kind of discard.
 //!
 //! Needs root.
@@ -479,10 +480,14 @@ fn a_flood_of_hostile_adverts_changes_nothing() {
     );
 
     // The Master sent its usual adverts (one per interval, give or take the edges of the
-    // window and a late timer), no gratuitous ARP; the Backup sent nothing at all. The
-    // capture stamps a frame when its thread reads it, which a busy machine delays: frames
-    // from before the window can land in it, so the bound is half the schedule again plus
-    // the slack. An agent that answered the flood would send thousands.
+    // window and a late timer) and answered the attacker's lower priority as keepalived
+    // does, once per instance (the attacker is one new source; answers are rate-limited to
+    // one per interval anyway): an extra advert (inside the slack) and
+    // garp_lower_prio_repeat (5) gratuitous ARPs at once and 5 more garp_lower_prio_delay
+    // (5 s) later, for its one VIP. The Backup sent nothing at all. The capture stamps a
+    // frame when its thread reads it, which a busy machine delays: frames from before the
+    // window can land in it, so the bound is half the schedule again plus the slack. An
+    // agent that answered the flood would send thousands.
     let t1 = tally(&seen1, start, end);
     let t2 = tally(&seen2, start, end);
     eprintln!("r1 sent during the flood: {t1:?}; r2: {t2:?}");
@@ -524,7 +529,11 @@ fn a_flood_of_hostile_adverts_changes_nothing() {
         replies >= 3,
         "r2's port capture saw {replies} echo replies from r2 during the flood"
     );
-    assert_eq!(count(&t1, Sent::Garp), 0, "r1 sent gratuitous ARPs");
+    let garps = count(&t1, Sent::Garp);
+    assert!(
+        garps <= 2 * 5 * 2,
+        "r1 sent {garps} gratuitous ARPs: more than two bursts of 5 for each of its 2 VIPs"
+    );
     assert_eq!(count(&t2, Sent::Garp), 0, "r2 sent gratuitous ARPs");
 
     // The Master's XDP counted every kind of discard, never more than was sent of it.

@@ -328,9 +328,14 @@ impl Announcer {
 ///   advert, so its refresh goes out at the first advert after the period ("minimum time
 ///   interval"); here it is due at the period itself, at most one advert interval earlier.
 /// - `garp_lower_prio_repeat` / `garp_lower_prio_delay`: when a Master hears a
-///   lower-priority advert, a burst of `garp_lower_prio_repeat` rounds at once and, if the
-///   delay is not 0, another one after `garp_lower_prio_delay` (nothing when the repeat is
-///   0). keepalived arms one timer per such advert; here at most [`MAX_PENDING`] delayed
+///   lower-priority advert (keepalived `vrrp_state_master_rx`), a burst of
+///   `garp_lower_prio_repeat` rounds at once and, if the delay is not 0, another one after
+///   `garp_lower_prio_delay` (nothing when the repeat is 0). The election asks for it with
+///   [`Action::AnnounceLowerPriority`](crate::election::Action::AnnounceLowerPriority), at
+///   most once per advert interval (keepalived: once per such advert, so a flood of them
+///   would be a flood of ours); the runtime then calls
+///   [`GarpSchedule::lower_priority_advert`] for the instance and the Masters of its sync
+///   group. keepalived arms one timer per such advert; here at most [`MAX_PENDING`] delayed
 ///   bursts wait, further ones are dropped (a burst that many is already sent by then).
 /// - `vrrp_garp_interval` (`vrrp_gna_interval` for IPv6): the minimum gap between two
 ///   messages on an interface. Here it spaces rounds: with a non-zero interval,

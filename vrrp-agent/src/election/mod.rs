@@ -27,9 +27,9 @@
 //!   `now`. Feeding an advert twice, or an older advert after a newer one, changes nothing.
 //! - A Master must still hear the adverts of other routers, including a known peer whose
 //!   priority did not change (for example a former Master that is advertising again); a
-//!   change-only event stream does not report that. The runtime should, while Master,
-//!   feed every source whose `last_seen` is newer than the time it became Master (for
-//!   example by re-reading the records on each Adver_Timer). Duplicates are harmless.
+//!   change-only event stream does not report that. On each Adver_Timer the runtime feeds
+//!   the records [`Router::master_scan`] names (received since it became Master, priority
+//!   at least its own). Duplicates are harmless.
 //!
 //! # Models
 //!
@@ -43,7 +43,7 @@ mod router;
 mod timers;
 mod types;
 
-pub use router::{DownWatch, MasterInfo, Router, RouterConfig};
+pub use router::{DownWatch, MasterInfo, MasterScan, Router, RouterConfig};
 pub use timers::{master_down_interval, skew_time};
 pub use types::{Action, Actions, Input, Reason, State, Version};
 

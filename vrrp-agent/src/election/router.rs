@@ -130,6 +130,16 @@ pub struct DownWatch {
     pub min_priority: u8,
 }
 
+/// What a Master must be fed from the kernel's peer records (see [`Router::master_scan`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MasterScan {
+    /// Only adverts received after this are news (the moment it became Master).
+    pub since: MonoTime,
+    /// Only adverts with at least this priority can make it step down (its effective
+    /// priority: higher wins, equal wins with a greater primary address).
+    pub min_priority: u8,
+}
+
 /// Master-only state.
 #[derive(Clone, Copy, Debug)]
 struct Master {
@@ -138,6 +148,9 @@ struct Master {
     /// When this router became Master: adverts received earlier were judged (or ignored)
     /// before that decision and are not news.
     since: MonoTime,
+    /// When it last answered a lower-priority advert with an extra advert (at most one per
+    /// Advertisement_Interval).
+    answered_lower_at: Option<MonoTime>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -413,6 +426,25 @@ impl Router {
         })
     }
 
+    /// While Master: which of the kernel's peer records the runtime must feed as
+    /// [`Input::Advert`] so that no advert that beats this router goes unheard. XDP raises
+    /// an event only on a change (new or returning source, priority, interval), so a known
+    /// peer that comes back within three intervals at the priority it had (a Backup that
+    /// preempts a Master whose priority just fell) raises none. Feeding every record
+    /// received after `since` with a priority of at least `min_priority`, once per
+    /// Adver_Timer, makes the Master step down within one Advertisement_Interval whatever
+    /// the events did (or a full ring buffer lost). Records fed twice change nothing.
+    /// `None` outside Master.
+    pub fn master_scan(&self) -> Option<MasterScan> {
+        let Phase::Master(m) = self.phase else {
+            return None;
+        };
+        Some(MasterScan {
+            since: m.since,
+            min_priority: self.effective_priority,
+        })
+    }
+
     /// Adver_Timer, when running (Master).
     pub fn adver_timer(&self) -> Option<MonoTime> {
         match self.phase {
@@ -677,8 +709,22 @@ impl Router {
             Reason::EqualPriorityHigherAddress { priority, from }
         } else {
             // RFC 9568 §6.4.3 / RFC 3768 §6.4.3 "else: Discard ADVERTISEMENT". keepalived
-            // answers a lower priority with an advert and gratuitous ARPs at once; this
-            // router just keeps advertising on schedule.
+            // (vrrp_state_master_rx) answers a lower priority (or an equal one from a lower
+            // address) at once: an advert with our priority, so that a router that believes
+            // it is Master hears us now rather than at our next Adver_Timer, and the
+            // garp_lower_prio_repeat gratuitous ARPs (again after garp_lower_prio_delay).
+            // Unlike keepalived, at most once per Advertisement_Interval: a flood of
+            // lower-priority adverts must not become a flood of ours. The Adver_Timer keeps
+            // its schedule (keepalived does not reset it either).
+            let due = m
+                .answered_lower_at
+                .is_none_or(|at| now >= at + self.advertisement_interval.as_duration());
+            if due {
+                m.answered_lower_at = Some(now);
+                self.phase = Phase::Master(m);
+                out.push(Action::SendAdvert { priority: local });
+                out.push(Action::AnnounceLowerPriority);
+            }
             return;
         };
         // RFC 9568 §6.4.3: "If the Priority in the ADVERTISEMENT is greater than the local
@@ -815,6 +861,7 @@ impl Router {
                 self.align_adverts,
             ),
             since: now,
+            answered_lower_at: None,
         });
         self.heard_master = None;
         out.push(state_change(from, State::Master, reason));

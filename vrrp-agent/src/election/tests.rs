@@ -777,19 +777,188 @@ fn master_higher_priority_v2_keeps_interval() {
     );
 }
 
+/// keepalived vrrp_state_master_rx: a lower priority (or an equal one from a lower address)
+/// is answered at once with an advert and the garp_lower_prio burst, at most once per
+/// Advertisement_Interval however many arrive; the Adver_Timer keeps its schedule.
 #[test]
-fn master_discards_lower_priority() {
+fn master_answers_lower_priority_once_per_interval() {
     let (mut r, since) = master_by_timeout(v3(100));
+    // Became Master at T0 + 3.609375 s; adverts at 4.609375 s, 5.609375 s, ...
     let next = since + Duration::from_secs(1);
+    let answer = || vec![send(100), Action::AnnounceLowerPriority];
     run_on(
         &mut r,
         "master lower",
+        &[
+            step(
+                ms(4000),
+                advert(PEER_A, 99, cs(100), ms(4000)),
+                answer(),
+                State::Master,
+                Some(next),
+            ),
+            // More lower priorities within the interval, from anyone: nothing more.
+            step(
+                ms(4001),
+                advert(PEER_A, 99, cs(100), ms(4001)),
+                vec![],
+                State::Master,
+                Some(next),
+            ),
+            step(
+                ms(4500),
+                advert("198.18.0.20", 1, cs(100), ms(4500)),
+                vec![],
+                State::Master,
+                Some(next),
+            ),
+            step(
+                ms(4999),
+                advert(LOW_ADDR, 100, cs(100), ms(4999)),
+                vec![],
+                State::Master,
+                Some(next),
+            ),
+            // The scheduled advert is unaffected.
+            step(
+                next,
+                Input::Timer,
+                vec![send(100)],
+                State::Master,
+                Some(next + Duration::from_secs(1)),
+            ),
+            // One interval after the last answer: answered again (equal priority, lower address).
+            step(
+                ms(5000),
+                advert(LOW_ADDR, 100, cs(100), ms(5000)),
+                answer(),
+                State::Master,
+                Some(next + Duration::from_secs(1)),
+            ),
+            step(
+                ms(5100),
+                advert(PEER_A, 99, cs(100), ms(5100)),
+                vec![],
+                State::Master,
+                Some(next + Duration::from_secs(1)),
+            ),
+            // A duplicate of a record already handled is not a new advert.
+            step(
+                ms(7000),
+                advert(PEER_A, 99, cs(100), ms(5100)),
+                vec![],
+                State::Master,
+                Some(next + Duration::from_secs(1)),
+            ),
+            // Adverts received before it became Master are not news.
+            step(
+                ms(7000),
+                advert("198.18.0.21", 99, cs(100), ms(3000)),
+                vec![],
+                State::Master,
+                Some(next + Duration::from_secs(1)),
+            ),
+        ],
+    );
+    // A new term as Master starts with no answer on record.
+    let (mut r, since) = master_by_timeout(v3(100));
+    run_on(
+        &mut r,
+        "answer right after becoming Master",
         &[step(
-            ms(4000),
-            advert(PEER_A, 99, cs(100), ms(4000)),
-            vec![],
+            since,
+            advert(PEER_A, 99, cs(100), since),
+            answer(),
             State::Master,
-            Some(next),
+            Some(since + Duration::from_secs(1)),
+        )],
+    );
+}
+
+/// What the runtime scans for on each Adver_Timer: records received since the Master took
+/// over with a priority of at least its own; nothing outside Master.
+#[test]
+fn master_scan_names_what_could_beat_the_master() {
+    let mut r = Router::new(v3(150));
+    assert_eq!(r.master_scan(), None);
+    r.handle(ms(0), Input::Startup);
+    assert_eq!(r.master_scan(), None);
+    let at = r.next_deadline().unwrap();
+    r.handle(at, Input::Timer);
+    assert_eq!(
+        r.master_scan(),
+        Some(MasterScan {
+            since: at,
+            min_priority: 150
+        })
+    );
+    r.handle(at, Input::PriorityChanged(50));
+    assert_eq!(
+        r.master_scan(),
+        Some(MasterScan {
+            since: at,
+            min_priority: 50
+        })
+    );
+    r.handle(at, Input::Fault);
+    assert_eq!(r.master_scan(), None);
+}
+
+/// The split brain from the field, in the election: A (150) is Master again, a peer it knows
+/// at 100 (advertising until A took over) preempts after A drops to 50, and XDP raises no
+/// event (same priority, back within three intervals). The records the scan names, fed
+/// before the Adver_Timer, send A to Backup; a record from before the takeover does not.
+#[test]
+fn master_steps_down_for_a_scanned_record_without_an_event() {
+    let (mut r, since) = master_by_timeout(v3(150));
+    let scan = r.master_scan().unwrap();
+    // B's record as A took over: 100, received just before. Not news (and below 150).
+    let before = since - Duration::from_millis(40);
+    assert!(before.as_nanos() <= scan.since.as_nanos());
+    run_on(
+        &mut r,
+        "split brain",
+        &[
+            step(
+                since,
+                advert(PEER_A, 100, cs(100), before),
+                vec![],
+                State::Master,
+                Some(since + Duration::from_secs(1)),
+            ),
+            step(
+                since + Duration::from_millis(100),
+                Input::PriorityChanged(50),
+                vec![],
+                State::Master,
+                Some(since + Duration::from_secs(1)),
+            ),
+        ],
+    );
+    // B preempts: its record now says 100, received after A took over; the scan names it.
+    let b_at = since + Duration::from_millis(300);
+    let scan = r.master_scan().unwrap();
+    assert!(b_at > scan.since && 100 >= scan.min_priority);
+    run_on(
+        &mut r,
+        "split brain",
+        &[step(
+            since + Duration::from_secs(1),
+            advert(PEER_A, 100, cs(100), b_at),
+            vec![
+                Action::RemoveVips,
+                change(
+                    State::Master,
+                    State::Backup,
+                    Reason::HigherPriority {
+                        priority: 100,
+                        from: ip(PEER_A),
+                    },
+                ),
+            ],
+            State::Backup,
+            // Master_Down_Interval at priority 50 from B's advert: 3 s + 206/256 s.
+            Some(b_at + Duration::from_nanos(3 * SEC + 804_687_500)),
         )],
     );
 }
@@ -836,10 +1005,11 @@ fn master_equal_priority_tie_break() {
                 Some(ns(4000 * MS + MDI_100)),
             )
         } else {
+            // The loser is answered as a lower priority (keepalived).
             step(
                 ms(4000),
                 advert(sender, 100, cs(100), ms(4000)),
-                vec![],
+                vec![send(100), Action::AnnounceLowerPriority],
                 State::Master,
                 Some(since + Duration::from_secs(1)),
             )
@@ -1987,6 +2157,16 @@ fn check_actions(acts: &[Action], vips_held: &mut bool, r: &Router, seed: u64, i
                 );
             }
             Action::Announce => assert!(*vips_held, "{ctx}: Announce without VIPs"),
+            Action::AnnounceLowerPriority => {
+                assert!(*vips_held, "{ctx}: AnnounceLowerPriority without VIPs");
+                assert_eq!(
+                    acts.get(n.wrapping_sub(1)),
+                    Some(&Action::SendAdvert {
+                        priority: r.effective_priority()
+                    }),
+                    "{ctx}: AnnounceLowerPriority without its advert"
+                );
+            }
         }
     }
     assert_eq!(

@@ -92,6 +92,10 @@ pub enum Action {
     /// Announce the virtual addresses: gratuitous ARP (IPv4) or unsolicited Neighbor
     /// Advertisements (IPv6), RFC 9568 §6.4.2, with keepalived's garp_master_* schedule.
     Announce,
+    /// A Master heard a lower priority (keepalived vrrp_state_master_rx): announce the
+    /// virtual addresses with keepalived's `garp_lower_prio_repeat` / `garp_lower_prio_delay`
+    /// schedule. Follows the extra [`Action::SendAdvert`] that answers the same advert.
+    AnnounceLowerPriority,
     /// The state changed; for logs, notify scripts and status. Always the last action.
     StateChange {
         /// The state left.

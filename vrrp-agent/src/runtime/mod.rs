@@ -16,6 +16,7 @@
 mod groups;
 mod kernel;
 pub mod lock;
+mod lograte;
 mod reload;
 mod setup;
 pub mod signals;
@@ -214,6 +215,8 @@ struct Agent {
     /// The router whose watchdog fired and is being judged: not re-armed until decided
     /// (re-arming with the records just fed would only fire again at once).
     watch_hold: Option<usize>,
+    /// Rate limits of the per-event log lines, per instance.
+    event_logs: lograte::LogRates<InstanceKey>,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -280,6 +283,7 @@ impl Agent {
             faults_dirty: false,
             watchdog: true,
             watch_hold: None,
+            event_logs: lograte::LogRates::new(),
         };
         for plan in &plans {
             agent.add_instance(plan)?;
@@ -451,7 +455,12 @@ impl Agent {
                 .context("subscribing to link events")?,
         );
         loop {
-            let next = self.routers.iter().filter_map(Vrouter::deadline).min();
+            let next = self
+                .routers
+                .iter()
+                .filter_map(Vrouter::deadline)
+                .chain(self.event_logs.next_deadline())
+                .min();
             timer.set(next).context("arming the timer")?;
             tokio::select! {
                 biased;
@@ -525,11 +534,19 @@ impl Agent {
             // The kernel's watchdog keeps this Backup's timer (and tells when it runs out).
             let due = vr.router.next_deadline().filter(|_| vr.watch.is_none());
             // Before a Master_Down deadline is judged, the newest adverts the kernel recorded
-            // go in (with their real receive times); a live Master re-arms it. A Master needs
-            // no such reading: what it must hear (a new or returning source, a priority
-            // change, priority 0) comes as an event from XDP.
-            if vr.router.state() == State::Backup && due.is_some_and(|d| d <= horizon) {
-                self.feed_kernel_records(i, now).await;
+            // go in (with their real receive times); a live Master re-arms it. Before a
+            // Master's Adver_Timer, the records that would make it step down go in: XDP
+            // raises no event for a known peer back within three intervals at an unchanged
+            // priority, and a full ring buffer loses events, so events alone could leave two
+            // Masters (see `Router::master_scan`).
+            match vr.router.state() {
+                State::Backup if due.is_some_and(|d| d <= horizon) => {
+                    self.feed_kernel_records(i, now).await;
+                }
+                State::Master if due.is_some_and(|d| d <= now) => {
+                    self.feed_master_records(i, now).await;
+                }
+                _ => {}
             }
             let vr = &self.routers[i];
             if vr.watch.is_none() && vr.router.next_deadline().is_some_and(|d| d <= now) {
@@ -539,6 +556,9 @@ impl Agent {
             if rounds > 0 {
                 self.announce(i, rounds);
             }
+        }
+        for (key, n) in self.event_logs.summaries(now) {
+            log_suppressed(&self.kernel, &key, n);
         }
     }
 
@@ -550,6 +570,32 @@ impl Agent {
         };
         for rec in table.peers.iter().filter(|r| r.last_seen_ns != 0) {
             // The election ignores what it has already seen (duplicates and older adverts).
+            let input = Input::Advert {
+                from: peer_addr(&vrrp_common::PeerKey::new(key, rec.addr)),
+                priority: rec.priority,
+                max_adver_int: Centisecs::new(rec.adver_int_cs),
+                received_at: MonoTime::from_nanos(rec.last_seen_ns),
+            };
+            self.feed(i, now, input).await;
+        }
+    }
+
+    /// Feeds a Master the kernel's records that could make it step down: received since it
+    /// became Master, with a priority of at least its own. In steady state no record passes
+    /// (nobody else advertises), so this is one read of shared memory and a few compares.
+    async fn feed_master_records(&mut self, i: usize, now: MonoTime) {
+        let Some(scan) = self.routers[i].router.master_scan() else {
+            return;
+        };
+        let key = self.routers[i].key;
+        let Ok(Some(table)) = self.dp.peer_table(&key) else {
+            return;
+        };
+        let since = scan.since.as_nanos();
+        for rec in table.peers.iter() {
+            if rec.last_seen_ns <= since || rec.priority < scan.min_priority {
+                continue;
+            }
             let input = Input::Advert {
                 from: peer_addr(&vrrp_common::PeerKey::new(key, rec.addr)),
                 priority: rec.priority,
@@ -686,7 +732,7 @@ impl Agent {
 
     async fn on_event(&mut self, now: MonoTime, ev: &PeerEvent) {
         let Some(&i) = self.by_key.get(&ev.peer.instance()) else {
-            log_event(&self.kernel, ev);
+            log_event(&self.kernel, &mut self.event_logs, now, ev);
             return;
         };
         if ev.kind & EV_MASTER_DOWN != 0 {
@@ -711,7 +757,7 @@ impl Agent {
             self.sync_watch(i);
             return;
         }
-        log_event(&self.kernel, ev);
+        log_event(&self.kernel, &mut self.event_logs, now, ev);
         let input = Input::Advert {
             from: peer_addr(&ev.peer),
             priority: ev.priority,
@@ -789,7 +835,33 @@ impl Agent {
                         self.announce(i, rounds);
                     }
                 }
+                Action::AnnounceLowerPriority => self.announce_lower_priority(i, now),
                 Action::StateChange { from, to, reason } => self.state_changed(i, from, to, reason),
+            }
+        }
+    }
+
+    /// keepalived's answer to a lower-priority advert, GARP part: `garp_lower_prio_repeat`
+    /// rounds now (and again after `garp_lower_prio_delay`) for the instance, and, as
+    /// keepalived does, for each other member of its sync group that is Master (with its
+    /// own `garp_lower_prio_repeat`; 0 sends nothing).
+    fn announce_lower_priority(&mut self, i: usize, now: MonoTime) {
+        let mut members = vec![i];
+        if let Some(g) = self.group_of(&self.routers[i].name) {
+            members.extend(
+                self.routers
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, r)| *j != i && self.groups[g].members.contains(&r.name))
+                    .map(|(j, _)| j),
+            );
+        }
+        for j in members {
+            let vr = &mut self.routers[j];
+            vr.garp.lower_priority_advert(now);
+            let rounds = vr.garp.due(now);
+            if rounds > 0 {
+                self.announce(j, rounds);
             }
         }
     }
@@ -1064,10 +1136,23 @@ fn groups_of(config: &Config) -> Vec<GroupRt> {
         .collect()
 }
 
-fn log_event(kernel: &BTreeMap<InstanceKey, KernelInstance>, ev: &PeerEvent) {
-    let name = kernel
-        .get(&ev.peer.instance())
-        .map_or("?", |k| k.name.as_str());
+/// Logs a kernel event at info, at most [`lograte::BURST`] lines at once and then one per
+/// [`lograte::REFILL`] per instance; what is left out is counted and reported.
+fn log_event(
+    kernel: &BTreeMap<InstanceKey, KernelInstance>,
+    rates: &mut lograte::LogRates<InstanceKey>,
+    now: MonoTime,
+    ev: &PeerEvent,
+) {
+    let key = ev.peer.instance();
+    let suppressed = match rates.admit(&key, now) {
+        lograte::Admit::Suppress => return,
+        lograte::Admit::Log { suppressed } => suppressed,
+    };
+    if suppressed > 0 {
+        log_suppressed(kernel, &key, suppressed);
+    }
+    let name = kernel.get(&key).map_or("?", |k| k.name.as_str());
     let from = peer_addr(&ev.peer);
     let interval = Centisecs::new(ev.adver_int_cs);
     let mut what = Vec::new();
@@ -1084,6 +1169,18 @@ fn log_event(kernel: &BTreeMap<InstanceKey, KernelInstance>, ev: &PeerEvent) {
         what.push(format!("interval now {interval}"));
     }
     tracing::info!(instance = name, vrid = ev.peer.vrid, %from, priority = ev.priority, %interval, "{}", what.join(", "));
+}
+
+/// The summary of a storm of kernel events left out of the log.
+fn log_suppressed(kernel: &BTreeMap<InstanceKey, KernelInstance>, key: &InstanceKey, n: u64) {
+    let name = kernel.get(key).map_or("?", |k| k.name.as_str());
+    tracing::info!(
+        instance = name,
+        vrid = key.vrid,
+        "{n} more kernel events not logged (rate limit: {} at once, then one per {:?})",
+        lograte::BURST,
+        lograte::REFILL
+    );
 }
 
 #[cfg(test)]
