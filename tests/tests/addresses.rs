@@ -270,7 +270,6 @@ fn garp_for_a_vip_with_dev_goes_out_on_that_interface() -> Result<()> {
         seen_a.iter().all(|g| g.addr != want_x),
         "{on_x} announced on the instance's interface: {seen_a:?}"
     );
-    let _: MacAddr = x_mac;
     Ok(())
 }
 
@@ -358,5 +357,142 @@ fn a_vip_removed_behind_a_masters_back_comes_back_after_a_reelection() -> Result
     // Skew_Time for priority 100 at 0.1 s is ~61 ms; far below the bound.
     ensure!(back < PATIENCE, "{back:?}");
     eprintln!("VIP back {back:?} after `ip addr del`");
+    Ok(())
+}
+
+/// VRRP adverts for `vrid` among `frames` from Ethernet source `mac`.
+fn adverts_from(frames: &[vrrp_tests::Captured], vrid: u8, mac: MacAddr) -> usize {
+    frames
+        .iter()
+        .filter(|c| c.frame.get(6..12) == Some(&mac.0[..]))
+        .filter(|c| !advert_priorities(std::slice::from_ref(&c.frame), vrid).is_empty())
+        .count()
+}
+
+/// A Master whose interface gets a new MAC: its next adverts (prebuilt AF_PACKET frames)
+/// and a gratuitous ARP carry the new MAC.
+#[test]
+fn a_masters_adverts_follow_a_mac_change() -> Result<()> {
+    let p = Pair::new("adm", 44)?;
+    let vip = p.addr(90);
+    let conf = instance(&p.a_if, 44, 100, &[format!("{vip}/24")]);
+    let agent = p.start("mac", &conf)?;
+    wait_count(&agent, "-> Master", 1)?;
+    let old = link_mac(&p.a, &p.a_if)?;
+    let new = MacAddr([0x02, 0x00, 0x5e, 0x10, 0x44, 0x01]);
+    let cap = Capture::start(&p.b, &p.b_if, 2000, Duration::from_secs(4))?;
+    std::thread::sleep(Duration::from_millis(500));
+    let changed_at = Instant::now();
+    p.a.ip(&["link", "set", "dev", &p.a_if, "address", &new.to_string()])?;
+    ensure!(link_mac(&p.a, &p.a_if)? == new, "the MAC did not change");
+    std::thread::sleep(Duration::from_secs(2));
+    let frames = cap.finish()?;
+    let (before, after): (Vec<_>, Vec<_>) = frames.into_iter().partition(|c| c.at < changed_at);
+    // Positive control: adverts from the old MAC before the change.
+    ensure!(
+        adverts_from(&before, 44, old) >= 2,
+        "no adverts before the change"
+    );
+    // 0.1 s adverts for ~2 s: expect ~20; only frames a little after the change count.
+    let settled: Vec<_> = after
+        .iter()
+        .filter(|c| c.at > changed_at + Duration::from_millis(500))
+        .cloned()
+        .collect();
+    let n_new = adverts_from(&settled, 44, new);
+    let n_old = adverts_from(&settled, 44, old);
+    ensure!(
+        n_new >= 5 && n_old == 0,
+        "adverts after the change: {n_new} from {new}, {n_old} from {old}:\n{}",
+        agent.proc.log_text()
+    );
+    let want: std::net::Ipv4Addr = vip.parse()?;
+    ensure!(
+        after.iter().any(|c| GarpRepr::parse(&c.frame)
+            .is_ok_and(|g| g.addr == want && g.sender_mac == new)),
+        "no GARP from the new MAC"
+    );
+    ensure!(
+        count(&agent, "Master -> ") == 0,
+        "the MAC change caused a transition:\n{}",
+        agent.proc.log_text()
+    );
+    Ok(())
+}
+
+/// A Backup whose interface is deleted and created again (new ifindex): once it is back
+/// it follows the Master again (XDP sees the Master's adverts on the new interface, so it
+/// does not take over), and when the Master stops it takes over, adds the VIP on the new
+/// interface and advertises there.
+#[test]
+fn a_backup_keeps_working_after_its_interface_is_recreated() -> Result<()> {
+    let mut lan = vrrp_tests::Lan::new()?;
+    let a = lan.add_host("adla", "198.18.45.1".parse()?)?;
+    let b = lan.add_host("adlb", "198.18.45.2".parse()?)?;
+    let dir = TempDir::new("vrrp-adl")?;
+    let vip = "198.18.45.100";
+    let (ha, hb) = (&lan.hosts[a], &lan.hosts[b]);
+    let master = start_agent(
+        &hb.ns,
+        dir.path(),
+        "lb",
+        &instance(&hb.iface, 45, 200, &[format!("{vip}/24")]),
+    )?;
+    wait_count(&master, "-> Master", 1)?;
+    let backup = start_agent(
+        &ha.ns,
+        dir.path(),
+        "la",
+        &instance(&ha.iface, 45, 100, &[format!("{vip}/24")]),
+    )?;
+    wait_count(&backup, "-> Backup", 1)?;
+    let old_index = ha.ns.ifindex(&ha.iface)?;
+
+    ha.ns.ip(&["link", "del", &ha.iface])?;
+    wait_count(&backup, "interface down or without carrier", 1)?;
+    vrrp_tests::ip(&[
+        "link",
+        "add",
+        &ha.iface,
+        "netns",
+        ha.ns.name(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &ha.port,
+        "netns",
+        lan.switch.name(),
+    ])?;
+    lan.switch.ip(&["link", "set", &ha.port, "master", "br0"])?;
+    lan.switch.ip(&["link", "set", &ha.port, "up"])?;
+    ha.ns
+        .ip(&["addr", "add", "198.18.45.1/24", "dev", &ha.iface])?;
+    ha.ns.ip(&["link", "set", &ha.iface, "up"])?;
+    ensure!(ha.ns.ifindex(&ha.iface)? != old_index, "same ifindex");
+    wait_count(&backup, "interface is back up", 1)?;
+    wait_count(&backup, "XDP attached to the re-created interface", 1)?;
+    wait_count(&backup, "-> Backup", 2)?;
+    // Master_Down_Interval is ~0.36 s: two seconds as Backup means it hears the Master.
+    std::thread::sleep(Duration::from_secs(2));
+    ensure!(
+        count(&backup, "-> Master") == 0,
+        "took over while the Master was alive:\n{}",
+        backup.proc.log_text()
+    );
+
+    let cap = Capture::start(&lan.switch, &ha.port, 2000, PATIENCE)?;
+    master.proc.signal(libc::SIGTERM);
+    wait_count(&backup, "-> Master", 1)?;
+    wait_for(PATIENCE, || ha.has_addr(vip).then_some(()))
+        .with_context(|| format!("no VIP:\n{}", backup.proc.log_text()))?;
+    std::thread::sleep(Duration::from_millis(500));
+    let frames = cap.finish()?;
+    let mac = link_mac(&ha.ns, &ha.iface)?;
+    ensure!(
+        adverts_from(&frames, 45, mac) >= 2,
+        "no adverts on the new interface:\n{}",
+        backup.proc.log_text()
+    );
     Ok(())
 }

@@ -285,6 +285,11 @@ pub enum NetEvent {
         addr: IpAddr,
         prefix_len: u8,
     },
+    /// An address was added (`RTM_NEWADDR`).
+    AddressAdded {
+        index: u32,
+        addr: IpAddr,
+    },
 }
 
 /// Aborts a spawned task when dropped.
@@ -750,6 +755,15 @@ async fn forward_events(
             }
             NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) => {
                 vec![NetEvent::Link(link_event(&l, true))]
+            }
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(a)) => {
+                match addr_info(&a) {
+                    Some(info) => vec![NetEvent::AddressAdded {
+                        index: a.header.index,
+                        addr: info.addr,
+                    }],
+                    None => continue,
+                }
             }
             NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelAddress(a)) => {
                 match addr_info(&a) {

@@ -14,6 +14,7 @@ use anyhow::Result;
 use super::{setup::vip_link, Agent};
 use crate::{
     election::{Input, State},
+    netlink::NetlinkError,
     units::MonoTime,
     wire::MacAddr,
 };
@@ -163,6 +164,10 @@ impl Agent {
             }
             match self.netlink.remove_vip(held.ifindex, vip).await {
                 Ok(()) => removed.push(vip.addr),
+                // Its interface was deleted, and the address with it.
+                Err(NetlinkError::RemoveAddress { errno, .. }) if errno.0 == libc::ENODEV => {
+                    tracing::debug!(instance = %vr.name, vip = %vip.addr, "its interface is gone");
+                }
                 Err(e) => tracing::error!(instance = %vr.name, iface = %vr.iface, "{e}"),
             }
         }

@@ -15,6 +15,7 @@
 mod addresses;
 mod groups;
 mod kernel;
+mod links;
 mod reload;
 mod setup;
 mod timer;
@@ -569,6 +570,28 @@ impl Agent {
             crate::netlink::NetEvent::AddressRemoved { index, addr, .. } => {
                 self.on_address_removed(now, *index, *addr).await;
             }
+            // An instance whose re-created interface could not be used yet (no address to
+            // bind its advert socket to) tries again.
+            crate::netlink::NetEvent::AddressAdded { index, .. } => {
+                let waiting = self
+                    .routers
+                    .iter()
+                    .any(|vr| vr.ifindex == *index && vr.link_fault);
+                if !waiting {
+                    return;
+                }
+                if let Ok(l) = self.netlink.link_by_index(*index).await {
+                    let ev = crate::netlink::LinkEvent {
+                        index: l.index,
+                        name: l.name,
+                        up: l.up,
+                        running: l.running,
+                        removed: false,
+                        mac: Some(l.mac),
+                    };
+                    self.on_link_change(now, &ev).await;
+                }
+            }
         }
     }
 
@@ -576,7 +599,10 @@ impl Agent {
     /// carrier, and leave FAULT (as Backup, RFC 9568 §6.4.1 Startup rules) when it is back.
     /// Instances that track it (`track_interface`) get its weight or FAULT.
     async fn on_link_change(&mut self, now: MonoTime, ev: &crate::netlink::LinkEvent) {
-        let ok = ev.up && ev.running && !ev.removed;
+        // A new MAC or ifindex first (sockets, frames, XDP, kernel records follow it).
+        let usable = self.follow_link(ev).await;
+        let link_ok = ev.up && ev.running && !ev.removed;
+        let ok = link_ok && usable;
         for i in 0..self.routers.len() {
             let vr = &mut self.routers[i];
             if vr.ifindex != ev.index || vr.link_fault != ok {
@@ -592,7 +618,7 @@ impl Agent {
             }
             self.faults_dirty = true;
         }
-        let changed = self.tracker.state.interface_state(&ev.name, ok);
+        let changed = self.tracker.state.interface_state(&ev.name, link_ok);
         self.retrack(now, changed).await;
         self.sync_faults(now).await;
     }
