@@ -298,11 +298,7 @@ fn a_failed_vip_add_is_retried_until_it_works() -> Result<()> {
     let took = t0.elapsed();
     wait_for(PATIENCE, || {
         let log = agent.proc.log_text();
-        let last = log
-            .lines()
-            .filter(|l| l.contains(" -> "))
-            .last()?
-            .to_owned();
+        let last = log.lines().rfind(|l| l.contains(" -> "))?.to_owned();
         last.contains("-> Master").then_some(())
     })
     .with_context(|| format!("not Master at the end:\n{}", agent.proc.log_text()))?;
