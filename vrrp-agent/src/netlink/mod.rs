@@ -21,8 +21,13 @@
 //!   [`Netlink::remove_vip`] sets it (as keepalived does on the interfaces it manages) before
 //!   removing a VIP that other addresses depend on, so only the VIP goes.
 //!
+//! - the addresses it adds carry `IFA_PROTO` [`VIP_PROTO`], and [`Netlink::add_address`]
+//!   tells whether the address was added or already there, so that the caller removes only
+//!   what it added (keepalived 2.2.7 does not tell them apart).
+//!
 //! Link state changes arrive as [`LinkEvent`]s on a second connection subscribed to
-//! `RTNLGRP_LINK` ([`Netlink::link_events`]); nothing polls.
+//! `RTNLGRP_LINK` ([`Netlink::link_events`]); [`Netlink::events`] adds the addresses added
+//! and removed (`RTNLGRP_IPV4_IFADDR`, `RTNLGRP_IPV6_IFADDR`). Nothing polls.
 use std::{
     fmt,
     future::Future,
