@@ -217,7 +217,7 @@ impl Agent {
         if let Some(unlogged) = log {
             let wait_ms = wait.as_millis();
             let failures = vr.addrs.retry.failures();
-            tracing::error!(instance = %vr.name, iface = %vr.iface, vrid = vr.key.vrid, failures, unlogged, wait_ms, "{e:#}; going to FAULT, trying again in {wait_ms} ms");
+            tracing::error!(instance = %vr.name, iface = %vr.iface, vrid = vr.key.vrid, failures, unlogged, wait_ms, "{e:#}; in FAULT, trying again in {wait_ms} ms");
         }
         vr.vip_fault = Some(format!("taking the VIPs failed: {e:#}"));
         self.faults_dirty = true;
@@ -226,11 +226,22 @@ impl Agent {
     /// When router `i`'s failed VIP add is due to be tried again: it leaves FAULT, and the
     /// election takes it where it would go (Backup, and Master again if nobody else is; an
     /// address owner at once), which adds the VIPs once more.
+    ///
+    /// What can be checked without touching the addresses is checked first: while the
+    /// interface of a `dev` VIP is missing, the router stays in FAULT (no election round,
+    /// no priority-0 advert to the other routers) and the next try is scheduled.
     pub(super) async fn retry_vips(&mut self, i: usize, now: MonoTime) {
         let vr = &mut self.routers[i];
         if vr.vip_fault.is_none() || !vr.addrs.retry.take_due(now) {
             return;
         }
+        for vip in &vr.vips {
+            if let Err(e) = vip_link(&self.netlink, vip, vr.ifindex, vr.mac).await {
+                self.vip_add_failed(i, now, &e);
+                return;
+            }
+        }
+        let vr = &mut self.routers[i];
         tracing::info!(instance = %vr.name, iface = %vr.iface, failures = vr.addrs.retry.failures(), "trying the VIPs again");
         vr.vip_fault = None;
         self.faults_dirty = true;
