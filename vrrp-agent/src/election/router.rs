@@ -275,6 +275,7 @@ impl Router {
                 }
             }
             Input::GroupBackup => self.on_group_backup(now, &mut out),
+            Input::VipRemoved => self.on_vip_removed(now, &mut out),
         }
         out
     }
@@ -807,6 +808,35 @@ impl Router {
             State::Master,
             State::Backup,
             Reason::SyncGroup,
+        ));
+    }
+
+    /// keepalived 2.2.7 when a Master's VIP is deleted behind its back (netlink reflector
+    /// "IP ... removed"): it leaves Master with a priority-0 advert and releases the VIPs,
+    /// then, as Backup, runs Skew_Time as after a priority-0 advert. A Backup that heard it
+    /// takes over after its own Skew_Time; with none, this router is Master again and
+    /// re-adds every VIP.
+    fn on_vip_removed(&mut self, now: MonoTime, out: &mut Actions) {
+        if !matches!(self.phase, Phase::Master(_)) {
+            return;
+        }
+        out.push(Action::SendAdvert { priority: 0 });
+        out.push(Action::RemoveVips);
+        self.master_adver_interval = self.advertisement_interval;
+        self.recompute_intervals();
+        let from = self.primary_address;
+        self.phase = Phase::Backup(Backup {
+            down_at: now + self.skew_time,
+            counted_from: now,
+            armed_by: ArmedBy::Resign { from },
+            discarded_lower: None,
+            preempt_hold_until: None,
+        });
+        self.heard_master = None;
+        out.push(state_change(
+            State::Master,
+            State::Backup,
+            Reason::VipRemoved,
         ));
     }
 

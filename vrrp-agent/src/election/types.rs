@@ -74,6 +74,11 @@ pub enum Input {
     /// Another member of this router's sync group left Master for Backup: a Master follows
     /// (keepalived vrrp_sync_backup). Ignored in other states.
     GroupBackup,
+    /// Someone else removed one of a Master's VIPs. As keepalived 2.2.7 does: the Master
+    /// resigns (priority 0, the other VIPs go) and waits as Backup for Skew_Time, so that
+    /// a Backup takes over or, if none does, it becomes Master again and re-adds them all.
+    /// Ignored in other states.
+    VipRemoved,
 }
 
 /// Something the runtime must do, in the order returned.
@@ -156,6 +161,8 @@ pub enum Reason {
     FaultCleared,
     /// Following another member of the sync group.
     SyncGroup,
+    /// Master -> Backup: someone else removed one of its VIPs.
+    VipRemoved,
 }
 
 impl fmt::Display for Reason {
@@ -187,6 +194,9 @@ impl fmt::Display for Reason {
             Reason::Fault => f.write_str("fault"),
             Reason::FaultCleared => f.write_str("fault cleared"),
             Reason::SyncGroup => f.write_str("following its sync group"),
+            Reason::VipRemoved => {
+                f.write_str("a VIP was removed by someone else; resigning to re-elect")
+            }
         }
     }
 }

@@ -21,8 +21,13 @@
 //!   [`Netlink::remove_vip`] sets it (as keepalived does on the interfaces it manages) before
 //!   removing a VIP that other addresses depend on, so only the VIP goes.
 //!
+//! - the addresses it adds carry `IFA_PROTO` [`VIP_PROTO`], and [`Netlink::add_address`]
+//!   tells whether the address was added or already there, so that the caller removes only
+//!   what it added (keepalived 2.2.7 does not tell them apart).
+//!
 //! Link state changes arrive as [`LinkEvent`]s on a second connection subscribed to
-//! `RTNLGRP_LINK` ([`Netlink::link_events`]); nothing polls.
+//! `RTNLGRP_LINK` ([`Netlink::link_events`]); [`Netlink::events`] adds the addresses added
+//! and removed (`RTNLGRP_IPV4_IFADDR`, `RTNLGRP_IPV6_IFADDR`). Nothing polls.
 use std::{
     fmt,
     future::Future,
@@ -53,6 +58,12 @@ pub const IFNAME_MAX: usize = 15;
 /// buffer is full the kernel drops events (ENOBUFS), which [`LinkEvents`] answers with a
 /// fresh dump of every link.
 const LINK_EVENT_BUFFER: usize = 1024;
+
+/// The `IFA_PROTO` value of the addresses this agent adds (112, the IP protocol number of
+/// VRRP): `ip addr` shows it as `proto 0x70`. It tells a VIP a previous run left behind from
+/// an address someone else configured (an address owner's real address), which start-up
+/// must not remove. Kernels before 6.1 ignore the attribute; their addresses read 0.
+pub const VIP_PROTO: u8 = 112;
 
 /// `RT_SCOPE_LINK` (linux/rtnetlink.h).
 const RT_SCOPE_LINK: u8 = 253;
@@ -248,6 +259,8 @@ pub struct AddrInfo {
     pub tentative: bool,
     /// `RT_SCOPE_*`: 0 global, 200 site, 253 link, 254 host, 255 nowhere.
     pub scope: u8,
+    /// `IFA_PROTO`: who added it; [`VIP_PROTO`] for a VIP this agent added, 0 when unset.
+    pub proto: u8,
 }
 
 /// A link changed (`RTM_NEWLINK`) or went away (`RTM_DELLINK`). The kernel sends
@@ -263,6 +276,25 @@ pub struct LinkEvent {
     pub running: bool,
     /// The link was deleted (`RTM_DELLINK`); `up` and `running` are then false.
     pub removed: bool,
+    /// `IFLA_ADDRESS` when the message carries one (a MAC change comes as `RTM_NEWLINK`).
+    pub mac: Option<MacAddr>,
+}
+
+/// What [`Netlink::events`] reports: a link change, or an address that went away
+/// (`RTM_DELADDR` on `RTNLGRP_IPV4_IFADDR` / `RTNLGRP_IPV6_IFADDR`; whoever removed it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetEvent {
+    Link(LinkEvent),
+    AddressRemoved {
+        index: u32,
+        addr: IpAddr,
+        prefix_len: u8,
+    },
+    /// An address was added (`RTM_NEWADDR`).
+    AddressAdded {
+        index: u32,
+        addr: IpAddr,
+    },
 }
 
 /// Aborts a spawned task when dropped.
@@ -487,6 +519,17 @@ impl Netlink {
     /// start with `NAME:` (see [`validate_label`]); IPv6 addresses have no label (the kernel
     /// keeps labels for IPv4 only) and get `IFA_F_NODAD`.
     pub async fn add_vip(&self, ifindex: u32, vip: &VirtualAddress) -> Result<(), NetlinkError> {
+        self.add_address(ifindex, vip).await.map(drop)
+    }
+
+    /// [`Netlink::add_vip`], telling whether this call added the address (`true`) or it was
+    /// there already (`EEXIST`, `false`: someone else's address, which the caller must not
+    /// remove later). Added addresses carry `IFA_PROTO` [`VIP_PROTO`].
+    pub async fn add_address(
+        &self,
+        ifindex: u32,
+        vip: &VirtualAddress,
+    ) -> Result<bool, NetlinkError> {
         let add_error = |iface: Iface, errno| NetlinkError::AddAddress {
             iface,
             addr: vip.addr,
@@ -519,11 +562,11 @@ impl Netlink {
         {
             Ok(_) => {
                 tracing::debug!(iface = %link.name, addr = %vip.addr, prefix_len = vip.prefix_len, "address added");
-                Ok(())
+                Ok(true)
             }
             Err(Failure::Errno(libc::EEXIST)) => {
                 tracing::debug!(iface = %link.name, addr = %vip.addr, prefix_len = vip.prefix_len, "address already present");
-                Ok(())
+                Ok(false)
             }
             Err(Failure::Errno(e)) => Err(add_error(iface, e)),
             Err(Failure::Protocol(detail)) => Err(NetlinkError::Protocol {
@@ -661,6 +704,99 @@ impl Netlink {
             rx,
             _tasks: [AbortOnDrop(forward), AbortOnDrop(conn)],
         })
+    }
+}
+
+impl Netlink {
+    /// Like [`Netlink::link_events`], and removed addresses too: one connection subscribed
+    /// to `RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR` and `RTNLGRP_IPV6_IFADDR`. After an overrun
+    /// (ENOBUFS) every link is reported again; removed addresses lost then are not (the
+    /// reader can compare with [`Netlink::addresses`]).
+    pub async fn events(&self) -> Result<NetEvents, NetlinkError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| NetlinkError::NoRuntime)?;
+        let (conn, handle, messages) = rtnetlink::new_multicast_connection(&[
+            rtnetlink::MulticastGroup::Link,
+            rtnetlink::MulticastGroup::Ipv4Ifaddr,
+            rtnetlink::MulticastGroup::Ipv6Ifaddr,
+        ])
+        .map_err(|e| NetlinkError::Socket {
+            purpose: "link and address events",
+            errno: Errno(e.raw_os_error().unwrap_or(0)),
+        })?;
+        let conn = runtime.spawn(conn);
+        let (tx, rx) = tokio::sync::mpsc::channel(LINK_EVENT_BUFFER);
+        let forward = runtime.spawn(forward_events(messages, handle, tx));
+        Ok(NetEvents {
+            rx,
+            _tasks: [AbortOnDrop(forward), AbortOnDrop(conn)],
+        })
+    }
+}
+
+/// The stream [`Netlink::events`] returns.
+#[derive(Debug)]
+pub struct NetEvents {
+    rx: tokio::sync::mpsc::Receiver<NetEvent>,
+    _tasks: [AbortOnDrop; 2],
+}
+
+impl NetEvents {
+    /// The next event; `None` once the connection has closed.
+    pub async fn recv(&mut self) -> Option<NetEvent> {
+        self.rx.recv().await
+    }
+}
+
+/// Turns the multicast messages into [`NetEvent`]s until the reader or the socket goes.
+async fn forward_events(
+    mut messages: Unsolicited,
+    handle: rtnetlink::Handle,
+    tx: tokio::sync::mpsc::Sender<NetEvent>,
+) {
+    while let Some((msg, _)) = messages.next().await {
+        let events = match msg.payload {
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
+                vec![NetEvent::Link(link_event(&l, false))]
+            }
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) => {
+                vec![NetEvent::Link(link_event(&l, true))]
+            }
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(a)) => {
+                match addr_info(&a) {
+                    Some(info) => vec![NetEvent::AddressAdded {
+                        index: a.header.index,
+                        addr: info.addr,
+                    }],
+                    None => continue,
+                }
+            }
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelAddress(a)) => {
+                match addr_info(&a) {
+                    Some(info) => vec![NetEvent::AddressRemoved {
+                        index: a.header.index,
+                        addr: info.addr,
+                        prefix_len: info.prefix_len,
+                    }],
+                    None => continue,
+                }
+            }
+            NetlinkPayload::Overrun(_) => {
+                tracing::warn!(
+                    "link and address events were lost (netlink buffer full); re-reading every link"
+                );
+                dump_links(&handle)
+                    .await
+                    .into_iter()
+                    .map(NetEvent::Link)
+                    .collect()
+            }
+            _ => continue,
+        };
+        for event in events {
+            if tx.send(event).await.is_err() {
+                return;
+            }
+        }
     }
 }
 
@@ -814,6 +950,10 @@ fn link_event(l: &LinkMessage, removed: bool) -> LinkEvent {
         up,
         running,
         removed,
+        mac: l.attributes.iter().find_map(|a| match a {
+            LinkAttribute::Address(bytes) => MacAddr::from_slice(bytes),
+            _ => None,
+        }),
     }
 }
 
@@ -844,12 +984,14 @@ fn addr_info(a: &AddressMessage) -> Option<AddrInfo> {
     let mut local = None;
     let mut address = None;
     let mut label = None;
+    let mut proto = 0;
     let mut flags = u32::from(a.header.flags.bits());
     for attr in &a.attributes {
         match attr {
             AddressAttribute::Local(ip) => local = Some(*ip),
             AddressAttribute::Address(ip) => address = Some(*ip),
             AddressAttribute::Label(l) => label = Some(l.clone()),
+            AddressAttribute::Protocol(p) => proto = u8::from(*p),
             // IFA_FLAGS carries all 32 bits; the header only the low 8.
             AddressAttribute::Flags(f) => flags = f.bits(),
             _ => {}
@@ -862,6 +1004,7 @@ fn addr_info(a: &AddressMessage) -> Option<AddrInfo> {
         secondary: flags & AddressFlags::Secondary.bits() != 0,
         tentative: flags & AddressFlags::Tentative.bits() != 0,
         scope: u8::from(a.header.scope),
+        proto,
     })
 }
 
@@ -943,6 +1086,8 @@ fn vip_add_message(
     };
     msg.attributes.push(AddressAttribute::Local(vip.addr));
     msg.attributes.push(AddressAttribute::Address(vip.addr));
+    msg.attributes
+        .push(AddressAttribute::Protocol(VIP_PROTO.into()));
     match vip.addr {
         IpAddr::V4(_) => {
             msg.header.family = AddressFamily::Inet;
@@ -1136,13 +1281,14 @@ mod tests {
             vec![
                 AddressAttribute::Local(a),
                 AddressAttribute::Address(a),
+                AddressAttribute::Protocol(VIP_PROTO.into()),
                 AddressAttribute::Broadcast(Ipv4Addr::new(198, 18, 0, 255)),
                 AddressAttribute::Label("eth0:vip".into()),
             ]
         );
         // No brd written: none sent (unlike rtnetlink's builder, which always adds one).
         let m = vip_add_message(2, "eth0", &vip("198.18.0.100", 24)).unwrap();
-        assert_eq!(m.attributes.len(), 2);
+        assert_eq!(m.attributes.len(), 3);
         assert_eq!(m.header.scope, AddressScope::Universe);
     }
 

@@ -13,9 +13,11 @@
 //! A Backup does not wake per received advert. At its Master_Down deadline it first reads
 //! the kernel's record of the Master (shared memory, no syscall) and feeds the newest advert
 //! to the election, which re-arms the timer from the advert's real receive time.
+mod addresses;
 mod groups;
 mod kernel;
 pub mod lock;
+mod links;
 mod lograte;
 mod reload;
 mod setup;
@@ -50,7 +52,7 @@ use crate::{
     wire::{vrrp::Repr, ChecksumForm, MacAddr},
 };
 use groups::GroupRt;
-use setup::{vip_ifindex, Plan};
+use setup::Plan;
 
 /// How far ahead of its deadline a Backup is refreshed from the kernel's records when the
 /// timer wakes the runtime for another router (see `Agent::on_timer`).
@@ -108,6 +110,8 @@ struct Vrouter {
     frame_socket: Option<usize>,
     checksum: ChecksumForm,
     mac: MacAddr,
+    /// Which VIPs it holds, where, which of them it added; the retry of a failed add.
+    addrs: addresses::VipState,
     garp: GarpSchedule,
     /// Advert payloads, one per destination (or the one multicast frame), built for priority
     /// `built_for`.
@@ -118,7 +122,8 @@ struct Vrouter {
     link_fault: bool,
     /// Why tracking (a weight-0 script, interface or file) holds it in FAULT.
     track_fault: Option<String>,
-    /// Why taking its VIPs failed; cleared when its interface comes back.
+    /// Why taking its VIPs failed; cleared for the next try (with backoff) or when its
+    /// interface comes back.
     vip_fault: Option<String>,
     /// The configuration it runs (for reload).
     inst: Instance,
@@ -133,13 +138,18 @@ struct Vrouter {
 
 impl Vrouter {
     /// When the agent must wake for this router: its election deadline, unless the kernel
-    /// watchdog keeps it, and its GARP schedule.
+    /// watchdog keeps it, its GARP schedule, and the retry of a failed VIP add.
     fn deadline(&self) -> Option<MonoTime> {
         let election = self.router.next_deadline().filter(|_| self.watch.is_none());
-        match (election, self.garp.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let retry = self
+            .addrs
+            .retry
+            .due_at()
+            .filter(|_| self.vip_fault.is_some());
+        [election, self.garp.next_deadline(), retry]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Why this instance itself must be in FAULT, if it must.
@@ -450,9 +460,9 @@ impl Agent {
         // carrier puts it in FAULT; coming back clears it.
         let mut links = Some(
             self.netlink
-                .link_events()
+                .events()
                 .await
-                .context("subscribing to link events")?,
+                .context("subscribing to link and address events")?,
         );
         loop {
             let next = self
@@ -556,6 +566,7 @@ impl Agent {
             if rounds > 0 {
                 self.announce(i, rounds);
             }
+            self.retry_vips(i, now).await;
         }
         for (key, n) in self.event_logs.summaries(now) {
             log_suppressed(&self.kernel, &key, n);
@@ -606,11 +617,47 @@ impl Agent {
         }
     }
 
+    /// A link or address event: see [`Agent::on_link_change`] and
+    /// [`Agent::on_address_removed`].
+    async fn on_link(&mut self, now: MonoTime, ev: &crate::netlink::NetEvent) {
+        match ev {
+            crate::netlink::NetEvent::Link(l) => self.on_link_change(now, l).await,
+            crate::netlink::NetEvent::AddressRemoved { index, addr, .. } => {
+                self.on_address_removed(now, *index, *addr).await;
+            }
+            // An instance whose re-created interface could not be used yet (no address to
+            // bind its advert socket to) tries again.
+            crate::netlink::NetEvent::AddressAdded { index, .. } => {
+                let waiting = self
+                    .routers
+                    .iter()
+                    .any(|vr| vr.ifindex == *index && vr.link_fault);
+                if !waiting {
+                    return;
+                }
+                if let Ok(l) = self.netlink.link_by_index(*index).await {
+                    let ev = crate::netlink::LinkEvent {
+                        index: l.index,
+                        name: l.name,
+                        up: l.up,
+                        running: l.running,
+                        removed: false,
+                        mac: Some(l.mac),
+                    };
+                    self.on_link_change(now, &ev).await;
+                }
+            }
+        }
+    }
+
     /// An interface changed state: its instances go to FAULT when it is down or has no
     /// carrier, and leave FAULT (as Backup, RFC 9568 §6.4.1 Startup rules) when it is back.
     /// Instances that track it (`track_interface`) get its weight or FAULT.
-    async fn on_link(&mut self, now: MonoTime, ev: &crate::netlink::LinkEvent) {
-        let ok = ev.up && ev.running && !ev.removed;
+    async fn on_link_change(&mut self, now: MonoTime, ev: &crate::netlink::LinkEvent) {
+        // A new MAC or ifindex first (sockets, frames, XDP, kernel records follow it).
+        let usable = self.follow_link(ev).await;
+        let link_ok = ev.up && ev.running && !ev.removed;
+        let ok = link_ok && usable;
         for i in 0..self.routers.len() {
             let vr = &mut self.routers[i];
             if vr.ifindex != ev.index || vr.link_fault != ok {
@@ -619,13 +666,14 @@ impl Agent {
             vr.link_fault = !ok;
             if ok {
                 vr.vip_fault = None;
+                vr.addrs.retry.reset();
                 tracing::info!(instance = %vr.name, iface = %vr.iface, "interface is back up");
             } else {
                 tracing::warn!(instance = %vr.name, iface = %vr.iface, up = ev.up, carrier = ev.running, "interface down or without carrier");
             }
             self.faults_dirty = true;
         }
-        let changed = self.tracker.state.interface_state(&ev.name, ok);
+        let changed = self.tracker.state.interface_state(&ev.name, link_ok);
         self.retrack(now, changed).await;
         self.sync_faults(now).await;
     }
@@ -817,10 +865,7 @@ impl Agent {
                 Action::AddVips => {
                     self.flush();
                     if let Err(e) = self.add_vips(i).await {
-                        let vr = &mut self.routers[i];
-                        tracing::error!(instance = %vr.name, iface = %vr.iface, vrid = vr.key.vrid, "{e:#}; going to FAULT");
-                        vr.vip_fault = Some(format!("taking the VIPs failed: {e:#}"));
-                        self.faults_dirty = true;
+                        self.vip_add_failed(i, now, &e);
                         return;
                     }
                 }
@@ -926,53 +971,6 @@ impl Agent {
         self.groups
             .iter()
             .position(|g| g.members.iter().any(|m| m == name))
-    }
-
-    async fn add_vips(&mut self, i: usize) -> Result<()> {
-        let vr = &self.routers[i];
-        let t0 = std::time::Instant::now();
-        for vip in &vr.vips {
-            let ifindex = vip_ifindex(&self.netlink, vip, vr.ifindex).await?;
-            self.netlink.add_vip(ifindex, vip).await?;
-        }
-        let took_us = t0.elapsed().as_micros();
-        tracing::info!(instance = %vr.name, vips = ?vr.vips.iter().map(|v| v.addr).collect::<Vec<_>>(), took_us, "VIPs added");
-        Ok(())
-    }
-
-    async fn remove_vips(&mut self, i: usize) {
-        let vr = &self.routers[i];
-        for vip in &vr.vips {
-            let result = match vip_ifindex(&self.netlink, vip, vr.ifindex).await {
-                Ok(ifindex) => self
-                    .netlink
-                    .remove_vip(ifindex, vip)
-                    .await
-                    .map_err(anyhow::Error::from),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                tracing::error!(instance = %vr.name, iface = %vr.iface, "{e:#}");
-            }
-        }
-        tracing::info!(instance = %vr.name, "VIPs removed");
-    }
-
-    fn announce(&mut self, i: usize, rounds: u32) {
-        let vr = &self.routers[i];
-        let addrs: Vec<IpAddr> = vr
-            .vips
-            .iter()
-            .map(|v| v.addr)
-            .filter(IpAddr::is_ipv4)
-            .collect();
-        for _ in 0..rounds {
-            for r in self.announcer.announce(vr.ifindex, vr.mac, &addrs) {
-                if let Err(e) = r {
-                    tracing::warn!(instance = %vr.name, iface = %vr.iface, "gratuitous ARP: {e}");
-                }
-            }
-        }
     }
 
     /// Sends every pending advert, batched per socket: multicast ones as prebuilt frames on

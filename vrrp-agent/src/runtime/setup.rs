@@ -9,8 +9,8 @@ use crate::{
     announce::GarpSchedule,
     config::{self, Config, Family, Instance, VirtualAddress},
     election::{Router, RouterConfig},
-    netlink::{LinkInfo, Netlink},
-    wire::{self, vrrp::Repr, ChecksumForm},
+    netlink::{LinkInfo, Netlink, VIP_PROTO},
+    wire::{self, vrrp::Repr, ChecksumForm, MacAddr},
 };
 
 /// One configured instance with what this host says about it.
@@ -60,42 +60,54 @@ pub(super) async fn plan_instances(netlink: &Netlink, config: &Config) -> Result
 
 /// Removes the VIPs of `plan` that a previous run left on the interfaces (e.g. after
 /// SIGKILL): a Backup must not answer for them.
+///
+/// An address owner's (priority 255) VIPs are its own real addresses, configured on the
+/// interface by the host: only those a previous run added (marked with `IFA_PROTO`
+/// [`VIP_PROTO`]) go. keepalived 2.2.7 removes them all, the owner's real address
+/// included, and re-adds them as Master; a SIGTERM then leaves the host without it.
 pub(super) async fn remove_leftover_vips(netlink: &Netlink, plan: &Plan) -> Result<()> {
     let inst = &plan.inst;
+    let owner = inst.priority == 255;
     for vip in inst.vips.iter().chain(&inst.vips_excluded) {
         if Some(vip.addr) == plan.src {
-            continue; // the address owner's own address
+            continue; // the address adverts are sent from
         }
         // A VIP on an interface that does not exist (yet) has nothing to clean up; taking it
-        // later fails and puts the instance in FAULT.
-        let Ok(ifindex) = vip_ifindex(netlink, vip, plan.link.index).await else {
+        // later fails and puts the instance in FAULT until it can be taken.
+        let Ok((ifindex, _)) = vip_link(netlink, vip, plan.link.index, plan.link.mac).await else {
             continue;
         };
-        if netlink
-            .has_address(ifindex, vip.addr)
-            .await
-            .unwrap_or(false)
-        {
-            netlink.remove_vip(ifindex, vip).await?;
-            tracing::info!(instance = %inst.name, vip = %vip.addr, "removed a VIP left by a previous run");
+        let addrs = netlink.addresses(ifindex).await.unwrap_or_default();
+        let Some(present) = addrs.iter().find(|a| a.addr == vip.addr) else {
+            continue;
+        };
+        if owner && present.proto != VIP_PROTO {
+            tracing::info!(instance = %inst.name, vip = %vip.addr, "address owner: {} is on the interface and was not added by vrrp-agent; it stays", vip.addr);
+            continue;
         }
+        netlink.remove_vip(ifindex, vip).await?;
+        tracing::info!(instance = %inst.name, vip = %vip.addr, "removed a VIP left by a previous run");
     }
     Ok(())
 }
 
-/// The interface a VIP lives on: its `dev`, else the instance's.
-pub(super) async fn vip_ifindex(
+/// The interface a VIP lives on and its MAC: its `dev` (looked up now), else the
+/// instance's (`default`).
+pub(super) async fn vip_link(
     netlink: &Netlink,
     vip: &VirtualAddress,
-    default: u32,
-) -> Result<u32> {
+    default_index: u32,
+    default_mac: MacAddr,
+) -> Result<(u32, MacAddr)> {
     match &vip.dev {
-        Some(dev) => Ok(netlink
-            .link(dev)
-            .await
-            .with_context(|| format!("VIP {}: dev {dev}", vip.addr))?
-            .index),
-        None => Ok(default),
+        Some(dev) => {
+            let link = netlink
+                .link(dev)
+                .await
+                .with_context(|| format!("VIP {}: dev {dev}", vip.addr))?;
+            Ok((link.index, link.mac))
+        }
+        None => Ok((default_index, default_mac)),
     }
 }
 
@@ -172,6 +184,7 @@ pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
             ChecksumForm::PseudoHeader
         },
         mac: plan.link.mac,
+        addrs: super::addresses::VipState::new(inst.vips.len() + inst.vips_excluded.len()),
         garp: GarpSchedule::new(&inst.garp),
         built: Vec::new(),
         built_for: None,
