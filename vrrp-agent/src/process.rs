@@ -410,4 +410,28 @@ mod tests {
         });
         assert!(gone, "the grandchild {pid} survived the timeout");
     }
+
+    /// `run` ignores SIGPIPE (a closed pipe must not end the daemon); the commands it
+    /// starts must not inherit that: a script writing into a closed pipe ends as usual.
+    #[tokio::test]
+    async fn commands_get_the_default_sigpipe_even_when_we_ignore_it() {
+        // SAFETY: what `main` does; ignoring SIGPIPE in the test process is harmless.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        let ignored = |status: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                .is_some_and(|m| m & (1 << (libc::SIGPIPE - 1)) != 0)
+        };
+        assert!(ignored(
+            &std::fs::read_to_string("/proc/self/status").unwrap()
+        ));
+        let line = "m=$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status); \
+                    [ $(( 0x$m & 0x1000 )) -eq 0 ]";
+        assert_eq!(
+            run(&Command::parse(line, None).unwrap(), None).await,
+            Outcome::Exited(0)
+        );
+    }
 }
