@@ -211,7 +211,13 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let flag = d.path().join("ok");
         let line = write_script(d.path(), "chk.sh", &format!("test -e {}", flag.display()));
-        let p = prepare(&vrrp_script("chk", &line, 50, None), &GlobalDefs::default()).unwrap();
+        // A long timeout: the default (the interval, 50 ms) can kill a run of a shell on a
+        // busy machine, and a killed run is a failure.
+        let p = prepare(
+            &vrrp_script("chk", &line, 50, Some(5000)),
+            &GlobalDefs::default(),
+        )
+        .unwrap();
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(monitor(p, tx, Arc::default()));
         assert!(!next(&mut rx).await);
@@ -292,7 +298,7 @@ mod tests {
             ),
         );
         let p = prepare(
-            &vrrp_script("slow", &line, 50, Some(1000)),
+            &vrrp_script("slow", &line, 50, Some(5000)),
             &GlobalDefs::default(),
         )
         .unwrap();

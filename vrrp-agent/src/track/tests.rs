@@ -68,7 +68,7 @@ async fn scripts_and_files_drive_the_status() {
     fs::set_permissions(&ww, fs::Permissions::from_mode(0o755)).unwrap();
     let c = config(&format!(
         "global_defs {{\n enable_script_security\n script_user root\n}}\n\
-         vrrp_script chk {{\n script {chk}\n interval 0.05\n weight 20\n}}\n\
+         vrrp_script chk {{\n script {chk}\n interval 0.05\n timeout 5\n weight 20\n}}\n\
          vrrp_script insecure {{\n script {ww}\n interval 0.05\n}}\n\
          vrrp_track_file down {{\n file {down}\n weight 0\n}}\n\
          vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n priority 100\n \
@@ -162,7 +162,7 @@ async fn restart_after_reload() {
     let f = d.path().join("f");
     let text = format!(
         "vrrp_track_file f {{\n file {}\n init_file 5 overwrite\n}}\n\
-         vrrp_script ok {{\n script /bin/true\n interval 0.05\n}}\n\
+         vrrp_script ok {{\n script /bin/true\n interval 0.05\n timeout 5\n}}\n\
          vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n priority 100\n \
          virtual_ipaddress {{ 198.18.0.1 }}\n track_file {{\n f\n }}\n track_script {{\n ok\n \
          }}\n}}\n",
