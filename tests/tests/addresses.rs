@@ -464,12 +464,31 @@ fn a_backup_keeps_working_after_its_interface_is_recreated() -> Result<()> {
     ])?;
     lan.switch.ip(&["link", "set", &ha.port, "master", "br0"])?;
     lan.switch.ip(&["link", "set", &ha.port, "up"])?;
-    ha.ns
-        .ip(&["addr", "add", "198.18.45.1/24", "dev", &ha.iface])?;
+    // Up before it has its address: the advert socket cannot be bound yet, so the
+    // instance stays in FAULT until the address comes.
     ha.ns.ip(&["link", "set", &ha.iface, "up"])?;
     ensure!(ha.ns.ifindex(&ha.iface)? != old_index, "same ifindex");
-    wait_count(&backup, "interface is back up", 1)?;
     wait_count(&backup, "XDP attached to the re-created interface", 1)?;
+    wait_count(&backup, "reopening the advert socket", 1)?;
+    // Time for the agent to see the link up (it takes milliseconds).
+    std::thread::sleep(Duration::from_secs(1));
+    ensure!(
+        count(&backup, "-> Backup") == 1,
+        "{}",
+        backup.proc.log_text()
+    );
+    ha.ns
+        .ip(&["addr", "add", "198.18.45.1/24", "dev", &ha.iface])?;
+    // "usable again" from the address event; "back up" if the agent only saw the link come
+    // up after the address was there (a very slow machine).
+    wait_for(PATIENCE, || {
+        let log = backup.proc.log_text();
+        (log.contains("interface is usable again") || log.contains("interface is back up"))
+            .then_some(())
+    })
+    .with_context(|| format!("never usable:\n{}", backup.proc.log_text()))?;
+    let via_address = count(&backup, "interface is usable again") > 0;
+    eprintln!("usable again after the address event: {via_address}");
     wait_count(&backup, "-> Backup", 2)?;
     // Master_Down_Interval is ~0.36 s: two seconds as Backup means it hears the Master.
     std::thread::sleep(Duration::from_secs(2));

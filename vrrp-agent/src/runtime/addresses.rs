@@ -217,7 +217,12 @@ impl Agent {
         if let Some(unlogged) = log {
             let wait_ms = wait.as_millis();
             let failures = vr.addrs.retry.failures();
-            tracing::error!(instance = %vr.name, iface = %vr.iface, vrid = vr.key.vrid, failures, unlogged, wait_ms, "{e:#}; in FAULT, trying again in {wait_ms} ms");
+            let state = if vr.router.is_faulty() {
+                "still in FAULT"
+            } else {
+                "going to FAULT"
+            };
+            tracing::error!(instance = %vr.name, iface = %vr.iface, vrid = vr.key.vrid, failures, unlogged, wait_ms, "{e:#}; {state}, trying again in {wait_ms} ms");
         }
         vr.vip_fault = Some(format!("taking the VIPs failed: {e:#}"));
         self.faults_dirty = true;

@@ -22,6 +22,7 @@ use super::Agent;
 use crate::{
     netlink::LinkEvent,
     tx::{AdvertSocket, FrameSocket},
+    units::MonoTime,
 };
 
 impl Agent {
@@ -82,6 +83,38 @@ impl Agent {
             }
         }
         usable
+    }
+
+    /// An address was added to interface `index`. An instance whose re-created interface is
+    /// up but could not be used (no address to bind its advert socket to) tries again, and
+    /// leaves FAULT if that works.
+    pub(super) async fn on_address_added(&mut self, now: MonoTime, index: u32) {
+        let waiting = |vr: &super::Vrouter| vr.ifindex == index && vr.link_fault && vr.link_up;
+        if !self.routers.iter().any(waiting) {
+            return;
+        }
+        let Ok(l) = self.netlink.link_by_index(index).await else {
+            return;
+        };
+        let ev = LinkEvent {
+            index: l.index,
+            name: l.name,
+            up: l.up,
+            running: l.running,
+            removed: false,
+            mac: Some(l.mac),
+        };
+        if !self.follow_link(&ev).await {
+            return;
+        }
+        for vr in self.routers.iter_mut().filter(|vr| waiting(vr)) {
+            vr.link_fault = false;
+            vr.vip_fault = None;
+            vr.addrs.retry.reset();
+            tracing::info!(instance = %vr.name, iface = %vr.iface, "interface is usable again");
+            self.faults_dirty = true;
+        }
+        self.sync_faults(now).await;
     }
 
     /// Moves the kernel records of the instances on `ev.name` to its ifindex now.

@@ -120,6 +120,9 @@ struct Vrouter {
     /// Its interface lost carrier or went down (keepalived tracks an instance's own
     /// interface by default).
     link_fault: bool,
+    /// The last link event of its interface said up with carrier (`link_fault` may still
+    /// hold it: its sockets could not be rebuilt for a re-created interface yet).
+    link_up: bool,
     /// Why tracking (a weight-0 script, interface or file) holds it in FAULT.
     track_fault: Option<String>,
     /// Why taking its VIPs failed; cleared for the next try (with backoff) or when its
@@ -625,27 +628,8 @@ impl Agent {
             crate::netlink::NetEvent::AddressRemoved { index, addr, .. } => {
                 self.on_address_removed(now, *index, *addr).await;
             }
-            // An instance whose re-created interface could not be used yet (no address to
-            // bind its advert socket to) tries again.
             crate::netlink::NetEvent::AddressAdded { index, .. } => {
-                let waiting = self
-                    .routers
-                    .iter()
-                    .any(|vr| vr.ifindex == *index && vr.link_fault);
-                if !waiting {
-                    return;
-                }
-                if let Ok(l) = self.netlink.link_by_index(*index).await {
-                    let ev = crate::netlink::LinkEvent {
-                        index: l.index,
-                        name: l.name,
-                        up: l.up,
-                        running: l.running,
-                        removed: false,
-                        mac: Some(l.mac),
-                    };
-                    self.on_link_change(now, &ev).await;
-                }
+                self.on_address_added(now, *index).await;
             }
         }
     }
@@ -660,6 +644,9 @@ impl Agent {
         let ok = link_ok && usable;
         for i in 0..self.routers.len() {
             let vr = &mut self.routers[i];
+            if vr.ifindex == ev.index {
+                vr.link_up = link_ok;
+            }
             if vr.ifindex != ev.index || vr.link_fault != ok {
                 continue;
             }

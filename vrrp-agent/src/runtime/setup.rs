@@ -189,6 +189,7 @@ pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
         built: Vec::new(),
         built_for: None,
         link_fault: !(plan.link.up && plan.link.running),
+        link_up: plan.link.up && plan.link.running,
         track_fault: None,
         vip_fault: None,
         inst: inst.clone(),
