@@ -2160,4 +2160,16 @@ fn bounds_instances_and_unicast_peers_fit_the_xdp_maps() {
         "{}",
         show(&e)
     );
+
+/// keepalived raises `garp_master_repeat 0` to 1 but takes `garp_lower_prio_repeat 0` as
+/// "no gratuitous ARP on a lower priority" (vrrp_parser.c reads it with a minimum of 0).
+#[test]
+fn garp_lower_prio_repeat_zero_is_off() {
+    let l = ok(&instance("    garp_lower_prio_repeat 0"));
+    assert!(
+        !l.warnings.iter().any(|d| d.message.contains("raised to 1")),
+        "{}",
+        show(&l.warnings)
+    );
+    assert_eq!(only_instance(&l).garp.lower_prio_repeat, 0);
 }

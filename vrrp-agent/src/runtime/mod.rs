@@ -878,6 +878,8 @@ impl Agent {
     /// keepalived does, for each other member of its sync group that is Master (with its
     /// own `garp_lower_prio_repeat`; 0 sends nothing).
     fn announce_lower_priority(&mut self, i: usize, now: MonoTime) {
+        // The answering advert first, as in keepalived.
+        self.flush();
         let mut members = vec![i];
         if let Some(g) = self.group_of(&self.routers[i].name) {
             members.extend(
