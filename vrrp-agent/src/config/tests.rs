@@ -2160,6 +2160,7 @@ fn bounds_instances_and_unicast_peers_fit_the_xdp_maps() {
         "{}",
         show(&e)
     );
+}
 
 /// keepalived raises `garp_master_repeat 0` to 1 but takes `garp_lower_prio_repeat 0` as
 /// "no gratuitous ARP on a lower priority" (vrrp_parser.c reads it with a minimum of 0).
