@@ -279,7 +279,7 @@ fn health_script_moves_the_vip_and_back_respecting_fall_and_rise() {
     let from = plan.play("fff");
     s.wait_master(VIP, 1, &[&r1, &r2]);
     plan.wait_runs(from, "fff", &[&r1, &r2]);
-    assert!(r1.proc.log_text().contains(down), "{}", logs(&[&r1]));
+    wait_log(&r1, down);
     s.assert_client_reaches(VIP, 1, &[&r1, &r2]);
 
     // One good run among failed ones: rise 2 is not reached, r2 stays Master.
@@ -293,7 +293,7 @@ fn health_script_moves_the_vip_and_back_respecting_fall_and_rise() {
     let from = plan.play("oo");
     s.wait_master(VIP, 0, &[&r1, &r2]);
     plan.wait_runs(from, "oo", &[&r1, &r2]);
-    assert!(r1.proc.log_text().contains(up), "{}", logs(&[&r1]));
+    wait_log(&r1, up);
     s.assert_client_reaches(VIP, 0, &[&r1, &r2]);
 }
 
@@ -424,11 +424,7 @@ fn track_interface_down_means_fault_and_up_means_back() {
     std::thread::sleep(Duration::from_millis(1200));
     r1_ns.ip(&["link", "set", "upl0", "down"]).unwrap();
     s.wait_master(VIP, 1, &[&r1, &r2]);
-    assert!(
-        r1.proc.log_text().contains("Master -> Fault"),
-        "{}",
-        logs(&[&r1])
-    );
+    wait_log(&r1, "Master -> Fault");
     s.assert_client_reaches(VIP, 1, &[&r1, &r2]);
     std::thread::sleep(Duration::from_millis(1200));
     r1_ns.ip(&["link", "set", "upl0", "up"]).unwrap();
@@ -602,12 +598,7 @@ fn sync_group_members_fail_over_together() {
     s.wait_master(VIP, 1, &all);
     s.wait_master(VIP2, 1, &all);
     s.assert_client_reaches(VIP2, 1, &all);
-    let log = r1.proc.log_text();
-    assert!(
-        log.contains("sync group G1: member VI_1 in FAULT"),
-        "{}",
-        logs(&all)
-    );
+    wait_log(&r1, "sync group G1: member VI_1 in FAULT");
     std::thread::sleep(Duration::from_millis(1200));
     r1_ns.ip(&["link", "set", "upl0", "up"]).unwrap();
     s.wait_master(VIP, 0, &all);
