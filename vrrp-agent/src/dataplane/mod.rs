@@ -168,6 +168,9 @@ pub struct WatchTimerStats {
     pub runs: u64,
     /// Time spent inside them.
     pub busy: Duration,
+    /// Times the timer could not start itself again from its callback (see
+    /// [`vrrp_common::WatchTimer::start_failures`]); 0 on every kernel that works.
+    pub start_failures: u32,
 }
 
 /// The loaded program and its maps.
@@ -587,6 +590,7 @@ impl Dataplane {
         Ok(WatchTimerStats {
             runs: t.runs,
             busy: Duration::from_nanos(t.run_ns),
+            start_failures: t.start_failures,
         })
     }
 
