@@ -61,10 +61,10 @@ fn every_probed_feature_is_present_and_the_watchdog_runs_in_the_kernel() {
         "the start-up probe of the watchdog failed on {}",
         probe::kernel_release()
     );
-    // The probe's arming fired through a relative restart from the callback, and its event
-    // was taken off the ring before anyone reads it.
+    // The probe's arming fired (on a slow guest its first run may already be past the
+    // deadline; the next test makes the timer restart itself), and no restart failed.
     let stats = dp.watch_timer_stats().unwrap();
-    assert!(stats.runs >= 2, "{stats:?}");
+    assert!(stats.runs >= 1, "{stats:?}");
     assert_eq!(stats.start_failures, 0);
 }
 
@@ -77,7 +77,7 @@ fn the_watchdog_restarts_itself_until_the_deadline_and_fires_once() {
     let before = dp.watch_timer_stats().unwrap();
     // Long enough that the timer's first run (at arming) finds it in the future and must
     // start itself again for it.
-    let down_after = Duration::from_millis(150);
+    let down_after = Duration::from_millis(500);
     let armed_at = MonoTime::now();
     dp.arm_master_down(&key, down_after, armed_at, 1).unwrap();
     let started = Instant::now();

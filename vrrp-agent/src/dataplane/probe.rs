@@ -6,7 +6,7 @@
 //! the object is loaded, so that a kernel that is too old gets one sentence naming the kernel
 //! needed instead of a verifier log. Then [`Dataplane::load`](super::Dataplane::load) runs the
 //! master-down watchdog once for real ([`Dataplane::probe_watchdog`](super::Dataplane)): it
-//! arms a slot for 1 ms with BPF_PROG_TEST_RUN and waits for the timer's event. Where the
+//! arms a slot for 10 ms with BPF_PROG_TEST_RUN and waits for the timer's event. Where the
 //! watchdog cannot work (no `bpf_timer` or `bpf_loop`, a verifier that refuses it, a timer
 //! that does not fire), Backups keep their Master_Down_Timers in the agent, as they did
 //! before the watchdog existed. Everything else has no fallback: the agent refuses to start
@@ -246,11 +246,13 @@ impl fmt::Display for WatchdogPath {
     }
 }
 
-/// How long the probe waits for a 1 ms watchdog to fire: generous, for an emulated guest on
+/// How long the probe waits for a 10 ms watchdog to fire: generous, for an emulated guest on
 /// a busy host. A timer that takes longer is not one to rely on.
 const PROBE_WAIT: Duration = Duration::from_secs(2);
-/// The probe's interval.
-const PROBE_DOWN_AFTER: Duration = Duration::from_millis(1);
+/// The probe's interval: long enough that on a real machine the timer's first run (at
+/// arming) finds the deadline ahead and must restart itself for it, the path that needs a
+/// relative timeout on 6.1; short enough not to delay start-up.
+const PROBE_DOWN_AFTER: Duration = Duration::from_millis(10);
 /// The slot the probe arms: free, since it runs before any instance is configured, and
 /// cleared again afterwards.
 const PROBE_SLOT: u32 = 1;
