@@ -60,13 +60,13 @@ pub const VM_TESTS: &[VmTest] = &[
     VmTest {
         target: "xdp_fixtures",
         filters: &[],
-        timeout: Duration::from_secs(420),
+        timeout: Duration::from_secs(400),
     },
     // The kernel features the agent probes (and the large-message checksum path).
     VmTest {
         target: "kernel_support",
         filters: &[],
-        timeout: Duration::from_secs(240),
+        timeout: Duration::from_secs(180),
     },
     // Two agents on a LAN of network namespaces: start-up by priority, hard failover (the
     // Backup takes over when the Master's link goes), preemption.
@@ -301,10 +301,33 @@ pub fn run(root: &Path, kernels: &[&'static Kernel]) -> Result<Vec<Outcome>> {
     }
     let (bins, agent) = build(root, &present)?;
     let mut outcomes = Vec::new();
+    // The VMs run side by side: each runs one test at a time, mostly on one host core.
+    let mut running = Vec::new();
     for k in kernels {
-        outcomes.extend(run_kernel(root, &vng, k, &present, &bins, &agent)?);
+        running.push(start_kernel(
+            root,
+            &vng,
+            k,
+            &present,
+            &bins,
+            &agent,
+            &mut outcomes,
+        )?);
+    }
+    for r in running {
+        outcomes.extend(finish_kernel(r)?);
     }
     Ok(outcomes)
+}
+
+/// A VM that was started, with what it runs.
+struct Running {
+    kernel: &'static Kernel,
+    child: std::process::Child,
+    started: Instant,
+    limit: Duration,
+    out: PathBuf,
+    planned: Vec<&'static VmTest>,
 }
 
 /// The cargo profile of the VM's binaries, defined here through cargo's environment: the
@@ -431,14 +454,15 @@ fn guest_script(root: &Path, out: &Path, tests: &[(&VmTest, &Path)], agent: &Pat
     s
 }
 
-fn run_kernel(
+fn start_kernel(
     root: &Path,
     vng: &Path,
     k: &'static Kernel,
     tests: &[&'static VmTest],
     bins: &[(String, PathBuf)],
     agent: &Path,
-) -> Result<Vec<Outcome>> {
+    outcomes: &mut Vec<Outcome>,
+) -> Result<Running> {
     let image = vmlinuz(k).with_context(|| {
         format!(
             "kernel {} is not in {} (run `cargo xtask test-kernels` to install it)",
@@ -449,7 +473,6 @@ fn run_kernel(
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let mut planned = Vec::new();
-    let mut outcomes = Vec::new();
     for t in tests {
         match bins.iter().find(|(name, _)| name == t.target) {
             Some((_, bin)) => planned.push((*t, bin.as_path())),
@@ -481,7 +504,7 @@ fn run_kernel(
     let console = std::fs::File::create(out.join("console.log"))
         .with_context(|| format!("creating {}/console.log", out.display()))?;
     let started = Instant::now();
-    let mut child = Command::new(vng)
+    let child = Command::new(vng)
         .arg("--run")
         .arg(&image)
         // /dev/kvm exists on this machine but does not boot a guest: TCG.
@@ -502,6 +525,26 @@ fn run_kernel(
         .process_group(0)
         .spawn()
         .context("starting vng")?;
+    Ok(Running {
+        kernel: k,
+        child,
+        started,
+        limit,
+        out,
+        planned: planned.iter().map(|(t, _)| *t).collect(),
+    })
+}
+
+/// Waits for a VM (at most its limit; then it is killed) and reads its results.
+fn finish_kernel(r: Running) -> Result<Vec<Outcome>> {
+    let Running {
+        kernel: k,
+        mut child,
+        started,
+        limit,
+        out,
+        planned,
+    } = r;
     let status = loop {
         if let Some(st) = child.try_wait().context("waiting for vng")? {
             break Some(st);
@@ -522,9 +565,10 @@ fn run_kernel(
         )),
         Some(_) => None,
     };
-    for (t, _) in &planned {
-        outcomes.push(read_outcome(&out, k.label, t.target, vm_note.as_deref()));
-    }
+    let outcomes = planned
+        .iter()
+        .map(|t| read_outcome(&out, k.label, t.target, vm_note.as_deref()))
+        .collect();
     eprintln!("xtask: {} done in {vm_secs}s", k.label);
     Ok(outcomes)
 }
