@@ -4,6 +4,8 @@
 //! nightly's rust-src, bpf-linker built against LLVM 22), installing only what is missing
 //! and saying what it installs. When everything is present the check takes a few
 //! milliseconds.
+mod vm;
+
 use std::{
     path::{Path, PathBuf},
     process::Command,
@@ -43,11 +45,23 @@ enum Cmd {
     Setup,
     /// Build the XDP object (nightly, -Z build-std=core, bpfel-unknown-none, BTF).
     BuildEbpf,
-    /// Set up, build, and run every test (the CI command). Needs root.
+    /// Set up, build, and run every test (the CI command): the host's, then the kernel-side
+    /// ones in VMs with Debian's 6.1 and 6.12 kernels. Needs root.
     Test {
-        /// Extra arguments for `cargo test` (after `--`).
+        /// Run the host's tests only (no VMs).
+        #[arg(long)]
+        host_only: bool,
+        /// Extra arguments for the host's `cargo test` (after `--`).
         #[arg(last = true)]
         args: Vec<String>,
+    },
+    /// Run the kernel-side tests (XDP fixtures, agents in network namespaces) inside VMs
+    /// booted with Debian's kernels (virtme-ng, QEMU without KVM), and print a table kernel x
+    /// test binary. Installs QEMU, virtme-ng and the kernels if missing. Needs root.
+    TestKernels {
+        /// Only these kernels (by label: 6.1, 6.12); default: all.
+        #[arg(long = "kernel")]
+        kernels: Vec<String>,
     },
     /// A short lab in network namespaces: the agent on one side, keepalived's and crafted
     /// adverts on the other, and what the kernel recorded, shown with bpftool. Needs root.
@@ -90,15 +104,41 @@ fn main() -> Result<()> {
             setup()?;
             build_ebpf(&root)
         }
-        Cmd::Test { args } => {
+        Cmd::Test { host_only, args } => {
             require_root("the tests load XDP programs and create network namespaces")?;
             setup()?;
+            if !host_only {
+                vm::setup(install_debs)?;
+            }
             build_ebpf(&root)?;
             let mut cmd = cargo();
             cmd.current_dir(&root)
                 .args(["test", "--workspace", "--exclude", "vrrp-ebpf"])
                 .args(args);
-            run_tests(&mut cmd)
+            let host = run_tests(&mut cmd)?;
+            let vms = if host_only {
+                Vec::new()
+            } else {
+                let kernels: Vec<&vm::Kernel> = vm::KERNELS.iter().collect();
+                run_vms(&root, &kernels)
+            };
+            finish(host, &vms)
+        }
+        Cmd::TestKernels { kernels } => {
+            require_root("the guests load XDP programs and create network namespaces")?;
+            setup()?;
+            vm::setup(install_debs)?;
+            build_ebpf(&root)?;
+            let chosen: Vec<&vm::Kernel> = vm::KERNELS
+                .iter()
+                .filter(|k| kernels.is_empty() || kernels.iter().any(|l| l == k.label))
+                .collect();
+            if chosen.is_empty() {
+                let labels: Vec<&str> = vm::KERNELS.iter().map(|k| k.label).collect();
+                bail!("no such kernel: expected one of {}", labels.join(", "));
+            }
+            let vms = run_vms(&root, &chosen);
+            finish(HostTests::default(), &vms)
         }
         Cmd::Demo => {
             require_root("the demo creates network namespaces and attaches XDP")?;
@@ -175,9 +215,51 @@ fn run(cmd: &mut Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs `cargo test`, passing its output through, and ends with one line totalling every
-/// test binary's result (cargo's own last line is the doc-test summary, often "0 passed").
-fn run_tests(cmd: &mut Command) -> Result<()> {
+/// What the host's `cargo test` counted.
+#[derive(Default)]
+struct HostTests {
+    passed: u64,
+    failed: u64,
+    /// cargo test's exit status was not success (a build error, a crashed binary).
+    broken: bool,
+}
+
+/// Runs the VM tests; a set-up error counts as one failure, so the total still says so.
+fn run_vms(root: &Path, kernels: &[&'static vm::Kernel]) -> Vec<vm::Outcome> {
+    let started = Instant::now();
+    let outcomes = match vm::run(root, kernels) {
+        Ok(o) => o,
+        Err(e) => vec![vm::Outcome {
+            kernel: "-",
+            target: "(VM set-up)",
+            passed: 0,
+            failed: 1,
+            secs: 0,
+            note: Some(format!("{e:#}")),
+        }],
+    };
+    vm::print_table(&outcomes);
+    println!("VM tests took {}s", started.elapsed().as_secs());
+    outcomes
+}
+
+/// Prints the closing line, totalling the host's and the VMs' tests, and fails if any did.
+fn finish(host: HostTests, vms: &[vm::Outcome]) -> Result<()> {
+    let passed = host.passed + vms.iter().map(|o| o.passed).sum::<u64>();
+    let failed = host.failed + vms.iter().map(|o| o.failed).sum::<u64>();
+    println!("tests: {passed} passed, {failed} failed");
+    if host.broken {
+        bail!("cargo test failed");
+    }
+    if failed > 0 {
+        bail!("{failed} tests failed");
+    }
+    Ok(())
+}
+
+/// Runs `cargo test`, passing its output through, and totals every test binary's result
+/// (cargo's own last line is the doc-test summary, often "0 passed").
+fn run_tests(cmd: &mut Command) -> Result<HostTests> {
     use std::io::{BufRead, BufReader};
     let mut child = cmd
         .stdout(std::process::Stdio::piped())
@@ -208,11 +290,14 @@ fn run_tests(cmd: &mut Command) -> Result<()> {
         }
     }
     let status = child.wait().context("waiting for cargo test")?;
-    println!("tests: {passed} passed, {failed} failed");
     if !status.success() {
-        bail!("cargo test failed ({status})");
+        eprintln!("xtask: cargo test failed ({status})");
     }
-    Ok(())
+    Ok(HostTests {
+        passed,
+        failed,
+        broken: !status.success(),
+    })
 }
 
 fn output(cmd: &mut Command) -> Option<String> {
@@ -227,34 +312,7 @@ fn setup() -> Result<()> {
     let start = Instant::now();
     let mut did = false;
 
-    // Debian packages: one dpkg-query for all of them.
-    let installed = Command::new("dpkg-query")
-        .args(["-W", "-f=${Package} ${db:Status-Status}\n"])
-        .args(DEB_PACKAGES)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    let missing: Vec<&str> = DEB_PACKAGES
-        .iter()
-        .copied()
-        .filter(|p| !installed.lines().any(|l| l == format!("{p} installed")))
-        .collect();
-    if !missing.is_empty() {
-        require_root("installing Debian packages")?;
-        eprintln!("xtask: installing Debian packages: {}", missing.join(" "));
-        run(
-            Command::new("apt-get").arg("update").arg("-q"),
-            "apt-get update",
-        )?;
-        run(
-            Command::new("apt-get")
-                .args(["install", "-y", "-q", "--no-install-recommends"])
-                .args(&missing)
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-            "apt-get install",
-        )?;
-        did = true;
-    }
+    did |= install_debs(DEB_PACKAGES)?;
 
     // Nightly with rust-src, for -Z build-std=core.
     let sysroot = output(
@@ -297,6 +355,39 @@ fn setup() -> Result<()> {
         eprintln!("xtask: set-up done in {:.1?}", start.elapsed());
     }
     Ok(())
+}
+
+/// Installs the Debian packages of `packages` that are missing (one dpkg-query for all of
+/// them), saying which. Returns whether it installed anything.
+fn install_debs(packages: &[&str]) -> Result<bool> {
+    let installed = Command::new("dpkg-query")
+        .args(["-W", "-f=${Package} ${db:Status-Status}\n"])
+        .args(packages)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !installed.lines().any(|l| l == format!("{p} installed")))
+        .collect();
+    if missing.is_empty() {
+        return Ok(false);
+    }
+    require_root("installing Debian packages")?;
+    eprintln!("xtask: installing Debian packages: {}", missing.join(" "));
+    run(
+        Command::new("apt-get").arg("update").arg("-q"),
+        "apt-get update",
+    )?;
+    run(
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        "apt-get install",
+    )?;
+    Ok(true)
 }
 
 /// Builds the XDP object into target/bpf, where vrrp-agent's build.rs picks it up.

@@ -11,6 +11,12 @@
 //! It also arms each Backup's master-down watchdog in the kernel
 //! ([`Dataplane::arm_master_down`]): one BPF timer checks the peer records XDP keeps and sends
 //! an `EV_MASTER_DOWN` event when a Master has been silent for the armed interval.
+//!
+//! Before loading, [`probe`] asks the kernel for every feature the object needs: one without
+//! fallback that is missing stops the load with the kernel needed; where the watchdog cannot
+//! work, [`Dataplane::watchdog_path`] says so and Backups keep their timers in the agent.
+pub mod probe;
+
 use std::{
     fmt,
     path::{Path, PathBuf},
@@ -30,6 +36,7 @@ use vrrp_common::{
 };
 
 use crate::units::MonoTime;
+pub use probe::{KernelSupport, WatchdogPath, FEATURES};
 
 /// The XDP object built by `cargo xtask build-ebpf`, embedded by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp.bpf.o"));
@@ -50,6 +57,9 @@ pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/vrrp";
 /// Errors of the data plane, each naming what failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DataplaneError {
+    /// The kernel lacks a feature the data plane cannot do without (names the kernel needed).
+    #[error("{0}")]
+    Kernel(String),
     /// The binary was built without a usable XDP object.
     #[error(
         "the embedded XDP object is empty or invalid ({0}); rebuild after `cargo xtask build-ebpf`"
@@ -158,6 +168,9 @@ pub struct WatchTimerStats {
     pub runs: u64,
     /// Time spent inside them.
     pub busy: Duration,
+    /// Times the timer could not start itself again from its callback (see
+    /// [`vrrp_common::WatchTimer::start_failures`]); 0 on every kernel that works.
+    pub start_failures: u32,
 }
 
 /// The loaded program and its maps.
@@ -172,6 +185,8 @@ pub struct Dataplane {
     slots: std::collections::BTreeMap<InstanceKey, u16>,
     /// `VRRP_PEERS` mapped read-only into our memory.
     peers_view: PeersView,
+    /// Who keeps Backups' Master_Down_Timers on this kernel.
+    watchdog: WatchdogPath,
 }
 
 /// A read-only mapping of the `VRRP_PEERS` array (BPF_F_MMAPABLE): the XDP program writes
@@ -249,13 +264,18 @@ fn map_err(name: &'static str, e: impl fmt::Display) -> DataplaneError {
 }
 
 impl Dataplane {
-    /// Loads and verifies the program. With `pin_dir`, removes stale pins of our maps left
-    /// there by a killed agent, then pins every map there.
+    /// Checks the kernel's features, loads and verifies the program, and finds out whether
+    /// the master-down watchdog works here ([`Dataplane::watchdog_path`]). With `pin_dir`,
+    /// removes stale pins of our maps left there by a killed agent, then pins every map there.
     pub fn load(pin_dir: Option<&Path>) -> Result<Self, DataplaneError> {
         if OBJECT.is_empty() {
             return Err(DataplaneError::Object("0 bytes".into()));
         }
         bump_memlock_rlimit();
+        let support = probe::probe_kernel();
+        if let Some(why) = support.refusal() {
+            return Err(DataplaneError::Kernel(why));
+        }
         let mut ebpf = EbpfLoader::new()
             .load(OBJECT)
             .map_err(|e| DataplaneError::Load(format!("{e:#}")))?;
@@ -264,15 +284,31 @@ impl Dataplane {
             .ok_or_else(|| DataplaneError::Object(format!("no program {PROGRAM}")))?
             .try_into()
             .map_err(|e: ProgramError| DataplaneError::Object(e.to_string()))?;
-        prog.load()
-            .map_err(|e| DataplaneError::Load(verifier_message(&e)))?;
+        prog.load().map_err(|e| {
+            DataplaneError::Load(format!(
+                "{} (kernel {}; the program is tested on Linux 6.1, 6.12 and 6.18)",
+                verifier_message(&e),
+                probe::kernel_release()
+            ))
+        })?;
         let arm: &mut Xdp = ebpf
             .program_mut(WATCH_PROGRAM)
             .ok_or_else(|| DataplaneError::Object(format!("no program {WATCH_PROGRAM}")))?
             .try_into()
             .map_err(|e: ProgramError| DataplaneError::Object(e.to_string()))?;
-        arm.load()
-            .map_err(|e| DataplaneError::Load(verifier_message(&e)))?;
+        // The watchdog is optional: without it, Backups keep their timers in the agent.
+        let mut watchdog = match support.watchdog_blocker() {
+            Some(reason) => WatchdogPath::Agent { reason },
+            None => match arm.load() {
+                Ok(()) => WatchdogPath::Kernel,
+                Err(e) => {
+                    tracing::debug!(error = %verifier_message(&e), "watchdog program refused");
+                    WatchdogPath::Agent {
+                        reason: format!("the kernel refused the watchdog program: {e}"),
+                    }
+                }
+            },
+        };
 
         let peers_view = PeersView::map(
             ebpf.map(map_names::PEERS)
@@ -286,7 +322,15 @@ impl Dataplane {
             pinned: Vec::new(),
             attached: Vec::new(),
             slots: std::collections::BTreeMap::new(),
+            watchdog: watchdog.clone(),
         };
+        if watchdog == WatchdogPath::Kernel {
+            if let Err(reason) = dp.probe_watchdog() {
+                watchdog = WatchdogPath::Agent { reason };
+            }
+        }
+        tracing::info!(kernel = %probe::kernel_release(), "Backups' Master_Down_Timers run {watchdog}");
+        dp.watchdog = watchdog;
         if let Some(dir) = pin_dir {
             dp.pin_all(dir)?;
         }
@@ -339,6 +383,17 @@ impl Dataplane {
         self.pin_dir.as_deref()
     }
 
+    /// Who keeps Backups' Master_Down_Timers on this kernel: the kernel's watchdog (then
+    /// [`Dataplane::arm_master_down`] works), or the agent, and why.
+    pub fn watchdog_path(&self) -> &WatchdogPath {
+        &self.watchdog
+    }
+
+    /// Whether the kernel's master-down watchdog is in use.
+    pub fn kernel_watchdog(&self) -> bool {
+        self.watchdog == WatchdogPath::Kernel
+    }
+
     /// The interfaces the program is attached to.
     pub fn attachments(&self) -> &[Attachment] {
         &self.attached
@@ -380,13 +435,15 @@ impl Dataplane {
     /// Clears a slot's peer table and counters, labels them with `key`, and disarms its
     /// master-down watchdog.
     fn reset_slot(&mut self, slot: u16, key: InstanceKey) -> Result<(), DataplaneError> {
-        self.run_watch_command(
-            key,
-            WatchCommand {
-                slot: u32::from(slot),
-                ..Default::default()
-            },
-        )?;
+        if self.kernel_watchdog() {
+            self.run_watch_command(
+                key,
+                WatchCommand {
+                    slot: u32::from(slot),
+                    ..Default::default()
+                },
+            )?;
+        }
         let name = map_names::PEERS;
         let map = self.map_mut(name)?;
         let mut peers: Array<&mut MapData, PeerTable> =
@@ -533,6 +590,7 @@ impl Dataplane {
         Ok(WatchTimerStats {
             runs: t.runs,
             busy: Duration::from_nanos(t.run_ns),
+            start_failures: t.start_failures,
         })
     }
 
@@ -547,6 +605,12 @@ impl Dataplane {
 
     /// Runs `vrrp_watch_arm` once on `cmd`.
     fn run_watch_command(&self, key: InstanceKey, cmd: WatchCommand) -> Result<(), DataplaneError> {
+        if let WatchdogPath::Agent { reason } = &self.watchdog {
+            return Err(DataplaneError::Watch {
+                key,
+                reason: format!("the kernel's watchdog is not in use: {reason}"),
+            });
+        }
         let prog: &Xdp = self
             .ebpf
             .program(WATCH_PROGRAM)

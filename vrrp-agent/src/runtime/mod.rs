@@ -277,6 +277,8 @@ impl Agent {
 
         let dp = Dataplane::load(Some(&opts.pin_dir)).context("loading the XDP program")?;
         tracing::info!(pin_dir = %opts.pin_dir.display(), "XDP program loaded, maps pinned");
+        // Where the kernel's watchdog cannot work, Backups keep their timers here.
+        let watchdog = dp.kernel_watchdog();
         let announcer = Announcer::new().context("opening the GARP socket")?;
         let mut agent = Agent {
             opts: opts.clone(),
@@ -294,7 +296,7 @@ impl Agent {
             pending: Vec::new(),
             followups: VecDeque::new(),
             faults_dirty: false,
-            watchdog: true,
+            watchdog,
             watch_hold: None,
             event_logs: lograte::LogRates::new(),
         };
