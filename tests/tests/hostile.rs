@@ -496,10 +496,10 @@ fn a_flood_of_hostile_adverts_changes_nothing() {
     // does, each time XDP reported it (a new source; again if the attacker's thread stalled
     // for more than three intervals on a busy machine), at most once per interval: an extra
     // advert (inside the slack) and garp_lower_prio_repeat (5) gratuitous ARPs at once and 5
-    // more garp_lower_prio_delay (5 s) later, for its one VIP. The Backup sent nothing The capture
-    // stamps a frame when its thread reads it, which a busy machine delays: frames from
-    // before the window can land in it, so the bound is half the schedule again plus the
-    // slack. An agent that answered the flood would send thousands.
+    // more garp_lower_prio_delay (5 s) later, for its one VIP. The Backup sent nothing. The
+    // capture stamps a frame when its thread reads it, which a busy machine delays: frames
+    // from before the window can land in it, so the bound is half the schedule again plus
+    // the slack. An agent that answered the flood would send thousands.
     let t1 = tally(&seen1, start, end);
     let t2 = tally(&seen2, start, end);
     eprintln!("r1 sent during the flood: {t1:?}; r2: {t2:?}");
