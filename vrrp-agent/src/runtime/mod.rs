@@ -12,6 +12,7 @@
 //! A Backup does not wake per received advert. At its Master_Down deadline it first reads
 //! the kernel's record of the Master (shared memory, no syscall) and feeds the newest advert
 //! to the election, which re-arms the timer from the advert's real receive time.
+mod attach;
 mod groups;
 mod kernel;
 mod reload;
@@ -40,7 +41,7 @@ pub use kernel::{addr_bytes, kernel_instance, parse_event, peer_addr, KernelInst
 use crate::{
     announce::{Announcer, GarpSchedule},
     config::{self, Config, Family, Instance, VirtualAddress},
-    dataplane::{Dataplane, XdpModeChoice},
+    dataplane::{vlan, Dataplane, XdpModeChoice},
     election::{Action, DownWatch, Input, Reason, Router, State},
     netlink::Netlink,
     notify::{Notifier, Subject},
@@ -362,12 +363,10 @@ impl Agent {
         ki
     }
 
-    /// Attaches XDP to every interface an instance uses and it is not attached to yet.
-    ///
-    /// Under `--xdp-mode auto`, a veth gets SKB mode: native XDP on a veth makes the kernel
-    /// run a NAPI and GRO pass and copy every received packet (all traffic, not only VRRP)
-    /// into a page-pool buffer, which cost the sending side 12% more CPU in bench-cpu.
-    /// Everything else tries native mode first.
+    /// Attaches XDP to every interface an instance uses and it is not attached to yet, in
+    /// the mode [`vlan::attach_choice`] picks for its kind (SKB mode for a veth under
+    /// `auto`, and always for a VLAN device or a bond), then tells the program about VLAN
+    /// devices on those interfaces.
     async fn attach_all(&mut self) -> Result<()> {
         let mut ifaces: Vec<String> = self.kernel.values().map(|k| k.iface.clone()).collect();
         ifaces.sort_unstable();
@@ -376,16 +375,15 @@ impl Agent {
             if self.dp.attachments().iter().any(|a| a.iface == iface) {
                 continue;
             }
-            let mut choice = self.opts.xdp_mode;
-            if choice == XdpModeChoice::Auto {
-                let kind = self.netlink.link(&iface).await.ok().and_then(|l| l.kind);
-                if kind.as_deref() == Some("veth") {
-                    choice = XdpModeChoice::Skb;
-                }
+            let kind = self.netlink.link(&iface).await.ok().and_then(|l| l.kind);
+            let (choice, why) = vlan::attach_choice(kind.as_deref(), self.opts.xdp_mode);
+            if let Some(why) = why {
+                tracing::warn!(iface, "{why}");
             }
             let mode = self.dp.attach(&iface, choice)?;
             tracing::info!(iface, %mode, "XDP attached");
         }
+        self.sync_vlans(true).await;
         Ok(())
     }
 
@@ -555,6 +553,7 @@ impl Agent {
     /// carrier, and leave FAULT (as Backup, RFC 9568 §6.4.1 Startup rules) when it is back.
     /// Instances that track it (`track_interface`) get its weight or FAULT.
     async fn on_link(&mut self, now: MonoTime, ev: &crate::netlink::LinkEvent) {
+        self.sync_vlans(false).await;
         let ok = ev.up && ev.running && !ev.removed;
         for i in 0..self.routers.len() {
             let vr = &mut self.routers[i];
