@@ -365,9 +365,10 @@ impl Agent {
 
     /// Attaches XDP to every interface an instance uses and it is not attached to yet, in
     /// the mode [`vlan::attach_choice`] picks for its kind (SKB mode for a veth under
-    /// `auto`, and always for a VLAN device or a bond), then tells the program about VLAN
-    /// devices on those interfaces.
+    /// `auto`, and always for a VLAN device or a bond), after telling the program about
+    /// the VLAN devices on those interfaces.
     async fn attach_all(&mut self) -> Result<()> {
+        self.sync_vlans(true).await;
         let mut ifaces: Vec<String> = self.kernel.values().map(|k| k.iface.clone()).collect();
         ifaces.sort_unstable();
         ifaces.dedup();
@@ -383,7 +384,6 @@ impl Agent {
             let mode = self.dp.attach(&iface, choice)?;
             tracing::info!(iface, %mode, "XDP attached");
         }
-        self.sync_vlans(true).await;
         Ok(())
     }
 
