@@ -379,6 +379,10 @@ fn add_bond(ns: &Netns, slaves: &[&str], addr: &str) -> String {
         ns.ip(&["link", "set", s, "master", &name]).unwrap();
         ns.ip(&["link", "set", s, "up"]).unwrap();
     }
+    // Both ends prefer their first slave: two independent choices could pick the two ends
+    // of different veths, and an active-backup bond drops what its inactive slave receives.
+    ns.ip(&["link", "set", &name, "type", "bond", "primary", slaves[0]])
+        .unwrap();
     ns.ip(&["addr", "add", addr, "dev", &name]).unwrap();
     ns.ip(&["link", "set", &name, "up"]).unwrap();
     name
@@ -451,7 +455,9 @@ fn bond_of_two_veths() {
     };
     assert!(
         wait_for(TRANSITION, || (recorded("before") >= 2).then_some(())).is_some(),
-        "adverts recorded under the bond"
+        "adverts recorded under the bond: {:?}\n{}",
+        valid_by_iface(&agent.pins),
+        logs(&[&agent.proc, &ka])
     );
 
     // Slave failover: the active slave's link goes down on both sides' bonds.
