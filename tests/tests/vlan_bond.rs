@@ -197,13 +197,13 @@ fn agent_state(agent: &Proc, instance: &str) -> Option<&'static str> {
     agent
         .log_text()
         .lines()
+        .rev()
         .filter(|l| l.contains(&field) || l.ends_with(&format!("instance={instance}")))
-        .filter_map(|l| {
+        .find_map(|l| {
             ["-> Master:", "-> Backup:", "-> Fault:"]
                 .into_iter()
                 .find(|n| l.contains(n))
         })
-        .last()
         .map(|n| &n[3..9])
 }
 
