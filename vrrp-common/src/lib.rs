@@ -349,11 +349,8 @@ pub struct WatchTimer {
     pub gen: u64,
     /// Slots `1..slots` may be armed (the highest slot ever armed, plus one).
     pub slots: u32,
-    /// Times the timer could not start itself again (`bpf_timer_start` failed in its
-    /// callback). Each time it hands every armed slot back to the agent at once with an
-    /// [`EV_MASTER_DOWN`] (whose `ts_ns` may then lie in the future), so that the agent
-    /// re-arms it (and, if the kernel refuses again, keeps the Master_Down_Timers itself).
-    pub start_failures: u32,
+    /// Always zero.
+    pub _pad: u32,
     /// Timer runs (each checks every slot below `slots`).
     pub runs: u64,
     /// Time spent in those runs, from `bpf_ktime_get_ns` at entry and exit (the timer

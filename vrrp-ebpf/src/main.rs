@@ -24,7 +24,7 @@
 use core::ffi::c_void;
 
 use aya_ebpf::{
-    bindings::{bpf_timer, xdp_action, BPF_F_MMAPABLE},
+    bindings::{bpf_timer, xdp_action, BPF_F_MMAPABLE, BPF_F_TIMER_ABS},
     btf_maps::{lpm_trie::Key, Array, HashMap, LpmTrie, PerCpuArray, PerCpuHashMap, RingBuf},
     helpers::{
         bpf_csum_diff, bpf_ktime_get_ns,
@@ -422,11 +422,7 @@ fn message_sum(ctx: &XdpContext, ip: &Ip, len: usize) -> Option<u64> {
         return Some(sum);
     }
     // Large message: copy into scratch space (bpf_csum_diff cannot take a variable length
-    // from packet memory) and sum it there: whole chunks at constant offsets and sizes, then
-    // the tail, whose offset and size come from `len` by masks alone. No value depends on a
-    // comparison with a running total: 6.1's verifier followed such a loop into a branch it
-    // could not rule out and saw a negative size ("R4 min value is negative"), 6.12's lost the
-    // buffer pointer there ("R3 type=scalar").
+    // from packet memory) and sum in chunks.
     let scratch = VRRP_SCRATCH.get_ptr_mut(0)?;
     // SAFETY: per-CPU array slot 0 always exists; XDP does not preempt itself on one CPU.
     let buf = unsafe { &mut (*scratch).buf };
@@ -446,35 +442,36 @@ fn message_sum(ctx: &XdpContext, ip: &Ip, len: usize) -> Option<u64> {
     if rc != 0 {
         return None;
     }
-    // Whole chunks: at most SCRATCH_BYTES / CSUM_CHUNK - 1 of them, since len < SCRATCH_BYTES.
-    let mut i = 0;
-    while i < SCRATCH_BYTES / CSUM_CHUNK - 1 {
-        if len < (i + 1) * CSUM_CHUNK {
+    let mut done = 0usize;
+    for _ in 0..(SCRATCH_BYTES / CSUM_CHUNK) {
+        if done >= len {
             break;
         }
-        // SAFETY: [i * CSUM_CHUNK, (i + 1) * CSUM_CHUNK) is inside the scratch buffer.
-        sum += csum_chunk(unsafe { buf.as_ptr().add(i * CSUM_CHUNK) }, CSUM_CHUNK)?;
-        i += 1;
+        let n = if len - done > CSUM_CHUNK {
+            CSUM_CHUNK
+        } else {
+            len - done
+        };
+        if done > SCRATCH_BYTES - CSUM_CHUNK || n > CSUM_CHUNK {
+            break;
+        }
+        // SAFETY: [done, done + n) is inside the scratch buffer (checked above).
+        let s = unsafe {
+            bpf_csum_diff(
+                core::ptr::null_mut(),
+                0,
+                buf.as_mut_ptr().add(done) as *mut u32,
+                n as u32,
+                0,
+            )
+        };
+        if s < 0 {
+            return None;
+        }
+        sum += s as u32 as u64;
+        done += n;
     }
-    // The tail: fewer than CSUM_CHUNK bytes from the end of the last whole chunk (its offset
-    // is at most SCRATCH_BYTES - CSUM_CHUNK, so offset + size < SCRATCH_BYTES).
-    let tail_off = len & (SCRATCH_BYTES - CSUM_CHUNK);
-    let tail_len = len & (CSUM_CHUNK - 4);
-    // SAFETY: [tail_off, tail_off + tail_len) is inside the scratch buffer (see above).
-    sum += csum_chunk(unsafe { buf.as_ptr().add(tail_off) }, tail_len)?;
     Some(sum)
-}
-
-/// One's complement sum (32-bit, unfolded) of `n` <= CSUM_CHUNK bytes (a multiple of 4) at `p`
-/// in the scratch buffer.
-#[inline(always)]
-fn csum_chunk(p: *const u8, n: usize) -> Option<u64> {
-    // SAFETY: the caller passes a range inside the scratch buffer; the helper only reads it.
-    let s = unsafe { bpf_csum_diff(core::ptr::null_mut(), 0, p as *mut u32, n as u32, 0) };
-    if s < 0 {
-        return None;
-    }
-    Some(s as u32 as u64)
 }
 
 /// The receive checks of RFC 9568 §7.1 / RFC 3768 §7.1 that need no election state, then
@@ -801,8 +798,15 @@ extern "C" fn watch_timer_fired(_map: *mut c_void, _key: *mut u32, t: *mut Watch
                 0,
             );
         }
-        if scan.next != u64::MAX && !watch_timer_restart(t, scan.next, slots) {
-            break;
+        if scan.next != u64::MAX {
+            // SAFETY: our own timer, initialised (it is running).
+            unsafe {
+                bpf_timer_start(
+                    core::ptr::addr_of_mut!(t.timer) as *mut bpf_timer,
+                    scan.next.saturating_add(WATCH_SLACK_NS),
+                    BPF_F_TIMER_ABS as u64,
+                );
+            }
         }
         // An arming that bumped `gen` after we read it may have written a slot we already
         // passed, and its own timer start may have come before ours: look again.
@@ -820,41 +824,6 @@ extern "C" fn watch_timer_fired(_map: *mut c_void, _key: *mut u32, t: *mut Watch
     t.runs += 1;
     t.run_ns += end.saturating_sub(start);
     0
-}
-
-/// Starts the timer again for `deadline` plus [`WATCH_SLACK_NS`]. The timeout is relative,
-/// computed from `bpf_ktime_get_ns` (CLOCK_MONOTONIC, the timer's clock) just before: the
-/// absolute mode (`BPF_F_TIMER_ABS`) came only in 6.4, and 6.1 refuses any flag. If the
-/// kernel refuses, counts it and fires every armed slot now, so that the agent hears of it:
-/// it re-arms through `vrrp_watch_arm` (which starts the timer and reports a refusal) and
-/// keeps the Master_Down_Timers itself if that fails too. Returns whether the timer runs.
-#[inline(always)]
-fn watch_timer_restart(t: &mut WatchTimer, deadline: u64, slots: u32) -> bool {
-    // SAFETY: bpf_ktime_get_ns has no preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
-    let after = deadline.saturating_add(WATCH_SLACK_NS).saturating_sub(now);
-    // SAFETY: our own timer, initialised (it is running).
-    let rc =
-        unsafe { bpf_timer_start(core::ptr::addr_of_mut!(t.timer) as *mut bpf_timer, after, 0) };
-    if rc == 0 {
-        return true;
-    }
-    t.start_failures = t.start_failures.wrapping_add(1);
-    // Every armed slot counts as expired: nothing would check it any more.
-    let mut scan = WatchScan {
-        now: u64::MAX,
-        next: u64::MAX,
-    };
-    // SAFETY: as in the callback: a static function of this object, `scan` on our stack.
-    unsafe {
-        bpf_loop(
-            slots,
-            watch_check_slot as *mut c_void,
-            core::ptr::addr_of_mut!(scan) as *mut c_void,
-            0,
-        );
-    }
-    false
 }
 
 /// `bpf_loop` callback: checks slot `index` (0 is never assigned). Returns 0 (go on).
@@ -932,7 +901,7 @@ extern "C" fn watch_check_slot(index: u64, scan: *mut WatchScan) -> i64 {
         }
     } else {
         // Ring full: the slot stays armed and the timer tries again soon.
-        scan.next = scan.next.min(scan.now.saturating_add(WATCH_RETRY_NS));
+        scan.next = scan.next.min(scan.now + WATCH_RETRY_NS);
         if let Some(c) = counters {
             // SAFETY: as above.
             unsafe { (*c).events_lost += 1 };
