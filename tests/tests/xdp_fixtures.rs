@@ -271,7 +271,7 @@ fn keepalived_adverts_captured_on_the_wire_are_valid() {
 }
 
 #[test]
-fn valid_v3_in_both_checksum_forms_with_vlan_tags_and_padding() {
+fn valid_v3_in_both_checksum_forms_and_padding() {
     let dp = loaded();
     let k4 = InstanceKey::new(LO, 52, FAMILY_IPV4);
     let k6 = InstanceKey::new(LO, 52, FAMILY_IPV6);
@@ -283,18 +283,8 @@ fn valid_v3_in_both_checksum_forms_with_vlan_tags_and_padding() {
         frame(&a4, mcast4())
             .checksum_form(ChecksumForm::Plain)
             .build(),
-        frame(&a4, mcast4()).vlan(10).build(),
-        frame(&a4, mcast4())
-            .vlan_tag(VlanTag::new(TPID_8021AD, 100))
-            .vlan_tag(VlanTag::new(TPID_8021Q, 10))
-            .build(),
         frame(&a4, mcast4()).pad_to_min_len().build(),
         frame(&a6, ip6).build(),
-        frame(&a6, ip6).vlan(10).build(),
-        frame(&a6, ip6)
-            .vlan_tag(VlanTag::new(TPID_8021AD, 100))
-            .vlan_tag(VlanTag::new(TPID_8021Q, 10))
-            .build(),
     ];
     for (i, f) in frames.iter().enumerate() {
         assert_eq!(run(&dp, f), XDP_PASS, "frame {i}");
@@ -309,11 +299,121 @@ fn valid_v3_in_both_checksum_forms_with_vlan_tags_and_padding() {
         .unwrap();
     assert_eq!(
         (r4.adverts, r4.priority, r4.adver_int_cs, r4.version),
-        (5, 150, 10, 3)
+        (3, 150, 10, 3)
     );
-    assert_eq!((r6.adverts, r6.priority), (3, 150));
-    assert_eq!(counters(&dp, k4).valid, 5);
-    assert_eq!(counters(&dp, k6).valid, 3);
+    assert_eq!((r6.adverts, r6.priority), (1, 150));
+    assert_eq!(counters(&dp, k4).valid, 3);
+    assert_eq!(counters(&dp, k6).valid, 1);
+}
+
+#[test]
+fn tagged_adverts_pass_unrecorded_for_the_vlan_device_to_key() {
+    // A tag in the frame: the advert is the VLAN device's, whose own hook keys it (generic
+    // XDP runs again there after vlan_do_receive). Here it passes, neither counted nor
+    // recorded, even with the same VRID as an instance of this interface, and even when it
+    // would fail a check (a VLAN the agent does not serve is never dropped).
+    let dp = loaded();
+    let k4 = InstanceKey::new(LO, 52, FAMILY_IPV4);
+    let k6 = InstanceKey::new(LO, 52, FAMILY_IPV6);
+    let a4 = v3(52, 150, VIP.into());
+    let a6 = v3(52, 150, VIP6.into());
+    let ip6 = Endpoints::multicast(IpAddr::V6(SRC6));
+    let frames = [
+        frame(&a4, mcast4()).vlan(10).build(),
+        frame(&a4, mcast4())
+            .vlan_tag(VlanTag::new(TPID_8021AD, 100))
+            .vlan_tag(VlanTag::new(TPID_8021Q, 10))
+            .build(),
+        frame(&a6, ip6).vlan(10).build(),
+        frame(&a6, ip6)
+            .vlan_tag(VlanTag::new(TPID_8021AD, 100))
+            .vlan_tag(VlanTag::new(TPID_8021Q, 10))
+            .build(),
+        // Unknown VRID, and a wrong TTL: both would be dropped untagged.
+        frame(&v3(99, 150, VIP.into()), mcast4()).vlan(10).build(),
+        frame(&a4, mcast4()).ttl(1).vlan(10).build(),
+    ];
+    for (i, f) in frames.iter().enumerate() {
+        assert_eq!(run(&dp, f), XDP_PASS, "frame {i}");
+    }
+    for k in [k4, k6] {
+        assert_eq!(counters(&dp, k).valid, 0);
+        assert_eq!(counters(&dp, k).discards(), 0);
+    }
+    let all = dp.counters().unwrap();
+    assert_eq!(all.iter().map(|(_, c)| c.discards()).sum::<u64>(), 0);
+    assert!(dp
+        .peer(&PeerKey::new(k4, addr_bytes(SRC.into())))
+        .unwrap()
+        .is_none());
+    // Positive control: the same advert untagged is recorded.
+    assert_eq!(run(&dp, &frame(&a4, mcast4()).build()), XDP_PASS);
+    assert_eq!(counters(&dp, k4).valid, 1);
+}
+
+#[test]
+fn on_a_vlan_parent_untagged_adverts_are_never_dropped_and_vlan_sources_not_recorded() {
+    // What the parent sees when the tag was offloaded (RX VLAN offload, or a sending veth):
+    // an untagged frame. The agent marks the parent and its VLAN devices' IPv4 subnets in
+    // VRRP_VLAN_NETS (here LO as the parent of a VLAN device whose subnet holds PEER).
+    use std::collections::BTreeSet;
+    use vrrp_agent::dataplane::vlan::VlanNet;
+    let dp = loaded();
+    let k4 = InstanceKey::new(LO, 52, FAMILY_IPV4);
+    let unknown = frame(&v3(99, 150, VIP.into()), mcast4()).build();
+    let from_vlan = frame(
+        &v3(52, 200, VIP.into()),
+        Endpoints::multicast(IpAddr::V4(PEER)),
+    )
+    .build();
+    // Positive control, before: an unknown VRID is dropped, a VLAN source is recorded.
+    assert_eq!(run(&dp, &unknown), XDP_DROP);
+    assert_eq!(run(&dp, &from_vlan), XDP_PASS);
+    assert!(dp
+        .peer(&PeerKey::new(k4, addr_bytes(PEER.into())))
+        .unwrap()
+        .is_some());
+    drop(dp);
+    let mut dp = loaded();
+    let nets = BTreeSet::from([
+        VlanNet {
+            parent: LO,
+            subnet: None,
+            vlan: 0,
+        },
+        VlanNet {
+            parent: LO,
+            subnet: Some((Ipv4Addr::new(198, 18, 0, 2), 32)),
+            vlan: 77,
+        },
+    ]);
+    assert_eq!(dp.set_vlan_nets(&nets).unwrap(), 2);
+    assert_eq!(dp.set_vlan_nets(&nets).unwrap(), 0, "idempotent");
+    // Unknown VRID: counted, passed (it may be a VLAN's whose tag was offloaded).
+    assert_eq!(run(&dp, &unknown), XDP_PASS);
+    let unk = dp.counters().unwrap();
+    assert_eq!(
+        unk.iter()
+            .map(|(_, c)| c.discard(Discard::UnknownVrid))
+            .sum::<u64>(),
+        1
+    );
+    // From the VLAN's subnet, same VRID as an instance here: passed and not recorded.
+    assert_eq!(run(&dp, &from_vlan), XDP_PASS);
+    assert!(dp
+        .peer(&PeerKey::new(k4, addr_bytes(PEER.into())))
+        .unwrap()
+        .is_none());
+    assert_eq!(counters(&dp, k4).valid, 0);
+    // The parent's own peer still counts.
+    assert_eq!(
+        run(&dp, &frame(&v3(52, 150, VIP.into()), mcast4()).build()),
+        XDP_PASS
+    );
+    assert_eq!(counters(&dp, k4).valid, 1);
+    // Removing the entries restores the drop.
+    assert_eq!(dp.set_vlan_nets(&BTreeSet::new()).unwrap(), 2);
+    assert_eq!(run(&dp, &unknown), XDP_DROP);
 }
 
 #[test]

@@ -15,6 +15,8 @@ pub const FAMILY_IPV6: u8 = 6;
 pub const IPPROTO_VRRP: u8 = 112;
 
 /// Names of the maps, as the agent pins them under its pin directory.
+pub mod vlan;
+
 pub mod map_names {
     /// Instance settings, written by the agent: [`InstanceKey`](super::InstanceKey) ->
     /// [`InstanceConfig`](super::InstanceConfig).
@@ -43,8 +45,13 @@ pub mod map_names {
     /// bookkeeping that wakes it). Not pinned: a pin would keep the timer running after the
     /// agent is gone, and userspace cannot write a value holding a timer anyway.
     pub const WATCH_TIMER: &str = "VRRP_WATCH_TIMER";
-    /// All maps the agent pins, in the order it pins them.
-    pub const ALL: [&str; 7] = [INSTANCES, UNICAST, PEERS, STATS, UNKNOWN, EVENTS, WATCH];
+    /// VLAN devices on the attached interfaces and their IPv4 subnets, written by the agent
+    /// (see [`vlan`](super::vlan)).
+    pub const VLAN_NETS: &str = super::vlan::VLAN_NETS;
+    /// All maps the agent pins, in the order they are pinned.
+    pub const ALL: [&str; 8] = [
+        INSTANCES, UNICAST, PEERS, STATS, UNKNOWN, EVENTS, WATCH, VLAN_NETS,
+    ];
 }
 
 /// Number of instance slots (interface, VRID, family). Slot 0 is never assigned.

@@ -25,7 +25,7 @@ use core::ffi::c_void;
 
 use aya_ebpf::{
     bindings::{bpf_timer, xdp_action, BPF_F_MMAPABLE},
-    btf_maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    btf_maps::{lpm_trie::Key, Array, HashMap, LpmTrie, PerCpuArray, PerCpuHashMap, RingBuf},
     helpers::{
         bpf_csum_diff, bpf_ktime_get_ns,
         generated::{
@@ -34,6 +34,9 @@ use aya_ebpf::{
     },
     macros::{btf_map, xdp},
     programs::XdpContext,
+};
+use vrrp_common::vlan::{
+    vlan_net_data, VlanNetData, MAX_VLAN_NETS, VLAN_NET_BITS, VLAN_PARENT_BITS,
 };
 use vrrp_common::{
     Counters, Discard, InstanceConfig, InstanceKey, MasterDownWatch, PeerEvent, PeerKey, PeerTable,
@@ -67,6 +70,11 @@ static VRRP_STATS: PerCpuArray<Counters, { MAX_INSTANCES as usize }> = PerCpuArr
 #[btf_map]
 static VRRP_UNKNOWN: PerCpuHashMap<InstanceKey, Counters, { MAX_UNKNOWN_KEYS as usize }> =
     PerCpuHashMap::new();
+
+/// Interfaces with VLAN devices on them, and those VLAN devices' IPv4 subnets, written by
+/// the agent: (parent ifindex, IPv4 prefix) -> VLAN ifindex, or 0 for the parent's own entry.
+#[btf_map]
+static VRRP_VLAN_NETS: LpmTrie<VlanNetData, u32, { MAX_VLAN_NETS as usize }> = LpmTrie::new();
 
 /// Changes the election must act on.
 #[btf_map]
@@ -116,7 +124,14 @@ const VALID: u32 = u32::MAX;
 
 #[xdp]
 pub fn vrrp_xdp(ctx: XdpContext) -> u32 {
-    process(&ctx)
+    match process(&ctx) {
+        // On an interface with VLAN devices, an advert whose tag was offloaded looks
+        // untagged here; dropping it would hide it from the VLAN device. Counted, passed.
+        xdp_action::XDP_DROP if vlan_side(&ctx, [0; 4], VLAN_PARENT_BITS) != VLAN_NONE => {
+            xdp_action::XDP_PASS
+        }
+        verdict => verdict,
+    }
 }
 
 #[inline(always)]
@@ -165,25 +180,20 @@ struct Ip {
 
 #[inline(always)]
 fn process(ctx: &XdpContext) -> u32 {
-    let Some(mut proto) = be16(ctx, 12) else {
+    let Some(proto) = be16(ctx, 12) else {
         return xdp_action::XDP_PASS;
     };
-    let mut off = ETH_HLEN;
-    // Up to two VLAN tags (802.1ad outer, 802.1Q inner).
+    // VLAN block. A tag still in the frame means the advert belongs to a VLAN device on this
+    // interface, whose own hook keys it (the agent attaches there, in SKB mode, when the
+    // VLAN carries an instance): pass it untouched, never count or drop it here. The kernel
+    // removes the tag (`skb_vlan_untag`, `vlan_do_receive`) and runs generic XDP again on
+    // the VLAN device (`__netif_receive_skb_core`, `another_round`), which sees the frame
+    // untagged and with the VLAN device's ifindex. One place keys every VLAN advert, whether
+    // its tag was in the frame or offloaded: no double count.
     if proto == ETH_P_8021Q || proto == ETH_P_8021AD {
-        let Some(p) = be16(ctx, off + 2) else {
-            return xdp_action::XDP_PASS;
-        };
-        proto = p;
-        off += 4;
-        if proto == ETH_P_8021Q || proto == ETH_P_8021AD {
-            let Some(p) = be16(ctx, off + 2) else {
-                return xdp_action::XDP_PASS;
-            };
-            proto = p;
-            off += 4;
-        }
+        return xdp_action::XDP_PASS;
     }
+    let off = ETH_HLEN;
     let ip = if proto == ETH_P_IP {
         // The protocol byte first: everything that is not VRRP leaves here.
         match load::<u8>(ctx, off + 9) {
@@ -212,6 +222,17 @@ fn process(ctx: &XdpContext) -> u32 {
     if ip.vrrp_len < VRRP_HLEN {
         return discard(ctx, ip.family, 0, 0, Discard::Truncated as u32);
     }
+    // A tag offloaded by the NIC (or by the sending veth) is not in the frame: on an
+    // interface with VLAN devices, an advert from a VLAN device's subnet is that VLAN's.
+    if ip.family == FAMILY_IPV4
+        && vlan_side(
+            ctx,
+            [ip.src[0], ip.src[1], ip.src[2], ip.src[3]],
+            VLAN_NET_BITS,
+        ) == VLAN_SOURCE
+    {
+        return xdp_action::XDP_PASS;
+    }
     let key = InstanceKey::new(ifindex(ctx), hdr[1], ip.family);
     // SAFETY: the agent writes whole values; a concurrent update is a plain 16-byte copy.
     let cfg: Option<&InstanceConfig> = unsafe { VRRP_INSTANCES.get(&key) };
@@ -227,6 +248,26 @@ fn process(ctx: &XdpContext) -> u32 {
         };
     }
     discard(ctx, ip.family, hdr[1], slot, reason)
+}
+
+/// `vlan_side`: the interface has no VLAN devices the agent knows of.
+const VLAN_NONE: u32 = 0;
+/// `vlan_side`: VLAN devices sit on the interface; the source is not in their subnets.
+const VLAN_PARENT: u32 = 1;
+/// `vlan_side`: the source is in the subnet of a VLAN device on the interface.
+const VLAN_SOURCE: u32 = 2;
+
+/// What the agent told us about VLAN devices on the receiving interface and the source
+/// `v4_src` (matched on its first `bits` - 32 bits; `VLAN_PARENT_BITS` ignores it). One
+/// longest-prefix lookup, which misses at once on an interface without VLAN devices.
+#[inline(always)]
+fn vlan_side(ctx: &XdpContext, v4_src: [u8; 4], bits: u32) -> u32 {
+    let data = vlan_net_data(ifindex(ctx), v4_src);
+    match VRRP_VLAN_NETS.get(&Key::new(bits, data)) {
+        None => VLAN_NONE,
+        Some(&0) => VLAN_PARENT,
+        Some(_) => VLAN_SOURCE,
+    }
 }
 
 #[inline(always)]

@@ -38,6 +38,8 @@ use vrrp_common::{
 use crate::units::MonoTime;
 pub use probe::{KernelSupport, WatchdogPath, FEATURES};
 
+pub mod vlan;
+
 /// The XDP object built by `cargo xtask build-ebpf`, embedded by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp.bpf.o"));
 

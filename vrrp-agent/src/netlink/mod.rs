@@ -240,6 +240,13 @@ pub struct LinkInfo {
     /// `IFLA_INFO_KIND`: the link type (`veth`, `bridge`, `vlan`, ...); `None` for a plain
     /// device (a physical NIC, virtio-net).
     pub kind: Option<String>,
+    /// `IFLA_LINK`: the lower device of a VLAN (or a veth's peer, possibly in another
+    /// namespace); `None` when absent or the link itself.
+    pub lower: Option<u32>,
+    /// `IFLA_VLAN_ID` of a VLAN device.
+    pub vlan_id: Option<u16>,
+    /// `IFLA_MASTER`: the bond or bridge this link is enslaved to.
+    pub master: Option<u32>,
 }
 
 /// One address of an interface, from `RTM_GETADDR`.
@@ -403,6 +410,24 @@ impl Netlink {
                 _ => None,
             })
             .ok_or_else(|| fail(libc::ENODEV))
+    }
+
+    /// Every interface of this network namespace.
+    pub async fn links(&self) -> Result<Vec<LinkInfo>, NetlinkError> {
+        let replies = self
+            .request(
+                RouteNetlinkMessage::GetLink(LinkMessage::default()),
+                NLM_F_REQUEST | NLM_F_DUMP,
+            )
+            .await
+            .map_err(|f| query_error("listing the links", Iface::index(0), f))?;
+        Ok(replies
+            .iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(link_info(l)),
+                _ => None,
+            })
+            .collect())
     }
 
     /// The interface with index `ifindex`.
@@ -914,18 +939,37 @@ fn link_info(l: &LinkMessage) -> LinkInfo {
     let mut mac = MacAddr::ZERO;
     let mut mtu = 0;
     let mut kind = None;
+    let (mut lower, mut vlan_id, mut master) = (None, None, None);
     for a in &l.attributes {
         match a {
             LinkAttribute::Address(bytes) => mac = MacAddr::from_slice(bytes).unwrap_or_default(),
             LinkAttribute::Mtu(m) => mtu = *m,
+            LinkAttribute::Link(i) if *i != 0 && *i != l.header.index => lower = Some(*i),
+            LinkAttribute::Controller(i) if *i != 0 => master = Some(*i),
             LinkAttribute::LinkInfo(infos) => {
-                kind = infos.iter().find_map(|i| match i {
-                    netlink_packet_route::link::LinkInfo::Kind(k) => Some(k.to_string()),
-                    _ => None,
-                });
+                use netlink_packet_route::link::{InfoData, InfoVlan, LinkInfo as Info};
+                for i in infos {
+                    match i {
+                        Info::Kind(k) => kind = Some(k.to_string()),
+                        Info::Data(InfoData::Vlan(v)) => {
+                            vlan_id = v.iter().find_map(|x| match x {
+                                InfoVlan::Id(id) => Some(*id),
+                                _ => None,
+                            })
+                        }
+                        _ => {}
+                    }
+                }
             }
             _ => {}
         }
+    }
+    // IFLA_LINK of a link whose lower device is in another namespace names an index there.
+    if l.attributes
+        .iter()
+        .any(|a| matches!(a, LinkAttribute::LinkNetNsId(_)))
+    {
+        lower = None;
     }
     LinkInfo {
         index: l.header.index,
@@ -935,6 +979,9 @@ fn link_info(l: &LinkMessage) -> LinkInfo {
         running,
         mtu,
         kind,
+        lower,
+        vlan_id,
+        master,
     }
 }
 

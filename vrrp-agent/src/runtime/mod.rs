@@ -14,6 +14,7 @@
 //! the kernel's record of the Master (shared memory, no syscall) and feeds the newest advert
 //! to the election, which re-arms the timer from the advert's real receive time.
 mod addresses;
+mod attach;
 mod groups;
 mod kernel;
 pub mod lock;
@@ -42,7 +43,7 @@ pub use kernel::{addr_bytes, kernel_instance, parse_event, peer_addr, KernelInst
 use crate::{
     announce::{Announcer, GarpSchedule},
     config::{self, Config, Family, Instance, VirtualAddress},
-    dataplane::{Dataplane, XdpModeChoice},
+    dataplane::{vlan, Dataplane, XdpModeChoice},
     election::{Action, DownWatch, Input, Reason, Router, State},
     netlink::Netlink,
     notify::{Notifier, Subject},
@@ -387,13 +388,12 @@ impl Agent {
         ki
     }
 
-    /// Attaches XDP to every interface an instance uses and it is not attached to yet.
-    ///
-    /// Under `--xdp-mode auto`, a veth gets SKB mode: native XDP on a veth makes the kernel
-    /// run a NAPI and GRO pass and copy every received packet (all traffic, not only VRRP)
-    /// into a page-pool buffer, which cost the sending side 12% more CPU in bench-cpu.
-    /// Everything else tries native mode first.
+    /// Attaches XDP to every interface an instance uses and it is not attached to yet, in
+    /// the mode [`vlan::attach_choice`] picks for its kind (SKB mode for a veth under
+    /// `auto`, and always for a VLAN device or a bond), after telling the program about
+    /// the VLAN devices on those interfaces.
     async fn attach_all(&mut self) -> Result<()> {
+        self.sync_vlans(true).await;
         let mut ifaces: Vec<String> = self.kernel.values().map(|k| k.iface.clone()).collect();
         ifaces.sort_unstable();
         ifaces.dedup();
@@ -401,12 +401,10 @@ impl Agent {
             if self.dp.attachments().iter().any(|a| a.iface == iface) {
                 continue;
             }
-            let mut choice = self.opts.xdp_mode;
-            if choice == XdpModeChoice::Auto {
-                let kind = self.netlink.link(&iface).await.ok().and_then(|l| l.kind);
-                if kind.as_deref() == Some("veth") {
-                    choice = XdpModeChoice::Skb;
-                }
+            let kind = self.netlink.link(&iface).await.ok().and_then(|l| l.kind);
+            let (choice, why) = vlan::attach_choice(kind.as_deref(), self.opts.xdp_mode);
+            if let Some(why) = why {
+                tracing::warn!(iface, "{why}");
             }
             let mode = self.dp.attach(&iface, choice)?;
             tracing::info!(iface, %mode, "XDP attached");
@@ -640,6 +638,7 @@ impl Agent {
     /// carrier, and leave FAULT (as Backup, RFC 9568 §6.4.1 Startup rules) when it is back.
     /// Instances that track it (`track_interface`) get its weight or FAULT.
     async fn on_link_change(&mut self, now: MonoTime, ev: &crate::netlink::LinkEvent) {
+        self.sync_vlans(false).await;
         // A new MAC or ifindex first (sockets, frames, XDP, kernel records follow it).
         let usable = self.follow_link(ev).await;
         let link_ok = ev.up && ev.running && !ev.removed;
