@@ -46,6 +46,11 @@ enum Cmd {
         /// captures on this host (tcpdump) show them. By default they end in XDP.
         #[arg(long)]
         pass_adverts: bool,
+        /// Drop VRRP packets for VRIDs no instance here configures. By default they go on
+        /// to the stack, so that another VRRP speaker on this host (keepalived during a
+        /// migration) keeps working; both ways they are counted in VRRP_UNKNOWN.
+        #[arg(long)]
+        drop_unknown_vrids: bool,
     },
 }
 
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
             pin_dir,
             xdp_mode,
             pass_adverts,
+            drop_unknown_vrids,
         } => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -82,6 +88,7 @@ fn main() -> ExitCode {
                 pin_dir,
                 xdp_mode,
                 pass_adverts,
+                drop_unknown_vrids,
             })) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

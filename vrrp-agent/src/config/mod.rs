@@ -29,8 +29,8 @@ mod tests;
 pub use diagnostics::{ConfigError, Diagnostic, Location, MAX_ERRORS};
 pub use model::{
     Auth, Config, Family, GarpSettings, GlobalDefs, InitialState, Instance, Notify, NotifyCommand,
-    NotifyFifo, SyncGroup, TrackFileDef, TrackFileInit, TrackRef, Version, VirtualAddress,
-    VrrpScript,
+    NotifyFifo, SyncGroup, TrackFileDef, TrackFileInit, TrackRef, TtlRange, Version,
+    VirtualAddress, VrrpScript,
 };
 
 use diagnostics::{Diags, Pos};

@@ -31,6 +31,9 @@ use vrrp_common::{
 
 use crate::units::MonoTime;
 
+mod rx;
+pub use rx::ALL_IFACES;
+
 /// The XDP object built by `cargo xtask build-ebpf`, embedded by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp.bpf.o"));
 
@@ -437,20 +440,17 @@ impl Dataplane {
         self.slots.get(key).copied()
     }
 
-    /// Allows adverts from one unicast peer of an instance configured with `CFG_UNICAST`.
+    /// Allows adverts from one unicast peer of an instance configured with `CFG_UNICAST`,
+    /// with any TTL.
     pub fn allow_unicast_peer(&mut self, key: PeerKey) -> Result<(), DataplaneError> {
-        let name = map_names::UNICAST;
-        let map = self.map_mut(name)?;
-        let mut map: HashMap<&mut MapData, PeerKey, u32> =
-            HashMap::try_from(map).map_err(|e| map_err(name, e))?;
-        map.insert(key, 1, 0).map_err(|e| map_err(name, e))
+        self.allow_unicast_peer_ttl(key, vrrp_common::UnicastPeer::default())
     }
 
     /// Stops accepting adverts from one unicast peer.
     pub fn remove_unicast_peer(&mut self, key: PeerKey) -> Result<(), DataplaneError> {
         let name = map_names::UNICAST;
         let map = self.map_mut(name)?;
-        let mut map: HashMap<&mut MapData, PeerKey, u32> =
+        let mut map: HashMap<&mut MapData, PeerKey, vrrp_common::UnicastPeer> =
             HashMap::try_from(map).map_err(|e| map_err(name, e))?;
         match map.remove(&key) {
             Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
