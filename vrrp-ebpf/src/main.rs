@@ -3,7 +3,9 @@
 //! Parses Ethernet (up to two VLAN tags), IPv4 and IPv6; every packet that is not IP
 //! protocol 112 passes untouched after at most a few loads. A VRRP packet goes through the
 //! receive checks that need no election state, in the order of RFC 9568 §7.1 / RFC 3768
-//! §7.1; one that fails is dropped and counted under its reason. A valid advert updates the
+//! §7.1; one that fails is counted under its reason, and dropped if it was for a configured
+//! instance. What is not ours (no configured instance, or not sent to us) goes on untouched
+//! unless the interface's settings say to drop unknown VRIDs (see `discard`). A valid advert updates the
 //! record of its source in its instance's peer table and passes, so that `tcpdump` and any
 //! other listener still see it. The agent is woken through the ring buffer only when
 //! something the election acts on changed: a new source, a priority change, priority 0, an
@@ -34,6 +36,10 @@ use aya_ebpf::{
     },
     macros::{btf_map, xdp},
     programs::XdpContext,
+};
+use network_types::{
+    eth::EthHdr,
+    ip::{Ipv4Hdr, Ipv6Hdr},
 };
 use vrrp_common::{
     AddrKey, Counters, Discard, IfaceConfig, InstanceConfig, InstanceKey, MasterDownWatch,
@@ -112,12 +118,14 @@ struct Scratch {
     buf: [u8; SCRATCH_BYTES],
 }
 
-const ETH_HLEN: usize = 14;
+const ETH_HLEN: usize = EthHdr::LEN;
 const ETH_P_IP: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86dd;
 const ETH_P_8021Q: u16 = 0x8100;
 const ETH_P_8021AD: u16 = 0x88a8;
 const VRRP_HLEN: usize = 8;
+/// IPv4 More Fragments, in `Ipv4Hdr::frag_flags` (the 3 flag bits).
+const IP_MF: u8 = 0b001;
 const V2_AUTH_LEN: usize = 8;
 /// bpf_csum_diff accepts at most 512 bytes per call.
 const CSUM_CHUNK: usize = 512;
@@ -204,7 +212,7 @@ fn process(ctx: &XdpContext) -> u32 {
     }
     let ip = if proto == ETH_P_IP {
         // The protocol byte first: everything that is not VRRP leaves here.
-        match load::<u8>(ctx, off + 9) {
+        match load::<u8>(ctx, off + core::mem::offset_of!(Ipv4Hdr, proto)) {
             Some(IPPROTO_VRRP) => {}
             _ => return xdp_action::XDP_PASS,
         }
@@ -213,7 +221,7 @@ fn process(ctx: &XdpContext) -> u32 {
             Err(reason) => return discard(ctx, FAMILY_IPV4, 0, 0, reason),
         }
     } else if proto == ETH_P_IPV6 {
-        match load::<u8>(ctx, off + 6) {
+        match load::<u8>(ctx, off + core::mem::offset_of!(Ipv6Hdr, next_hdr)) {
             Some(IPPROTO_VRRP) => {}
             _ => return xdp_action::XDP_PASS,
         }
@@ -326,15 +334,16 @@ fn unknown_counters(key: &InstanceKey) -> Option<*mut Counters> {
 /// total length, else [`Discard::IpHeader`].
 #[inline(always)]
 fn parse_ipv4(ctx: &XdpContext, off: usize) -> Result<Ip, u32> {
-    let p = ptr_at(ctx, off, 20).ok_or(Discard::Truncated as u32)?;
-    // SAFETY: the 20 bytes at `p` are inside the packet.
-    let h: [u8; 20] = unsafe { core::ptr::read_unaligned(p as *const [u8; 20]) };
-    let ihl = ((h[0] & 0x0f) as usize) * 4;
-    let total = u16::from_be_bytes([h[2], h[3]]) as usize;
-    let frag = u16::from_be_bytes([h[6], h[7]]) & 0x3fff;
+    let p = ptr_at(ctx, off, Ipv4Hdr::LEN).ok_or(Discard::Truncated as u32)?;
+    // SAFETY: the 20 bytes at `p` are inside the packet; Ipv4Hdr is 20 bytes of byte fields
+    // (alignment 1), valid for any bit pattern.
+    let h: Ipv4Hdr = unsafe { core::ptr::read_unaligned(p as *const Ipv4Hdr) };
+    let ihl = h.ihl() as usize;
+    let total = h.tot_len() as usize;
     let frame_len = ctx.data_end() - ctx.data();
     // A fragment cannot be checked on its own; VRRP messages are never fragmented.
-    if h[0] >> 4 != 4 || ihl < 20 || total < ihl || frag != 0 {
+    let fragment = h.frag_offset() != 0 || h.frag_flags() & IP_MF != 0;
+    if h.version() != 4 || ihl < Ipv4Hdr::LEN || total < ihl || fragment {
         return Err(Discard::IpHeader as u32);
     }
     if off + total > frame_len {
@@ -344,15 +353,15 @@ fn parse_ipv4(ctx: &XdpContext, off: usize) -> Result<Ip, u32> {
         return Err(Discard::IpHeader as u32);
     }
     let mut src = [0u8; 16];
-    src[..4].copy_from_slice(&h[12..16]);
+    src[..4].copy_from_slice(&h.src_addr);
     let mut dst = [0u8; 16];
-    dst[..4].copy_from_slice(&h[16..20]);
+    dst[..4].copy_from_slice(&h.dst_addr);
     // IPv4 pseudo-header: source, destination, zero, protocol (RFC 768 form, as keepalived).
-    let pseudo_sum = sum_words(&h[12..20]) + proto_word();
+    let pseudo_sum = sum_words(&h.src_addr) + sum_words(&h.dst_addr) + proto_word();
     Ok(Ip {
         family: FAMILY_IPV4,
-        ttl: h[8],
-        multicast: (h[16] & 0xf0) == 0xe0,
+        ttl: h.ttl,
+        multicast: (h.dst_addr[0] & 0xf0) == 0xe0,
         src,
         dst,
         vrrp_off: off + ihl,
@@ -364,8 +373,10 @@ fn parse_ipv4(ctx: &XdpContext, off: usize) -> Result<Ip, u32> {
 /// Folded one's complement sum of the IPv4 header (0xffff when its checksum is right): the
 /// 20 fixed bytes already read, then any options (up to 40 bytes) from the packet.
 #[inline(always)]
-fn ipv4_header_sum(ctx: &XdpContext, off: usize, h: &[u8; 20], ihl: usize) -> Option<u16> {
-    let mut sum = sum_words(h) as u64;
+fn ipv4_header_sum(ctx: &XdpContext, off: usize, h: &Ipv4Hdr, ihl: usize) -> Option<u16> {
+    // SAFETY: Ipv4Hdr is 20 bytes of byte fields, without padding.
+    let bytes = unsafe { &*(h as *const Ipv4Hdr as *const [u8; Ipv4Hdr::LEN]) };
+    let mut sum = sum_words(bytes) as u64;
     let mut i = 5;
     while i < 15 {
         if i * 4 >= ihl {
@@ -380,33 +391,27 @@ fn ipv4_header_sum(ctx: &XdpContext, off: usize, h: &[u8; 20], ihl: usize) -> Op
 
 #[inline(always)]
 fn parse_ipv6(ctx: &XdpContext, off: usize) -> Result<Ip, u32> {
-    let p = ptr_at(ctx, off, 40).ok_or(Discard::Truncated as u32)?;
-    // SAFETY: the 40 bytes at `p` are inside the packet.
-    let (b0, payload, hop_limit, src, dst) = unsafe {
-        (
-            *p,
-            u16::from_be_bytes([*p.add(4), *p.add(5)]) as usize,
-            *p.add(7),
-            core::ptr::read_unaligned(p.add(8) as *const [u8; 16]),
-            core::ptr::read_unaligned(p.add(24) as *const [u8; 16]),
-        )
-    };
+    let p = ptr_at(ctx, off, Ipv6Hdr::LEN).ok_or(Discard::Truncated as u32)?;
+    // SAFETY: the 40 bytes at `p` are inside the packet; Ipv6Hdr is 40 bytes of byte fields
+    // (alignment 1), valid for any bit pattern.
+    let h: Ipv6Hdr = unsafe { core::ptr::read_unaligned(p as *const Ipv6Hdr) };
+    let payload = h.payload_len() as usize;
     let frame_len = ctx.data_end() - ctx.data();
-    if b0 >> 4 != 6 {
+    if h.version() != 6 {
         return Err(Discard::IpHeader as u32);
     }
-    if off + 40 + payload > frame_len {
+    if off + Ipv6Hdr::LEN + payload > frame_len {
         return Err(Discard::Truncated as u32);
     }
     // IPv6 pseudo-header (RFC 8200 §8.1): source, destination, length, next header.
-    let pseudo_sum = sum_words(&src) + sum_words(&dst) + proto_word();
+    let pseudo_sum = sum_words(&h.src_addr) + sum_words(&h.dst_addr) + proto_word();
     Ok(Ip {
         family: FAMILY_IPV6,
-        ttl: hop_limit,
-        multicast: dst[0] == 0xff,
-        src,
-        dst,
-        vrrp_off: off + 40,
+        ttl: h.hop_limit,
+        multicast: h.dst_addr[0] == 0xff,
+        src: h.src_addr,
+        dst: h.dst_addr,
+        vrrp_off: off + Ipv6Hdr::LEN,
         vrrp_len: payload,
         pseudo_sum,
     })
@@ -643,7 +648,7 @@ fn check_vrrp(
         return Discard::OwnerConflict as u32;
     }
 
-    let src_mac = load::<[u8; 6]>(ctx, 6).unwrap_or([0; 6]);
+    let src_mac = load::<[u8; 6]>(ctx, core::mem::offset_of!(EthHdr, src_addr)).unwrap_or([0; 6]);
     record(
         cfg.slot as u32,
         &peer_key,

@@ -1729,7 +1729,10 @@ fn unicast_peer_min_ttl_and_max_ttl_as_keepalived() {
     assert_eq!(
         i.unicast_peer_ttl,
         vec![
-            (IpAddr::from([192, 0, 2, 2]), TtlRange { min: 250, max: 255 }),
+            (
+                IpAddr::from([192, 0, 2, 2]),
+                TtlRange { min: 250, max: 255 }
+            ),
             (IpAddr::from([192, 0, 2, 3]), TtlRange { min: 1, max: 64 }),
         ],
         "a peer without options has no range (any TTL)"
@@ -1745,10 +1748,16 @@ fn unicast_peer_min_ttl_and_max_ttl_as_keepalived() {
         "    unicast_peer {\n        192.0.2.2 min_ttl 200 max_ttl 100\n    }",
     ));
     has(&e, "min_ttl 200 > max_ttl 100");
-    let e = errors(&instance("    unicast_peer {\n        192.0.2.2 min_ttl\n    }"));
+    let e = errors(&instance(
+        "    unicast_peer {\n        192.0.2.2 min_ttl\n    }",
+    ));
     has(&e, "`min_ttl` in unicast_peer needs a value");
-    let e = errors(&instance("    unicast_peer {\n        192.0.2.2 max_ttl 256\n    }"));
+    let e = errors(&instance(
+        "    unicast_peer {\n        192.0.2.2 max_ttl 256\n    }",
+    ));
     has(&e, "max_ttl");
-    let e = errors(&instance("    unicast_peer {\n        192.0.2.2 min_tl 3\n    }"));
+    let e = errors(&instance(
+        "    unicast_peer {\n        192.0.2.2 min_tl 3\n    }",
+    ));
     has(&e, "did you mean");
 }
