@@ -451,3 +451,78 @@ fn another_speakers_vrid_reaches_the_host_unless_dropped() {
     );
     drop(other);
 }
+
+#[test]
+fn with_the_debug_log_on_the_program_loads_and_counts_as_before() {
+    // The logging path must pass the verifier too (it is dead code with the log off).
+    let mut dp = Dataplane::load_with(None, true).unwrap_or_else(|e| panic!("{e}"));
+    let k52 = InstanceKey::new(LO, 52, FAMILY_IPV4);
+    dp.set_instance(k52, v3_cfg(0)).unwrap();
+    let k6 = InstanceKey::new(LO, 52, FAMILY_IPV6);
+    dp.set_instance(k6, v3_cfg(0)).unwrap();
+    let src = IpAddr::V4(PEER);
+    for _ in 0..3 {
+        assert_counted(
+            &dp,
+            &frame(&v3(52, 100, VIP.into()), mcast4()).ttl(64).build(),
+            k52,
+            Discard::Ttl,
+            src,
+            XDP_DROP,
+        );
+    }
+    let global = Ipv6Addr::new(0x2001, 0xdb8, 7, 0, 0, 0, 0, 2);
+    assert_counted(
+        &dp,
+        &frame(
+            &v3(52, 100, VIP6.into()),
+            Endpoints::multicast(global.into()),
+        )
+        .build(),
+        k6,
+        Discard::Source,
+        global.into(),
+        XDP_DROP,
+    );
+    assert_eq!(
+        run(&dp, &frame(&v3(52, 100, VIP.into()), mcast4()).build()),
+        XDP_PASS
+    );
+}
+
+#[test]
+fn the_agent_logs_why_an_advert_was_discarded_at_debug_level() {
+    // Host 1 speaks VRRPv2 for VRID 51, host 0 v3: host 0 discards every advert as
+    // bad_version, and with RUST_LOG=vrrp=debug its log says so, with the source.
+    let mut lan = Lan::new().unwrap();
+    lan.add_host("xr3", Ipv4Addr::new(198, 18, 9, 1)).unwrap();
+    lan.add_host("xr4", Ipv4Addr::new(198, 18, 9, 2)).unwrap();
+    let dir = TempDir::new("vrrp-xrl").unwrap();
+    let v2 = conf(&lan.hosts[1].iface, 51, 200, "198.18.9.151")
+        .replace("version 3", "version 2")
+        .replace("advert_int 0.1", "advert_int 1");
+    let _other = start_agent(&lan.hosts[1].ns, dir.path(), "xr-v2", &v2).unwrap();
+    let path = dir.path().join("xr-dbg.conf");
+    std::fs::write(&path, conf(&lan.hosts[0].iface, 51, 100, "198.18.9.151")).unwrap();
+    let pins = vrrp_tests::pin_dir("xr-dbg");
+    let mut cmd = lan.hosts[0].ns.command(vrrp_tests::agent_bin().unwrap());
+    cmd.arg("run")
+        .arg("-f")
+        .arg(&path)
+        .arg("--pin-dir")
+        .arg(&pins)
+        .env("RUST_LOG", "info,vrrp_xdp=debug");
+    let mut agent =
+        vrrp_tests::Proc::spawn("xr-dbg", &mut cmd, &dir.path().join("xr-dbg.log")).unwrap();
+    agent
+        .wait_log(
+            "discarded bad_version vrid 51 from 198.18.9.2",
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", agent.log_text()));
+    assert!(
+        agent.log_text().contains("vrrp_xdp"),
+        "{}",
+        agent.log_text()
+    );
+}

@@ -37,6 +37,10 @@ use aya_ebpf::{
     macros::{btf_map, xdp},
     programs::XdpContext,
 };
+use aya_log_ebpf::{
+    debug,
+    macro_support::{level_enabled, Level},
+};
 use network_types::{
     eth::EthHdr,
     ip::{Ipv4Hdr, Ipv6Hdr},
@@ -105,6 +109,22 @@ static VRRP_WATCH: Array<MasterDownWatch, { MAX_INSTANCES as usize }> = Array::n
 /// `bpf_timer` in BTF, which is how the verifier finds the timer.
 #[btf_map]
 static VRRP_WATCH_TIMER: Array<WatchTimer, 1> = Array::new();
+
+/// Rate limit of the debug log of discards, per CPU (see `log_discard`).
+#[btf_map]
+static VRRP_LOG_LIMIT: PerCpuArray<LogLimit, 1> = PerCpuArray::new();
+
+/// At most one discard log line per CPU per this many nanoseconds (20 per second).
+const LOG_INTERVAL_NS: u64 = 50_000_000;
+
+/// This CPU's debug-log rate limit.
+#[repr(C)]
+struct LogLimit {
+    /// `bpf_ktime_get_ns` of the last line logged (0: none yet).
+    last_ns: u64,
+    /// Discards not logged since that line.
+    suppressed: u64,
+}
 
 /// `bpf_timer_init` flags: the clock, CLOCK_MONOTONIC (that of `bpf_ktime_get_ns`).
 const CLOCK_MONOTONIC: u64 = 1;
@@ -252,7 +272,83 @@ fn process(ctx: &XdpContext) -> u32 {
             xdp_action::XDP_PASS
         };
     }
+    log_discard(ctx, &ip, hdr[1], reason);
     discard(ctx, ip.family, hdr[1], slot, reason)
+}
+
+/// With debug logging on (`run --log-level debug` or `RUST_LOG=vrrp=debug`: the agent sets
+/// aya-log's level before loading), one line per discarded advert with its reason and
+/// source, at most one per [`LOG_INTERVAL_NS`] per CPU (the line counts those left out). At
+/// the default level the level is a constant of the read-only data the verifier sees, and
+/// this whole function is dead code it removes.
+#[inline(always)]
+fn log_discard(ctx: &XdpContext, ip: &Ip, vrid: u8, reason: u32) {
+    if !level_enabled(Level::Debug) {
+        return;
+    }
+    let Some(limit) = VRRP_LOG_LIMIT.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: this CPU's value; XDP runs to completion on it.
+    let limit = unsafe { &mut *limit };
+    // SAFETY: bpf_ktime_get_ns has no preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if limit.last_ns != 0 && now.wrapping_sub(limit.last_ns) < LOG_INTERVAL_NS {
+        limit.suppressed += 1;
+        return;
+    }
+    let suppressed = limit.suppressed;
+    limit.last_ns = now;
+    limit.suppressed = 0;
+    let name = reason_of(reason).name();
+    let ifindex = ifindex(ctx);
+    if ip.family == FAMILY_IPV4 {
+        let src = [ip.src[0], ip.src[1], ip.src[2], ip.src[3]];
+        debug!(
+            ctx,
+            target: "vrrp_xdp",
+            "discarded {} vrid {} from {:i} ifindex {} ({} not logged before)",
+            name,
+            vrid,
+            src,
+            ifindex,
+            suppressed
+        );
+    } else {
+        let src = ip.src;
+        debug!(
+            ctx,
+            target: "vrrp_xdp",
+            "discarded {} vrid {} from {:i} ifindex {} ({} not logged before)",
+            name,
+            vrid,
+            src,
+            ifindex,
+            suppressed
+        );
+    }
+}
+
+/// The [`Discard`] a reason number stands for (unknown numbers: `Truncated`).
+#[inline(always)]
+fn reason_of(reason: u32) -> Discard {
+    match reason {
+        1 => Discard::Ttl,
+        2 => Discard::Version,
+        3 => Discard::Type,
+        4 => Discard::Length,
+        5 => Discard::Checksum,
+        6 => Discard::UnknownVrid,
+        7 => Discard::AuthType,
+        8 => Discard::AuthPass,
+        9 => Discard::Interval,
+        10 => Discard::UnicastSrc,
+        11 => Discard::IpHeader,
+        12 => Discard::Destination,
+        13 => Discard::Source,
+        14 => Discard::OwnerConflict,
+        _ => Discard::Truncated,
+    }
 }
 
 #[inline(always)]
@@ -269,23 +365,7 @@ fn ifindex(ctx: &XdpContext) -> u32 {
 ///   migration) may want it, unless the interface's [`IFACE_DROP_UNKNOWN`] is set.
 #[inline(never)]
 fn discard(ctx: &XdpContext, family: u8, vrid: u8, slot: u32, reason: u32) -> u32 {
-    let reason = match reason {
-        1 => Discard::Ttl,
-        2 => Discard::Version,
-        3 => Discard::Type,
-        4 => Discard::Length,
-        5 => Discard::Checksum,
-        6 => Discard::UnknownVrid,
-        7 => Discard::AuthType,
-        8 => Discard::AuthPass,
-        9 => Discard::Interval,
-        10 => Discard::UnicastSrc,
-        11 => Discard::IpHeader,
-        12 => Discard::Destination,
-        13 => Discard::Source,
-        14 => Discard::OwnerConflict,
-        _ => Discard::Truncated,
-    };
+    let reason = reason_of(reason);
     let counters = if slot != 0 {
         VRRP_STATS.get_ptr_mut(slot)
     } else {

@@ -175,6 +175,8 @@ pub struct Dataplane {
     slots: std::collections::BTreeMap<InstanceKey, u16>,
     /// `VRRP_PEERS` mapped read-only into our memory.
     peers_view: PeersView,
+    /// Reader of the XDP program's debug log, when it was loaded with one.
+    _log: Option<rx::LogPump>,
 }
 
 /// A read-only mapping of the `VRRP_PEERS` array (BPF_F_MMAPABLE): the XDP program writes
@@ -255,11 +257,26 @@ impl Dataplane {
     /// Loads and verifies the program. With `pin_dir`, removes stale pins of our maps left
     /// there by a killed agent, then pins every map there.
     pub fn load(pin_dir: Option<&Path>) -> Result<Self, DataplaneError> {
+        Self::load_with(pin_dir, false)
+    }
+
+    /// [`Dataplane::load`], and with `xdp_debug_log` the program logs each discarded advert
+    /// (reason, VRID, source; at most 20 lines a second per CPU) to this process's `log` /
+    /// `tracing` output under target `vrrp_xdp`, at debug level. Without it the logging code
+    /// is dead code the verifier removes: it costs the fast path nothing.
+    pub fn load_with(pin_dir: Option<&Path>, xdp_debug_log: bool) -> Result<Self, DataplaneError> {
         if OBJECT.is_empty() {
             return Err(DataplaneError::Object("0 bytes".into()));
         }
         bump_memlock_rlimit();
+        // aya-log's level, a read-only global of the object: 0 turns every log line off.
+        let level: u8 = if xdp_debug_log {
+            aya_log::Level::Debug as u8
+        } else {
+            0
+        };
         let mut ebpf = EbpfLoader::new()
+            .override_global(aya_log::LEVEL, &level, true)
             .load(OBJECT)
             .map_err(|e| DataplaneError::Load(format!("{e:#}")))?;
         let prog: &mut Xdp = ebpf
@@ -277,6 +294,11 @@ impl Dataplane {
         arm.load()
             .map_err(|e| DataplaneError::Load(verifier_message(&e)))?;
 
+        let log = if xdp_debug_log {
+            Some(rx::LogPump::start(&mut ebpf)?)
+        } else {
+            None
+        };
         let peers_view = PeersView::map(
             ebpf.map(map_names::PEERS)
                 .ok_or_else(|| map_err(map_names::PEERS, "missing from the XDP object"))?,
@@ -289,6 +311,7 @@ impl Dataplane {
             pinned: Vec::new(),
             attached: Vec::new(),
             slots: std::collections::BTreeMap::new(),
+            _log: log,
         };
         if let Some(dir) = pin_dir {
             dp.pin_all(dir)?;

@@ -80,3 +80,53 @@ impl Dataplane {
         map.insert(key, peer, 0).map_err(|e| map_err(name, e))
     }
 }
+
+/// Reads the XDP program's debug log (aya-log records: one line per discarded advert,
+/// rate-limited in the kernel) on a thread of its own and hands it to the `log` facade,
+/// which `tracing` picks up (target `vrrp_xdp`). Stops when dropped.
+pub(super) struct LogPump {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LogPump {
+    /// Starts reading the `AYA_LOGS` ring buffer of `ebpf`.
+    pub(super) fn start(ebpf: &mut aya::Ebpf) -> Result<LogPump, DataplaneError> {
+        use std::os::fd::AsRawFd;
+        let mut logger = aya_log::EbpfLogger::init(ebpf).map_err(|e| map_err("AYA_LOGS", e))?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("xdp-log".into())
+            .spawn(move || {
+                let fd = logger.as_raw_fd();
+                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut pfd = libc::pollfd {
+                        fd,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    // SAFETY: one valid pollfd; the fd lives as long as `logger`.
+                    let n = unsafe { libc::poll(&mut pfd, 1, 200) };
+                    if n > 0 {
+                        logger.flush();
+                    }
+                }
+                logger.flush();
+            })
+            .map_err(|e| map_err("AYA_LOGS", e))?;
+        Ok(LogPump {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for LogPump {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -259,7 +259,10 @@ impl Agent {
             setup::remove_leftover_vips(&netlink, plan).await?;
         }
 
-        let dp = Dataplane::load(Some(&opts.pin_dir)).context("loading the XDP program")?;
+        // The XDP program's discard log, when debug logging is on for it (`RUST_LOG=vrrp=debug`).
+        let xdp_debug = tracing::enabled!(target: "vrrp_xdp", tracing::Level::DEBUG);
+        let dp = Dataplane::load_with(Some(&opts.pin_dir), xdp_debug)
+            .context("loading the XDP program")?;
         tracing::info!(pin_dir = %opts.pin_dir.display(), "XDP program loaded, maps pinned");
         let announcer = Announcer::new().context("opening the GARP socket")?;
         let mut agent = Agent {
