@@ -51,6 +51,11 @@ enum Cmd {
         /// also filter per module, e.g. RUST_LOG=vrrp_agent::runtime=debug).
         #[arg(long, value_name = "LEVEL", default_value = "info")]
         log_level: LogLevel,
+        /// Drop VRRP packets for VRIDs no instance here configures. By default they go on
+        /// to the stack, so that another VRRP speaker on this host (keepalived during a
+        /// migration) keeps working; both ways they are counted in VRRP_UNKNOWN.
+        #[arg(long)]
+        drop_unknown_vrids: bool,
     },
 }
 
@@ -103,6 +108,7 @@ fn main() -> ExitCode {
             xdp_mode,
             pass_adverts,
             log_level: _,
+            drop_unknown_vrids,
         } => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -119,6 +125,7 @@ fn main() -> ExitCode {
                 pin_dir,
                 xdp_mode,
                 pass_adverts,
+                drop_unknown_vrids,
             })) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -48,9 +48,24 @@ pub mod map_names {
     /// VLAN devices on the attached interfaces and their IPv4 subnets, written by the agent
     /// (see [`vlan`](super::vlan)).
     pub const VLAN_NETS: &str = super::vlan::VLAN_NETS;
-    /// All maps the agent pins, in the order they are pinned.
-    pub const ALL: [&str; 8] = [
-        INSTANCES, UNICAST, PEERS, STATS, UNKNOWN, EVENTS, WATCH, VLAN_NETS,
+    /// Per-interface settings, written by the agent: interface index (0: every interface
+    /// without an entry of its own) -> [`IfaceConfig`](super::IfaceConfig).
+    pub const IFACES: &str = "VRRP_IFACES";
+    /// This host's addresses that unicast adverts may be sent to, written by the agent:
+    /// [`AddrKey`](super::AddrKey) -> `u32` (1).
+    pub const LOCAL_ADDRS: &str = "VRRP_LOCAL_ADDRS";
+    /// All maps the agent pins, in the order it pins them.
+    pub const ALL: [&str; 10] = [
+        INSTANCES,
+        UNICAST,
+        PEERS,
+        STATS,
+        UNKNOWN,
+        EVENTS,
+        WATCH,
+        IFACES,
+        LOCAL_ADDRS,
+        VLAN_NETS,
     ];
 }
 
@@ -58,6 +73,10 @@ pub mod map_names {
 pub const MAX_INSTANCES: u32 = 1024;
 /// Capacity of the allowed-unicast-source map.
 pub const MAX_UNICAST_PEERS: u32 = 16384;
+/// Capacity of the per-interface settings map.
+pub const MAX_IFACES: u32 = 1024;
+/// Capacity of the map of this host's addresses (unicast advert destinations).
+pub const MAX_LOCAL_ADDRS: u32 = 4096;
 /// Capacity of the map counting packets for unconfigured instances.
 pub const MAX_UNKNOWN_KEYS: u32 = 4096;
 /// Sources remembered per instance. VRRP has one Master per instance, two during a
@@ -112,6 +131,89 @@ pub const CFG_UNICAST_TTL: u8 = 1 << 1;
 /// `InstanceConfig::flags`: a valid advert ends in XDP (XDP_DROP after it is recorded)
 /// instead of going on to the IP stack; packet captures on this host then do not show it.
 pub const CFG_CONSUME: u8 = 1 << 2;
+
+/// `InstanceConfig::flags`: this router is the address owner (priority 255). An advert that
+/// also claims priority 255 is discarded as [`Discard::OwnerConflict`] (RFC 9568 §7.1) and
+/// reported to the agent with [`EV_OWNER_CONFLICT`].
+pub const CFG_OWNER: u8 = 1 << 3;
+
+/// Value of `VRRP_UNICAST`: one allowed unicast source, with keepalived's per-peer
+/// `min_ttl` / `max_ttl` (`unicast_peer { ADDR min_ttl N max_ttl M }`; default 0..255, so
+/// that any TTL is accepted as keepalived does for unicast).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnicastPeer {
+    /// Always 1 (an entry is an allowed source).
+    pub allowed: u8,
+    /// Adverts from this peer with a lower TTL / hop limit are discarded ([`Discard::Ttl`]).
+    pub min_ttl: u8,
+    /// Adverts from this peer with a higher TTL / hop limit are discarded ([`Discard::Ttl`]).
+    pub max_ttl: u8,
+    /// Always zero.
+    pub _pad: u8,
+}
+
+impl Default for UnicastPeer {
+    fn default() -> Self {
+        Self::new(0, 255)
+    }
+}
+
+impl UnicastPeer {
+    /// An allowed source whose adverts must arrive with a TTL in `min_ttl..=max_ttl`.
+    pub const fn new(min_ttl: u8, max_ttl: u8) -> Self {
+        Self {
+            allowed: 1,
+            min_ttl,
+            max_ttl,
+            _pad: 0,
+        }
+    }
+}
+
+/// `IfaceConfig::flags`: VRRP packets that match no configured instance on this interface
+/// (unknown VRID, unreadable header) are dropped instead of passed on. Off by default, so
+/// that another VRRP speaker on the host (keepalived during a migration) still gets its own
+/// VRIDs' adverts; `run --drop-unknown-vrids` sets it for every interface.
+pub const IFACE_DROP_UNKNOWN: u32 = 1 << 0;
+
+/// Per-interface settings in `VRRP_IFACES`, keyed by interface index; key 0 holds the
+/// settings of every interface without an entry of its own. Only read on the slow paths
+/// (packets not for a configured instance), so that adding settings here costs valid
+/// adverts nothing.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IfaceConfig {
+    /// `IFACE_*` bits.
+    pub flags: u32,
+    /// Always zero (room for later settings).
+    pub _reserved: u32,
+}
+
+/// Key of `VRRP_LOCAL_ADDRS`: one of this host's addresses, which a unicast advert must be
+/// sent to (RFC 9568 §7.1 via the IP stack's own rule: a unicast packet for another host is
+/// not ours, e.g. one seen in promiscuous mode).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AddrKey {
+    /// [`FAMILY_IPV4`] or [`FAMILY_IPV6`].
+    pub family: u8,
+    /// Always zero.
+    pub _pad: [u8; 3],
+    /// The address in network byte order; IPv4 uses bytes 0..4, the rest zero.
+    pub addr: [u8; 16],
+}
+
+impl AddrKey {
+    /// The key of `addr` (IPv4 in bytes 0..4).
+    pub const fn new(family: u8, addr: [u8; 16]) -> Self {
+        Self {
+            family,
+            _pad: [0; 3],
+            addr,
+        }
+    }
+}
 
 /// v2 `auth_type`: no authentication.
 pub const AUTH_NONE: u8 = 0;
@@ -254,6 +356,15 @@ pub const EV_INTERVAL: u32 = 1 << 3;
 ///
 /// Sent once per arming: the watchdog then stays quiet until the agent arms it again.
 pub const EV_MASTER_DOWN: u32 = 1 << 4;
+/// `PeerEvent::kind` bit, always alone: an advert claiming priority 255 arrived for an
+/// instance whose own priority is 255 (two address owners; RFC 9568 §7.1 discards it, and
+/// the agent logs the conflict). Not recorded in the peer table. `peer` names the sender,
+/// `priority` is 255, `adver_int_cs` the advert's interval. Sent for the 1st, 2nd, 4th, 8th...
+/// such advert per CPU and instance, then every [`OWNER_CONFLICT_EVENT_EVERY`]th, so that a
+/// stream of them does not wake the agent at the advert rate.
+pub const EV_OWNER_CONFLICT: u32 = 1 << 5;
+/// See [`EV_OWNER_CONFLICT`] (a power of two).
+pub const OWNER_CONFLICT_EVENT_EVERY: u64 = 256;
 
 /// A change the election must act on, sent through the `VRRP_EVENTS` ring buffer.
 /// A steady stream of identical adverts sends none.
@@ -395,7 +506,8 @@ pub const WATCH_TIMER_FAILED: u32 = 1;
 pub enum Discard {
     /// The IP header or VRRP header is cut short (or the IP length disagrees with the frame).
     Truncated = 0,
-    /// Multicast (or unicast with `CFG_UNICAST_TTL`) advert with TTL / hop limit other than 255.
+    /// Multicast (or unicast with `CFG_UNICAST_TTL`) advert with TTL / hop limit other than
+    /// 255, or a unicast advert whose TTL is outside its peer's `min_ttl..=max_ttl`.
     Ttl = 1,
     /// Version field is not 2 or 3, or not the instance's version.
     Version = 2,
@@ -406,7 +518,8 @@ pub enum Discard {
     Length = 4,
     /// Checksum is wrong (v3 IPv4: wrong in both the RFC 9568 and the pseudo-header form).
     Checksum = 5,
-    /// No instance with this VRID on this interface and family.
+    /// No instance with this VRID on this interface and family. Passed on unless the
+    /// interface's [`IFACE_DROP_UNKNOWN`] is set (another VRRP speaker may own it).
     UnknownVrid = 6,
     /// v2 authentication type differs from the instance's.
     AuthType = 7,
@@ -416,11 +529,25 @@ pub enum Discard {
     Interval = 9,
     /// Unicast instance, and the source is not a configured peer.
     UnicastSrc = 10,
+    /// The IP header is malformed: IP version, IPv4 IHL, total length shorter than the
+    /// header, header checksum, or a fragment. Counted under VRID 0 (the VRRP header is not
+    /// trusted), so it is passed on unless the interface drops unknown VRIDs: the IP stack
+    /// discards such a packet itself.
+    IpHeader = 11,
+    /// Not sent to us: a multicast instance's advert not sent to 224.0.0.18 / ff02::12, or a
+    /// unicast instance's advert not sent to one of this host's addresses (e.g. a frame for
+    /// another host seen in promiscuous mode). Passed on, never dropped: it is not ours.
+    Destination = 12,
+    /// IPv6 multicast advert whose source is not link-local (RFC 9568 §5.1.2.1).
+    Source = 13,
+    /// An advert claiming priority 255 for an instance of which this router is the address
+    /// owner (RFC 9568 §7.1); the agent is told ([`EV_OWNER_CONFLICT`]).
+    OwnerConflict = 14,
 }
 
 impl Discard {
-    /// Every reason, in check order.
-    pub const ALL: [Discard; 11] = [
+    /// Every reason, in the order of their numbers (and counter fields).
+    pub const ALL: [Discard; 15] = [
         Discard::Truncated,
         Discard::Ttl,
         Discard::Version,
@@ -432,7 +559,20 @@ impl Discard {
         Discard::AuthPass,
         Discard::Interval,
         Discard::UnicastSrc,
+        Discard::IpHeader,
+        Discard::Destination,
+        Discard::Source,
+        Discard::OwnerConflict,
     ];
+
+    /// The reason with number `n` (as the XDP program passes it around), if any.
+    pub const fn from_u32(n: u32) -> Option<Discard> {
+        if (n as usize) < Self::ALL.len() {
+            Some(Self::ALL[n as usize])
+        } else {
+            None
+        }
+    }
 
     /// The counter's field name in [`Counters`] (and in `bpftool map dump`).
     pub const fn name(self) -> &'static str {
@@ -448,6 +588,10 @@ impl Discard {
             Discard::AuthPass => "bad_auth_pass",
             Discard::Interval => "bad_interval",
             Discard::UnicastSrc => "bad_unicast_src",
+            Discard::IpHeader => "bad_ip_header",
+            Discard::Destination => "bad_destination",
+            Discard::Source => "bad_source",
+            Discard::OwnerConflict => "owner_conflict",
         }
     }
 }
@@ -493,6 +637,14 @@ pub struct Counters {
     pub bad_interval: u64,
     /// See [`Discard::UnicastSrc`].
     pub bad_unicast_src: u64,
+    /// See [`Discard::IpHeader`].
+    pub bad_ip_header: u64,
+    /// See [`Discard::Destination`].
+    pub bad_destination: u64,
+    /// See [`Discard::Source`].
+    pub bad_source: u64,
+    /// See [`Discard::OwnerConflict`].
+    pub owner_conflict: u64,
 }
 
 impl Counters {
@@ -510,6 +662,10 @@ impl Counters {
             Discard::AuthPass => self.bad_auth_pass,
             Discard::Interval => self.bad_interval,
             Discard::UnicastSrc => self.bad_unicast_src,
+            Discard::IpHeader => self.bad_ip_header,
+            Discard::Destination => self.bad_destination,
+            Discard::Source => self.bad_source,
+            Discard::OwnerConflict => self.owner_conflict,
         }
     }
 
@@ -527,6 +683,10 @@ impl Counters {
             Discard::AuthPass => &mut self.bad_auth_pass,
             Discard::Interval => &mut self.bad_interval,
             Discard::UnicastSrc => &mut self.bad_unicast_src,
+            Discard::IpHeader => &mut self.bad_ip_header,
+            Discard::Destination => &mut self.bad_destination,
+            Discard::Source => &mut self.bad_source,
+            Discard::OwnerConflict => &mut self.owner_conflict,
         }
     }
 
@@ -560,6 +720,9 @@ mod pod {
     unsafe impl aya::Pod for super::MasterDownWatch {}
     unsafe impl aya::Pod for super::WatchCommand {}
     unsafe impl aya::Pod for super::WatchTimer {}
+    unsafe impl aya::Pod for super::UnicastPeer {}
+    unsafe impl aya::Pod for super::IfaceConfig {}
+    unsafe impl aya::Pod for super::AddrKey {}
 }
 
 #[cfg(test)]
@@ -579,6 +742,9 @@ mod tests {
         assert_eq!(size_of::<MasterDownWatch>(), 40);
         assert_eq!(size_of::<WatchCommand>(), 24);
         assert_eq!(size_of::<WatchTimer>(), 48);
+        assert_eq!(size_of::<UnicastPeer>(), 4);
+        assert_eq!(size_of::<IfaceConfig>(), 8);
+        assert_eq!(size_of::<AddrKey>(), 20);
     }
 
     #[test]
@@ -608,5 +774,10 @@ mod tests {
             assert_eq!(c.discard(*r), i as u64 + 1, "{}", r.name());
         }
         assert_eq!(c.discards(), (1..=Discard::ALL.len() as u64).sum::<u64>());
+        for (i, r) in Discard::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+            assert_eq!(Discard::from_u32(i as u32), Some(*r));
+        }
+        assert_eq!(Discard::from_u32(Discard::ALL.len() as u32), None);
     }
 }

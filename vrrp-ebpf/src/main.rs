@@ -3,7 +3,9 @@
 //! Parses Ethernet (up to two VLAN tags), IPv4 and IPv6; every packet that is not IP
 //! protocol 112 passes untouched after at most a few loads. A VRRP packet goes through the
 //! receive checks that need no election state, in the order of RFC 9568 §7.1 / RFC 3768
-//! §7.1; one that fails is dropped and counted under its reason. A valid advert updates the
+//! §7.1; one that fails is counted under its reason, and dropped if it was for a configured
+//! instance. What is not ours (no configured instance, or not sent to us) goes on untouched
+//! unless the interface's settings say to drop unknown VRIDs (see `discard`). A valid advert updates the
 //! record of its source in its instance's peer table and passes, so that `tcpdump` and any
 //! other listener still see it. The agent is woken through the ring buffer only when
 //! something the election acts on changed: a new source, a priority change, priority 0, an
@@ -35,16 +37,26 @@ use aya_ebpf::{
     macros::{btf_map, xdp},
     programs::XdpContext,
 };
+use aya_log_ebpf::{
+    debug,
+    macro_support::{level_enabled, Level},
+};
+use network_types::{
+    eth::EthHdr,
+    ip::{Ipv4Hdr, Ipv6Hdr},
+};
 use vrrp_common::vlan::{
     vlan_net_data, VlanNetData, MAX_VLAN_NETS, VLAN_NET_BITS, VLAN_PARENT_BITS,
 };
 use vrrp_common::{
-    Counters, Discard, InstanceConfig, InstanceKey, MasterDownWatch, PeerEvent, PeerKey, PeerTable,
-    WatchCommand, WatchTimer, AUTH_PASS, CFG_CONSUME, CFG_UNICAST, CFG_UNICAST_TTL,
-    EVENTS_RING_BYTES, EV_INTERVAL, EV_MASTER_DOWN, EV_NEW_SOURCE, EV_PRIORITY, EV_PRIORITY_ZERO,
-    FAMILY_IPV4, FAMILY_IPV6, INLINE_CSUM_BYTES, IPPROTO_VRRP, MAX_INSTANCES, MAX_UNICAST_PEERS,
-    MAX_UNKNOWN_KEYS, MAX_VRRP_LEN, PEERS_PER_INSTANCE, SCRATCH_BYTES, WATCH_BAD_COMMAND, WATCH_OK,
-    WATCH_RETRY_NS, WATCH_SLACK_NS, WATCH_TIMER_FAILED,
+    AddrKey, Counters, Discard, IfaceConfig, InstanceConfig, InstanceKey, MasterDownWatch,
+    PeerEvent, PeerKey, PeerTable, UnicastPeer, WatchCommand, WatchTimer, AUTH_PASS, CFG_CONSUME,
+    CFG_OWNER, CFG_UNICAST, CFG_UNICAST_TTL, EVENTS_RING_BYTES, EV_INTERVAL, EV_MASTER_DOWN,
+    EV_NEW_SOURCE, EV_OWNER_CONFLICT, EV_PRIORITY, EV_PRIORITY_ZERO, FAMILY_IPV4, FAMILY_IPV6,
+    IFACE_DROP_UNKNOWN, INLINE_CSUM_BYTES, IPPROTO_VRRP, MAX_IFACES, MAX_INSTANCES,
+    MAX_LOCAL_ADDRS, MAX_UNICAST_PEERS, MAX_UNKNOWN_KEYS, MAX_VRRP_LEN, OWNER_CONFLICT_EVENT_EVERY,
+    PEERS_PER_INSTANCE, SCRATCH_BYTES, WATCH_BAD_COMMAND, WATCH_OK, WATCH_RETRY_NS, WATCH_SLACK_NS,
+    WATCH_TIMER_FAILED,
 };
 
 /// Instance settings, written by the agent.
@@ -52,9 +64,18 @@ use vrrp_common::{
 static VRRP_INSTANCES: HashMap<InstanceKey, InstanceConfig, { MAX_INSTANCES as usize }> =
     HashMap::new();
 
-/// Allowed unicast sources per instance, written by the agent.
+/// Allowed unicast sources per instance and their TTL range, written by the agent.
 #[btf_map]
-static VRRP_UNICAST: HashMap<PeerKey, u32, { MAX_UNICAST_PEERS as usize }> = HashMap::new();
+static VRRP_UNICAST: HashMap<PeerKey, UnicastPeer, { MAX_UNICAST_PEERS as usize }> = HashMap::new();
+
+/// Per-interface settings (key 0: every interface without its own entry), written by the
+/// agent. Read only for packets that are not for a configured instance.
+#[btf_map]
+static VRRP_IFACES: HashMap<u32, IfaceConfig, { MAX_IFACES as usize }> = HashMap::new();
+
+/// This host's addresses, which unicast adverts must be sent to; written by the agent.
+#[btf_map]
+static VRRP_LOCAL_ADDRS: HashMap<AddrKey, u32, { MAX_LOCAL_ADDRS as usize }> = HashMap::new();
 
 /// Who is advertising, per instance slot. Memory-mappable, so the agent reads last-seen
 /// times without a syscall.
@@ -97,6 +118,22 @@ static VRRP_WATCH: Array<MasterDownWatch, { MAX_INSTANCES as usize }> = Array::n
 #[btf_map]
 static VRRP_WATCH_TIMER: Array<WatchTimer, 1> = Array::new();
 
+/// Rate limit of the debug log of discards, per CPU (see `log_discard`).
+#[btf_map]
+static VRRP_LOG_LIMIT: PerCpuArray<LogLimit, 1> = PerCpuArray::new();
+
+/// At most one discard log line per CPU per this many nanoseconds (20 per second).
+const LOG_INTERVAL_NS: u64 = 50_000_000;
+
+/// This CPU's debug-log rate limit.
+#[repr(C)]
+struct LogLimit {
+    /// `bpf_ktime_get_ns` of the last line logged (0: none yet).
+    last_ns: u64,
+    /// Discards not logged since that line.
+    suppressed: u64,
+}
+
 /// `bpf_timer_init` flags: the clock, CLOCK_MONOTONIC (that of `bpf_ktime_get_ns`).
 const CLOCK_MONOTONIC: u64 = 1;
 /// `bpf_timer_init`'s error for a timer already initialised.
@@ -109,15 +146,22 @@ struct Scratch {
     buf: [u8; SCRATCH_BYTES],
 }
 
-const ETH_HLEN: usize = 14;
+const ETH_HLEN: usize = EthHdr::LEN;
 const ETH_P_IP: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86dd;
 const ETH_P_8021Q: u16 = 0x8100;
 const ETH_P_8021AD: u16 = 0x88a8;
 const VRRP_HLEN: usize = 8;
+/// IPv4 More Fragments, in `Ipv4Hdr::frag_flags` (the 3 flag bits).
+const IP_MF: u8 = 0b001;
 const V2_AUTH_LEN: usize = 8;
 /// bpf_csum_diff accepts at most 512 bytes per call.
 const CSUM_CHUNK: usize = 512;
+
+/// 224.0.0.18, the IPv4 VRRP group (RFC 9568 §5.1.1.2).
+const VRRP_GROUP_V4: [u8; 4] = [224, 0, 0, 18];
+/// ff02::12, the IPv6 VRRP group (RFC 9568 §5.1.2.2).
+const VRRP_GROUP_V6: [u8; 16] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12];
 
 /// `check_vrrp`'s result for an advert that passed every check.
 const VALID: u32 = u32::MAX;
@@ -169,6 +213,8 @@ struct Ip {
     multicast: bool,
     /// Source address, IPv4 in bytes 0..4.
     src: [u8; 16],
+    /// Destination address, IPv4 in bytes 0..4.
+    dst: [u8; 16],
     /// Offset of the VRRP message from the start of the frame.
     vrrp_off: usize,
     /// Length of the IP payload (the VRRP message and anything after it).
@@ -196,22 +242,22 @@ fn process(ctx: &XdpContext) -> u32 {
     let off = ETH_HLEN;
     let ip = if proto == ETH_P_IP {
         // The protocol byte first: everything that is not VRRP leaves here.
-        match load::<u8>(ctx, off + 9) {
+        match load::<u8>(ctx, off + core::mem::offset_of!(Ipv4Hdr, proto)) {
             Some(IPPROTO_VRRP) => {}
             _ => return xdp_action::XDP_PASS,
         }
         match parse_ipv4(ctx, off) {
             Ok(ip) => ip,
-            Err(()) => return discard(ctx, FAMILY_IPV4, 0, 0, Discard::Truncated as u32),
+            Err(reason) => return discard(ctx, FAMILY_IPV4, 0, 0, reason),
         }
     } else if proto == ETH_P_IPV6 {
-        match load::<u8>(ctx, off + 6) {
+        match load::<u8>(ctx, off + core::mem::offset_of!(Ipv6Hdr, next_hdr)) {
             Some(IPPROTO_VRRP) => {}
             _ => return xdp_action::XDP_PASS,
         }
         match parse_ipv6(ctx, off) {
             Ok(ip) => ip,
-            Err(()) => return discard(ctx, FAMILY_IPV6, 0, 0, Discard::Truncated as u32),
+            Err(reason) => return discard(ctx, FAMILY_IPV6, 0, 0, reason),
         }
     } else {
         return xdp_action::XDP_PASS;
@@ -247,6 +293,7 @@ fn process(ctx: &XdpContext) -> u32 {
             xdp_action::XDP_PASS
         };
     }
+    log_discard(ctx, &ip, hdr[1], reason);
     discard(ctx, ip.family, hdr[1], slot, reason)
 }
 
@@ -270,16 +317,63 @@ fn vlan_side(ctx: &XdpContext, v4_src: [u8; 4], bits: u32) -> u32 {
     }
 }
 
+/// With debug logging on (`run --log-level debug` or `RUST_LOG=vrrp=debug`: the agent sets
+/// aya-log's level before loading), one line per discarded advert with its reason and
+/// source, at most one per [`LOG_INTERVAL_NS`] per CPU (the line counts those left out). At
+/// the default level the level is a constant of the read-only data the verifier sees, and
+/// this whole function is dead code it removes.
 #[inline(always)]
-fn ifindex(ctx: &XdpContext) -> u32 {
-    ctx.ingress_ifindex() as u32
+fn log_discard(ctx: &XdpContext, ip: &Ip, vrid: u8, reason: u32) {
+    if !level_enabled(Level::Debug) {
+        return;
+    }
+    let Some(limit) = VRRP_LOG_LIMIT.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: this CPU's value; XDP runs to completion on it.
+    let limit = unsafe { &mut *limit };
+    // SAFETY: bpf_ktime_get_ns has no preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if limit.last_ns != 0 && now.wrapping_sub(limit.last_ns) < LOG_INTERVAL_NS {
+        limit.suppressed += 1;
+        return;
+    }
+    let suppressed = limit.suppressed;
+    limit.last_ns = now;
+    limit.suppressed = 0;
+    let name = reason_of(reason).name();
+    let ifindex = ifindex(ctx);
+    if ip.family == FAMILY_IPV4 {
+        let src = [ip.src[0], ip.src[1], ip.src[2], ip.src[3]];
+        debug!(
+            ctx,
+            target: "vrrp_xdp",
+            "discarded {} vrid {} from {:i} ifindex {} ({} not logged before)",
+            name,
+            vrid,
+            src,
+            ifindex,
+            suppressed
+        );
+    } else {
+        let src = ip.src;
+        debug!(
+            ctx,
+            target: "vrrp_xdp",
+            "discarded {} vrid {} from {:i} ifindex {} ({} not logged before)",
+            name,
+            vrid,
+            src,
+            ifindex,
+            suppressed
+        );
+    }
 }
 
-/// Counts a discard (under the instance's slot, or by key for unconfigured instances) and
-/// drops the packet.
-#[inline(never)]
-fn discard(ctx: &XdpContext, family: u8, vrid: u8, slot: u32, reason: u32) -> u32 {
-    let reason = match reason {
+/// The [`Discard`] a reason number stands for (unknown numbers: `Truncated`).
+#[inline(always)]
+fn reason_of(reason: u32) -> Discard {
+    match reason {
         1 => Discard::Ttl,
         2 => Discard::Version,
         3 => Discard::Type,
@@ -290,8 +384,29 @@ fn discard(ctx: &XdpContext, family: u8, vrid: u8, slot: u32, reason: u32) -> u3
         8 => Discard::AuthPass,
         9 => Discard::Interval,
         10 => Discard::UnicastSrc,
+        11 => Discard::IpHeader,
+        12 => Discard::Destination,
+        13 => Discard::Source,
+        14 => Discard::OwnerConflict,
         _ => Discard::Truncated,
-    };
+    }
+}
+
+#[inline(always)]
+fn ifindex(ctx: &XdpContext) -> u32 {
+    ctx.ingress_ifindex() as u32
+}
+
+/// Counts a discard (under the instance's slot, or by key for unconfigured instances) and
+/// returns the verdict:
+/// - a packet for a configured instance (`slot` set) is dropped, except one not sent to us
+///   ([`Discard::Destination`], e.g. seen in promiscuous mode), which goes on untouched;
+/// - a packet for no configured instance (`slot` 0: unknown VRID, unreadable header) is not
+///   ours to judge: it goes on to the stack, where another VRRP speaker (keepalived during a
+///   migration) may want it, unless the interface's [`IFACE_DROP_UNKNOWN`] is set.
+#[inline(never)]
+fn discard(ctx: &XdpContext, family: u8, vrid: u8, slot: u32, reason: u32) -> u32 {
+    let reason = reason_of(reason);
     let counters = if slot != 0 {
         VRRP_STATS.get_ptr_mut(slot)
     } else {
@@ -301,7 +416,25 @@ fn discard(ctx: &XdpContext, family: u8, vrid: u8, slot: u32, reason: u32) -> u3
         // SAFETY: per-CPU value of this CPU; XDP runs to completion without preemption on it.
         *unsafe { &mut *c }.discard_mut(reason) += 1;
     }
-    xdp_action::XDP_DROP
+    let drop = if slot != 0 {
+        !matches!(reason, Discard::Destination)
+    } else {
+        drop_unknown(ifindex(ctx))
+    };
+    if drop {
+        xdp_action::XDP_DROP
+    } else {
+        xdp_action::XDP_PASS
+    }
+}
+
+/// Whether VRRP packets for no configured instance are dropped on this interface: its own
+/// `VRRP_IFACES` entry, else that of key 0, else not.
+#[inline(always)]
+fn drop_unknown(ifindex: u32) -> bool {
+    // SAFETY: read-only lookups of plain values the agent writes whole.
+    let cfg = unsafe { VRRP_IFACES.get(&ifindex).or_else(|| VRRP_IFACES.get(&0)) };
+    cfg.is_some_and(|c| c.flags & IFACE_DROP_UNKNOWN != 0)
 }
 
 /// This CPU's counters for an unconfigured instance key, created on first use.
@@ -316,59 +449,90 @@ fn unknown_counters(key: &InstanceKey) -> Option<*mut Counters> {
     VRRP_UNKNOWN.get_ptr_mut(key)
 }
 
+/// The IPv4 header at `off`, checked as the IP stack would before delivering it: version 4,
+/// IHL of at least 5 words, total length within the frame, header checksum, not a fragment.
+/// Errs with [`Discard::Truncated`] when the frame is shorter than 20 bytes or than the
+/// total length, else [`Discard::IpHeader`].
 #[inline(always)]
-fn parse_ipv4(ctx: &XdpContext, off: usize) -> Result<Ip, ()> {
-    let p = ptr_at(ctx, off, 20).ok_or(())?;
-    // SAFETY: the 20 bytes at `p` are inside the packet.
-    let h: [u8; 20] = unsafe { core::ptr::read_unaligned(p as *const [u8; 20]) };
-    let ihl = ((h[0] & 0x0f) as usize) * 4;
-    let total = u16::from_be_bytes([h[2], h[3]]) as usize;
-    let frag = u16::from_be_bytes([h[6], h[7]]) & 0x3fff;
+fn parse_ipv4(ctx: &XdpContext, off: usize) -> Result<Ip, u32> {
+    let p = ptr_at(ctx, off, Ipv4Hdr::LEN).ok_or(Discard::Truncated as u32)?;
+    // SAFETY: the 20 bytes at `p` are inside the packet; Ipv4Hdr is 20 bytes of byte fields
+    // (alignment 1), valid for any bit pattern.
+    let h: Ipv4Hdr = unsafe { core::ptr::read_unaligned(p as *const Ipv4Hdr) };
+    let ihl = h.ihl() as usize;
+    let total = h.tot_len() as usize;
     let frame_len = ctx.data_end() - ctx.data();
     // A fragment cannot be checked on its own; VRRP messages are never fragmented.
-    if h[0] >> 4 != 4 || ihl < 20 || total < ihl || frag != 0 || off + total > frame_len {
-        return Err(());
+    let fragment = h.frag_offset() != 0 || h.frag_flags() & IP_MF != 0;
+    if h.version() != 4 || ihl < Ipv4Hdr::LEN || total < ihl || fragment {
+        return Err(Discard::IpHeader as u32);
+    }
+    if off + total > frame_len {
+        return Err(Discard::Truncated as u32);
+    }
+    if ipv4_header_sum(ctx, off, &h, ihl) != Some(0xffff) {
+        return Err(Discard::IpHeader as u32);
     }
     let mut src = [0u8; 16];
-    src[..4].copy_from_slice(&h[12..16]);
+    src[..4].copy_from_slice(&h.src_addr);
+    let mut dst = [0u8; 16];
+    dst[..4].copy_from_slice(&h.dst_addr);
     // IPv4 pseudo-header: source, destination, zero, protocol (RFC 768 form, as keepalived).
-    let pseudo_sum = sum_words(&h[12..20]) + proto_word();
+    let pseudo_sum = sum_words(&h.src_addr) + sum_words(&h.dst_addr) + proto_word();
     Ok(Ip {
         family: FAMILY_IPV4,
-        ttl: h[8],
-        multicast: (h[16] & 0xf0) == 0xe0,
+        ttl: h.ttl,
+        multicast: (h.dst_addr[0] & 0xf0) == 0xe0,
         src,
+        dst,
         vrrp_off: off + ihl,
         vrrp_len: total - ihl,
         pseudo_sum,
     })
 }
 
+/// Folded one's complement sum of the IPv4 header (0xffff when its checksum is right): the
+/// 20 fixed bytes already read, then any options (up to 40 bytes) from the packet.
 #[inline(always)]
-fn parse_ipv6(ctx: &XdpContext, off: usize) -> Result<Ip, ()> {
-    let p = ptr_at(ctx, off, 40).ok_or(())?;
-    // SAFETY: the 40 bytes at `p` are inside the packet.
-    let (b0, payload, hop_limit, src, dst) = unsafe {
-        (
-            *p,
-            u16::from_be_bytes([*p.add(4), *p.add(5)]) as usize,
-            *p.add(7),
-            core::ptr::read_unaligned(p.add(8) as *const [u8; 16]),
-            core::ptr::read_unaligned(p.add(24) as *const [u8; 16]),
-        )
-    };
+fn ipv4_header_sum(ctx: &XdpContext, off: usize, h: &Ipv4Hdr, ihl: usize) -> Option<u16> {
+    // SAFETY: Ipv4Hdr is 20 bytes of byte fields, without padding.
+    let bytes = unsafe { &*(h as *const Ipv4Hdr as *const [u8; Ipv4Hdr::LEN]) };
+    let mut sum = sum_words(bytes) as u64;
+    let mut i = 5;
+    while i < 15 {
+        if i * 4 >= ihl {
+            break;
+        }
+        let w: u32 = load(ctx, off + i * 4)?;
+        sum += (w & 0xffff) as u64 + (w >> 16) as u64;
+        i += 1;
+    }
+    Some(fold(sum))
+}
+
+#[inline(always)]
+fn parse_ipv6(ctx: &XdpContext, off: usize) -> Result<Ip, u32> {
+    let p = ptr_at(ctx, off, Ipv6Hdr::LEN).ok_or(Discard::Truncated as u32)?;
+    // SAFETY: the 40 bytes at `p` are inside the packet; Ipv6Hdr is 40 bytes of byte fields
+    // (alignment 1), valid for any bit pattern.
+    let h: Ipv6Hdr = unsafe { core::ptr::read_unaligned(p as *const Ipv6Hdr) };
+    let payload = h.payload_len() as usize;
     let frame_len = ctx.data_end() - ctx.data();
-    if b0 >> 4 != 6 || off + 40 + payload > frame_len {
-        return Err(());
+    if h.version() != 6 {
+        return Err(Discard::IpHeader as u32);
+    }
+    if off + Ipv6Hdr::LEN + payload > frame_len {
+        return Err(Discard::Truncated as u32);
     }
     // IPv6 pseudo-header (RFC 8200 §8.1): source, destination, length, next header.
-    let pseudo_sum = sum_words(&src) + sum_words(&dst) + proto_word();
+    let pseudo_sum = sum_words(&h.src_addr) + sum_words(&h.dst_addr) + proto_word();
     Ok(Ip {
         family: FAMILY_IPV6,
-        ttl: hop_limit,
-        multicast: dst[0] == 0xff,
-        src,
-        vrrp_off: off + 40,
+        ttl: h.hop_limit,
+        multicast: h.dst_addr[0] == 0xff,
+        src: h.src_addr,
+        dst: h.dst_addr,
+        vrrp_off: off + Ipv6Hdr::LEN,
         vrrp_len: payload,
         pseudo_sum,
     })
@@ -487,6 +651,27 @@ fn check_vrrp(
     key: &InstanceKey,
     cfg: Option<&InstanceConfig>,
 ) -> u32 {
+    if let Some(c) = cfg {
+        // Only adverts sent to us are ours: the VRRP group for a multicast instance (RFC 9568
+        // §5.1.1.2 / §5.1.2.2), one of this host's addresses for a unicast one (what the IP
+        // stack would deliver). A frame for another host, seen in promiscuous mode, is not.
+        let to_us = if c.flags & CFG_UNICAST != 0 {
+            // SAFETY: read-only lookup of a u32 flag.
+            unsafe { VRRP_LOCAL_ADDRS.get(&AddrKey::new(ip.family, ip.dst)) }.is_some()
+        } else if ip.family == FAMILY_IPV4 {
+            ip.dst[..4] == VRRP_GROUP_V4
+        } else {
+            ip.dst == VRRP_GROUP_V6
+        };
+        if !to_us {
+            return Discard::Destination as u32;
+        }
+    }
+    // RFC 9568 §5.1.2.1: an IPv6 advert's source is the sender's link-local address.
+    if ip.family == FAMILY_IPV6 && ip.multicast && !(ip.src[0] == 0xfe && ip.src[1] & 0xc0 == 0x80)
+    {
+        return Discard::Source as u32;
+    }
     // §7.1: a multicast advert must arrive with TTL / hop limit 255 (so it was not routed).
     let check_ttl = ip.multicast || cfg.is_some_and(|c| c.flags & CFG_UNICAST_TTL != 0);
     if check_ttl && ip.ttl != 255 {
@@ -571,13 +756,23 @@ fn check_vrrp(
     // Unicast instances accept adverts only from their configured peers.
     let peer_key = PeerKey::new(*key, ip.src);
     if cfg.flags & CFG_UNICAST != 0 {
-        // SAFETY: read-only lookup of a u32 flag.
-        if unsafe { VRRP_UNICAST.get(&peer_key) }.is_none() {
+        // SAFETY: read-only lookup of a plain value the agent writes whole.
+        let Some(peer) = (unsafe { VRRP_UNICAST.get(&peer_key) }) else {
             return Discard::UnicastSrc as u32;
+        };
+        // keepalived's per-peer `min_ttl` / `max_ttl` (default: any TTL).
+        if ip.ttl < peer.min_ttl || ip.ttl > peer.max_ttl {
+            return Discard::Ttl as u32;
         }
     }
+    // §7.1: two address owners for one VRID is a misconfiguration; the advert is discarded
+    // and the agent told (rate-limited), so that it can log the conflict.
+    if priority == 255 && cfg.flags & CFG_OWNER != 0 {
+        report_owner_conflict(cfg.slot as u32, &peer_key, adver_int_cs);
+        return Discard::OwnerConflict as u32;
+    }
 
-    let src_mac = load::<[u8; 6]>(ctx, 6).unwrap_or([0; 6]);
+    let src_mac = load::<[u8; 6]>(ctx, core::mem::offset_of!(EthHdr, src_addr)).unwrap_or([0; 6]);
     record(
         cfg.slot as u32,
         &peer_key,
@@ -588,6 +783,37 @@ fn check_vrrp(
         src_mac,
     );
     VALID
+}
+
+/// Sends [`EV_OWNER_CONFLICT`] for the 1st, 2nd, 4th, 8th... conflicting advert of this CPU
+/// and instance, then for every `OWNER_CONFLICT_EVENT_EVERY`th (the counter is bumped after
+/// this, by `discard`).
+#[inline(never)]
+fn report_owner_conflict(slot: u32, peer_key: &PeerKey, adver_int_cs: u16) {
+    let Some(counters) = VRRP_STATS.get_ptr_mut(slot) else {
+        return;
+    };
+    // SAFETY: this CPU's counters, as in `discard`.
+    let counters = unsafe { &mut *counters };
+    let n = counters.owner_conflict + 1;
+    if n & (n - 1) != 0 && n % OWNER_CONFLICT_EVENT_EVERY != 0 {
+        return;
+    }
+    if let Some(mut entry) = VRRP_EVENTS.reserve(0) {
+        entry.write(PeerEvent {
+            peer: *peer_key,
+            // SAFETY: bpf_ktime_get_ns has no preconditions.
+            ts_ns: unsafe { bpf_ktime_get_ns() },
+            kind: EV_OWNER_CONFLICT,
+            adver_int_cs,
+            priority: 255,
+            old_priority: 255,
+        });
+        entry.submit(0);
+        counters.events += 1;
+    } else {
+        counters.events_lost += 1;
+    }
 }
 
 /// Updates the source's record in the instance's peer table and sends an event if

@@ -15,7 +15,7 @@ use super::{
     keywords::{self, did_you_mean, Context, Support},
     model::{
         Auth, InitialState, Notify, NotifyCommand, NotifyFifo, TrackFileDef, TrackFileInit,
-        TrackRef, Version, VirtualAddress, VrrpScript,
+        TrackRef, TtlRange, Version, VirtualAddress, VrrpScript,
     },
     parser::{Block, Stmt, Word},
     values::{parse_bool, parse_int, parse_ip, parse_seconds, parse_uint},
@@ -123,6 +123,8 @@ pub(crate) struct InstanceDraft {
     pub unicast_src_ip: Slot<IpAddr>,
     pub mcast_src_ip: Slot<IpAddr>,
     pub unicast_peers: Vec<(IpAddr, Pos)>,
+    /// keepalived's per-peer `min_ttl` / `max_ttl`, for peers that set either.
+    pub unicast_peer_ttl: Vec<(IpAddr, TtlRange)>,
     pub vips: Vec<VirtualAddress>,
     pub vips_excluded: Vec<VirtualAddress>,
     /// Lines in `virtual_ipaddress` blocks, valid or not (to tell "none" from "all bad").
@@ -864,6 +866,7 @@ impl Builder<'_> {
             unicast_src_ip: None,
             mcast_src_ip: None,
             unicast_peers: Vec::new(),
+            unicast_peer_ttl: Vec::new(),
             vips: Vec::new(),
             vips_excluded: Vec::new(),
             vip_lines: 0,
@@ -1142,33 +1145,67 @@ impl Builder<'_> {
             let Some(ip) = self.ip(first, "unicast_peer") else {
                 continue;
             };
-            if let Some(extra) = line.args().first() {
-                match keywords::find(keywords::PEER_OPTIONS, &extra.text) {
-                    Some(_) => self.diags.error(
-                        &extra.pos,
-                        format!(
-                            "`{}` in unicast_peer is a keepalived option this project does not support \
-                             (yet): remove it",
-                            extra.text
-                        ),
-                    ),
-                    None if parse_ip(&extra.text).is_some() => self.diags.error(
-                        &extra.pos,
+            // keepalived: `ADDR [min_ttl N] [max_ttl M]`, N and M in 0..=255; either one
+            // turns on the TTL check of this peer's adverts (default range 0..=255).
+            let mut ttl: Option<TtlRange> = None;
+            let mut ok = true;
+            let args = line.args();
+            let mut i = 0;
+            while i < args.len() {
+                let opt = &args[i];
+                let known = keywords::find(keywords::PEER_OPTIONS, &opt.text).is_some();
+                if !known {
+                    let msg = if parse_ip(&opt.text).is_some() {
                         format!(
                             "unexpected `{}` after unicast peer `{}`: write one peer per line",
-                            extra.text, first.text
-                        ),
-                    ),
-                    None => self.diags.error(
-                        &extra.pos,
+                            opt.text, first.text
+                        )
+                    } else {
                         format!(
                             "unknown option `{}` in unicast_peer{}",
-                            extra.text,
-                            did_you_mean(&extra.text, keywords::PEER_OPTIONS.iter().map(|(n, _)| *n))
-                        ),
-                    ),
+                            opt.text,
+                            did_you_mean(&opt.text, keywords::PEER_OPTIONS.iter().map(|(n, _)| *n))
+                        )
+                    };
+                    self.diags.error(&opt.pos, msg);
+                    ok = false;
+                    break;
                 }
+                let Some(value) = args.get(i + 1) else {
+                    self.diags.error(
+                        &opt.pos,
+                        format!("`{}` in unicast_peer needs a value (0 to 255)", opt.text),
+                    );
+                    ok = false;
+                    break;
+                };
+                let Some(v) = self.u8_in(value, &opt.text, 0, 255, "0 to 255") else {
+                    ok = false;
+                    break;
+                };
+                let range = ttl.get_or_insert(TtlRange::default());
+                if opt.text == "min_ttl" {
+                    range.min = v;
+                } else {
+                    range.max = v;
+                }
+                i += 2;
+            }
+            if !ok {
                 continue;
+            }
+            if let Some(range) = ttl {
+                if range.min > range.max {
+                    self.diags.error(
+                        &first.pos,
+                        format!(
+                            "unicast peer {ip}: min_ttl {} > max_ttl {}, so every advert from it \
+                             would be discarded",
+                            range.min, range.max
+                        ),
+                    );
+                    continue;
+                }
             }
             if !listed.insert(ip) {
                 self.diags
@@ -1176,6 +1213,9 @@ impl Builder<'_> {
                 continue;
             }
             d.unicast_peers.push((ip, first.pos.clone()));
+            if let Some(range) = ttl {
+                d.unicast_peer_ttl.push((ip, range));
+            }
         }
     }
 

@@ -446,7 +446,7 @@ pub(crate) const VIP_OPTIONS: &[(&str, Support)] = &[
 
 /// Options after an address in `unicast_peer`.
 pub(crate) const PEER_OPTIONS: &[(&str, Support)] =
-    &[("min_ttl", Unsupported), ("max_ttl", Unsupported)];
+    &[("min_ttl", Supported), ("max_ttl", Supported)];
 
 /// Address scopes accepted by `scope` (as `ip address add`).
 pub(crate) const SCOPES: &[&str] = &["global", "site", "link", "host", "nowhere"];

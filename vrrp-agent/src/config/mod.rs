@@ -29,7 +29,7 @@ mod tests;
 pub use diagnostics::{ConfigError, Diagnostic, Location, MAX_ERRORS};
 pub use model::{
     max_advertised, Auth, Config, Family, GarpSettings, GlobalDefs, InitialState, Instance, Notify,
-    NotifyCommand, NotifyFifo, SyncGroup, TrackFileDef, TrackFileInit, TrackRef, Version,
+    NotifyCommand, NotifyFifo, SyncGroup, TrackFileDef, TrackFileInit, TrackRef, TtlRange, Version,
     VirtualAddress, VrrpScript, DEFAULT_MTU,
 };
 

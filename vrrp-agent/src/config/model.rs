@@ -308,6 +308,9 @@ pub struct Instance {
     pub unicast_src_ip: Option<IpAddr>,
     /// Empty = multicast.
     pub unicast_peers: Vec<IpAddr>,
+    /// keepalived's `unicast_peer { ADDR min_ttl N max_ttl M }`: the TTL / hop limit range
+    /// of adverts accepted from the peers that set one (the others: any TTL).
+    pub unicast_peer_ttl: Vec<(IpAddr, TtlRange)>,
     pub mcast_src_ip: Option<IpAddr>,
     /// Sent in adverts; all of `family`. Never empty.
     pub vips: Vec<VirtualAddress>,
@@ -387,6 +390,20 @@ impl Instance {
         let moved = extra.len();
         self.vips_excluded.splice(0..0, extra);
         moved
+    }
+}
+
+/// The TTL / hop limit range a unicast peer's adverts must arrive with (keepalived's
+/// `min_ttl` / `max_ttl`, 0..=255 when unset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TtlRange {
+    pub min: u8,
+    pub max: u8,
+}
+
+impl Default for TtlRange {
+    fn default() -> Self {
+        TtlRange { min: 0, max: 255 }
     }
 }
 

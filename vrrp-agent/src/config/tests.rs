@@ -2174,3 +2174,46 @@ fn garp_lower_prio_repeat_zero_is_off() {
     );
     assert_eq!(only_instance(&l).garp.lower_prio_repeat, 0);
 }
+
+#[test]
+fn unicast_peer_min_ttl_and_max_ttl_as_keepalived() {
+    let l = ok(&instance(
+        "    unicast_peer {\n        192.0.2.2 min_ttl 250\n        192.0.2.3 max_ttl 64 min_ttl 1\n        192.0.2.4\n    }",
+    ));
+    let i = only_instance(&l);
+    assert_eq!(i.unicast_peers.len(), 3);
+    assert_eq!(
+        i.unicast_peer_ttl,
+        vec![
+            (
+                IpAddr::from([192, 0, 2, 2]),
+                TtlRange { min: 250, max: 255 }
+            ),
+            (IpAddr::from([192, 0, 2, 3]), TtlRange { min: 1, max: 64 }),
+        ],
+        "a peer without options has no range (any TTL)"
+    );
+    let has = |diags: &[Diagnostic], fragment: &str| {
+        assert!(
+            diags.iter().any(|d| d.message.contains(fragment)),
+            "no `{fragment}` in\n{}",
+            show(diags)
+        );
+    };
+    let e = errors(&instance(
+        "    unicast_peer {\n        192.0.2.2 min_ttl 200 max_ttl 100\n    }",
+    ));
+    has(&e, "min_ttl 200 > max_ttl 100");
+    let e = errors(&instance(
+        "    unicast_peer {\n        192.0.2.2 min_ttl\n    }",
+    ));
+    has(&e, "`min_ttl` in unicast_peer needs a value");
+    let e = errors(&instance(
+        "    unicast_peer {\n        192.0.2.2 max_ttl 256\n    }",
+    ));
+    has(&e, "max_ttl");
+    let e = errors(&instance(
+        "    unicast_peer {\n        192.0.2.2 min_tl 3\n    }",
+    ));
+    has(&e, "did you mean");
+}

@@ -361,6 +361,7 @@ fn finish_instance(
         auth,
         unicast_src_ip: d.unicast_src_ip.map(|(v, _)| v),
         unicast_peers: d.unicast_peers.into_iter().map(|(ip, _)| ip).collect(),
+        unicast_peer_ttl: d.unicast_peer_ttl,
         mcast_src_ip: d.mcast_src_ip.map(|(v, _)| v),
         vips,
         vips_excluded,

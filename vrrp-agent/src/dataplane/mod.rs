@@ -40,6 +40,9 @@ pub use probe::{KernelSupport, WatchdogPath, FEATURES};
 
 pub mod vlan;
 
+mod rx;
+pub use rx::ALL_IFACES;
+
 /// The XDP object built by `cargo xtask build-ebpf`, embedded by build.rs.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp.bpf.o"));
 
@@ -189,6 +192,8 @@ pub struct Dataplane {
     peers_view: PeersView,
     /// Who keeps Backups' Master_Down_Timers on this kernel.
     watchdog: WatchdogPath,
+    /// Reader of the XDP program's debug log, when it was loaded with one.
+    _log: Option<rx::LogPump>,
 }
 
 /// A read-only mapping of the `VRRP_PEERS` array (BPF_F_MMAPABLE): the XDP program writes
@@ -270,6 +275,14 @@ impl Dataplane {
     /// the master-down watchdog works here ([`Dataplane::watchdog_path`]). With `pin_dir`,
     /// removes stale pins of our maps left there by a killed agent, then pins every map there.
     pub fn load(pin_dir: Option<&Path>) -> Result<Self, DataplaneError> {
+        Self::load_with(pin_dir, false)
+    }
+
+    /// [`Dataplane::load`], and with `xdp_debug_log` the program logs each discarded advert
+    /// (reason, VRID, source; at most 20 lines a second per CPU) to this process's `log` /
+    /// `tracing` output under target `vrrp_xdp`, at debug level. Without it the logging code
+    /// is dead code the verifier removes: it costs the fast path nothing.
+    pub fn load_with(pin_dir: Option<&Path>, xdp_debug_log: bool) -> Result<Self, DataplaneError> {
         if OBJECT.is_empty() {
             return Err(DataplaneError::Object("0 bytes".into()));
         }
@@ -278,7 +291,14 @@ impl Dataplane {
         if let Some(why) = support.refusal() {
             return Err(DataplaneError::Kernel(why));
         }
+        // aya-log's level, a read-only global of the object: 0 turns every log line off.
+        let level: u8 = if xdp_debug_log {
+            aya_log::Level::Debug as u8
+        } else {
+            0
+        };
         let mut ebpf = EbpfLoader::new()
+            .override_global(aya_log::LEVEL, &level, true)
             .load(OBJECT)
             .map_err(|e| DataplaneError::Load(format!("{e:#}")))?;
         let prog: &mut Xdp = ebpf
@@ -312,6 +332,11 @@ impl Dataplane {
             },
         };
 
+        let log = if xdp_debug_log {
+            Some(rx::LogPump::start(&mut ebpf)?)
+        } else {
+            None
+        };
         let peers_view = PeersView::map(
             ebpf.map(map_names::PEERS)
                 .ok_or_else(|| map_err(map_names::PEERS, "missing from the XDP object"))?,
@@ -325,6 +350,7 @@ impl Dataplane {
             attached: Vec::new(),
             slots: std::collections::BTreeMap::new(),
             watchdog: watchdog.clone(),
+            _log: log,
         };
         if watchdog == WatchdogPath::Kernel {
             if let Err(reason) = dp.probe_watchdog() {
@@ -496,20 +522,17 @@ impl Dataplane {
         self.slots.get(key).copied()
     }
 
-    /// Allows adverts from one unicast peer of an instance configured with `CFG_UNICAST`.
+    /// Allows adverts from one unicast peer of an instance configured with `CFG_UNICAST`,
+    /// with any TTL.
     pub fn allow_unicast_peer(&mut self, key: PeerKey) -> Result<(), DataplaneError> {
-        let name = map_names::UNICAST;
-        let map = self.map_mut(name)?;
-        let mut map: HashMap<&mut MapData, PeerKey, u32> =
-            HashMap::try_from(map).map_err(|e| map_err(name, e))?;
-        map.insert(key, 1, 0).map_err(|e| map_err(name, e))
+        self.allow_unicast_peer_ttl(key, vrrp_common::UnicastPeer::default())
     }
 
     /// Stops accepting adverts from one unicast peer.
     pub fn remove_unicast_peer(&mut self, key: PeerKey) -> Result<(), DataplaneError> {
         let name = map_names::UNICAST;
         let map = self.map_mut(name)?;
-        let mut map: HashMap<&mut MapData, PeerKey, u32> =
+        let mut map: HashMap<&mut MapData, PeerKey, vrrp_common::UnicastPeer> =
             HashMap::try_from(map).map_err(|e| map_err(name, e))?;
         match map.remove(&key) {
             Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),

@@ -1,10 +1,10 @@
 //! Conversions between the configuration, the map types the XDP program reads and the
 //! events it writes.
-use std::net::IpAddr;
+use std::{collections::BTreeMap, net::IpAddr, time::Duration};
 
 use vrrp_common::{
-    InstanceConfig, InstanceKey, PeerEvent, PeerKey, AUTH_NONE, AUTH_PASS, CFG_UNICAST,
-    FAMILY_IPV4, FAMILY_IPV6,
+    AddrKey, InstanceConfig, InstanceKey, PeerEvent, PeerKey, UnicastPeer, AUTH_NONE, AUTH_PASS,
+    CFG_OWNER, CFG_UNICAST, FAMILY_IPV4, FAMILY_IPV6,
 };
 
 use crate::{
@@ -23,8 +23,8 @@ pub struct KernelInstance {
     pub key: InstanceKey,
     /// Map value.
     pub cfg: InstanceConfig,
-    /// Allowed unicast sources (empty: multicast).
-    pub peers: Vec<PeerKey>,
+    /// Allowed unicast sources with their TTL range (empty: multicast).
+    pub peers: Vec<(PeerKey, UnicastPeer)>,
 }
 
 /// Address bytes as the maps hold them: IPv4 in bytes 0..4, the rest zero.
@@ -53,13 +53,17 @@ pub fn kernel_instance(inst: &Instance, ifindex: u32) -> KernelInstance {
     let adver_int_cs =
         Centisecs::from_duration_round(inst.advert_int).map_or(u16::MAX, Centisecs::get);
     let unicast = !inst.unicast_peers.is_empty();
+    let mut flags = if unicast { CFG_UNICAST } else { 0 };
+    if inst.is_address_owner() {
+        flags |= CFG_OWNER;
+    }
     let cfg = InstanceConfig {
         version: match inst.version {
             Version::V2 => 2,
             Version::V3 => 3,
         },
         auth_type,
-        flags: if unicast { CFG_UNICAST } else { 0 },
+        flags,
         _pad0: 0,
         adver_int_cs,
         slot: 0, // assigned by Dataplane::set_instance
@@ -68,7 +72,16 @@ pub fn kernel_instance(inst: &Instance, ifindex: u32) -> KernelInstance {
     let peers = inst
         .unicast_peers
         .iter()
-        .map(|p| PeerKey::new(key, addr_bytes(*p)))
+        .map(|p| {
+            let ttl = inst
+                .unicast_peer_ttl
+                .iter()
+                .find(|(a, _)| a == p)
+                .map_or(UnicastPeer::default(), |(_, r)| {
+                    UnicastPeer::new(r.min, r.max)
+                });
+            (PeerKey::new(key, addr_bytes(*p)), ttl)
+        })
         .collect();
     KernelInstance {
         name: inst.name.clone(),
@@ -76,6 +89,54 @@ pub fn kernel_instance(inst: &Instance, ifindex: u32) -> KernelInstance {
         key,
         cfg,
         peers,
+    }
+}
+
+/// The `VRRP_LOCAL_ADDRS` entries a unicast instance needs: the addresses of its family
+/// that unicast adverts to this host may be sent to (`iface_addrs`, the addresses of its
+/// interface, and its own source address). Nothing for a multicast instance.
+pub fn unicast_destinations(
+    inst: &Instance,
+    src: Option<IpAddr>,
+    iface_addrs: &[IpAddr],
+) -> Vec<AddrKey> {
+    if !inst.is_unicast() {
+        return Vec::new();
+    }
+    let family = match inst.family {
+        Family::V4 => FAMILY_IPV4,
+        Family::V6 => FAMILY_IPV6,
+    };
+    iface_addrs
+        .iter()
+        .chain(src.iter())
+        .chain(inst.unicast_src_ip.iter())
+        .filter(|a| a.is_ipv4() == (family == FAMILY_IPV4))
+        .map(|a| AddrKey::new(family, addr_bytes(*a)))
+        .collect()
+}
+
+/// How often at most the agent logs the same instance's address-owner conflict.
+pub const OWNER_CONFLICT_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Rate limit for the warnings about [`vrrp_common::EV_OWNER_CONFLICT`]: another router
+/// claims to own an instance's addresses (priority 255) while this one does.
+#[derive(Debug, Default)]
+pub struct OwnerConflicts {
+    last: BTreeMap<PeerKey, Duration>,
+}
+
+impl OwnerConflicts {
+    /// Whether the conflict with `peer` reported at `now` (monotonic time) is to be logged:
+    /// the first time, then at most once per [`OWNER_CONFLICT_LOG_EVERY`].
+    pub fn should_log(&mut self, peer: PeerKey, now: Duration) -> bool {
+        match self.last.get(&peer) {
+            Some(t) if now.saturating_sub(*t) < OWNER_CONFLICT_LOG_EVERY => false,
+            _ => {
+                self.last.insert(peer, now);
+                true
+            }
+        }
     }
 }
 
@@ -95,5 +156,23 @@ pub fn peer_addr(key: &PeerKey) -> IpAddr {
         IpAddr::from([key.addr[0], key.addr[1], key.addr[2], key.addr[3]])
     } else {
         IpAddr::from(key.addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_conflicts_are_logged_once_a_minute_per_sender() {
+        let mut c = OwnerConflicts::default();
+        let a = PeerKey::new(InstanceKey::new(2, 51, FAMILY_IPV4), [1; 16]);
+        let b = PeerKey::new(InstanceKey::new(2, 51, FAMILY_IPV4), [2; 16]);
+        let s = Duration::from_secs;
+        assert!(c.should_log(a, s(100)));
+        assert!(!c.should_log(a, s(101)));
+        assert!(c.should_log(b, s(101)), "another sender is news");
+        assert!(!c.should_log(a, s(159)));
+        assert!(c.should_log(a, s(160)));
     }
 }

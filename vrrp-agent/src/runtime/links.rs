@@ -129,7 +129,7 @@ impl Agent {
             let Some(mut ki) = self.kernel.remove(&old) else {
                 continue;
             };
-            for p in &ki.peers {
+            for (p, _) in &ki.peers {
                 if let Err(e) = self.dp.remove_unicast_peer(*p) {
                     tracing::warn!(instance = %ki.name, "removing a unicast peer of the old interface: {e}");
                 }
@@ -138,14 +138,14 @@ impl Agent {
                 tracing::warn!(instance = %ki.name, "removing the old interface's instance record: {e}");
             }
             ki.key.ifindex = ev.index;
-            for p in &mut ki.peers {
+            for (p, _) in &mut ki.peers {
                 p.ifindex = ev.index;
             }
             if let Err(e) = self.dp.set_instance(ki.key, ki.cfg) {
                 tracing::error!(instance = %ki.name, iface = %ki.iface, "writing the instance record for the re-created interface: {e}");
             }
-            for p in &ki.peers {
-                if let Err(e) = self.dp.allow_unicast_peer(*p) {
+            for (p, ttl) in &ki.peers {
+                if let Err(e) = self.dp.allow_unicast_peer_ttl(*p, *ttl) {
                     tracing::error!(instance = %ki.name, "allowing a unicast peer on the re-created interface: {e}");
                 }
             }

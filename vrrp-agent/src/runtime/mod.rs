@@ -17,8 +17,8 @@ mod addresses;
 mod attach;
 mod groups;
 mod kernel;
-pub mod lock;
 mod links;
+pub mod lock;
 mod lograte;
 mod reload;
 mod setup;
@@ -74,6 +74,10 @@ pub struct RunOptions {
     /// Valid adverts go on to the IP stack after XDP recorded them (so that tcpdump on
     /// this host shows them), instead of ending in XDP.
     pub pass_adverts: bool,
+    /// VRRP packets for VRIDs no instance configures are dropped in XDP (counted in
+    /// `VRRP_UNKNOWN` either way) instead of going on to the stack, where another VRRP
+    /// speaker on this host may want them.
+    pub drop_unknown_vrids: bool,
 }
 
 /// Configured features whose behaviour is not active in this version, by name, so that `run`
@@ -231,6 +235,8 @@ struct Agent {
     watch_hold: Option<usize>,
     /// Rate limits of the per-event log lines, per instance.
     event_logs: lograte::LogRates<InstanceKey>,
+    /// When each address-owner conflict was last logged.
+    owner_conflicts: kernel::OwnerConflicts,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -276,7 +282,10 @@ impl Agent {
             setup::remove_leftover_vips(&netlink, plan).await?;
         }
 
-        let dp = Dataplane::load(Some(&opts.pin_dir)).context("loading the XDP program")?;
+        // The XDP program's discard log, when debug logging is on for it (`RUST_LOG=vrrp=debug`).
+        let xdp_debug = tracing::enabled!(target: "vrrp_xdp", tracing::Level::DEBUG);
+        let dp = Dataplane::load_with(Some(&opts.pin_dir), xdp_debug)
+            .context("loading the XDP program")?;
         tracing::info!(pin_dir = %opts.pin_dir.display(), "XDP program loaded, maps pinned");
         // Where the kernel's watchdog cannot work, Backups keep their timers here.
         let watchdog = dp.kernel_watchdog();
@@ -300,7 +309,21 @@ impl Agent {
             watchdog,
             watch_hold: None,
             event_logs: lograte::LogRates::new(),
+            owner_conflicts: Default::default(),
         };
+        let flags = if opts.drop_unknown_vrids {
+            vrrp_common::IFACE_DROP_UNKNOWN
+        } else {
+            0
+        };
+        agent.dp.set_iface_config(
+            crate::dataplane::ALL_IFACES,
+            vrrp_common::IfaceConfig {
+                flags,
+                ..Default::default()
+            },
+        )?;
+        agent.sync_local_addrs(&plans).await?;
         for plan in &plans {
             agent.add_instance(plan)?;
         }
@@ -322,8 +345,8 @@ impl Agent {
     fn add_instance(&mut self, plan: &Plan) -> Result<()> {
         let ki = self.kernel_instance(&plan.inst, plan.link.index);
         self.dp.set_instance(ki.key, ki.cfg)?;
-        for p in &ki.peers {
-            self.dp.allow_unicast_peer(*p)?;
+        for (key, peer) in &ki.peers {
+            self.dp.allow_unicast_peer_ttl(*key, *peer)?;
         }
         let key = ki.key;
         self.kernel.insert(key, ki);
@@ -377,6 +400,26 @@ impl Agent {
                 None
             }
         }
+    }
+
+    /// Writes the addresses unicast adverts may be sent to (`VRRP_LOCAL_ADDRS`): those of
+    /// the interfaces of unicast instances, and their source addresses. Read at start-up and
+    /// on reload; an address added to an interface in between is not known until the next
+    /// reload (adverts sent to it are counted as `bad_destination` and passed on).
+    async fn sync_local_addrs(&mut self, plans: &[Plan]) -> Result<()> {
+        let mut keys = std::collections::BTreeSet::new();
+        for plan in plans.iter().filter(|p| p.inst.is_unicast()) {
+            let addrs: Vec<IpAddr> = self
+                .netlink
+                .addresses(plan.link.index)
+                .await?
+                .into_iter()
+                .map(|a| a.addr)
+                .collect();
+            keys.extend(kernel::unicast_destinations(&plan.inst, plan.src, &addrs));
+        }
+        self.dp.set_local_addrs(&keys)?;
+        Ok(())
     }
 
     /// The kernel's view of an instance, with this run's options.
@@ -771,6 +814,21 @@ impl Agent {
             log_event(&self.kernel, &mut self.event_logs, now, ev);
             return;
         };
+        if ev.kind & vrrp_common::EV_OWNER_CONFLICT != 0 {
+            let since_boot = std::time::Duration::from_nanos(now.as_nanos());
+            if self.owner_conflicts.should_log(ev.peer, since_boot) {
+                let vr = &self.routers[i];
+                tracing::warn!(
+                    instance = %vr.name,
+                    iface = %vr.iface,
+                    vrid = ev.peer.vrid,
+                    from = %peer_addr(&ev.peer),
+                    "another router also claims to own this instance's addresses (priority 255); \
+                     its adverts are discarded (RFC 9568 §7.1): give one of the two a lower priority"
+                );
+            }
+            return;
+        }
         if ev.kind & EV_MASTER_DOWN != 0 {
             // The watchdog saw no advert for a Master_Down_Interval and is now quiet. The
             // election decides: with the newest records fed in, its timer has run out (it

@@ -87,7 +87,7 @@ impl Agent {
             .collect();
         for key in gone {
             if let Some(ki) = self.kernel.remove(&key) {
-                for p in &ki.peers {
+                for (p, _) in &ki.peers {
                     self.dp.remove_unicast_peer(*p)?;
                 }
                 self.dp.remove_instance(key)?;
@@ -116,6 +116,21 @@ impl Agent {
                 .and_then(|o| o.notified);
         }
         let first_new = self.routers.len();
+        self.sync_local_addrs(&plans).await?;
+        // Kept instances whose kernel settings changed in place: the address-owner flag
+        // follows a priority changed to or from 255.
+        for plan in &plans {
+            let ki = self.kernel_instance(&plan.inst, plan.link.index);
+            if kept_keys.contains(&ki.key)
+                && self
+                    .kernel
+                    .get(&ki.key)
+                    .is_some_and(|old| old.cfg != ki.cfg)
+            {
+                self.dp.set_instance(ki.key, ki.cfg)?;
+                self.kernel.insert(ki.key, ki);
+            }
+        }
         for plan in plans
             .iter()
             .filter(|p| !kept_keys.contains(&kernel_instance(&p.inst, p.link.index).key))

@@ -138,12 +138,19 @@ pub enum FrameError {
 }
 
 impl FrameError {
-    /// The discard counter the XDP program would count this under, if any:
-    /// [`Discard::Truncated`] when the frame is cut short or its IP length disagrees with
-    /// it. Other errors mean "not a VRRP packet" (passed on, not counted).
+    /// The discard counter the XDP program would count this under if the frame's IP
+    /// protocol is VRRP: [`Discard::Truncated`] when the frame is cut short (also when the
+    /// IP length runs past it), [`Discard::IpHeader`] for a malformed IP header (version,
+    /// IHL, total length shorter than the header, header checksum, fragment). Other errors
+    /// mean "not a VRRP packet" (passed on, not counted).
     pub const fn as_discard(&self) -> Option<Discard> {
         match self {
-            FrameError::Truncated(_) | FrameError::IpLength(_) => Some(Discard::Truncated),
+            FrameError::Truncated(_) => Some(Discard::Truncated),
+            FrameError::IpVersion(_)
+            | FrameError::Ipv4HeaderLen(_)
+            | FrameError::IpLength(_)
+            | FrameError::Ipv4Checksum
+            | FrameError::Fragmented => Some(Discard::IpHeader),
             _ => None,
         }
     }
@@ -995,11 +1002,21 @@ mod tests {
         f[16..18].copy_from_slice(&19u16.to_be_bytes());
         fix_ip_checksum(&mut f);
         assert_eq!(parse_frame(&f), Err(FrameError::IpLength(19)));
+        // As the XDP program counts them.
         assert_eq!(
             FrameError::IpLength(19).as_discard(),
+            Some(Discard::IpHeader)
+        );
+        assert_eq!(
+            FrameError::Ipv4Checksum.as_discard(),
+            Some(Discard::IpHeader)
+        );
+        assert_eq!(FrameError::Fragmented.as_discard(), Some(Discard::IpHeader));
+        assert_eq!(
+            FrameError::Truncated("ipv4 payload").as_discard(),
             Some(Discard::Truncated)
         );
-        assert_eq!(FrameError::Ipv4Checksum.as_discard(), None);
+        assert_eq!(FrameError::Protocol(17).as_discard(), None);
         let mut f = V3_IPV6_FRAME.to_vec();
         f[14] = 0x4c;
         assert_eq!(parse_frame(&f), Err(FrameError::IpVersion(4)));

@@ -508,6 +508,9 @@ impl Repr {
     /// Parses a message and runs the receive checks that need no configuration, in the
     /// order of RFC 9568 §7.1 / RFC 3768 §7.1 (PROTOCOL.md):
     ///
+    /// 1. multicast to a group other than the VRRP group: [`Discard::Destination`];
+    ///    multicast over IPv6 from a source that is not link-local: [`Discard::Source`]
+    ///    (a unicast destination is the caller's to check: one of this host's addresses);
     /// 1. multicast and TTL / hop limit not 255: [`Discard::Ttl`];
     /// 2. buffer shorter than the 8-byte header: [`Discard::Truncated`];
     /// 3. version neither 2 nor 3, or 2 over IPv6: [`Discard::Version`];
@@ -520,6 +523,17 @@ impl Repr {
     /// The rest of §7.1 (VRID configured, version matches the instance, authentication,
     /// v2 interval, unicast source) needs configuration and is the caller's.
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>, ctx: &ParseContext) -> Result<Repr, Discard> {
+        // As the XDP program: a multicast advert goes to the VRRP group (RFC 9568 §5.1.1.2,
+        // §5.1.2.2); one to another group is not for us.
+        if ctx.multicast && ctx.ip.dst() != ctx.ip.family().vrrp_group() {
+            return Err(Discard::Destination);
+        }
+        // RFC 9568 §5.1.2.1: an IPv6 advert comes from the sender's link-local address.
+        if let (true, IpAddr::V6(src)) = (ctx.multicast, ctx.ip.src()) {
+            if !src.is_unicast_link_local() {
+                return Err(Discard::Source);
+            }
+        }
         // RFC 9568 §7.1: MUST verify that the IP TTL / hop limit is 255 (multicast).
         if ctx.multicast && ctx.ttl != VRRP_TTL {
             return Err(Discard::Ttl);
@@ -1036,6 +1050,40 @@ mod tests {
             }
             assert!(Packet::new_checked(&msg[..HEADER_LEN]).is_ok());
         }
+    }
+
+    #[test]
+    fn discard_destination_and_source_as_xdp() {
+        for (msg, ip, _) in cases() {
+            // Multicast to a group that is not the VRRP group.
+            let other = match ip {
+                Endpoints::V4 { src, .. } => Endpoints::V4 {
+                    src,
+                    dst: Ipv4Addr::new(224, 0, 0, 19),
+                },
+                Endpoints::V6 { src, .. } => Endpoints::V6 {
+                    src,
+                    dst: Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x13),
+                },
+            };
+            let ctx = ParseContext::new(other, 255);
+            assert_eq!(Repr::parse_bytes(msg, &ctx), Err(Discard::Destination));
+        }
+        // IPv6 multicast from a global address.
+        let (msg, ip, repr) = cases()
+            .into_iter()
+            .find(|(_, ip, _)| matches!(ip, Endpoints::V6 { .. }))
+            .unwrap();
+        let global =
+            Endpoints::multicast(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)));
+        assert_eq!(
+            Repr::parse_bytes(msg, &ParseContext::new(global, 255)),
+            Err(Discard::Source)
+        );
+        assert_eq!(
+            Repr::parse_bytes(msg, &ParseContext::new(ip, 255)),
+            Ok(repr)
+        );
     }
 
     #[test]
