@@ -120,8 +120,10 @@ fn a_master_steps_down_for_a_known_peer_that_preempts_it_again() {
     let file = p.dir.path().join("manual");
     write(&file, "0\n");
     let a_conf = format!(
-        "vrrp_script chk {{\n    script \"/usr/bin/test ! -e {}\"\n    interval 0.1\n    weight -60\n    \
-         fall 1\n    rise 1\n}}\nvrrp_track_file manual {{\n    file {}\n    weight 1\n}}\n{}",
+        // The timeout is far above the interval: in a VM without KVM starting `test` alone
+        // can take longer than 0.1 s, and a timed-out run counts as a failure.
+        "vrrp_script chk {{\n    script \"/usr/bin/test ! -e {}\"\n    interval 0.1\n    timeout 3\n    \
+         weight -60\n    fall 1\n    rise 1\n}}\nvrrp_track_file manual {{\n    file {}\n    weight 1\n}}\n{}",
         flag.display(),
         file.display(),
         instance(
