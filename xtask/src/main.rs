@@ -270,23 +270,9 @@ fn run_tests(cmd: &mut Command) -> Result<HostTests> {
         for line in BufReader::new(out).lines() {
             let line = line.context("reading cargo test output")?;
             println!("{line}");
-            if let Some(rest) = line.strip_prefix("test result: ") {
-                let count = |what: &str| {
-                    rest.split(';')
-                        .find_map(|part| {
-                            part.trim()
-                                .strip_suffix(what)?
-                                .trim()
-                                .rsplit(' ')
-                                .next()?
-                                .parse::<u64>()
-                                .ok()
-                        })
-                        .unwrap_or(0)
-                };
-                passed += count("passed");
-                failed += count("failed");
-            }
+            let (p, f) = vm::count_results(&line);
+            passed += p;
+            failed += f;
         }
     }
     let status = child.wait().context("waiting for cargo test")?;
