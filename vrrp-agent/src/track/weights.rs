@@ -465,6 +465,20 @@ impl Tracking {
         })
     }
 
+    /// Puts `name` straight into the settled state `good` (as if `rise` successes or
+    /// `fall` failures had just been counted), for what-if questions such as `check
+    /// --peer`'s "does this check failing move the VIP?". Returns the instances whose
+    /// status changed.
+    pub fn set_script_health(&mut self, name: &str, good: bool) -> Vec<String> {
+        self.changing(|t| match t.scripts.get_mut(name) {
+            Some(s) if !s.disabled => {
+                s.result = if good { s.rise + s.fall - 1 } else { 0 };
+                s.init = false;
+            }
+            _ => {}
+        })
+    }
+
     /// A track file now holds `value` (0 when missing, empty or not a number). Returns the
     /// instances whose status changed.
     pub fn file_value(&mut self, name: &str, value: i64) -> Vec<String> {
