@@ -45,7 +45,7 @@ fn exit_codes_clean_errors_warnings() {
             "nginx-a.conf",
             "nginx-b-pass.conf",
             1,
-            "error[auth]: nginx-a.conf:22:5 <-> nginx-b-pass.conf:21:5: VRID 51 (IPv4): ",
+            "error[auth]: nginx-a.conf:22:5 <-> nginx-b-pass.conf:20:5: VRID 51 (IPv4): ",
         ),
         (
             "haproxy-a.conf",

@@ -30,7 +30,8 @@
 //!   on success if positive; file value × weight; weight 0 = FAULT; `reverse`; weights
 //!   ignored in sync groups and for the address owner) applies here too. "Healthy" is each
 //!   check's better state; "failing" its worse one; a track file fails at value 1 (and the
-//!   message says which value would move the VIP).
+//!   message says which value would move the VIP). A Backup with `nopreempt` never takes
+//!   over from a Master that still advertises, so then only FAULT moves the VIP.
 use std::{cmp::Ordering, collections::BTreeSet, fmt::Write as _, net::IpAddr};
 
 use crate::{
@@ -692,9 +693,12 @@ fn check_moves(
         }
         prio(&t, master)
     };
+    // A Backup with nopreempt never takes over from a Master that still advertises, at
+    // whatever priority (keepalived's vrrp_state_backup, RFC 9568 §6.4.2): only FAULT (the
+    // Master stops advertising) moves the addresses then.
     let moves = |p: Prio| match p {
         Prio::Fault => true,
-        Prio::Up(p) => p < pb,
+        Prio::Up(p) => backup.preempt && p < pb,
     };
     let stuck: Vec<(&Check, Prio)> = hm
         .checks
@@ -744,7 +748,11 @@ fn check_moves(
             }
         }
     };
-    let backup_at = at(backup, &backup.spans.priority);
+    let backup_at = if backup.preempt {
+        at(backup, &backup.spans.priority)
+    } else {
+        at(backup, &backup.spans.nopreempt)
+    };
     for (c, p) in stuck {
         let mut msg = format!(
             "{} on the Master {nm} cannot move the virtual addresses: failing, it takes {} from \
@@ -752,7 +760,14 @@ fn check_moves(
             c.label(),
             master.name
         );
-        if p == Prio::Up(pb) {
+        if !backup.preempt {
+            let _ = write!(
+                msg,
+                "but the Backup {nb} has nopreempt: it never takes over from a Master that still \
+                 advertises, whatever its priority (only FAULT, weight 0, or a stopped Master \
+                 moves the addresses)"
+            );
+        } else if p == Prio::Up(pb) {
             let _ = write!(
                 msg,
                 "equal to the Backup's {pb} ({nb}), and at equal priority the Master stays (a \
@@ -762,11 +777,17 @@ fn check_moves(
             let _ = write!(msg, "still above the Backup's {pb} ({nb})");
         }
         if c.kind == ProbeKind::File {
-            if let Some(v) = file_threshold(&hm, master, c, pb) {
+            if let Some(v) = file_threshold(&hm, master, c, pb, backup.preempt) {
                 let _ = write!(msg, "; it would move with the file holding {v}");
             }
         }
-        if master.is_address_owner() {
+        if !backup.preempt {
+            let _ = write!(
+                msg,
+                "; {combination}; use weight 0 (FAULT) for checks that must move the addresses, \
+                 or drop nopreempt on {nb}"
+            );
+        } else if master.is_address_owner() {
             let _ = write!(
                 msg,
                 "; {combination}; the address owner's priority (255) never changes: use weight 0 \
@@ -791,14 +812,21 @@ fn check_moves(
 }
 
 /// The value of smallest magnitude that, held by track file `c`, moves the Master below
-/// `pb` ("N or more" / "-N or less"), if any.
-fn file_threshold(hm: &Health, master: &Instance, c: &Check, pb: u8) -> Option<String> {
+/// `pb` ("N or more" / "-N or less"), if any (into FAULT only, when the Backup does not
+/// preempt).
+fn file_threshold(
+    hm: &Health,
+    master: &Instance,
+    c: &Check,
+    pb: u8,
+    preempt: bool,
+) -> Option<String> {
     let moves_at = |v: i64| {
         let mut t = hm.tracking.clone();
         apply(&mut t, &c.name, Probe::File(v));
         match prio(&t, master) {
             Prio::Fault => true,
-            Prio::Up(p) => p < pb,
+            Prio::Up(p) => preempt && p < pb,
         }
     };
     const FAR: i64 = 1 << 40;

@@ -73,19 +73,21 @@ fn fixture_pairs_give_exactly_the_expected_findings() {
         // One broken variant per kind.
         (nginx_a, fixture!("nginx-b-v3.conf"), &[(Version, 15, 20)], 1),
         (nginx_a, fixture!("nginx-b-advert2.conf"), &[(AdvertInt, 20, 19)], 1),
-        (nginx_a, fixture!("nginx-b-pass.conf"), &[(Auth, 22, 21)], 1),
-        (nginx_a, fixture!("nginx-b-vips.conf"), &[(VipSet, 27, 26)], 1),
-        (nginx_a, fixture!("nginx-b-other-vip.conf"), &[(VridConflict, 27, 26)], 1),
+        (nginx_a, fixture!("nginx-b-pass.conf"), &[(Auth, 22, 20)], 1),
+        (nginx_a, fixture!("nginx-b-vips.conf"), &[(VipSet, 27, 25)], 1),
+        (nginx_a, fixture!("nginx-b-other-vip.conf"), &[(VridConflict, 27, 25)], 1),
         (nginx_a, fixture!("nginx-b-vrid52.conf"), &[(Unmatched, 15, 0), (Unmatched, 0, 14)], 2),
         (nginx_a, fixture!("nginx-b-prio100.conf"), &[(EqualPriority, 19, 18)], 2),
         (nginx_a, fixture!("nginx-b-master.conf"), &[(BothMaster, 16, 15)], 2),
+        // Seed 000's Backup as published: nopreempt, so check_nginx's -20 never moves it.
+        (nginx_a, fixture!("nginx-b-nopreempt.conf"), &[(CheckCannotMove, 30, 20)], 2),
         (haproxy_a, fixture!("haproxy-b-multicast.conf"), &[(UnicastMulticast, 27, 12)], 1),
         (haproxy_a, fixture!("haproxy-b-wrong-peer.conf"), &[(UnicastPeerMissing, 25, 24)], 1),
         (haproxy_a, fixture!("haproxy-b-no-src.conf"), &[(UnicastPeerUnknown, 27, 12)], 2),
         (haproxy_a, fixture!("haproxy-b-prio110.conf"), &[(EqualPriority, 18, 16)], 2),
         (fixture!("haproxy-a-nopreempt-master.conf"), haproxy_b, &[(NopreemptMaster, 18, 13)], 2),
         // The order of the files does not change the findings, only the sides.
-        (fixture!("nginx-b-pass.conf"), nginx_a, &[(Auth, 21, 22)], 1),
+        (fixture!("nginx-b-pass.conf"), nginx_a, &[(Auth, 20, 22)], 1),
         (haproxy_b, fixture!("haproxy-a-nopreempt-master.conf"), &[(NopreemptMaster, 13, 18)], 2),
     ];
     for (a, b, expected, code) in table {
@@ -129,6 +131,15 @@ fn messages_say_what_and_why() {
         "{}",
         combo[3].message
     );
+
+    let nopreempt = check_pair(
+        &load(fixture!("nginx-a.conf")),
+        &load(fixture!("nginx-b-nopreempt.conf")),
+    );
+    let m = &nopreempt[0].message;
+    assert!(m.contains("from priority 100 to 80, but the Backup"), "{m}");
+    assert!(m.contains("has nopreempt"), "{m}");
+    assert!(m.contains("no combination moves it"), "{m}");
 
     let eq = check_pair(
         &load(fixture!("haproxy-a.conf")),
@@ -262,6 +273,18 @@ fn health_checks_follow_the_tracking_rules() {
     );
     assert_eq!(kinds(&master("-40"), &backup), [CheckCannotMove]);
     assert_eq!(kinds(&master("-40"), &backup_plus), []);
+    // A Backup with nopreempt never takes over from a live Master: only FAULT moves it.
+    let backup_nopreempt = node(
+        "b.conf",
+        "    priority 100\n    nopreempt\n    virtual_ipaddress {\n        198.18.7.1\n    }",
+        "",
+    );
+    assert_eq!(kinds(&master("0"), &backup_nopreempt), []);
+    let f = check_pair(&master("-140"), &backup_nopreempt);
+    assert_eq!(
+        f.iter().map(lines).collect::<Vec<_>>(),
+        [(CheckCannotMove, 14, 6)]
+    );
 }
 
 #[test]

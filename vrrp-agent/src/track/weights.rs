@@ -785,6 +785,30 @@ mod tests {
     }
 
     #[test]
+    fn set_script_health_settles_at_once_whatever_rise_and_fall() {
+        let c = config(&format!(
+            "{}{}",
+            script_def("chk", "weight -20\n rise 5\n fall 7"),
+            inst("VI_1", 1, 100, "track_script { chk }")
+        ));
+        let mut t = Tracking::new(&c);
+        assert_eq!(t.set_script_health("chk", false), ["VI_1"]);
+        assert_eq!(t.script_health("chk"), Some(ScriptHealth::Bad));
+        assert_eq!(t.status("VI_1").delta, -20);
+        assert_eq!(t.set_script_health("chk", true), ["VI_1"]);
+        assert_eq!(t.script_health("chk"), Some(ScriptHealth::Good));
+        assert_eq!(t.status("VI_1").delta, 0);
+        // Settled as if `fall` (7) failures were needed: 6 leave it Good, the 7th does not.
+        for _ in 0..6 {
+            t.script_result("chk", false);
+        }
+        assert_eq!(t.script_health("chk"), Some(ScriptHealth::Good));
+        t.script_result("chk", false);
+        assert_eq!(t.script_health("chk"), Some(ScriptHealth::Bad));
+        assert!(t.set_script_health("missing", false).is_empty());
+    }
+
+    #[test]
     fn effective_priority_is_clamped_and_owner_fixed() {
         let d = |delta| st(None, delta, None);
         let cases = [
