@@ -170,3 +170,59 @@ fn unreadable_peer_and_bad_flags() {
     assert!(out.is_empty());
     assert!(err.contains("--peer"), "{err}");
 }
+
+/// The seed guides' own node pairs, as published (configs/seeds): two of them carry the
+/// pitfalls their troubleshooting sections warn about.
+#[test]
+fn published_seed_pairs() {
+    let seeds = pairs().parent().unwrap().join("seeds");
+    for (a, b, code, kinds) in [
+        // Backup nopreempt + Master weight -20: only FAULT would move the address.
+        (
+            "000-nginx-master.conf",
+            "000-nginx-backup.conf",
+            2,
+            &["check_cannot_move"][..],
+        ),
+        (
+            "001-haproxy-01.conf",
+            "001-haproxy-02.conf",
+            2,
+            &["nopreempt_master"],
+        ),
+        (
+            "001-haproxy-reference-01.conf",
+            "001-haproxy-reference-02.conf",
+            0,
+            &[],
+        ),
+        (
+            "001-haproxy-active-active-01.conf",
+            "001-haproxy-active-active-02.conf",
+            0,
+            &[],
+        ),
+        // 150/100 with weight -20, on each node's Master VRID.
+        (
+            "003-dual-master-a.conf",
+            "003-dual-master-b.conf",
+            2,
+            &["check_cannot_move", "check_cannot_move"],
+        ),
+    ] {
+        let out = Command::new(agent_bin().unwrap())
+            .current_dir(&seeds)
+            .args(["check", "-f", a, "--peer", b, "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{a} vs {b}");
+        let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let got: Vec<&str> = j["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, kinds, "{a} vs {b}");
+    }
+}

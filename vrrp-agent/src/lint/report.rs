@@ -97,6 +97,11 @@ pub fn check_nodes(node: &Path, peers: &[PathBuf], as_json: bool) -> u8 {
                 for w in &l.warnings {
                     eprintln!("{w}");
                 }
+                // What keepalived changes in the tracking (as `check` prints it): the
+                // weights the health-check findings reason with.
+                for n in crate::track::Tracking::new(&l.config).notes() {
+                    eprintln!("{}: warning: {n}", f.display());
+                }
                 loaded.push((*f, l.config));
             }
             Err(e) => {
