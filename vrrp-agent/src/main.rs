@@ -26,6 +26,13 @@ enum Cmd {
             default_value = "/etc/keepalived/keepalived.conf"
         )]
         config: PathBuf,
+        /// Another node's configuration: check the nodes against each other (VRID by VRID)
+        /// instead; exit 0 clean, 1 errors, 2 warnings only. Repeat for more nodes.
+        #[arg(long, value_name = "FILE")]
+        peer: Vec<PathBuf>,
+        /// With --peer: print the findings as one JSON object (see README).
+        #[arg(long, requires = "peer")]
+        json: bool,
     },
     /// Run in the foreground until SIGTERM or SIGINT; logs go to stderr (--log-level, or
     /// RUST_LOG, which wins when set).
@@ -101,7 +108,10 @@ fn main() -> ExitCode {
         )
         .init();
     match cli.cmd {
-        Cmd::Check { config } => check(&config),
+        Cmd::Check { config, peer, json } if !peer.is_empty() => {
+            ExitCode::from(vrrp_agent::lint::report::check_nodes(&config, &peer, json))
+        }
+        Cmd::Check { config, .. } => check(&config),
         Cmd::Run {
             config,
             pin_dir,

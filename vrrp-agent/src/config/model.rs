@@ -324,6 +324,27 @@ pub struct Instance {
     pub notify: Notify,
     /// `v3_checksum_as_v2` (instance or global): v3 IPv4 checksum without pseudo-header.
     pub v3_checksum_as_v2: bool,
+    /// Where the settings above were written, for messages that compare configurations.
+    pub spans: InstanceSpans,
+}
+
+/// Where some of an instance's settings were written; `None`: not written (the default or
+/// the global value applies). Kept for checks that compare two nodes' files (`check
+/// --peer`), which point at both sides.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstanceSpans {
+    pub state: Option<Location>,
+    pub vrid: Option<Location>,
+    pub priority: Option<Location>,
+    pub advert_int: Option<Location>,
+    pub version: Option<Location>,
+    /// `nopreempt` (the last `preempt`/`nopreempt` written, when it is `nopreempt`).
+    pub nopreempt: Option<Location>,
+    /// The `authentication` block.
+    pub auth: Option<Location>,
+    pub unicast_src_ip: Option<Location>,
+    /// One per entry of `unicast_peers`, in the same order.
+    pub unicast_peers: Vec<Location>,
 }
 
 impl Instance {

@@ -12,7 +12,7 @@ use super::{
     keywords::did_you_mean,
     model::{
         max_advertised, Config, Family, GarpSettings, GlobalDefs, InitialState, Instance,
-        SyncGroup, TrackRef, Version, VirtualAddress, DEFAULT_MTU,
+        InstanceSpans, SyncGroup, TrackRef, Version, VirtualAddress, DEFAULT_MTU,
     },
     values::{round_to, show_duration},
 };
@@ -341,12 +341,27 @@ fn finish_instance(
     let garp = resolve_garp(&d.garp, &global.garp, Some(global_lower));
     let (vips, vips_excluded) = fit_vips(name, d.vips, d.vips_excluded, family, version, diags);
 
+    let spans = InstanceSpans {
+        state: d.state.as_ref().map(|(_, p)| p.location()),
+        vrid: d.vrid.as_ref().map(|(_, p)| p.location()),
+        priority: d.priority.as_ref().map(|(_, p)| p.location()),
+        advert_int: d.advert_int.as_ref().map(|(_, p)| p.location()),
+        version: d.version.as_ref().map(|(_, p)| p.location()),
+        nopreempt: match &d.preempt {
+            Some((false, p)) => Some(p.location()),
+            _ => None,
+        },
+        auth: d.auth.as_ref().map(|a| a.pos.location()),
+        unicast_src_ip: d.unicast_src_ip.as_ref().map(|(_, p)| p.location()),
+        unicast_peers: d.unicast_peers.iter().map(|(_, p)| p.location()).collect(),
+    };
     if !complete {
         return None;
     }
     let (interface, _) = d.interface?;
     let (vrid, _) = d.vrid?;
     Some(Instance {
+        spans,
         name: d.name,
         location: d.pos.location(),
         state,

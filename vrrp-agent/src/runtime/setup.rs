@@ -207,6 +207,7 @@ pub(super) fn same_settings(old: &Instance, new: &Instance) -> bool {
     let strip = |i: &Instance| {
         let mut i = i.clone();
         i.location = Default::default();
+        i.spans = Default::default();
         for v in i.vips.iter_mut().chain(i.vips_excluded.iter_mut()) {
             v.location = Default::default();
         }

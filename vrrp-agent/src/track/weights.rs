@@ -465,6 +465,20 @@ impl Tracking {
         })
     }
 
+    /// Puts `name` straight into the settled state `good` (as if `rise` successes or
+    /// `fall` failures had just been counted), for what-if questions such as `check
+    /// --peer`'s "does this check failing move the VIP?". Returns the instances whose
+    /// status changed.
+    pub fn set_script_health(&mut self, name: &str, good: bool) -> Vec<String> {
+        self.changing(|t| match t.scripts.get_mut(name) {
+            Some(s) if !s.disabled => {
+                s.result = if good { s.rise + s.fall - 1 } else { 0 };
+                s.init = false;
+            }
+            _ => {}
+        })
+    }
+
     /// A track file now holds `value` (0 when missing, empty or not a number). Returns the
     /// instances whose status changed.
     pub fn file_value(&mut self, name: &str, value: i64) -> Vec<String> {
@@ -768,6 +782,30 @@ mod tests {
             delta,
             pending: pending.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn set_script_health_settles_at_once_whatever_rise_and_fall() {
+        let c = config(&format!(
+            "{}{}",
+            script_def("chk", "weight -20\n rise 5\n fall 7"),
+            inst("VI_1", 1, 100, "track_script { chk }")
+        ));
+        let mut t = Tracking::new(&c);
+        assert_eq!(t.set_script_health("chk", false), ["VI_1"]);
+        assert_eq!(t.script_health("chk"), Some(ScriptHealth::Bad));
+        assert_eq!(t.status("VI_1").delta, -20);
+        assert_eq!(t.set_script_health("chk", true), ["VI_1"]);
+        assert_eq!(t.script_health("chk"), Some(ScriptHealth::Good));
+        assert_eq!(t.status("VI_1").delta, 0);
+        // Settled as if `fall` (7) failures were needed: 6 leave it Good, the 7th does not.
+        for _ in 0..6 {
+            t.script_result("chk", false);
+        }
+        assert_eq!(t.script_health("chk"), Some(ScriptHealth::Good));
+        t.script_result("chk", false);
+        assert_eq!(t.script_health("chk"), Some(ScriptHealth::Bad));
+        assert!(t.set_script_health("missing", false).is_empty());
     }
 
     #[test]
