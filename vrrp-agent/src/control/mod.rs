@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::runtime::status::Snapshot;
 
+pub mod cli;
+pub mod render;
 pub mod server;
 
 /// The version of the request and response schema (the snapshot inside has its own,
