@@ -487,3 +487,22 @@ fn a_v2_peer_with_another_password_is_shown_as_an_auth_mismatch() -> Result<()> 
     drop((a, b));
     Ok(())
 }
+
+#[test]
+fn the_default_socket_is_the_namespaces_own() -> Result<()> {
+    let net = VethPair::new("obdf")?;
+    let dir = TempDir::new("obdf")?;
+    let conf = v3_instance("VI_1", &net.a_if, 53, 100, "0.1", VIP);
+    let agent = vrrp_tests::start_agent(&net.a, dir.path(), "a", &conf)?;
+    let sock = PathBuf::from(format!("/run/vrrp-agent/control-{}.sock", net.a.name()));
+    assert!(sock.exists(), "{}", agent.proc.log_text());
+    let o = cli(&net.a, &["status"])?;
+    assert!(matches!(code(&o), Some(0) | Some(4)), "{}", text(&o));
+    assert!(text(&o).contains("VI_1"), "{}", text(&o));
+    // The other namespace has no agent: its default socket is another one.
+    let o = cli(&net.b, &["status"])?;
+    assert_eq!(code(&o), Some(3), "{}", text(&o));
+    drop(agent);
+    assert!(!sock.exists(), "removed at exit");
+    Ok(())
+}
