@@ -46,8 +46,16 @@ impl Agent {
     pub(super) async fn on_control(&mut self, req: AgentRequest) {
         let response = match req.command {
             Command::Status => {
-                self.refresh_observations();
-                Response::status(self.snapshot())
+                let t0 = std::time::Instant::now();
+                let counters = self.refresh_observations();
+                let s = self.snapshot_with(&counters);
+                let took_us = t0.elapsed().as_micros();
+                tracing::debug!(
+                    took_us,
+                    instances = s.instances.len(),
+                    "status snapshot built"
+                );
+                Response::status(s)
             }
             Command::Reload => Response::reload(self.reload_for_control().await),
         };
