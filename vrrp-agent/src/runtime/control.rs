@@ -166,3 +166,84 @@ fn changes(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instances(text: &str) -> Vec<Instance> {
+        match config::parse_str(text, std::path::Path::new("t.conf")) {
+            Ok(l) => l.config.instances,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn inst(name: &str, vrid: u8, priority: u8) -> String {
+        format!(
+            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n priority {priority}\n \
+             virtual_ipaddress {{ 198.18.0.{vrid} }}\n}}\n"
+        )
+    }
+
+    fn running(list: &[(Instance, u64)]) -> BTreeMap<String, Before> {
+        list.iter()
+            .map(|(i, id)| {
+                (
+                    i.name.clone(),
+                    Before {
+                        id: *id,
+                        inst: Some(i.clone()),
+                        kernel: None,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn changes_name_each_instance_once() {
+        let old = instances(&format!(
+            "{}{}{}",
+            inst("A", 1, 100),
+            inst("B", 2, 100),
+            inst("C", 3, 100)
+        ));
+        let new = instances(&format!(
+            "{}{}{}",
+            inst("A", 1, 100),
+            inst("B", 2, 120),
+            inst("D", 4, 100)
+        ));
+        let before = running(&[
+            (old[0].clone(), 1),
+            (old[1].clone(), 2),
+            (old[2].clone(), 3),
+        ]);
+        // A kept (same router), B changed in place (same router), D new, C gone; then A
+        // rebuilt (another router id) is a restart.
+        let after = running(&[
+            (new[0].clone(), 1),
+            (new[1].clone(), 2),
+            (new[2].clone(), 9),
+        ]);
+        let got: Vec<(String, ChangeKind, Option<String>)> = changes(&before, &after)
+            .into_iter()
+            .map(|c| (c.instance, c.change, c.detail))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("A".into(), ChangeKind::Kept, None),
+                (
+                    "B".into(),
+                    ChangeKind::Changed,
+                    Some("priority 100 -> 120".into())
+                ),
+                ("D".into(), ChangeKind::Added, None),
+                ("C".into(), ChangeKind::Removed, None),
+            ]
+        );
+        let after = running(&[(new[0].clone(), 7)]);
+        assert_eq!(changes(&before, &after)[0].change, ChangeKind::Restarted);
+    }
+}
