@@ -443,6 +443,8 @@ fn a_v2_peer_with_another_password_is_shown_as_an_auth_mismatch() -> Result<()> 
         &v2_pass(&net.b_if, 100, "other123"),
         &["--control-socket", &b_sock.to_string_lossy()],
     )?;
+    // Logged without anyone asking for status (the agent looks every 5 s).
+    a.proc.wait_log("authentication mismatch", SETTLE)?;
     // B never accepts A's adverts: both end up Master.
     wait_state(&net.a, &a_sock, "VI_1", "MASTER");
     let mut s = Value::Null;

@@ -634,6 +634,7 @@ impl Agent {
         for (key, n) in self.event_logs.summaries(now) {
             log_suppressed(&self.kernel, &key, n);
         }
+        self.periodic_observations(now);
     }
 
     /// Feeds the kernel's peer records of router `i` newer than what the election has seen.

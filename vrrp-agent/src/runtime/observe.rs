@@ -24,6 +24,9 @@ use crate::{
 /// The kernel's counters per instance key.
 pub(super) type KernelCounters = BTreeMap<vrrp_common::InstanceKey, Counters>;
 
+/// How often the timer looks at v2 discards (see [`Agent::periodic_observations`]).
+const V2_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A Backup's Master is a source heard within three of its intervals plus this.
 const MASTER_SLACK: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -170,6 +173,9 @@ pub(super) struct AgentObs {
     /// Kernel discards of v2 interval and authentication mismatches already reported, per
     /// instance key: a rise is logged once.
     pub v2_discards_seen: BTreeMap<vrrp_common::InstanceKey, (u64, u64)>,
+    /// When the kernel's v2 discard counters are next looked at (see
+    /// [`Agent::periodic_observations`]).
+    pub next_v2_check: Option<MonoTime>,
     /// Requests from the control socket, until the loop takes them.
     pub control: Option<tokio::sync::mpsc::Receiver<crate::control::server::AgentRequest>>,
 }
@@ -182,6 +188,7 @@ impl AgentObs {
             control_socket,
             v2_discards_seen: BTreeMap::new(),
             control: None,
+            next_v2_check: None,
         }
     }
 }
@@ -325,6 +332,21 @@ impl Agent {
                 self.obs.v2_discards_seen.insert(key, now);
             }
         }
+    }
+
+    /// On the agent's timer: every [`V2_CHECK_EVERY`], when a v2 instance runs, the kernel's
+    /// discards of v2 adverts with another interval or password are looked at, so that such
+    /// a mismatch is logged without anyone asking for `status`. (v2 routers that discard each
+    /// other's adverts are both Master, so the timer wakes the agent every interval.)
+    pub(super) fn periodic_observations(&mut self, now: MonoTime) {
+        if self.obs.next_v2_check.is_some_and(|t| now < t)
+            || !self.routers.iter().any(|r| r.inst.version == Version::V2)
+        {
+            return;
+        }
+        self.obs.next_v2_check = Some(now + V2_CHECK_EVERY);
+        let counters = self.kernel_counters();
+        self.check_v2_discards(&counters);
     }
 
     /// Reads what a snapshot needs that changes state (mismatch records and their logs);
