@@ -15,11 +15,15 @@ use super::{
     keywords::{self, did_you_mean, Context, Support},
     model::{
         Auth, InitialState, Notify, NotifyCommand, NotifyFifo, TrackFileDef, TrackFileInit,
-        TrackRef, TtlRange, Version, VirtualAddress, VrrpScript,
+        TrackProcessDef, TrackRef, TtlRange, Version, VirtualAddress, VrrpScript,
     },
     parser::{Block, Stmt, Word},
     values::{parse_bool, parse_int, parse_ip, parse_seconds, parse_uint},
 };
+
+// `vrrp_track_process` blocks: a child module, so it uses the builder's helpers.
+#[path = "track_process.rs"]
+pub(super) mod track_process;
 
 /// Linux's limit on interface names (IFNAMSIZ - 1); also the limit on address labels.
 const IFNAME_MAX: usize = 15;
@@ -51,6 +55,7 @@ pub(crate) struct Drafts {
     pub scripts: Vec<VrrpScript>,
     pub track_files: Vec<TrackFileDef>,
     pub sync_groups: Vec<SyncGroupDraft>,
+    pub track_processes: Vec<TrackProcessDef>,
     pub host_checks: Vec<HostCheck>,
     /// Position of the first statement, for whole-file messages.
     pub first: Option<Pos>,
@@ -133,6 +138,7 @@ pub(crate) struct InstanceDraft {
     pub track_scripts: Vec<TrackRef>,
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
+    pub track_processes: Vec<TrackRef>,
     pub notify: Notify,
     pub v3_checksum_as_v2: Slot<bool>,
     /// Supported keywords written in the block, valid or not (so that an invalid value is
@@ -149,6 +155,7 @@ pub(crate) struct SyncGroupDraft {
     pub track_scripts: Vec<TrackRef>,
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
+    pub track_processes: Vec<TrackRef>,
     pub notify: Notify,
 }
 
@@ -165,6 +172,7 @@ enum TrackKind {
     Script,
     Interface,
     File,
+    Process,
 }
 
 impl TrackKind {
@@ -173,14 +181,16 @@ impl TrackKind {
             TrackKind::Script => "track_script",
             TrackKind::Interface => "track_interface",
             TrackKind::File => "track_file",
+            TrackKind::Process => "track_process",
         }
     }
 
-    /// keepalived.conf(5): scripts and interfaces -253..253, files -254..254.
+    /// keepalived.conf(5): scripts and interfaces -253..253, files -254..254; processes
+    /// -254..254 (alloc_track_process).
     fn weight_limit(self) -> i64 {
         match self {
             TrackKind::Script | TrackKind::Interface => 253,
-            TrackKind::File => 254,
+            TrackKind::File | TrackKind::Process => 254,
         }
     }
 }
@@ -648,6 +658,11 @@ impl Builder<'_> {
                     self.sync_group(stmt, name, block);
                 }
             }
+            "vrrp_track_process" => {
+                if let Some((name, block)) = self.named_block(stmt) {
+                    self.track_process_def(stmt, name, block);
+                }
+            }
             _ => self.internal(stmt),
         }
     }
@@ -874,6 +889,7 @@ impl Builder<'_> {
             track_scripts: Vec::new(),
             track_interfaces: Vec::new(),
             track_files: Vec::new(),
+            track_processes: Vec::new(),
             notify: Notify::default(),
             v3_checksum_as_v2: None,
             seen: HashSet::new(),
@@ -1014,11 +1030,12 @@ impl Builder<'_> {
                     }
                 }
             }
-            "track_script" | "track_interface" | "track_file" => {
+            "track_script" | "track_interface" | "track_file" | "track_process" => {
                 if let Some(block) = self.block_of(stmt) {
                     let (kind, list) = match kw {
                         "track_script" => (TrackKind::Script, &mut d.track_scripts),
                         "track_interface" => (TrackKind::Interface, &mut d.track_interfaces),
+                        "track_process" => (TrackKind::Process, &mut d.track_processes),
                         _ => (TrackKind::File, &mut d.track_files),
                     };
                     let refs = self.track_list(block, kind, &parent.label);
@@ -1776,6 +1793,7 @@ impl Builder<'_> {
             track_scripts: Vec::new(),
             track_interfaces: Vec::new(),
             track_files: Vec::new(),
+            track_processes: Vec::new(),
             notify: Notify::default(),
         };
         for line in &block.stmts {
@@ -1804,11 +1822,12 @@ impl Builder<'_> {
                         }
                     }
                 }
-                "track_script" | "track_interface" | "track_file" => {
+                "track_script" | "track_interface" | "track_file" | "track_process" => {
                     if let Some(b) = self.block_of(line) {
                         let (kind, list) = match kw {
                             "track_script" => (TrackKind::Script, &mut g.track_scripts),
                             "track_interface" => (TrackKind::Interface, &mut g.track_interfaces),
+                            "track_process" => (TrackKind::Process, &mut g.track_processes),
                             _ => (TrackKind::File, &mut g.track_files),
                         };
                         let refs = self.track_list(b, kind, &parent.label);
@@ -1891,6 +1910,7 @@ mod tests {
                 Context::Script => format!("vrrp_script S {{\n{line}\n}}\n"),
                 Context::SyncGroup => format!("vrrp_sync_group G {{\n{line}\n}}\n"),
                 Context::TrackFile => format!("vrrp_track_file F {{\n{line}\n}}\n"),
+                Context::TrackProcess => format!("vrrp_track_process P {{\n{line}\n}}\n"),
             }
         };
         for ctx in Context::ALL {

@@ -29,8 +29,8 @@ mod tests;
 pub use diagnostics::{ConfigError, Diagnostic, Location, MAX_ERRORS};
 pub use model::{
     max_advertised, Auth, Config, Family, GarpSettings, GlobalDefs, InitialState, Instance, Notify,
-    NotifyCommand, NotifyFifo, SyncGroup, TrackFileDef, TrackFileInit, TrackRef, TtlRange, Version,
-    VirtualAddress, VrrpScript, DEFAULT_MTU,
+    NotifyCommand, NotifyFifo, ParamMatch, SyncGroup, TrackFileDef, TrackFileInit, TrackProcessDef,
+    TrackRef, TtlRange, Version, VirtualAddress, VrrpScript, DEFAULT_MTU,
 };
 
 use diagnostics::{Diags, Pos};

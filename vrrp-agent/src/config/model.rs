@@ -18,6 +18,8 @@ pub struct Config {
     pub scripts: Vec<VrrpScript>,
     pub track_files: Vec<TrackFileDef>,
     pub sync_groups: Vec<SyncGroup>,
+    /// `vrrp_track_process` blocks.
+    pub track_processes: Vec<TrackProcessDef>,
 }
 
 impl Config {
@@ -34,6 +36,11 @@ impl Config {
     /// The `vrrp_track_file` called `name`.
     pub fn track_file(&self, name: &str) -> Option<&TrackFileDef> {
         self.track_files.iter().find(|f| f.name == name)
+    }
+
+    /// The `vrrp_track_process` called `name`.
+    pub fn track_process(&self, name: &str) -> Option<&TrackProcessDef> {
+        self.track_processes.iter().find(|p| p.name == name)
     }
 
     /// The sync group that has `instance` as a member.
@@ -321,6 +328,8 @@ pub struct Instance {
     pub track_scripts: Vec<TrackRef>,
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
+    /// `track_process`: references to `vrrp_track_process` blocks.
+    pub track_processes: Vec<TrackRef>,
     pub notify: Notify,
     /// `v3_checksum_as_v2` (instance or global): v3 IPv4 checksum without pseudo-header.
     pub v3_checksum_as_v2: bool,
@@ -465,5 +474,51 @@ pub struct SyncGroup {
     pub track_scripts: Vec<TrackRef>,
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
+    /// `track_process`: references to `vrrp_track_process` blocks.
+    pub track_processes: Vec<TrackRef>,
     pub notify: Notify,
+}
+
+/// How `vrrp_track_process`'s `process NAME PARAMS...` compares a process's parameters
+/// (keepalived's `param_match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParamMatch {
+    /// Parameters are not looked at (no parameters given, no `param_match`).
+    #[default]
+    None,
+    /// The parameters are exactly the ones given (`param_match exact`, and the default when
+    /// parameters are given).
+    Exact,
+    /// The process's parameters start with the ones given (`param_match partial`).
+    Partial,
+    /// As `partial`, but the last given parameter need only be a prefix of the process's
+    /// parameter in that place (`param_match initial`).
+    Initial,
+}
+
+/// `vrrp_track_process NAME { ... }`: processes counted through the kernel's process events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackProcessDef {
+    pub name: String,
+    pub location: Location,
+    /// `process`: the name to match: the process's `comm` (at most 15 bytes, as the kernel
+    /// keeps it), or with `full_command` the first word of its command line (argv\[0\]).
+    pub process: String,
+    /// The parameters after the name in `process` (implies `full_command`).
+    pub params: Vec<String>,
+    pub param_match: ParamMatch,
+    /// Match the command line rather than `comm` (`full_command`, or parameters given).
+    pub full_command: bool,
+    /// -254..=254; 0 (the default) = FAULT without quorum.
+    pub weight: i32,
+    pub reverse: bool,
+    /// At least this many matching processes (default 1; 0 with `quorum_max 0`).
+    pub quorum: u32,
+    /// At most this many (default: no limit, `u32::MAX`).
+    pub quorum_max: u32,
+    /// Wait this long after a fork gains quorum before reporting it (`fork_delay`, `delay`).
+    pub fork_delay: Option<Duration>,
+    /// Wait this long after an exit loses quorum before reporting it (`terminate_delay`,
+    /// `delay`); a process starting meanwhile cancels it.
+    pub terminate_delay: Option<Duration>,
 }

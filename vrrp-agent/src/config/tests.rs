@@ -713,7 +713,6 @@ fn every_unsupported_instance_keyword_is_an_error() {
         );
     }
     for (name, block) in [
-        ("track_process", "{ p }"),
         ("track_bfd", "{ b }"),
         ("virtual_routes", "{ 0.0.0.0/0 via 192.0.2.1 }"),
     ] {
@@ -1051,8 +1050,7 @@ fn warning_other_subsystems_are_skipped_once() {
                 virtual_server_group VSG {\n 192.0.2.1 80\n}\n\
                 static_ipaddress {\n 192.0.2.9/24 dev eth0\n}\n\
                 static_routes {\n 192.0.2.0/24 via 192.0.2.254\n}\n\
-                bfd_instance BFD1 {\n neighbor_ip 192.0.2.3\n}\n\
-                vrrp_track_process haproxy {\n process haproxy\n}\n"
+                bfd_instance BFD1 {\n neighbor_ip 192.0.2.3\n}\n"
         .to_owned()
         + &instance("");
     let w = warnings(&text);
@@ -1070,7 +1068,6 @@ fn warning_other_subsystems_are_skipped_once() {
         (25, 1, "static_ipaddress", "static addresses"),
         (28, 1, "static_routes", "static addresses"),
         (31, 1, "bfd_instance", "BFD"),
-        (34, 1, "vrrp_track_process", "process tracking"),
     ] {
         assert_diag(
             &w,

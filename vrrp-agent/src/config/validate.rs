@@ -54,6 +54,7 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         scripts,
         track_files,
         sync_groups,
+        track_processes,
         host_checks,
         first,
     } = drafts;
@@ -87,6 +88,10 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         (&f.name, &f.location)
     });
 
+    config.track_processes = dedup_named(track_processes, "vrrp_track_process", diags, |p| {
+        (&p.name, &p.location)
+    });
+
     let mut seen_instances: HashMap<String, Pos> = HashMap::new();
     for draft in instances {
         if let Some(first) = seen_instances.get(&draft.name) {
@@ -114,10 +119,12 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
             &instance.track_files,
             diags,
         );
+        super::builder::track_process::check_refs(&config, &instance.track_processes, diags);
     }
     config.sync_groups = finish_sync_groups(sync_groups, &seen_instances, diags);
     for group in &config.sync_groups {
         check_track_refs(&config, &group.track_scripts, &group.track_files, diags);
+        super::builder::track_process::check_refs(&config, &group.track_processes, diags);
     }
     warn_unused(&config, diags);
 
@@ -369,6 +376,7 @@ fn finish_instance(
         track_scripts: d.track_scripts,
         track_interfaces: d.track_interfaces,
         track_files: d.track_files,
+        track_processes: d.track_processes,
         notify: d.notify,
         v3_checksum_as_v2: d
             .v3_checksum_as_v2
@@ -602,6 +610,7 @@ fn finish_sync_groups(
             track_scripts: g.track_scripts,
             track_interfaces: g.track_interfaces,
             track_files: g.track_files,
+            track_processes: g.track_processes,
             notify: g.notify,
         });
     }
@@ -652,6 +661,20 @@ fn warn_unused(config: &Config, diags: &mut Diags) {
             format!(
                 "vrrp_track_file {} is not used by any track_file, so it is never read",
                 f.name
+            ),
+        );
+    }
+    let processes = tracked(|i| &i.track_processes, |g| &g.track_processes);
+    for p in config
+        .track_processes
+        .iter()
+        .filter(|p| !processes.contains(p.name.as_str()))
+    {
+        diags.warn(
+            &p.location,
+            format!(
+                "vrrp_track_process {} is not used by any track_process, so it is not watched",
+                p.name
             ),
         );
     }

@@ -26,6 +26,13 @@
 //! (m = -1 with `reverse`, else 1.) A track file holding v: with weight 0, FAULT when
 //! (v ≠ 0) ≠ reverse; otherwise v × w × m, limited to -254..=253, where -254 is FAULT.
 //!
+//! A tracked process (`vrrp_track_process`) is OK while it has quorum, and counts like a
+//! link: up = quorum (`initialise_process_tracking_priorities`,
+//! `process_update_track_process_status`). Unlike scripts, keepalived 2.2.7 keeps a
+//! process's weight in a sync group member (`vrrp_complete_instance` does not filter
+//! `track_process`), so this does too. The process monitor reports every process's state
+//! before the instances start (it scans /proc first).
+//!
 //! Interfaces nothing has reported yet count as down (keepalived: an interface that does
 //! not exist is down).
 use std::collections::{BTreeMap, BTreeSet};
@@ -148,6 +155,7 @@ enum Kind {
     Script,
     Interface,
     File,
+    Process,
 }
 
 impl Kind {
@@ -156,6 +164,7 @@ impl Kind {
             Kind::Script => "track_script",
             Kind::Interface => "track_interface",
             Kind::File => "track_file",
+            Kind::Process => "track_process",
         }
     }
 }
@@ -213,6 +222,9 @@ pub struct Tracking {
     /// Up (keepalived: IFF_UP and IFF_RUNNING). Unknown interfaces count as down, as
     /// keepalived counts an interface that does not exist.
     interfaces: BTreeMap<String, bool>,
+    /// Tracked processes: quorum or not (`None` while disabled: the kernel's process events
+    /// are not available).
+    processes: BTreeMap<String, Option<bool>>,
     instances: Vec<InstanceRefs>,
     notes: Vec<String>,
 }
@@ -229,6 +241,7 @@ impl Tracking {
             scripts: BTreeMap::new(),
             files: BTreeMap::new(),
             interfaces: BTreeMap::new(),
+            processes: BTreeMap::new(),
             instances: Vec::new(),
             notes: Vec::new(),
         };
@@ -254,12 +267,16 @@ impl Tracking {
                 (Kind::Script, &inst.track_scripts),
                 (Kind::Interface, &inst.track_interfaces),
                 (Kind::File, &inst.track_files),
+                (Kind::Process, &inst.track_processes),
             ] {
                 for r in list {
                     let Some(mut res) = t.resolve(config, kind, r, None, &inst.name) else {
                         continue;
                     };
-                    if let (Some(why), true) = (&why, res.weight != 0) {
+                    // keepalived keeps weighted processes in sync groups; the owner's
+                    // priority never moves anyway (effective_priority).
+                    let filtered = kind != Kind::Process && res.weight != 0;
+                    if let (Some(why), true) = (&why, filtered) {
                         match kind {
                             // Sync group member: weight set to 0; owner: not tracked at all.
                             Kind::Interface if group.is_some() => {
@@ -305,6 +322,7 @@ impl Tracking {
                     (Kind::Script, &g.track_scripts),
                     (Kind::Interface, &g.track_interfaces),
                     (Kind::File, &g.track_files),
+                    (Kind::Process, &g.track_processes),
                 ] {
                     for r in list {
                         let Some(mut res) = t.resolve(config, kind, r, Some(&g.name), &inst.name)
@@ -351,6 +369,9 @@ impl Tracking {
                 }
                 Kind::Interface => {
                     t.interfaces.entry(r.name.clone()).or_insert(false);
+                }
+                Kind::Process => {
+                    t.processes.entry(r.name.clone()).or_insert(Some(false));
                 }
             }
         }
@@ -403,6 +424,19 @@ impl Tracking {
                 )
             }
             Kind::Interface => (i64::from(r.weight.unwrap_or(0)), r.reverse.unwrap_or(false)),
+            Kind::Process => {
+                let Some(p) = config.track_process(&r.name) else {
+                    self.notes.push(format!(
+                        "{instance}: track_process {} names no vrrp_track_process: ignored",
+                        r.name
+                    ));
+                    return None;
+                };
+                (
+                    i64::from(r.weight.unwrap_or(p.weight)),
+                    r.reverse.unwrap_or(p.reverse),
+                )
+            }
         };
         Some(Ref {
             kind,
@@ -432,6 +466,36 @@ impl Tracking {
     /// The track files something tracks (the ones to watch).
     pub fn files(&self) -> Vec<String> {
         self.files.keys().cloned().collect()
+    }
+
+    /// The `vrrp_track_process`es something tracks (the ones to watch).
+    pub fn processes(&self) -> Vec<String> {
+        self.processes.keys().cloned().collect()
+    }
+
+    /// Whether a tracked process has quorum (`None` if nothing tracks it or it is disabled).
+    pub fn process_state(&self, name: &str) -> Option<bool> {
+        self.processes.get(name).copied().flatten()
+    }
+
+    /// A tracked process gained (`up`) or lost quorum. Returns the instances whose status
+    /// changed.
+    pub fn process_quorum(&mut self, name: &str, up: bool) -> Vec<String> {
+        self.changing(|t| {
+            if let Some(Some(s)) = t.processes.get_mut(name) {
+                *s = up;
+            }
+        })
+    }
+
+    /// The kernel's process events are not available (keepalived: "track_process not
+    /// supported by kernel", the reference is dropped): the process counts for nothing.
+    pub fn disable_process(&mut self, name: &str) -> Vec<String> {
+        self.changing(|t| {
+            if let Some(s) = t.processes.get_mut(name) {
+                *s = None;
+            }
+        })
     }
 
     /// The instances, in configuration order.
@@ -513,6 +577,7 @@ impl Tracking {
         match event {
             TrackEvent::Script { name, success } => self.script_result(name, *success),
             TrackEvent::File { name, value } => self.file_value(name, *value),
+            TrackEvent::Process { name, up } => self.process_quorum(name, *up),
         }
     }
 
@@ -535,6 +600,11 @@ impl Tracking {
         for (name, f) in &mut self.files {
             if let Some(o) = old.file_state(name) {
                 f.value = o;
+            }
+        }
+        for (name, p) in &mut self.processes {
+            if let (Some(o), Some(_)) = (old.process_state(name), p.as_ref()) {
+                *p = Some(o);
             }
         }
     }
@@ -610,6 +680,27 @@ impl Tracking {
                             "{} {} ({})",
                             r.label(),
                             if up { "up" } else { "down" },
+                            r.weight_text()
+                        ))
+                    } else {
+                        Effect::None
+                    }
+                } else {
+                    weighted(up, r.weight, m)
+                }
+            }
+            Kind::Process => {
+                let Some(up) = self.processes.get(&r.name).copied().flatten() else {
+                    return Effect::None;
+                };
+                if r.weight == 0 {
+                    // initialise_process_tracking_priorities: FAULT when `have_quorum !=
+                    // (multiplier == 1)`.
+                    if up == r.reverse {
+                        Effect::Fault(format!(
+                            "{} {} ({})",
+                            r.label(),
+                            if up { "has quorum" } else { "without quorum" },
                             r.weight_text()
                         ))
                     } else {
