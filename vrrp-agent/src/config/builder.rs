@@ -15,7 +15,8 @@ use super::{
     keywords::{self, did_you_mean, Context, Support},
     model::{
         Auth, InitialState, Notify, NotifyCommand, NotifyFifo, TrackFileDef, TrackFileInit,
-        TrackProcessDef, TrackRef, TtlRange, Version, VirtualAddress, VrrpScript,
+        TrackProcessDef, TrackRef, TtlRange, Version, VirtualAddress, VirtualRoute, VirtualRule,
+        VrrpScript,
     },
     parser::{Block, Stmt, Word},
     values::{parse_bool, parse_int, parse_ip, parse_seconds, parse_uint},
@@ -24,6 +25,9 @@ use super::{
 // `vrrp_track_process` blocks: a child module, so it uses the builder's helpers.
 #[path = "track_process.rs"]
 pub(super) mod track_process;
+// `virtual_routes` / `virtual_rules` lines.
+#[path = "vroutes.rs"]
+mod vroutes;
 
 /// Linux's limit on interface names (IFNAMSIZ - 1); also the limit on address labels.
 const IFNAME_MAX: usize = 15;
@@ -56,6 +60,9 @@ pub(crate) struct Drafts {
     pub track_files: Vec<TrackFileDef>,
     pub sync_groups: Vec<SyncGroupDraft>,
     pub track_processes: Vec<TrackProcessDef>,
+    /// keepalived numbers `virtual_rules` without a priority from 16384 down, per family
+    /// (how many were numbered so far: IPv4, IPv6).
+    pub unnumbered_rules: (u32, u32),
     pub host_checks: Vec<HostCheck>,
     /// Position of the first statement, for whole-file messages.
     pub first: Option<Pos>,
@@ -139,6 +146,8 @@ pub(crate) struct InstanceDraft {
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
     pub track_processes: Vec<TrackRef>,
+    pub virtual_routes: Vec<VirtualRoute>,
+    pub virtual_rules: Vec<VirtualRule>,
     pub notify: Notify,
     pub v3_checksum_as_v2: Slot<bool>,
     /// Supported keywords written in the block, valid or not (so that an invalid value is
@@ -890,6 +899,8 @@ impl Builder<'_> {
             track_interfaces: Vec::new(),
             track_files: Vec::new(),
             track_processes: Vec::new(),
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
             notify: Notify::default(),
             v3_checksum_as_v2: None,
             seen: HashSet::new(),
@@ -1028,6 +1039,11 @@ impl Builder<'_> {
                             }
                         }
                     }
+                }
+            }
+            "virtual_routes" | "virtual_rules" => {
+                if let Some(block) = self.block_of(stmt) {
+                    self.virtual_routing(kw, block, d);
                 }
             }
             "track_script" | "track_interface" | "track_file" | "track_process" => {

@@ -330,6 +330,10 @@ pub struct Instance {
     pub track_files: Vec<TrackRef>,
     /// `track_process`: references to `vrrp_track_process` blocks.
     pub track_processes: Vec<TrackRef>,
+    /// `virtual_routes`: set while Master.
+    pub virtual_routes: Vec<VirtualRoute>,
+    /// `virtual_rules`: set while Master.
+    pub virtual_rules: Vec<VirtualRule>,
     pub notify: Notify,
     /// `v3_checksum_as_v2` (instance or global): v3 IPv4 checksum without pseudo-header.
     pub v3_checksum_as_v2: bool,
@@ -521,4 +525,74 @@ pub struct TrackProcessDef {
     /// Wait this long after an exit loses quorum before reporting it (`terminate_delay`,
     /// `delay`); a process starting meanwhile cancels it.
     pub terminate_delay: Option<Duration>,
+}
+
+/// One line of `virtual_routes` (keepalived's `ip route` syntax): added with the VIPs when
+/// the instance becomes Master, removed when it leaves Master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualRoute {
+    pub family: Family,
+    /// The destination and its prefix length (`default` = 0.0.0.0/0 or ::/0).
+    pub dst: IpAddr,
+    pub dst_len: u8,
+    /// The kernel's route type (`RTN_*`): unicast (1, the default), blackhole (6),
+    /// unreachable (7), prohibit (8), throw (9).
+    pub kind: u8,
+    /// `via` (or the deprecated `gw`).
+    pub via: Option<IpAddr>,
+    /// `dev` / `oif`.
+    pub dev: Option<String>,
+    /// `src`: the preferred source address.
+    pub src: Option<IpAddr>,
+    /// `table` (254, main, by default).
+    pub table: u32,
+    /// `metric` / `priority` / `preference`.
+    pub metric: Option<u32>,
+    /// `scope` (`RT_SCOPE_*`); `None`: the kernel's choice for the type (universe).
+    pub scope: Option<u8>,
+    /// `protocol`; keepalived sets 18 (`RTPROT_KEEPALIVED`) on tracked routes.
+    pub protocol: u8,
+    pub onlink: bool,
+    /// `no_track`: keepalived does not watch the route (nor its `dev`).
+    pub no_track: bool,
+    pub location: Location,
+}
+
+/// What a `virtual_rules` rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleAction {
+    /// `table N` / `lookup N`.
+    Table(u32),
+    Blackhole,
+    Unreachable,
+    Prohibit,
+    /// `goto PRIORITY`.
+    Goto(u32),
+    Nop,
+}
+
+/// One line of `virtual_rules` (keepalived's `ip rule` syntax): added with the VIPs when
+/// the instance becomes Master, removed when it leaves Master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualRule {
+    pub family: Family,
+    /// `from ADDR[/LEN]`.
+    pub from: Option<(IpAddr, u8)>,
+    /// `to ADDR[/LEN]`.
+    pub to: Option<(IpAddr, u8)>,
+    pub action: RuleAction,
+    /// `priority` / `preference` / `order`; keepalived numbers rules without one from 16384
+    /// down (with a warning).
+    pub priority: u32,
+    /// `iif` / `dev`.
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    /// `fwmark MARK[/MASK]`.
+    pub fwmark: Option<(u32, Option<u32>)>,
+    /// `not`: the selector is inverted.
+    pub invert: bool,
+    /// `protocol`; 18 (`RTPROT_KEEPALIVED`) on tracked rules, as keepalived sets it.
+    pub protocol: u8,
+    pub no_track: bool,
+    pub location: Location,
 }

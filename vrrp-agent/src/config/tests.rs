@@ -712,10 +712,7 @@ fn every_unsupported_instance_keyword_is_an_error() {
             "{name}"
         );
     }
-    for (name, block) in [
-        ("track_bfd", "{ b }"),
-        ("virtual_routes", "{ 0.0.0.0/0 via 192.0.2.1 }"),
-    ] {
+    for (name, block) in [("track_bfd", "{ b }"), ("use_vmac", "")] {
         let e = errors(&instance(&format!("    {name} {block}")));
         assert_diag(
             &e,

@@ -55,6 +55,7 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         track_files,
         sync_groups,
         track_processes,
+        unnumbered_rules: _,
         host_checks,
         first,
     } = drafts;
@@ -377,6 +378,8 @@ fn finish_instance(
         track_interfaces: d.track_interfaces,
         track_files: d.track_files,
         track_processes: d.track_processes,
+        virtual_routes: d.virtual_routes,
+        virtual_rules: d.virtual_rules,
         notify: d.notify,
         v3_checksum_as_v2: d
             .v3_checksum_as_v2
