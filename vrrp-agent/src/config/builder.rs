@@ -14,9 +14,9 @@ use super::{
     diagnostics::{Diags, Pos},
     keywords::{self, did_you_mean, Context, Support},
     model::{
-        Auth, InitialState, Notify, NotifyCommand, NotifyFifo, TrackFileDef, TrackFileInit,
-        TrackProcessDef, TrackRef, TtlRange, Version, VirtualAddress, VirtualRoute, VirtualRule,
-        VrrpScript,
+        Auth, InitialState, Notify, NotifyCommand, NotifyFifo, SmtpSettings, TrackFileDef,
+        TrackFileInit, TrackProcessDef, TrackRef, TtlRange, Version, VirtualAddress, VirtualRoute,
+        VirtualRule, VrrpScript,
     },
     parser::{Block, Stmt, Word},
     values::{parse_bool, parse_int, parse_ip, parse_seconds, parse_uint},
@@ -25,6 +25,9 @@ use super::{
 // `vrrp_track_process` blocks: a child module, so it uses the builder's helpers.
 #[path = "track_process.rs"]
 pub(super) mod track_process;
+// `notification_email`, `smtp_server`, ... of global_defs.
+#[path = "smtp.rs"]
+mod smtp;
 // `virtual_routes` / `virtual_rules` lines.
 #[path = "vroutes.rs"]
 mod vroutes;
@@ -109,6 +112,7 @@ pub(crate) struct GlobalDraft {
     pub notify_fifo: Slot<NotifyFifo>,
     pub vrrp_notify_fifo: Slot<NotifyFifo>,
     pub v3_checksum_as_v2: Slot<bool>,
+    pub smtp: SmtpSettings,
 }
 
 #[derive(Debug)]
@@ -148,6 +152,7 @@ pub(crate) struct InstanceDraft {
     pub track_processes: Vec<TrackRef>,
     pub virtual_routes: Vec<VirtualRoute>,
     pub virtual_rules: Vec<VirtualRule>,
+    pub smtp_alert: Option<bool>,
     pub notify: Notify,
     pub v3_checksum_as_v2: Slot<bool>,
     /// Supported keywords written in the block, valid or not (so that an invalid value is
@@ -165,6 +170,7 @@ pub(crate) struct SyncGroupDraft {
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
     pub track_processes: Vec<TrackRef>,
+    pub smtp_alert: Option<bool>,
     pub notify: Notify,
 }
 
@@ -725,6 +731,14 @@ impl Builder<'_> {
                     }
                 }
                 "vrrp_check_unicast_src" => self.flag(stmt),
+                "notification_email"
+                | "notification_email_from"
+                | "smtp_server"
+                | "smtp_helo_name"
+                | "smtp_connect_timeout"
+                | "smtp_alert"
+                | "smtp_alert_vrrp"
+                | "no_email_faults" => self.smtp_global(kw, stmt, &mut g.smtp),
                 garp if garp.starts_with("vrrp_g") || garp == "vrrp_min_garp" => {
                     let key = &garp["vrrp_".len()..];
                     if !self.garp(key, stmt, &mut g.garp) {
@@ -901,6 +915,7 @@ impl Builder<'_> {
             track_processes: Vec::new(),
             virtual_routes: Vec::new(),
             virtual_rules: Vec::new(),
+            smtp_alert: None,
             notify: Notify::default(),
             v3_checksum_as_v2: None,
             seen: HashSet::new(),
@@ -1041,6 +1056,7 @@ impl Builder<'_> {
                     }
                 }
             }
+            "smtp_alert" => d.smtp_alert = self.opt_bool(stmt),
             "virtual_routes" | "virtual_rules" => {
                 if let Some(block) = self.block_of(stmt) {
                     self.virtual_routing(kw, block, d);
@@ -1810,6 +1826,7 @@ impl Builder<'_> {
             track_interfaces: Vec::new(),
             track_files: Vec::new(),
             track_processes: Vec::new(),
+            smtp_alert: None,
             notify: Notify::default(),
         };
         for line in &block.stmts {
@@ -1853,6 +1870,7 @@ impl Builder<'_> {
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                     self.notify(line, &mut g.notify, &parent.label);
                 }
+                "smtp_alert" => g.smtp_alert = self.opt_bool(line),
                 _ => self.internal(line),
             }
         }

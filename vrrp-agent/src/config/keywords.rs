@@ -128,7 +128,7 @@ pub(crate) fn did_you_mean<'a>(
 use Support::{Ignored, Skipped, Supported, Unsupported};
 
 const LVS: &str = "keepalived's LVS/IPVS load balancer (the checker process)";
-const EMAIL: &str = "keepalived's email alerts";
+const EMAIL: &str = "keepalived's email alerts for its LVS checkers";
 const SNMP: &str = "keepalived's SNMP agent";
 const DBUS: &str = "keepalived's D-Bus interface";
 const BFD: &str = "keepalived's BFD process";
@@ -231,15 +231,15 @@ pub(crate) const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("dynamic_interfaces", Unsupported),
     ("default_interface", Unsupported),
     ("disable_local_igmp", Unsupported),
-    ("notification_email", Skipped(EMAIL)),
-    ("notification_email_from", Skipped(EMAIL)),
-    ("smtp_server", Skipped(EMAIL)),
-    ("smtp_helo_name", Skipped(EMAIL)),
-    ("smtp_connect_timeout", Skipped(EMAIL)),
-    ("smtp_alert", Skipped(EMAIL)),
-    ("smtp_alert_vrrp", Skipped(EMAIL)),
+    ("notification_email", Supported),
+    ("notification_email_from", Supported),
+    ("smtp_server", Supported),
+    ("smtp_helo_name", Supported),
+    ("smtp_connect_timeout", Supported),
+    ("smtp_alert", Supported),
+    ("smtp_alert_vrrp", Supported),
     ("smtp_alert_checker", Skipped(EMAIL)),
-    ("no_email_faults", Skipped(EMAIL)),
+    ("no_email_faults", Supported),
     ("checker_process_name", Skipped(LVS)),
     ("lvs_process_name", Skipped(LVS)),
     ("checker_log_all_failures", Skipped(LVS)),
@@ -378,7 +378,7 @@ pub(crate) const INSTANCE: &[(&str, Support)] = &[
     ("notify_deleted", Unsupported),
     ("notify_master_rx_lower_pri", Unsupported),
     ("notify_priority_changes", Unsupported),
-    ("smtp_alert", Unsupported),
+    ("smtp_alert", Supported),
     ("lvs_sync_daemon_interface", Unsupported),
     ("down_timer_adverts", Unsupported),
     ("timer_expired_backup", Unsupported),
@@ -417,7 +417,7 @@ pub(crate) const SYNC_GROUP: &[(&str, Support)] = &[
     ("track_bfd", Unsupported),
     ("notify_deleted", Unsupported),
     ("notify_priority_changes", Unsupported),
-    ("smtp_alert", Unsupported),
+    ("smtp_alert", Supported),
     ("global_tracking", Unsupported),
     ("sync_group_tracking_weight", Unsupported),
 ];

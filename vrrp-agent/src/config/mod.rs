@@ -29,9 +29,9 @@ mod tests;
 pub use diagnostics::{ConfigError, Diagnostic, Location, MAX_ERRORS};
 pub use model::{
     max_advertised, Auth, Config, Family, GarpSettings, GlobalDefs, InitialState, Instance, Notify,
-    NotifyCommand, NotifyFifo, ParamMatch, RuleAction, SyncGroup, TrackFileDef, TrackFileInit,
-    TrackProcessDef, TrackRef, TtlRange, Version, VirtualAddress, VirtualRoute, VirtualRule,
-    VrrpScript, DEFAULT_MTU,
+    NotifyCommand, NotifyFifo, ParamMatch, RuleAction, SmtpSettings, SyncGroup, TrackFileDef,
+    TrackFileInit, TrackProcessDef, TrackRef, TtlRange, Version, VirtualAddress, VirtualRoute,
+    VirtualRule, VrrpScript, DEFAULT_MTU,
 };
 
 use diagnostics::{Diags, Pos};

@@ -200,6 +200,8 @@ pub struct GlobalDefs {
     /// `v3_checksum_as_v2` (keepalived 2.2.8): the default for instances: compute VRRPv3
     /// IPv4 checksums without the pseudo-header (RFC 9568, Cisco, Juniper).
     pub v3_checksum_as_v2: bool,
+    /// Email alerts: `smtp_server`, `notification_email`, ...
+    pub smtp: SmtpSettings,
 }
 
 impl GlobalDefs {
@@ -334,6 +336,8 @@ pub struct Instance {
     pub virtual_routes: Vec<VirtualRoute>,
     /// `virtual_rules`: set while Master.
     pub virtual_rules: Vec<VirtualRule>,
+    /// Mail its state changes (`smtp_alert`, or the global default).
+    pub smtp_alert: bool,
     pub notify: Notify,
     /// `v3_checksum_as_v2` (instance or global): v3 IPv4 checksum without pseudo-header.
     pub v3_checksum_as_v2: bool,
@@ -480,6 +484,8 @@ pub struct SyncGroup {
     pub track_files: Vec<TrackRef>,
     /// `track_process`: references to `vrrp_track_process` blocks.
     pub track_processes: Vec<TrackRef>,
+    /// Mail its state changes (`smtp_alert`, or the global default).
+    pub smtp_alert: bool,
     pub notify: Notify,
 }
 
@@ -595,4 +601,48 @@ pub struct VirtualRule {
     pub protocol: u8,
     pub no_track: bool,
     pub location: Location,
+}
+
+/// keepalived's email alerts (`global_defs`): where and how to mail state changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    /// `smtp_server ADDRESS [PORT]` (port 25 by default); no server, no mail.
+    pub server: Option<(IpAddr, u16)>,
+    /// `notification_email { ... }`: the recipients; none, no mail.
+    pub to: Vec<String>,
+    /// `notification_email_from` (keepalived: `keepalived@HOSTNAME`).
+    pub from: Option<String>,
+    /// `smtp_helo_name` (keepalived: the host name).
+    pub helo_name: Option<String>,
+    /// `smtp_connect_timeout` (30 s): also the bound on the whole exchange here.
+    pub connect_timeout: Duration,
+    /// `smtp_alert`: the default for instances and sync groups.
+    pub alert: Option<bool>,
+    /// `smtp_alert_vrrp`: the default for VRRP, before `smtp_alert`.
+    pub alert_vrrp: Option<bool>,
+    /// `no_email_faults`: no mail on entering FAULT.
+    pub no_email_faults: bool,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            server: None,
+            to: Vec::new(),
+            from: None,
+            helo_name: None,
+            connect_timeout: Duration::from_secs(30),
+            alert: None,
+            alert_vrrp: None,
+            no_email_faults: false,
+        }
+    }
+}
+
+impl SmtpSettings {
+    /// Whether an instance or sync group with `smtp_alert` set to `own` mails (keepalived:
+    /// its own value, else `smtp_alert_vrrp`, else `smtp_alert`, else no).
+    pub fn alerts(&self, own: Option<bool>) -> bool {
+        own.or(self.alert_vrrp).or(self.alert).unwrap_or(false)
+    }
 }

@@ -76,6 +76,7 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         notify_fifo: global.notify_fifo.map(|(v, _)| v),
         vrrp_notify_fifo: global.vrrp_notify_fifo.map(|(v, _)| v),
         v3_checksum_as_v2: global.v3_checksum_as_v2.is_some_and(|(v, _)| v),
+        smtp: global.smtp,
     };
 
     let mut config = Config {
@@ -121,6 +122,10 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
             diags,
         );
         super::builder::track_process::check_refs(&config, &instance.track_processes, diags);
+    }
+    let mut sync_groups = sync_groups;
+    for g in &mut sync_groups {
+        g.smtp_alert = Some(config.global.smtp.alerts(g.smtp_alert));
     }
     config.sync_groups = finish_sync_groups(sync_groups, &seen_instances, diags);
     for group in &config.sync_groups {
@@ -380,6 +385,7 @@ fn finish_instance(
         track_processes: d.track_processes,
         virtual_routes: d.virtual_routes,
         virtual_rules: d.virtual_rules,
+        smtp_alert: global.smtp.alerts(d.smtp_alert),
         notify: d.notify,
         v3_checksum_as_v2: d
             .v3_checksum_as_v2
@@ -614,6 +620,7 @@ fn finish_sync_groups(
             track_interfaces: g.track_interfaces,
             track_files: g.track_files,
             track_processes: g.track_processes,
+            smtp_alert: g.smtp_alert.unwrap_or(false),
             notify: g.notify,
         });
     }
