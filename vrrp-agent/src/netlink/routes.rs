@@ -8,9 +8,11 @@
 //! administrator's identical static route survives a failover. A failed add is logged and
 //! does not hold the election back (keepalived logs it too).
 //!
-//! Not done (keepalived does it for routes and rules without `no_track`): watching for the
-//! routes and rules being deleted by someone else (keepalived then makes the Master step
-//! down), and tracking a route's `dev` (down = FAULT).
+//! A tracked route's `dev` (a rule's `iif`/`oif`) is tracked like `track_interface` with
+//! weight 0 (see `track::weights`). Not done (keepalived does it for routes and rules
+//! without `no_track`): watching for them being deleted by someone else (keepalived then
+//! makes the Master step down), and removing the configured ones left over from an earlier
+//! run at start-up.
 use netlink_packet_route::{
     route::{
         RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol,

@@ -311,6 +311,34 @@ impl Tracking {
                     push_unique(&mut refs, res, &inst.name, &mut t.notes);
                 }
             }
+            // vrrp_complete_instance: the `dev` of a tracked virtual route, and the
+            // `iif`/`oif` of a tracked virtual rule, are tracked as interfaces with weight 0
+            // (TRACK_ROUTE, TRACK_RULE): down = FAULT. An explicit track_interface wins.
+            let devs = inst
+                .virtual_routes
+                .iter()
+                .filter(|r| !r.no_track)
+                .filter_map(|r| r.dev.as_ref())
+                .chain(
+                    inst.virtual_rules
+                        .iter()
+                        .filter(|r| !r.no_track)
+                        .flat_map(|r| r.iif.iter().chain(r.oif.iter())),
+                );
+            for dev in devs {
+                if !refs
+                    .iter()
+                    .any(|e| e.kind == Kind::Interface && &e.name == dev)
+                {
+                    refs.push(Ref {
+                        kind: Kind::Interface,
+                        name: dev.clone(),
+                        weight: 0,
+                        reverse: false,
+                        group: None,
+                    });
+                }
+            }
             if let Some(g) = group {
                 // sync_group_tracking_init: a member that is the address owner makes every
                 // weight of the group's own tracking 0.

@@ -368,3 +368,21 @@ fn sync_group_weight_kept_and_disabled_ignored() {
     assert!(t.process_quorum("P", true).is_empty());
     assert_eq!(t.processes(), vec!["P".to_owned()]);
 }
+
+/// keepalived tracks the `dev` of a virtual route (and a rule's `iif`/`oif`) unless
+/// `no_track`: down = FAULT, like `track_interface` with weight 0.
+#[test]
+fn virtual_route_devices_are_tracked() {
+    let text = "vrrp_instance A {\n interface lo0x\n virtual_router_id 1\n \
+                virtual_ipaddress { 198.18.0.1 }\n virtual_routes {\n 198.18.5.0/24 dev up0x\n \
+                198.18.6.0/24 dev nt0x no_track\n }\n virtual_rules {\n iif in0x table 5 \
+                priority 5\n }\n}\n";
+    let mut t = Tracking::new(&parse_str(text, Path::new("/x/k.conf")).unwrap().config);
+    assert_eq!(t.interfaces(), vec!["in0x".to_owned(), "up0x".to_owned()]);
+    t.interface_state("in0x", true);
+    assert!(t.status("A").fault.is_some(), "up0x not reported: down");
+    assert_eq!(t.interface_state("up0x", true), vec!["A".to_owned()]);
+    assert!(t.status("A").fault.is_none());
+    assert_eq!(t.interface_state("up0x", false), vec!["A".to_owned()]);
+    assert!(t.status("A").fault.unwrap().contains("up0x"));
+}
