@@ -14,12 +14,23 @@ use super::{
     diagnostics::{Diags, Pos},
     keywords::{self, did_you_mean, Context, Support},
     model::{
-        Auth, InitialState, Notify, NotifyCommand, NotifyFifo, TrackFileDef, TrackFileInit,
-        TrackRef, TtlRange, Version, VirtualAddress, VrrpScript,
+        Auth, InitialState, Notify, NotifyCommand, NotifyFifo, SmtpSettings, TrackFileDef,
+        TrackFileInit, TrackProcessDef, TrackRef, TtlRange, Version, VirtualAddress, VirtualRoute,
+        VirtualRule, VrrpScript,
     },
     parser::{Block, Stmt, Word},
     values::{parse_bool, parse_int, parse_ip, parse_seconds, parse_uint},
 };
+
+// `vrrp_track_process` blocks: a child module, so it uses the builder's helpers.
+#[path = "track_process.rs"]
+pub(super) mod track_process;
+// `notification_email`, `smtp_server`, ... of global_defs.
+#[path = "smtp.rs"]
+mod smtp;
+// `virtual_routes` / `virtual_rules` lines.
+#[path = "vroutes.rs"]
+mod vroutes;
 
 /// Linux's limit on interface names (IFNAMSIZ - 1); also the limit on address labels.
 const IFNAME_MAX: usize = 15;
@@ -51,6 +62,10 @@ pub(crate) struct Drafts {
     pub scripts: Vec<VrrpScript>,
     pub track_files: Vec<TrackFileDef>,
     pub sync_groups: Vec<SyncGroupDraft>,
+    pub track_processes: Vec<TrackProcessDef>,
+    /// keepalived numbers `virtual_rules` without a priority from 16384 down, per family
+    /// (how many were numbered so far: IPv4, IPv6).
+    pub unnumbered_rules: (u32, u32),
     pub host_checks: Vec<HostCheck>,
     /// Position of the first statement, for whole-file messages.
     pub first: Option<Pos>,
@@ -97,6 +112,7 @@ pub(crate) struct GlobalDraft {
     pub notify_fifo: Slot<NotifyFifo>,
     pub vrrp_notify_fifo: Slot<NotifyFifo>,
     pub v3_checksum_as_v2: Slot<bool>,
+    pub smtp: SmtpSettings,
 }
 
 #[derive(Debug)]
@@ -133,6 +149,10 @@ pub(crate) struct InstanceDraft {
     pub track_scripts: Vec<TrackRef>,
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
+    pub track_processes: Vec<TrackRef>,
+    pub virtual_routes: Vec<VirtualRoute>,
+    pub virtual_rules: Vec<VirtualRule>,
+    pub smtp_alert: Option<bool>,
     pub notify: Notify,
     pub v3_checksum_as_v2: Slot<bool>,
     /// Supported keywords written in the block, valid or not (so that an invalid value is
@@ -149,6 +169,8 @@ pub(crate) struct SyncGroupDraft {
     pub track_scripts: Vec<TrackRef>,
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
+    pub track_processes: Vec<TrackRef>,
+    pub smtp_alert: Option<bool>,
     pub notify: Notify,
 }
 
@@ -165,6 +187,7 @@ enum TrackKind {
     Script,
     Interface,
     File,
+    Process,
 }
 
 impl TrackKind {
@@ -173,14 +196,16 @@ impl TrackKind {
             TrackKind::Script => "track_script",
             TrackKind::Interface => "track_interface",
             TrackKind::File => "track_file",
+            TrackKind::Process => "track_process",
         }
     }
 
-    /// keepalived.conf(5): scripts and interfaces -253..253, files -254..254.
+    /// keepalived.conf(5): scripts and interfaces -253..253, files -254..254; processes
+    /// -254..254 (alloc_track_process).
     fn weight_limit(self) -> i64 {
         match self {
             TrackKind::Script | TrackKind::Interface => 253,
-            TrackKind::File => 254,
+            TrackKind::File | TrackKind::Process => 254,
         }
     }
 }
@@ -648,6 +673,11 @@ impl Builder<'_> {
                     self.sync_group(stmt, name, block);
                 }
             }
+            "vrrp_track_process" => {
+                if let Some((name, block)) = self.named_block(stmt) {
+                    self.track_process_def(stmt, name, block);
+                }
+            }
             _ => self.internal(stmt),
         }
     }
@@ -701,6 +731,14 @@ impl Builder<'_> {
                     }
                 }
                 "vrrp_check_unicast_src" => self.flag(stmt),
+                "notification_email"
+                | "notification_email_from"
+                | "smtp_server"
+                | "smtp_helo_name"
+                | "smtp_connect_timeout"
+                | "smtp_alert"
+                | "smtp_alert_vrrp"
+                | "no_email_faults" => self.smtp_global(kw, stmt, &mut g.smtp),
                 garp if garp.starts_with("vrrp_g") || garp == "vrrp_min_garp" => {
                     let key = &garp["vrrp_".len()..];
                     if !self.garp(key, stmt, &mut g.garp) {
@@ -874,6 +912,10 @@ impl Builder<'_> {
             track_scripts: Vec::new(),
             track_interfaces: Vec::new(),
             track_files: Vec::new(),
+            track_processes: Vec::new(),
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
+            smtp_alert: None,
             notify: Notify::default(),
             v3_checksum_as_v2: None,
             seen: HashSet::new(),
@@ -1014,11 +1056,18 @@ impl Builder<'_> {
                     }
                 }
             }
-            "track_script" | "track_interface" | "track_file" => {
+            "smtp_alert" => d.smtp_alert = self.opt_bool(stmt),
+            "virtual_routes" | "virtual_rules" => {
+                if let Some(block) = self.block_of(stmt) {
+                    self.virtual_routing(kw, block, d);
+                }
+            }
+            "track_script" | "track_interface" | "track_file" | "track_process" => {
                 if let Some(block) = self.block_of(stmt) {
                     let (kind, list) = match kw {
                         "track_script" => (TrackKind::Script, &mut d.track_scripts),
                         "track_interface" => (TrackKind::Interface, &mut d.track_interfaces),
+                        "track_process" => (TrackKind::Process, &mut d.track_processes),
                         _ => (TrackKind::File, &mut d.track_files),
                     };
                     let refs = self.track_list(block, kind, &parent.label);
@@ -1776,6 +1825,8 @@ impl Builder<'_> {
             track_scripts: Vec::new(),
             track_interfaces: Vec::new(),
             track_files: Vec::new(),
+            track_processes: Vec::new(),
+            smtp_alert: None,
             notify: Notify::default(),
         };
         for line in &block.stmts {
@@ -1804,11 +1855,12 @@ impl Builder<'_> {
                         }
                     }
                 }
-                "track_script" | "track_interface" | "track_file" => {
+                "track_script" | "track_interface" | "track_file" | "track_process" => {
                     if let Some(b) = self.block_of(line) {
                         let (kind, list) = match kw {
                             "track_script" => (TrackKind::Script, &mut g.track_scripts),
                             "track_interface" => (TrackKind::Interface, &mut g.track_interfaces),
+                            "track_process" => (TrackKind::Process, &mut g.track_processes),
                             _ => (TrackKind::File, &mut g.track_files),
                         };
                         let refs = self.track_list(b, kind, &parent.label);
@@ -1818,6 +1870,7 @@ impl Builder<'_> {
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                     self.notify(line, &mut g.notify, &parent.label);
                 }
+                "smtp_alert" => g.smtp_alert = self.opt_bool(line),
                 _ => self.internal(line),
             }
         }
@@ -1891,6 +1944,7 @@ mod tests {
                 Context::Script => format!("vrrp_script S {{\n{line}\n}}\n"),
                 Context::SyncGroup => format!("vrrp_sync_group G {{\n{line}\n}}\n"),
                 Context::TrackFile => format!("vrrp_track_file F {{\n{line}\n}}\n"),
+                Context::TrackProcess => format!("vrrp_track_process P {{\n{line}\n}}\n"),
             }
         };
         for ctx in Context::ALL {

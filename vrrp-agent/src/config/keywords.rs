@@ -33,6 +33,7 @@ pub(crate) enum Context {
     Script,
     SyncGroup,
     TrackFile,
+    TrackProcess,
 }
 
 impl Context {
@@ -46,6 +47,7 @@ impl Context {
             Context::Script => "vrrp_script",
             Context::SyncGroup => "vrrp_sync_group",
             Context::TrackFile => "vrrp_track_file",
+            Context::TrackProcess => "vrrp_track_process",
         }
     }
 
@@ -66,10 +68,11 @@ impl Context {
             Context::Script => SCRIPT,
             Context::SyncGroup => SYNC_GROUP,
             Context::TrackFile => TRACK_FILE,
+            Context::TrackProcess => TRACK_PROCESS_BLOCK,
         }
     }
 
-    pub const ALL: [Context; 7] = [
+    pub const ALL: [Context; 8] = [
         Context::Root,
         Context::GlobalDefs,
         Context::Instance,
@@ -77,6 +80,7 @@ impl Context {
         Context::Script,
         Context::SyncGroup,
         Context::TrackFile,
+        Context::TrackProcess,
     ];
 }
 
@@ -124,13 +128,14 @@ pub(crate) fn did_you_mean<'a>(
 use Support::{Ignored, Skipped, Supported, Unsupported};
 
 const LVS: &str = "keepalived's LVS/IPVS load balancer (the checker process)";
-const EMAIL: &str = "keepalived's email alerts";
+const EMAIL: &str = "keepalived's email alerts for its LVS checkers";
 const SNMP: &str = "keepalived's SNMP agent";
 const DBUS: &str = "keepalived's D-Bus interface";
 const BFD: &str = "keepalived's BFD process";
 const STATIC: &str = "keepalived's static addresses, routes and rules";
 const PROCESS: &str = "keepalived's own process management";
-const TRACK_PROCESS: &str = "keepalived's process tracking (vrrp_track_process)";
+const TRACK_PROCESS: &str =
+    "keepalived's process-events socket tuning (the socket size is the kernel's default here)";
 const CONFIG: &str = "keepalived's configuration reload machinery";
 
 /// Top-level keywords. `include` and its variants are handled by the parser.
@@ -162,7 +167,7 @@ pub(crate) const ROOT: &[(&str, Support)] = &[
     ("static_rules", Skipped(STATIC)),
     ("track_group", Skipped(STATIC)),
     ("bfd_instance", Skipped(BFD)),
-    ("vrrp_track_process", Skipped(TRACK_PROCESS)),
+    ("vrrp_track_process", Supported),
     ("instance", Skipped(PROCESS)),
     ("use_pid_dir", Skipped(PROCESS)),
     ("child_wait_time", Skipped(PROCESS)),
@@ -226,15 +231,15 @@ pub(crate) const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("dynamic_interfaces", Unsupported),
     ("default_interface", Unsupported),
     ("disable_local_igmp", Unsupported),
-    ("notification_email", Skipped(EMAIL)),
-    ("notification_email_from", Skipped(EMAIL)),
-    ("smtp_server", Skipped(EMAIL)),
-    ("smtp_helo_name", Skipped(EMAIL)),
-    ("smtp_connect_timeout", Skipped(EMAIL)),
-    ("smtp_alert", Skipped(EMAIL)),
-    ("smtp_alert_vrrp", Skipped(EMAIL)),
+    ("notification_email", Supported),
+    ("notification_email_from", Supported),
+    ("smtp_server", Supported),
+    ("smtp_helo_name", Supported),
+    ("smtp_connect_timeout", Supported),
+    ("smtp_alert", Supported),
+    ("smtp_alert_vrrp", Supported),
     ("smtp_alert_checker", Skipped(EMAIL)),
-    ("no_email_faults", Skipped(EMAIL)),
+    ("no_email_faults", Supported),
     ("checker_process_name", Skipped(LVS)),
     ("lvs_process_name", Skipped(LVS)),
     ("checker_log_all_failures", Skipped(LVS)),
@@ -355,7 +360,7 @@ pub(crate) const INSTANCE: &[(&str, Support)] = &[
     ("native_ipv6", Unsupported),
     ("vrf", Unsupported),
     ("dont_track_primary", Unsupported),
-    ("track_process", Unsupported),
+    ("track_process", Supported),
     ("track_bfd", Unsupported),
     ("mcast_dst_ip", Unsupported),
     ("track_src_ip", Unsupported),
@@ -363,8 +368,8 @@ pub(crate) const INSTANCE: &[(&str, Support)] = &[
     ("no_virtual_ipaddress", Unsupported),
     ("promote_secondaries", Unsupported),
     ("linkbeat_use_polling", Unsupported),
-    ("virtual_routes", Unsupported),
-    ("virtual_rules", Unsupported),
+    ("virtual_routes", Supported),
+    ("virtual_rules", Supported),
     ("accept", Unsupported),
     ("no_accept", Unsupported),
     ("skip_check_adv_addr", Unsupported),
@@ -373,7 +378,7 @@ pub(crate) const INSTANCE: &[(&str, Support)] = &[
     ("notify_deleted", Unsupported),
     ("notify_master_rx_lower_pri", Unsupported),
     ("notify_priority_changes", Unsupported),
-    ("smtp_alert", Unsupported),
+    ("smtp_alert", Supported),
     ("lvs_sync_daemon_interface", Unsupported),
     ("down_timer_adverts", Unsupported),
     ("timer_expired_backup", Unsupported),
@@ -408,11 +413,11 @@ pub(crate) const SYNC_GROUP: &[(&str, Support)] = &[
     ("notify_fault", Supported),
     ("notify_stop", Supported),
     ("notify", Supported),
-    ("track_process", Unsupported),
+    ("track_process", Supported),
     ("track_bfd", Unsupported),
     ("notify_deleted", Unsupported),
     ("notify_priority_changes", Unsupported),
-    ("smtp_alert", Unsupported),
+    ("smtp_alert", Supported),
     ("global_tracking", Unsupported),
     ("sync_group_tracking_weight", Unsupported),
 ];
@@ -421,6 +426,20 @@ pub(crate) const TRACK_FILE: &[(&str, Support)] = &[
     ("file", Supported),
     ("weight", Supported),
     ("init_file", Supported),
+];
+
+/// `vrrp_track_process NAME { ... }` (keepalived's `init_vrrp_keywords`, track process
+/// part).
+pub(crate) const TRACK_PROCESS_BLOCK: &[(&str, Support)] = &[
+    ("process", Supported),
+    ("param_match", Supported),
+    ("weight", Supported),
+    ("quorum", Supported),
+    ("quorum_max", Supported),
+    ("delay", Supported),
+    ("terminate_delay", Supported),
+    ("fork_delay", Supported),
+    ("full_command", Supported),
 ];
 
 /// Options after an address in `virtual_ipaddress` / `virtual_ipaddress_excluded`

@@ -29,8 +29,9 @@ mod tests;
 pub use diagnostics::{ConfigError, Diagnostic, Location, MAX_ERRORS};
 pub use model::{
     max_advertised, Auth, Config, Family, GarpSettings, GlobalDefs, InitialState, Instance,
-    InstanceSpans, Notify, NotifyCommand, NotifyFifo, SyncGroup, TrackFileDef, TrackFileInit,
-    TrackRef, TtlRange, Version, VirtualAddress, VrrpScript, DEFAULT_MTU,
+    InstanceSpans, Notify, NotifyCommand, NotifyFifo, ParamMatch, RuleAction, SmtpSettings,
+    SyncGroup, TrackFileDef, TrackFileInit, TrackProcessDef, TrackRef, TtlRange, Version,
+    VirtualAddress, VirtualRoute, VirtualRule, VrrpScript, DEFAULT_MTU,
 };
 
 use diagnostics::{Diags, Pos};

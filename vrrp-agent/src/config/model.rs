@@ -18,6 +18,8 @@ pub struct Config {
     pub scripts: Vec<VrrpScript>,
     pub track_files: Vec<TrackFileDef>,
     pub sync_groups: Vec<SyncGroup>,
+    /// `vrrp_track_process` blocks.
+    pub track_processes: Vec<TrackProcessDef>,
 }
 
 impl Config {
@@ -34,6 +36,11 @@ impl Config {
     /// The `vrrp_track_file` called `name`.
     pub fn track_file(&self, name: &str) -> Option<&TrackFileDef> {
         self.track_files.iter().find(|f| f.name == name)
+    }
+
+    /// The `vrrp_track_process` called `name`.
+    pub fn track_process(&self, name: &str) -> Option<&TrackProcessDef> {
+        self.track_processes.iter().find(|p| p.name == name)
     }
 
     /// The sync group that has `instance` as a member.
@@ -193,6 +200,8 @@ pub struct GlobalDefs {
     /// `v3_checksum_as_v2` (keepalived 2.2.8): the default for instances: compute VRRPv3
     /// IPv4 checksums without the pseudo-header (RFC 9568, Cisco, Juniper).
     pub v3_checksum_as_v2: bool,
+    /// Email alerts: `smtp_server`, `notification_email`, ...
+    pub smtp: SmtpSettings,
 }
 
 impl GlobalDefs {
@@ -321,6 +330,14 @@ pub struct Instance {
     pub track_scripts: Vec<TrackRef>,
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
+    /// `track_process`: references to `vrrp_track_process` blocks.
+    pub track_processes: Vec<TrackRef>,
+    /// `virtual_routes`: set while Master.
+    pub virtual_routes: Vec<VirtualRoute>,
+    /// `virtual_rules`: set while Master.
+    pub virtual_rules: Vec<VirtualRule>,
+    /// Mail its state changes (`smtp_alert`, or the global default).
+    pub smtp_alert: bool,
     pub notify: Notify,
     /// `v3_checksum_as_v2` (instance or global): v3 IPv4 checksum without pseudo-header.
     pub v3_checksum_as_v2: bool,
@@ -486,5 +503,167 @@ pub struct SyncGroup {
     pub track_scripts: Vec<TrackRef>,
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
+    /// `track_process`: references to `vrrp_track_process` blocks.
+    pub track_processes: Vec<TrackRef>,
+    /// Mail its state changes (`smtp_alert`, or the global default).
+    pub smtp_alert: bool,
     pub notify: Notify,
+}
+
+/// How `vrrp_track_process`'s `process NAME PARAMS...` compares a process's parameters
+/// (keepalived's `param_match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParamMatch {
+    /// Parameters are not looked at (no parameters given, no `param_match`).
+    #[default]
+    None,
+    /// The parameters are exactly the ones given (`param_match exact`, and the default when
+    /// parameters are given).
+    Exact,
+    /// The process's parameters start with the ones given (`param_match partial`).
+    Partial,
+    /// As `partial`, but the last given parameter need only be a prefix of the process's
+    /// parameter in that place (`param_match initial`).
+    Initial,
+}
+
+/// `vrrp_track_process NAME { ... }`: processes counted through the kernel's process events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackProcessDef {
+    pub name: String,
+    pub location: Location,
+    /// `process`: the name to match: the process's `comm` (at most 15 bytes, as the kernel
+    /// keeps it), or with `full_command` the first word of its command line (argv\[0\]).
+    pub process: String,
+    /// The parameters after the name in `process` (implies `full_command`).
+    pub params: Vec<String>,
+    pub param_match: ParamMatch,
+    /// Match the command line rather than `comm` (`full_command`, or parameters given).
+    pub full_command: bool,
+    /// -254..=254; 0 (the default) = FAULT without quorum.
+    pub weight: i32,
+    pub reverse: bool,
+    /// At least this many matching processes (default 1; 0 with `quorum_max 0`).
+    pub quorum: u32,
+    /// At most this many (default: no limit, `u32::MAX`).
+    pub quorum_max: u32,
+    /// Wait this long after a fork gains quorum before reporting it (`fork_delay`, `delay`).
+    pub fork_delay: Option<Duration>,
+    /// Wait this long after an exit loses quorum before reporting it (`terminate_delay`,
+    /// `delay`); a process starting meanwhile cancels it.
+    pub terminate_delay: Option<Duration>,
+}
+
+/// One line of `virtual_routes` (keepalived's `ip route` syntax): added with the VIPs when
+/// the instance becomes Master, removed when it leaves Master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualRoute {
+    pub family: Family,
+    /// The destination and its prefix length (`default` = 0.0.0.0/0 or ::/0).
+    pub dst: IpAddr,
+    pub dst_len: u8,
+    /// The kernel's route type (`RTN_*`): unicast (1, the default), blackhole (6),
+    /// unreachable (7), prohibit (8), throw (9).
+    pub kind: u8,
+    /// `via` (or the deprecated `gw`).
+    pub via: Option<IpAddr>,
+    /// `dev` / `oif`.
+    pub dev: Option<String>,
+    /// `src`: the preferred source address.
+    pub src: Option<IpAddr>,
+    /// `table` (254, main, by default).
+    pub table: u32,
+    /// `metric` / `priority` / `preference`.
+    pub metric: Option<u32>,
+    /// `scope` (`RT_SCOPE_*`); `None`: the kernel's choice for the type (universe).
+    pub scope: Option<u8>,
+    /// `protocol`; keepalived sets 18 (`RTPROT_KEEPALIVED`) on tracked routes.
+    pub protocol: u8,
+    pub onlink: bool,
+    /// `no_track`: keepalived does not watch the route (nor its `dev`).
+    pub no_track: bool,
+    pub location: Location,
+}
+
+/// What a `virtual_rules` rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleAction {
+    /// `table N` / `lookup N`.
+    Table(u32),
+    Blackhole,
+    Unreachable,
+    Prohibit,
+    /// `goto PRIORITY`.
+    Goto(u32),
+    Nop,
+}
+
+/// One line of `virtual_rules` (keepalived's `ip rule` syntax): added with the VIPs when
+/// the instance becomes Master, removed when it leaves Master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualRule {
+    pub family: Family,
+    /// `from ADDR[/LEN]`.
+    pub from: Option<(IpAddr, u8)>,
+    /// `to ADDR[/LEN]`.
+    pub to: Option<(IpAddr, u8)>,
+    pub action: RuleAction,
+    /// `priority` / `preference` / `order`; keepalived numbers rules without one from 16384
+    /// down (with a warning).
+    pub priority: u32,
+    /// `iif` / `dev`.
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    /// `fwmark MARK[/MASK]`.
+    pub fwmark: Option<(u32, Option<u32>)>,
+    /// `not`: the selector is inverted.
+    pub invert: bool,
+    /// `protocol`; 18 (`RTPROT_KEEPALIVED`) on tracked rules, as keepalived sets it.
+    pub protocol: u8,
+    pub no_track: bool,
+    pub location: Location,
+}
+
+/// keepalived's email alerts (`global_defs`): where and how to mail state changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    /// `smtp_server ADDRESS [PORT]` (port 25 by default); no server, no mail.
+    pub server: Option<(IpAddr, u16)>,
+    /// `notification_email { ... }`: the recipients; none, no mail.
+    pub to: Vec<String>,
+    /// `notification_email_from` (keepalived: `keepalived@HOSTNAME`).
+    pub from: Option<String>,
+    /// `smtp_helo_name` (keepalived: the host name).
+    pub helo_name: Option<String>,
+    /// `smtp_connect_timeout` (30 s): also the bound on the whole exchange here.
+    pub connect_timeout: Duration,
+    /// `smtp_alert`: the default for instances and sync groups.
+    pub alert: Option<bool>,
+    /// `smtp_alert_vrrp`: the default for VRRP, before `smtp_alert`.
+    pub alert_vrrp: Option<bool>,
+    /// `no_email_faults`: no mail on entering FAULT.
+    pub no_email_faults: bool,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            server: None,
+            to: Vec::new(),
+            from: None,
+            helo_name: None,
+            connect_timeout: Duration::from_secs(30),
+            alert: None,
+            alert_vrrp: None,
+            no_email_faults: false,
+        }
+    }
+}
+
+impl SmtpSettings {
+    /// Whether an instance or sync group with `smtp_alert` set to `own` mails (keepalived:
+    /// its own value, else `smtp_alert_vrrp`, else `smtp_alert`, else no).
+    pub fn alerts(&self, own: Option<bool>) -> bool {
+        own.or(self.alert_vrrp).or(self.alert).unwrap_or(false)
+    }
 }

@@ -368,19 +368,14 @@ fn seed_003_dual_master() {
             .find(|i| i.state == InitialState::Master)
             .map(|i| (i.name.as_str(), i.priority));
         assert_eq!(master, Some((master_of, 150)));
-        // The email settings are skipped with one warning each.
-        for (line, keyword) in [
-            (8, "notification_email"),
-            (9, "notification_email_from"),
-            (10, "smtp_server"),
-        ] {
-            assert_diag(
-                &l.warnings,
-                line,
-                5,
-                &format!("`{keyword}` belongs to keepalived's email alerts"),
-            );
-        }
+        // The email settings are read (no instance has smtp_alert, so nothing is mailed);
+        // the published page's obfuscated address gets a warning.
+        assert_eq!(
+            c.global.smtp.server,
+            Some((IpAddr::from([127, 0, 0, 1]), 25))
+        );
+        assert!(c.instances.iter().all(|i| !i.smtp_alert));
+        assert_diag(&l.warnings, 8, 26, "is not an email address");
     }
 }
 
@@ -712,11 +707,7 @@ fn every_unsupported_instance_keyword_is_an_error() {
             "{name}"
         );
     }
-    for (name, block) in [
-        ("track_process", "{ p }"),
-        ("track_bfd", "{ b }"),
-        ("virtual_routes", "{ 0.0.0.0/0 via 192.0.2.1 }"),
-    ] {
+    for (name, block) in [("track_bfd", "{ b }"), ("use_vmac", "")] {
         let e = errors(&instance(&format!("    {name} {block}")));
         assert_diag(
             &e,
@@ -1051,16 +1042,11 @@ fn warning_other_subsystems_are_skipped_once() {
                 virtual_server_group VSG {\n 192.0.2.1 80\n}\n\
                 static_ipaddress {\n 192.0.2.9/24 dev eth0\n}\n\
                 static_routes {\n 192.0.2.0/24 via 192.0.2.254\n}\n\
-                bfd_instance BFD1 {\n neighbor_ip 192.0.2.3\n}\n\
-                vrrp_track_process haproxy {\n process haproxy\n}\n"
+                bfd_instance BFD1 {\n neighbor_ip 192.0.2.3\n}\n"
         .to_owned()
         + &instance("");
     let w = warnings(&text);
     for (line, col, keyword, subsystem) in [
-        (2, 1, "notification_email", "email"),
-        (6, 1, "notification_email_from", "email"),
-        (7, 2, "smtp_server", "email"),
-        (8, 2, "smtp_connect_timeout", "email"),
         (9, 1, "lvs_flush", "LVS"),
         (10, 2, "checker_log_all_failures", "LVS"),
         (11, 2, "enable_snmp_vrrp", "SNMP"),
@@ -1070,7 +1056,6 @@ fn warning_other_subsystems_are_skipped_once() {
         (25, 1, "static_ipaddress", "static addresses"),
         (28, 1, "static_routes", "static addresses"),
         (31, 1, "bfd_instance", "BFD"),
-        (34, 1, "vrrp_track_process", "process tracking"),
     ] {
         assert_diag(
             &w,

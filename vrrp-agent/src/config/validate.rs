@@ -54,6 +54,8 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         scripts,
         track_files,
         sync_groups,
+        track_processes,
+        unnumbered_rules: _,
         host_checks,
         first,
     } = drafts;
@@ -74,6 +76,7 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         notify_fifo: global.notify_fifo.map(|(v, _)| v),
         vrrp_notify_fifo: global.vrrp_notify_fifo.map(|(v, _)| v),
         v3_checksum_as_v2: global.v3_checksum_as_v2.is_some_and(|(v, _)| v),
+        smtp: global.smtp,
     };
 
     let mut config = Config {
@@ -85,6 +88,10 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
     config.scripts = dedup_named(scripts, "vrrp_script", diags, |s| (&s.name, &s.location));
     config.track_files = dedup_named(track_files, "vrrp_track_file", diags, |f| {
         (&f.name, &f.location)
+    });
+
+    config.track_processes = dedup_named(track_processes, "vrrp_track_process", diags, |p| {
+        (&p.name, &p.location)
     });
 
     let mut seen_instances: HashMap<String, Pos> = HashMap::new();
@@ -114,10 +121,16 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
             &instance.track_files,
             diags,
         );
+        super::builder::track_process::check_refs(&config, &instance.track_processes, diags);
+    }
+    let mut sync_groups = sync_groups;
+    for g in &mut sync_groups {
+        g.smtp_alert = Some(config.global.smtp.alerts(g.smtp_alert));
     }
     config.sync_groups = finish_sync_groups(sync_groups, &seen_instances, diags);
     for group in &config.sync_groups {
         check_track_refs(&config, &group.track_scripts, &group.track_files, diags);
+        super::builder::track_process::check_refs(&config, &group.track_processes, diags);
     }
     warn_unused(&config, diags);
 
@@ -384,6 +397,10 @@ fn finish_instance(
         track_scripts: d.track_scripts,
         track_interfaces: d.track_interfaces,
         track_files: d.track_files,
+        track_processes: d.track_processes,
+        virtual_routes: d.virtual_routes,
+        virtual_rules: d.virtual_rules,
+        smtp_alert: global.smtp.alerts(d.smtp_alert),
         notify: d.notify,
         v3_checksum_as_v2: d
             .v3_checksum_as_v2
@@ -617,6 +634,8 @@ fn finish_sync_groups(
             track_scripts: g.track_scripts,
             track_interfaces: g.track_interfaces,
             track_files: g.track_files,
+            track_processes: g.track_processes,
+            smtp_alert: g.smtp_alert.unwrap_or(false),
             notify: g.notify,
         });
     }
@@ -667,6 +686,20 @@ fn warn_unused(config: &Config, diags: &mut Diags) {
             format!(
                 "vrrp_track_file {} is not used by any track_file, so it is never read",
                 f.name
+            ),
+        );
+    }
+    let processes = tracked(|i| &i.track_processes, |g| &g.track_processes);
+    for p in config
+        .track_processes
+        .iter()
+        .filter(|p| !processes.contains(p.name.as_str()))
+    {
+        diags.warn(
+            &p.location,
+            format!(
+                "vrrp_track_process {} is not used by any track_process, so it is not watched",
+                p.name
             ),
         );
     }

@@ -61,6 +61,7 @@ use crate::{
 };
 
 mod fifo;
+pub mod mail;
 mod queue;
 #[cfg(test)]
 mod tests;
@@ -263,6 +264,8 @@ pub struct Notifier {
     counts: BTreeMap<TransitionKey, u64>,
     stats: Arc<Stats>,
     timeout: Duration,
+    /// `smtp_alert` mails (none without `smtp_server` / `notification_email`).
+    mail: Option<mail::Mailer>,
 }
 
 impl Notifier {
@@ -290,6 +293,7 @@ impl Notifier {
             counts: BTreeMap::new(),
             stats: Arc::default(),
             timeout: COMMAND_TIMEOUT,
+            mail: None,
         }
     }
 
@@ -364,6 +368,10 @@ impl Notifier {
                 COMMAND_TIMEOUT,
             ),
         };
+        let mut mail = mail::Mailer::new(config);
+        if let (Some(m), Some(Some(old))) = (&mut mail, previous.map(|p| &p.mail)) {
+            m.carry_over(old);
+        }
         Ok(Notifier {
             commands,
             fifos,
@@ -371,6 +379,7 @@ impl Notifier {
             counts,
             stats,
             timeout,
+            mail,
         })
     }
 
@@ -406,6 +415,10 @@ impl Notifier {
         if !commands.is_empty() {
             let job = Job { state, commands };
             self.enqueue(key, job);
+        }
+
+        if let Some(m) = &mut self.mail {
+            m.transition(subject, name, state);
         }
 
         let line = fifo_line(subject, name, state, priority);
