@@ -7,6 +7,7 @@ pub mod announce;
 pub mod config;
 pub mod dataplane;
 pub mod election;
+pub mod metrics;
 pub mod netlink;
 pub mod notify;
 pub mod process;

@@ -56,6 +56,10 @@ enum Cmd {
         /// migration) keeps working; both ways they are counted in VRRP_UNKNOWN.
         #[arg(long)]
         drop_unknown_vrids: bool,
+        /// Serve Prometheus metrics on http://ADDR:PORT/metrics (e.g. 127.0.0.1:9165).
+        /// Off by default.
+        #[arg(long, value_name = "ADDR:PORT")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
 }
 
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
             pass_adverts,
             log_level: _,
             drop_unknown_vrids,
+            metrics_listen,
         } => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -126,6 +131,7 @@ fn main() -> ExitCode {
                 xdp_mode,
                 pass_adverts,
                 drop_unknown_vrids,
+                metrics_listen,
             })) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

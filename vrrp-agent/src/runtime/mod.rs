@@ -20,6 +20,7 @@ mod kernel;
 mod links;
 pub mod lock;
 mod lograte;
+mod metrics_view;
 mod reload;
 mod setup;
 pub mod signals;
@@ -78,6 +79,8 @@ pub struct RunOptions {
     /// `VRRP_UNKNOWN` either way) instead of going on to the stack, where another VRRP
     /// speaker on this host may want them.
     pub drop_unknown_vrids: bool,
+    /// Serve Prometheus metrics on this address (`--metrics-listen`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Configured features whose behaviour is not active in this version, by name, so that `run`
@@ -142,6 +145,8 @@ struct Vrouter {
     /// The Master_Down_Timer as the kernel's watchdog holds it (then the agent does not
     /// wake for it); `None`: not armed, or it fired.
     watch: Option<DownWatch>,
+    /// What it sent and decided, for the metrics.
+    tally: crate::metrics::Tally,
 }
 
 impl Vrouter {
@@ -259,9 +264,18 @@ pub async fn run(opts: RunOptions) -> Result<()> {
         bail!("{}: no vrrp_instance configured", opts.config.display());
     }
 
+    // Bound before anything changes: an address in use fails the start, like a config error.
+    let scrapes = match opts.metrics_listen {
+        Some(addr) => {
+            let s = crate::metrics::serve(addr).await?;
+            tracing::info!(listen = %s.local_addr(), "serving Prometheus metrics on /metrics");
+            Some(s)
+        }
+        None => None,
+    };
     let netlink = Netlink::connect().await.context("opening rtnetlink")?;
     let mut agent = Agent::start(&config, &opts, netlink).await?;
-    let result = agent.main_loop(&mut signals).await;
+    let result = agent.main_loop(&mut signals, scrapes).await;
     agent.shutdown().await;
     drop(lock);
     result
@@ -496,7 +510,11 @@ impl Agent {
         self.feed(i, now, Input::Startup).await;
     }
 
-    async fn main_loop(&mut self, signals: &mut signals::Signals) -> Result<()> {
+    async fn main_loop(
+        &mut self,
+        signals: &mut signals::Signals,
+        mut scrapes: Option<crate::metrics::Scrapes>,
+    ) -> Result<()> {
         let events = self.dp.take_events()?;
         // SAFETY: the RingBuf owns its map fd and mmap for as long as the AsyncFd holds it.
         let mut events =
@@ -572,6 +590,10 @@ impl Agent {
                         self.on_event(now, &ev).await;
                     }
                 }
+                // Last: a scrape waits for the timer, signals and kernel events.
+                Some(ask) = async { scrapes.as_mut()?.recv().await }, if scrapes.is_some() => {
+                    self.answer_scrape(ask);
+                }
             }
             self.flush();
         }
@@ -606,6 +628,7 @@ impl Agent {
             }
             let vr = &self.routers[i];
             if vr.watch.is_none() && vr.router.next_deadline().is_some_and(|d| d <= now) {
+                self.note_down_lateness(i, now);
                 self.feed(i, now, Input::Timer).await;
             }
             let rounds = self.routers[i].garp.due(now);
@@ -845,11 +868,18 @@ impl Agent {
                 "master-down watchdog fired"
             );
             if due.is_some_and(|d| d <= now) {
+                crate::metrics::instruments().master_down_late(
+                    crate::metrics::DownPath::Kernel,
+                    std::time::Duration::from_nanos(now.as_nanos().saturating_sub(ev.ts_ns)),
+                );
                 self.feed(i, now, Input::Timer).await;
             }
             self.watch_hold = None;
             self.sync_watch(i);
             return;
+        }
+        if ev.kind & EV_PRIORITY_ZERO != 0 {
+            self.routers[i].tally.priority_zero_received += 1;
         }
         log_event(&self.kernel, &mut self.event_logs, now, ev);
         let input = Input::Advert {
@@ -966,6 +996,8 @@ impl Agent {
             vr.garp.left_master();
         }
         vr.transitions += 1;
+        self.count_transition(i, from, to);
+        let vr = &mut self.routers[i];
         tracing::info!(
             instance = %vr.name,
             vrid = vr.key.vrid,
@@ -1080,6 +1112,8 @@ impl Agent {
                 if let Err(e) = r {
                     let vr = &self.routers[i];
                     tracing::warn!(instance = %vr.name, iface = %vr.iface, "sending an advert: {e}");
+                } else {
+                    self.routers[i].count_sent();
                 }
             }
         }
@@ -1101,6 +1135,8 @@ impl Agent {
             if let Err(e) = r {
                 let vr = &self.routers[i];
                 tracing::warn!(instance = %vr.name, iface = %vr.iface, to = %vr.dsts[j], "sending an advert: {e}");
+            } else {
+                self.routers[i].count_sent();
             }
         }
     }
