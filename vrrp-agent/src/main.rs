@@ -60,6 +60,35 @@ enum Cmd {
         /// Off by default.
         #[arg(long, value_name = "ADDR:PORT")]
         metrics_listen: Option<std::net::SocketAddr>,
+        /// Unix socket for `status` and `reload` (mode 0600). Default:
+        /// /run/vrrp-agent/control.sock, or control-netns-<dev>-<inode>.sock there when
+        /// run in another network namespace.
+        #[arg(long, value_name = "PATH")]
+        control_socket: Option<PathBuf>,
+    },
+    /// Show a running agent's instances (one line each), or one instance in detail. Exit
+    /// 0: all MASTER or BACKUP; 1: error; 2: an instance in FAULT; 3: no agent running;
+    /// 4: an instance not started yet.
+    Status {
+        /// Show only this instance, in detail.
+        instance: Option<String>,
+        /// Print the JSON snapshot instead (README: "Status and control").
+        #[arg(long)]
+        json: bool,
+        /// The agent's control socket (default: as `run` picks it in this network namespace).
+        #[arg(long, value_name = "PATH")]
+        control_socket: Option<PathBuf>,
+    },
+    /// Ask a running agent to reload its configuration (as SIGHUP does) and print what
+    /// changed or why it was rejected. Exit 0: accepted; 1: error; 2: rejected (the running
+    /// configuration stays); 3: no agent running.
+    Reload {
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The agent's control socket (default: as `run` picks it in this network namespace).
+        #[arg(long, value_name = "PATH")]
+        control_socket: Option<PathBuf>,
     },
 }
 
@@ -94,7 +123,7 @@ fn main() -> ExitCode {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     let level = match &cli.cmd {
         Cmd::Run { log_level, .. } => *log_level,
-        Cmd::Check { .. } => LogLevel::Info,
+        Cmd::Check { .. } | Cmd::Status { .. } | Cmd::Reload { .. } => LogLevel::Info,
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -106,6 +135,15 @@ fn main() -> ExitCode {
         .init();
     match cli.cmd {
         Cmd::Check { config } => check(&config),
+        Cmd::Status {
+            instance,
+            json,
+            control_socket,
+        } => vrrp_agent::control::cli::status(control_socket, instance.as_deref(), json),
+        Cmd::Reload {
+            json,
+            control_socket,
+        } => vrrp_agent::control::cli::reload(control_socket, json),
         Cmd::Run {
             config,
             pin_dir,
@@ -114,6 +152,7 @@ fn main() -> ExitCode {
             log_level: _,
             drop_unknown_vrids,
             metrics_listen,
+            control_socket,
         } => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -132,6 +171,9 @@ fn main() -> ExitCode {
                 pass_adverts,
                 drop_unknown_vrids,
                 metrics_listen,
+                control_socket: Some(
+                    control_socket.unwrap_or_else(vrrp_agent::control::default_socket_path),
+                ),
             })) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -14,7 +14,7 @@ mod view;
 pub use instruments::{instruments, DownPath, Instruments, RunResult};
 pub use server::{serve, Scrapes, ServeError, ViewRequest};
 pub use view::{
-    discard_label, render, InstanceView, KaState, KernelView, NotifyView, ScriptView, Tally, View,
+    discard_label, ka_address, render, state_number, KernelView, NotifyView, ScriptView, View,
 };
 
 /// The address the systemd unit and the README use.

@@ -1,74 +1,34 @@
-//! What a scrape shows, as plain data the agent's loop fills in (see
-//! `runtime::metrics_view`), and its Prometheus text: keepalived-exporter's series with its
+//! What a scrape shows, as plain data the agent's loop fills in (the status [`Snapshot`]
+//! plus what it leaves out: every key the XDP program counted, unknown VRIDs included, and
+//! every health check), and its Prometheus text: keepalived-exporter's series with its
 //! names, labels and values, then what only this agent can see.
 use prometheus::{
     core::Collector, Encoder, GaugeVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 use vrrp_common::{Counters, Discard};
 
-/// keepalived's instance states, in keepalived-exporter's numbering (`keepalived_vrrp_state`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KaState {
-    /// Not started (waiting for its health checks), or stopped.
-    Init = 0,
-    /// Backup.
-    Backup = 1,
-    /// Master.
-    Master = 2,
-    /// Fault.
-    Fault = 3,
-}
+use crate::runtime::status::{InstanceState, InstanceStats, InstanceStatus, Snapshot};
 
-impl KaState {
-    /// keepalived's name of the state (keepalived-exporter's `state` label).
-    pub fn name(self) -> &'static str {
-        match self {
-            KaState::Init => "INIT",
-            KaState::Backup => "BACKUP",
-            KaState::Master => "MASTER",
-            KaState::Fault => "FAULT",
-        }
+/// keepalived-exporter's number of a state (`keepalived_vrrp_state`): 0 INIT, 1 BACKUP,
+/// 2 MASTER, 3 FAULT; `None` for an instance with no election (IPv6, watched only).
+pub fn state_number(s: InstanceState) -> Option<u8> {
+    match s {
+        InstanceState::Init => Some(0),
+        InstanceState::Backup => Some(1),
+        InstanceState::Master => Some(2),
+        InstanceState::Fault => Some(3),
+        InstanceState::Watching => None,
     }
 }
 
-/// Counts the agent keeps per instance (what the kernel cannot see: what it sends, what it
-/// decides).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// Adverts sent (every destination of a unicast instance counts).
-    pub adverts_sent: u64,
-    /// Changes to MASTER.
-    pub become_master: u64,
-    /// Changes from MASTER to another state.
-    pub release_master: u64,
-    /// Adverts sent with priority 0 (stepping down).
-    pub priority_zero_sent: u64,
-    /// Adverts received with priority 0 (the kernel's priority-0 events).
-    pub priority_zero_received: u64,
-}
-
-/// One configured instance.
-#[derive(Clone, Debug)]
-pub struct InstanceView {
-    /// `vrrp_instance` name.
-    pub name: String,
-    /// Its interface.
-    pub iface: String,
-    /// VRID.
-    pub vrid: u8,
-    /// Its state.
-    pub state: KaState,
-    /// `virtual_ipaddress` entries: keepalived's text of the address (`addr`, or
-    /// `addr/len` unless /32 or /128) and the interface it goes on.
-    pub vips: Vec<(String, String)>,
-    /// Configured priority.
-    pub priority: u8,
-    /// Priority advertised now (tracking applied).
-    pub effective_priority: u8,
-    /// What the agent counted.
-    pub tally: Tally,
-    /// What the XDP program counted for this instance (None: nothing yet).
-    pub kernel: Option<Counters>,
+/// keepalived's text of a virtual address (`ipaddresstos`): the address, with `/len` only
+/// when it is not /32 (/128). The snapshot always writes the length.
+pub fn ka_address(addr: &str) -> &str {
+    match addr.rsplit_once('/') {
+        Some((a, "32")) if !a.contains(':') => a,
+        Some((a, "128")) if a.contains(':') => a,
+        _ => addr,
+    }
 }
 
 /// What the XDP program counted for one (interface, VRID, family), configured or not.
@@ -107,10 +67,10 @@ pub struct NotifyView {
 }
 
 /// Everything a scrape shows that is read from the agent's state.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct View {
-    /// Configured IPv4 instances (those with an election).
-    pub instances: Vec<InstanceView>,
+    /// The status snapshot (instances, their counters and priorities).
+    pub snapshot: Snapshot,
     /// Every key the XDP program counted something for.
     pub kernel: Vec<KernelView>,
     /// Health checks.
@@ -119,80 +79,79 @@ pub struct View {
     pub notify: NotifyView,
 }
 
-/// keepalived-exporter's per-instance counters: (name, help, value from the instance).
-type Stat = (&'static str, &'static str, fn(&InstanceView) -> u64);
+/// keepalived-exporter's per-instance counters: (name, help, value).
+type Stat = (&'static str, &'static str, fn(&InstanceStats) -> u64);
 
-fn k(i: &InstanceView) -> Counters {
-    i.kernel.unwrap_or_default()
-}
-
-/// keepalived's `Stats` (the exporter's `keepalived_*_total` series), in its order.
+/// keepalived's `vrrp_stats` (the exporter's `keepalived_*_total` series), in its order.
 const STATS: &[Stat] = &[
     (
         "keepalived_advertisements_received_total",
         "Advertisements received (valid ones, counted by the XDP program).",
-        |i| k(i).valid,
+        |s| s.advert_rcvd,
     ),
     (
         "keepalived_advertisements_sent_total",
         "Advertisements sent.",
-        |i| i.tally.adverts_sent,
+        |s| s.advert_sent,
     ),
-    ("keepalived_become_master_total", "Became master.", |i| {
-        i.tally.become_master
+    ("keepalived_become_master_total", "Became master.", |s| {
+        s.become_master
     }),
-    ("keepalived_release_master_total", "Released master.", |i| {
-        i.tally.release_master
+    ("keepalived_release_master_total", "Released master.", |s| {
+        s.release_master
     }),
     (
         "keepalived_packet_length_errors_total",
         "Packet length errors (truncated, or shorter than its address count needs).",
-        |i| k(i).truncated + k(i).bad_length,
+        |s| s.packet_len_err,
     ),
     (
         "keepalived_advertisements_interval_errors_total",
-        "Advertisement interval errors (VRRPv2: not the configured interval).",
-        |i| k(i).bad_interval,
+        "Advertisement interval errors (VRRPv2: discarded; VRRPv3: a peer's interval \
+         differs, once per peer each time it starts differing).",
+        |s| s.advert_interval_err,
     ),
     (
         "keepalived_ip_ttl_errors_total",
         "TTL errors (not 255, or outside a unicast peer's min_ttl..max_ttl).",
-        |i| k(i).bad_ttl,
+        |s| s.ip_ttl_err,
     ),
     (
         "keepalived_invalid_type_received_total",
         "Invalid type errors (VRRP type other than ADVERTISEMENT).",
-        |i| k(i).bad_type,
+        |s| s.invalid_type_rcvd,
     ),
     (
         "keepalived_address_list_errors_total",
-        "Address list errors (always 0: the address list of an advert is not compared).",
-        |_| 0,
+        "Address list errors (a peer advertises another number of addresses; once per peer \
+         each time it starts differing).",
+        |s| s.addr_list_err,
     ),
     (
         "keepalived_authentication_invalid_total",
-        "Authentication invalid (always 0: an unknown type counts as a mismatch).",
-        |_| 0,
+        "Authentication invalid (VRRPv2 unknown auth type; the XDP program counts those as \
+         a mismatch).",
+        |s| s.invalid_authtype,
     ),
     (
         "keepalived_authentication_mismatch_total",
         "Authentication mismatch (VRRPv2 auth type other than the configured one).",
-        |i| k(i).bad_auth_type,
+        |s| s.authtype_mismatch,
     ),
     (
         "keepalived_authentication_failure_total",
         "Authentication failure (VRRPv2 PASS: wrong password).",
-        |i| k(i).bad_auth_pass,
+        |s| s.auth_failure,
     ),
     (
         "keepalived_priority_zero_received_total",
         "Priority zero received.",
-        |i| i.tally.priority_zero_received,
+        |s| s.pri_zero_rcvd,
     ),
     (
         "keepalived_priority_zero_sent_total",
         "Priority zero sent.",
-        |i| i.tally.priority_zero_sent,
+        |s| s.pri_zero_sent,
     ),
 ];
 
@@ -249,12 +208,19 @@ pub fn render(view: Option<&View>, instruments: &Registry) -> Vec<u8> {
 }
 
 fn fill(s: &Scratch, view: &View) {
+    // Instances with an election (keepalived has no "watching" state).
+    let instances: Vec<(&InstanceStatus, u8)> = view
+        .snapshot
+        .instances
+        .iter()
+        .filter_map(|i| Some((i, state_number(i.state)?)))
+        .collect();
     for &(name, help, value) in STATS {
         if let Some(c) = s.counters(name, help, INSTANCE_LABELS) {
-            for i in &view.instances {
+            for (i, _) in &instances {
                 let vrid = i.vrid.to_string();
-                c.with_label_values(&[&i.name, &i.iface, &vrid, i.state.name()])
-                    .inc_by(value(i));
+                c.with_label_values(&[&i.name, &i.interface, &vrid, i.state.as_str()])
+                    .inc_by(value(&i.stats));
             }
         }
     }
@@ -264,11 +230,11 @@ fn fill(s: &Scratch, view: &View) {
          2 MASTER, 3 FAULT.",
         &["iname", "intf", "vrid", "ip_address"],
     ) {
-        for i in &view.instances {
+        for (i, state) in &instances {
             let vrid = i.vrid.to_string();
-            for (addr, dev) in &i.vips {
-                g.with_label_values(&[&i.name, dev, &vrid, addr])
-                    .set(f64::from(i.state as u8));
+            for vip in i.vips.iter().filter(|v| !v.excluded) {
+                g.with_label_values(&[&i.name, &vip.interface, &vrid, ka_address(&vip.address)])
+                    .set(f64::from(*state));
             }
         }
     }
@@ -286,22 +252,27 @@ fn fill(s: &Scratch, view: &View) {
     }
     // Beyond keepalived-exporter.
     let labels = &["iname", "intf", "vrid"];
-    for (name, help, value) in [
+    for (name, help, configured) in [
         (
             "keepalived_effective_priority",
             "Priority advertised now: the configured one plus tracking weights.",
-            (|i: &InstanceView| i.effective_priority) as fn(&InstanceView) -> u8,
+            false,
         ),
         (
             "keepalived_configured_priority",
             "Priority in the configuration.",
-            |i: &InstanceView| i.priority,
+            true,
         ),
     ] {
         if let Some(g) = s.gauges(name, help, labels) {
-            for i in &view.instances {
-                g.with_label_values(&[&i.name, &i.iface, &i.vrid.to_string()])
-                    .set(f64::from(value(i)));
+            for (i, _) in &instances {
+                let p = if configured {
+                    i.priority.configured
+                } else {
+                    i.priority.effective
+                };
+                g.with_label_values(&[&i.name, &i.interface, &i.vrid.to_string()])
+                    .set(f64::from(p));
             }
         }
     }
@@ -376,6 +347,51 @@ pub fn discard_label(reason: Discard) -> &'static str {
 mod tests {
     use super::*;
 
+    /// A snapshot of one Master instance with two VIPs (one excluded) and one watched IPv6
+    /// instance, through serde as the control socket carries it.
+    fn snapshot() -> Snapshot {
+        let instance = |name: &str, family: &str, state: &str, vips: serde_json::Value| {
+            serde_json::json!({
+                "name": name, "interface": "eth0", "vrid": 51, "family": family, "version": 3,
+                "state": state, "state_since_unix": 1.0, "state_for_secs": 1.0,
+                "state_reason": null, "fault_reason": null, "sync_group": null,
+                "priority": {"configured": 100, "effective": 90, "tracking_delta": -10,
+                             "inputs": []},
+                "advert_interval_secs": 1.0, "master_advert_interval_secs": 1.0,
+                "unicast_peers": [], "master": null, "peers": [], "vips": vips,
+                "stats": {"advert_rcvd": 7, "advert_sent": 40, "become_master": 1,
+                          "release_master": 0, "packet_len_err": 0, "advert_interval_err": 0,
+                          "ip_ttl_err": 0, "invalid_type_rcvd": 0, "addr_list_err": 0,
+                          "invalid_authtype": 0, "authtype_mismatch": 0, "auth_failure": 0,
+                          "pri_zero_rcvd": 0, "pri_zero_sent": 0, "chk_err": 2, "vers_err": 0,
+                          "transitions": 2, "mismatches": 0},
+                "discards": {}, "kernel_valid": 7, "mismatches": []
+            })
+        };
+        let vip = |addr: &str, dev: &str, excluded: bool| {
+            serde_json::json!({"address": addr, "interface": dev, "excluded": excluded,
+                               "held": true, "present": null})
+        };
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "taken_unix": 2.0,
+            "agent": {"pid": 1, "version": "0", "started_unix": 1.0, "uptime_secs": 1.0,
+                      "config_file": "k.conf", "pin_dir": "/p", "control_socket": null,
+                      "xdp": [], "kernel_watchdog": true, "pass_adverts": false,
+                      "drop_unknown_vrids": false, "ring_events_lost": 0, "ring_events": 3},
+            "instances": [
+                instance("VI_1", "ipv4", "MASTER", serde_json::json!([
+                    vip("198.18.0.10/32", "eth0", false),
+                    vip("198.18.0.11/24", "eth1", false),
+                    vip("198.18.0.12/32", "eth0", true),
+                ])),
+                instance("VI_6", "ipv6", "WATCHING",
+                         serde_json::json!([vip("2001:db8::1/128", "eth0", false)])),
+            ],
+            "sync_groups": []
+        }))
+        .expect("a snapshot")
+    }
+
     fn view() -> View {
         let counters = Counters {
             valid: 7,
@@ -383,24 +399,7 @@ mod tests {
             ..Default::default()
         };
         View {
-            instances: vec![InstanceView {
-                name: "VI_1".into(),
-                iface: "eth0".into(),
-                vrid: 51,
-                state: KaState::Master,
-                vips: vec![
-                    ("198.18.0.10".into(), "eth0".into()),
-                    ("198.18.0.11/24".into(), "eth1".into()),
-                ],
-                priority: 100,
-                effective_priority: 90,
-                tally: Tally {
-                    adverts_sent: 40,
-                    become_master: 1,
-                    ..Default::default()
-                },
-                kernel: Some(counters),
-            }],
+            snapshot: snapshot(),
             kernel: vec![KernelView {
                 iface: "eth0".into(),
                 vrid: 51,
@@ -440,6 +439,7 @@ mod tests {
             r#"keepalived_become_master_total{iname="VI_1",intf="eth0",state="MASTER",vrid="51"} 1"#,
             r#"keepalived_script_status{name="chk"} 0"#,
             r#"keepalived_effective_priority{iname="VI_1",intf="eth0",vrid="51"} 90"#,
+            r#"keepalived_configured_priority{iname="VI_1",intf="eth0",vrid="51"} 100"#,
             r#"keepalived_xdp_discards_total{family="ipv4",intf="eth0",reason="checksum",vrid="51"} 2"#,
             r#"keepalived_notify_commands_total{result="succeeded"} 3"#,
         ] {
@@ -448,6 +448,14 @@ mod tests {
         assert!(
             !t.contains("later"),
             "a script with no result has no series:\n{t}"
+        );
+        assert!(
+            !t.contains("198.18.0.12"),
+            "excluded VIPs are not the exporter's:\n{t}"
+        );
+        assert!(
+            !t.contains("VI_6"),
+            "watched-only instances have no state:\n{t}"
         );
         for (name, _, _) in STATS {
             assert!(t.contains(&format!("# TYPE {name} counter")), "{name}");
@@ -459,6 +467,14 @@ mod tests {
         let t = text(None);
         assert!(t.lines().any(|l| l == "keepalived_up 0"), "{t}");
         assert!(!t.contains("keepalived_vrrp_state"), "{t}");
+    }
+
+    #[test]
+    fn addresses_are_written_as_keepalived_writes_them() {
+        assert_eq!(ka_address("198.18.0.1/32"), "198.18.0.1");
+        assert_eq!(ka_address("198.18.0.1/24"), "198.18.0.1/24");
+        assert_eq!(ka_address("2001:db8::1/128"), "2001:db8::1");
+        assert_eq!(ka_address("2001:db8::1/64"), "2001:db8::1/64");
     }
 
     #[test]

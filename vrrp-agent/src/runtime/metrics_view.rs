@@ -1,67 +1,26 @@
-//! The runtime's side of the metrics: counting what routers send and decide, and answering
-//! a scrape with a [`View`] of the loop's state (copied counters; the scrape encodes it).
+//! The runtime's side of the metrics: the takeovers and Master_Down lateness it times, and
+//! the answer to a scrape: the status snapshot plus what it leaves out (every key the XDP
+//! program counted, unknown VRIDs included; every health check; notify results).
 use std::time::{Duration, Instant};
 
 use crate::{
     election::State,
-    metrics::{
-        instruments, DownPath, InstanceView, KaState, KernelView, NotifyView, ScriptView, View,
-        ViewRequest,
-    },
+    metrics::{instruments, DownPath, KernelView, NotifyView, ScriptView, View, ViewRequest},
     track::ScriptHealth,
     units::MonoTime,
 };
 
-use super::{Agent, Vrouter};
-
-impl Vrouter {
-    /// One advert left (per destination).
-    pub(super) fn count_sent(&mut self) {
-        self.tally.adverts_sent += 1;
-        if self.built_for == Some(0) {
-            self.tally.priority_zero_sent += 1;
-        }
-    }
-
-    /// keepalived's state numbering for the exporter's series.
-    fn ka_state(&self) -> KaState {
-        if self.awaiting_checks {
-            return KaState::Init;
-        }
-        match self.router.state() {
-            State::Initialize => KaState::Init,
-            State::Backup => KaState::Backup,
-            State::Master => KaState::Master,
-            State::Fault => KaState::Fault,
-        }
-    }
-}
-
-/// keepalived's text of a virtual address: the address, with `/len` unless it is /32 (/128).
-fn ka_addr(v: &crate::config::VirtualAddress) -> String {
-    let host = if v.addr.is_ipv4() { 32 } else { 128 };
-    if v.prefix_len == host {
-        v.addr.to_string()
-    } else {
-        format!("{}/{}", v.addr, v.prefix_len)
-    }
-}
+use super::Agent;
 
 impl Agent {
-    /// Counts a state change of router `i`; a takeover from Backup also records how long
-    /// after the previous Master's last advert (as the kernel recorded it) it came.
-    pub(super) fn count_transition(&mut self, i: usize, from: State, to: State) {
-        let vr = &mut self.routers[i];
-        if to == State::Master {
-            vr.tally.become_master += 1;
-        } else if from == State::Master {
-            vr.tally.release_master += 1;
-        }
+    /// A takeover from Backup: records how long after the previous Master's last advert
+    /// (as the kernel recorded it) it came.
+    pub(super) fn note_takeover(&self, i: usize, from: State, to: State) {
         if !(to == State::Master && from == State::Backup) {
             return;
         }
-        let key = vr.key;
-        let Ok(Some(table)) = self.dp.peer_table(&key) else {
+        let vr = &self.routers[i];
+        let Ok(Some(table)) = self.dp.peer_table(&vr.key) else {
             return;
         };
         let Some(last) = table.peers.iter().map(|r| r.last_seen_ns).max() else {
@@ -69,11 +28,12 @@ impl Agent {
         };
         let now = MonoTime::now().as_nanos();
         if last != 0 && last <= now {
-            instruments().failover(&self.routers[i].name, Duration::from_nanos(now - last));
+            instruments().failover(&vr.name, Duration::from_nanos(now - last));
         }
     }
 
-    /// Router `i`'s timer ran out in the agent: a Backup's Master_Down deadline, how late.
+    /// Router `i`'s timer ran out in the agent: for a Backup's Master_Down deadline, how
+    /// late it is acted on.
     pub(super) fn note_down_lateness(&self, i: usize, now: MonoTime) {
         let r = &self.routers[i].router;
         if r.state() != State::Backup {
@@ -85,90 +45,64 @@ impl Agent {
         }
     }
 
-    /// Answers one scrape.
-    pub(super) fn answer_scrape(&self, ask: ViewRequest) {
+    /// Answers one scrape (the scrape encodes the text, off this thread).
+    pub(super) fn answer_scrape(&mut self, ask: ViewRequest) {
         let t0 = Instant::now();
+        self.refresh_observations();
+        let view = View {
+            snapshot: self.snapshot(),
+            kernel: self.kernel_view(),
+            scripts: self.scripts_view(),
+            notify: {
+                let n = self.notifier.stats();
+                NotifyView {
+                    succeeded: n.succeeded,
+                    failed: n.failed,
+                    timed_out: n.timed_out,
+                    aborted: n.aborted,
+                }
+            },
+        };
         // The scrape may have given up already; nothing to do then.
-        let _ = ask.send(self.metrics_view());
+        let _ = ask.send(view);
         instruments().scraped(t0.elapsed());
     }
 
-    /// What a scrape shows of the loop's state.
-    fn metrics_view(&self) -> View {
+    /// Every key the XDP program counted something for, with its interface's name.
+    fn kernel_view(&self) -> Vec<KernelView> {
         let counters = self.dp.counters().unwrap_or_else(|e| {
             tracing::debug!("metrics: reading the XDP counters: {e}");
             Vec::new()
         });
-        let instances = self
-            .routers
-            .iter()
-            .map(|vr| InstanceView {
-                name: vr.name.clone(),
-                iface: vr.iface.clone(),
-                vrid: vr.key.vrid,
-                state: vr.ka_state(),
-                vips: vr
-                    .inst
-                    .vips
-                    .iter()
-                    .map(|v| {
-                        (
-                            ka_addr(v),
-                            v.dev.clone().unwrap_or_else(|| vr.iface.clone()),
-                        )
-                    })
-                    .collect(),
-                priority: vr.inst.priority,
-                effective_priority: vr.router.effective_priority(),
-                tally: vr.tally,
-                kernel: counters.iter().find(|(k, _)| *k == vr.key).map(|(_, c)| *c),
-            })
-            .collect();
-        let kernel = counters
-            .iter()
-            .map(|(key, c)| KernelView {
+        counters
+            .into_iter()
+            .map(|(key, counters)| KernelView {
                 iface: self
                     .kernel
                     .values()
                     .find(|k| k.key.ifindex == key.ifindex)
                     .map(|k| k.iface.clone())
-                    .or_else(|| {
-                        self.routers
-                            .iter()
-                            .find(|r| r.ifindex == key.ifindex)
-                            .map(|r| r.iface.clone())
-                    })
                     .unwrap_or_else(|| key.ifindex.to_string()),
                 vrid: key.vrid,
                 family: key.family,
-                counters: *c,
+                counters,
             })
-            .collect();
-        let scripts = self
-            .tracker
-            .state
-            .scripts()
+            .collect()
+    }
+
+    /// Every `vrrp_script`, GOOD or BAD once it has a result.
+    fn scripts_view(&self) -> Vec<ScriptView> {
+        let t = &self.tracker.state;
+        t.scripts()
             .into_iter()
             .map(|name| ScriptView {
-                good: match self.tracker.state.script_health(&name) {
+                good: match t.script_health(&name) {
                     Some(ScriptHealth::Good) => Some(true),
                     Some(ScriptHealth::Bad) => Some(false),
                     Some(ScriptHealth::Unknown) | None => None,
                 },
                 name,
             })
-            .collect();
-        let n = self.notifier.stats();
-        View {
-            instances,
-            kernel,
-            scripts,
-            notify: NotifyView {
-                succeeded: n.succeeded,
-                failed: n.failed,
-                timed_out: n.timed_out,
-                aborted: n.aborted,
-            },
-        }
+            .collect()
     }
 }
