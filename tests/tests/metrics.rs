@@ -31,12 +31,13 @@ fn conf(iface: &str, priority: u8) -> String {
 }
 
 fn start(ns: &Netns, dir: &TempDir, tag: &str, iface: &str, priority: u8, flag: bool) -> Agent {
-    let args: &[&str] = if flag {
-        &["--metrics-listen", LISTEN]
-    } else {
-        &[]
-    };
-    start_agent_with(ns, dir.path(), tag, &conf(iface, priority), args).unwrap()
+    // A control socket of its own: two agents of this process run at once.
+    let sock = dir.path().join(format!("{tag}.sock"));
+    let mut args = vec!["--control-socket", sock.to_str().unwrap()];
+    if flag {
+        args.extend(["--metrics-listen", LISTEN]);
+    }
+    start_agent_with(ns, dir.path(), tag, &conf(iface, priority), &args).unwrap()
 }
 
 /// The value of `name` for VI_1 (any state label), 0 when absent.

@@ -117,7 +117,12 @@ fn main() -> Result<()> {
         dir.path(),
         "master",
         &conf,
-        &["--metrics-listen", LISTEN],
+        &[
+            "--metrics-listen",
+            LISTEN,
+            "--control-socket",
+            &dir.path().join("master.sock").to_string_lossy(),
+        ],
     )?;
     let src = VethPair::A_ADDR.to_string();
     let log = dir.path().join("adverts.txt");
