@@ -53,8 +53,11 @@ pub fn promtool_check(text: &str) -> Result<()> {
     Ok(())
 }
 
-/// One sample line split up: name, labels, value.
-fn parse(line: &str) -> Option<(&str, Vec<(&str, &str)>, f64)> {
+/// A sample line split up: name, labels, value.
+type Sample<'a> = (&'a str, Vec<(&'a str, &'a str)>, f64);
+
+/// One sample line split up.
+fn parse(line: &str) -> Option<Sample<'_>> {
     let (series, value) = line.rsplit_once(' ')?;
     let value = value.parse().ok()?;
     let Some((name, rest)) = series.split_once('{') else {
