@@ -21,12 +21,14 @@ use vrrp_tests::{
 const VRID: u8 = 51;
 
 /// Instance VI_1 on `iface`, two VIPs (one /32, one /24: keepalived writes the prefix only
-/// when it is not /32), advert_int 0.1.
+/// when it is not /32), advert_int 0.1, a health check and a notify command.
 fn conf(iface: &str, priority: u8) -> String {
     format!(
-        "vrrp_instance VI_1 {{\n  state BACKUP\n  interface {iface}\n  virtual_router_id {VRID}\n  \
+        "vrrp_script chk {{\n  script \"/bin/true\"\n  interval 1\n}}\n\
+         vrrp_instance VI_1 {{\n  state BACKUP\n  interface {iface}\n  virtual_router_id {VRID}\n  \
          priority {priority}\n  version 3\n  advert_int 0.1\n  virtual_ipaddress {{\n    \
-         198.18.0.100/32\n    198.18.0.101/24\n  }}\n}}\n"
+         198.18.0.100/32\n    198.18.0.101/24\n  }}\n  track_script {{\n    chk\n  }}\n  \
+         notify_master /bin/true\n}}\n"
     )
 }
 
@@ -101,7 +103,10 @@ fn exporter_series_follow_the_election_and_the_xdp_discards() {
     let (ta, tb) = wait_for(Duration::from_secs(15), || {
         let ta = scrape(&pair.a, LISTEN).ok()?;
         let tb = scrape(&pair.b, LISTEN).ok()?;
-        (vip_states(&ta, &pair.a_if) == states(2.0) && vip_states(&tb, &pair.b_if) == states(1.0))
+        // B has heard A (the kernel counted a valid advert) once A is Master.
+        (vip_states(&ta, &pair.a_if) == states(2.0)
+            && vip_states(&tb, &pair.b_if) == states(1.0)
+            && instance_value(&tb, "keepalived_advertisements_received_total") >= 1.0)
             .then_some((ta, tb))
     })
     .unwrap_or_else(|| {
@@ -156,6 +161,44 @@ fn exporter_series_follow_the_election_and_the_xdp_discards() {
         sample(&ta, "keepalived_effective_priority", &[("iname", "VI_1")]).unwrap(),
         Some(150.0)
     );
+    // The health check is GOOD and its runs are timed; the Master's notify_master ran.
+    assert_eq!(
+        sample(&ta, "keepalived_script_status", &[("name", "chk")]).unwrap(),
+        Some(1.0),
+        "{ta}"
+    );
+    let ta = wait_for(Duration::from_secs(10), || {
+        let t = scrape(&pair.a, LISTEN).ok()?;
+        let ran = sample(
+            &t,
+            "keepalived_notify_commands_total",
+            &[("result", "succeeded")],
+        )
+        .ok()??;
+        (ran >= 1.0).then_some(t)
+    })
+    .expect("notify_master never counted as succeeded");
+    let runs = sample(
+        &ta,
+        "keepalived_script_runs_total",
+        &[("name", "chk"), ("result", "success")],
+    )
+    .unwrap()
+    .unwrap_or(0.0);
+    let timed = sample(
+        &ta,
+        "keepalived_script_duration_seconds_count",
+        &[("name", "chk")],
+    )
+    .unwrap()
+    .unwrap_or(0.0);
+    assert!(runs >= 1.0 && timed == runs, "{ta}");
+    // A became Master when its Master_Down deadline ran out; how late was recorded.
+    let late: f64 = samples(&ta, "keepalived_master_down_lateness_seconds_count")
+        .iter()
+        .map(|(_, v)| v)
+        .sum();
+    assert!(late >= 1.0, "{ta}");
 
     // A bad checksum sent at A (from B's side of the wire, as a router B would) is counted
     // by reason; keepalived cannot count it.
@@ -232,6 +275,46 @@ fn exporter_series_follow_the_election_and_the_xdp_discards() {
     .unwrap()
     .unwrap();
     assert!(took > 0.0 && took < 5.0, "failover took {took} s");
+}
+
+#[test]
+fn an_address_in_use_fails_the_start_with_its_name() {
+    let ns = Netns::new("mxu").unwrap();
+    let dir = TempDir::new("vrrp-mxu").unwrap();
+    ns.ip(&[
+        "link", "add", "mxu0", "type", "veth", "peer", "name", "mxu1",
+    ])
+    .unwrap();
+    ns.ip(&["link", "set", "mxu0", "up"]).unwrap();
+    ns.ip(&["addr", "add", "198.18.0.1/24", "dev", "mxu0"])
+        .unwrap();
+    let _held = vrrp_tests::in_netns(&ns, || Ok(std::net::TcpListener::bind(LISTEN)?)).unwrap();
+    let path = dir.path().join("u.conf");
+    std::fs::write(&path, conf("mxu0", 100)).unwrap();
+    let pins = vrrp_tests::pin_dir("mxu");
+    let sock = dir.path().join("u.sock");
+    let mut cmd = ns.command(vrrp_tests::agent_bin().unwrap());
+    cmd.arg("run")
+        .arg("-f")
+        .arg(&path)
+        .arg("--pin-dir")
+        .arg(&pins)
+        .arg("--control-socket")
+        .arg(&sock)
+        .args(["--metrics-listen", LISTEN]);
+    let mut p = vrrp_tests::Proc::spawn("agent", &mut cmd, &dir.path().join("u.log")).unwrap();
+    let status = p
+        .wait_timeout(Duration::from_secs(20))
+        .expect("the agent kept running");
+    assert!(!status.success());
+    let log = p.log_text();
+    assert!(
+        log.contains(&format!("--metrics-listen {LISTEN}")) && log.contains("in use"),
+        "{log}"
+    );
+    // It stopped before touching the kernel: no XDP on the interface.
+    let link = ns.ip(&["-d", "link", "show", "mxu0"]).unwrap();
+    assert!(!link.contains("xdp"), "{link}");
 }
 
 #[test]
