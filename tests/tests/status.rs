@@ -412,3 +412,97 @@ fn a_peer_with_another_advert_int_is_shown_counted_and_logged_once() -> Result<(
         .wait_log("advert_int mismatch", Duration::from_secs(1))?;
     Ok(())
 }
+
+/// A v2 instance with PASS `pass` (keepalived.conf).
+fn v2_pass(iface: &str, priority: u8, pass: &str) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n    state BACKUP\n    interface {iface}\n    virtual_router_id 52\n    \
+         priority {priority}\n    version 2\n    advert_int 1\n    authentication {{\n        \
+         auth_type PASS\n        auth_pass {pass}\n    }}\n    virtual_ipaddress {{\n        \
+         {VIP}/24 dev {iface}\n    }}\n}}\n"
+    )
+}
+
+#[test]
+fn a_v2_peer_with_another_password_is_shown_as_an_auth_mismatch() -> Result<()> {
+    let net = VethPair::new("obau")?;
+    let dir = TempDir::new("obau")?;
+    let a_sock = dir.path().join("a.sock");
+    let b_sock = dir.path().join("b.sock");
+    let mut a = start_agent_with(
+        &net.a,
+        dir.path(),
+        "a",
+        &v2_pass(&net.a_if, 200, "secret12"),
+        &["--control-socket", &a_sock.to_string_lossy()],
+    )?;
+    let b = start_agent_with(
+        &net.b,
+        dir.path(),
+        "b",
+        &v2_pass(&net.b_if, 100, "other123"),
+        &["--control-socket", &b_sock.to_string_lossy()],
+    )?;
+    // B never accepts A's adverts: both end up Master.
+    wait_state(&net.a, &a_sock, "VI_1", "MASTER");
+    let mut s = Value::Null;
+    wait_for(SETTLE, || {
+        s = snapshot(&net.a, &a_sock).ok()?;
+        let i = instance(&s, "VI_1");
+        (i["stats"]["auth_failure"].as_u64()? > 0
+            && i["mismatches"]
+                .as_array()?
+                .iter()
+                .any(|m| m["kind"] == "auth"))
+        .then_some(())
+    });
+    let ai = instance(&s, "VI_1");
+    assert!(
+        ai["stats"]["auth_failure"].as_u64().unwrap_or(0) > 0,
+        "{ai:#}"
+    );
+    assert!(
+        ai["discards"]["bad_auth_pass"].as_u64().unwrap_or(0) > 0,
+        "{ai:#}"
+    );
+    let m = ai["mismatches"]
+        .as_array()
+        .and_then(|a| a.iter().find(|m| m["kind"] == "auth"))
+        .unwrap_or(&Value::Null);
+    assert_eq!(
+        m["peer"],
+        Value::Null,
+        "the kernel does not record the sender: {ai:#}"
+    );
+    assert_eq!(ai["stats"]["mismatches"], 1);
+    // Asked again: no second count, no second log line.
+    let s = snapshot(&net.a, &a_sock)?;
+    assert_eq!(instance(&s, "VI_1")["stats"]["mismatches"], 1);
+    a.proc
+        .wait_log("authentication mismatch", Duration::from_secs(1))?;
+    assert_eq!(
+        a.proc.log_text().matches("authentication mismatch").count(),
+        1
+    );
+    drop((a, b));
+    Ok(())
+}
+
+#[test]
+fn the_default_socket_is_the_namespaces_own() -> Result<()> {
+    let net = VethPair::new("obdf")?;
+    let dir = TempDir::new("obdf")?;
+    let conf = v3_instance("VI_1", &net.a_if, 53, 100, "0.1", VIP);
+    let agent = vrrp_tests::start_agent(&net.a, dir.path(), "a", &conf)?;
+    let sock = PathBuf::from(format!("/run/vrrp-agent/control-{}.sock", net.a.name()));
+    assert!(sock.exists(), "{}", agent.proc.log_text());
+    let o = cli(&net.a, &["status"])?;
+    assert!(matches!(code(&o), Some(0) | Some(4)), "{}", text(&o));
+    assert!(text(&o).contains("VI_1"), "{}", text(&o));
+    // The other namespace has no agent: its default socket is another one.
+    let o = cli(&net.b, &["status"])?;
+    assert_eq!(code(&o), Some(3), "{}", text(&o));
+    drop(agent);
+    assert!(!sock.exists(), "removed at exit");
+    Ok(())
+}

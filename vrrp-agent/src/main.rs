@@ -61,8 +61,8 @@ enum Cmd {
         #[arg(long, value_name = "ADDR:PORT")]
         metrics_listen: Option<std::net::SocketAddr>,
         /// Unix socket for `status` and `reload` (mode 0600). Default:
-        /// /run/vrrp-agent/control.sock, or control-netns-<dev>-<inode>.sock there when
-        /// run in another network namespace.
+        /// /run/vrrp-agent/control.sock; in a network namespace named NAME
+        /// (`ip netns`), control-NAME.sock there.
         #[arg(long, value_name = "PATH")]
         control_socket: Option<PathBuf>,
     },

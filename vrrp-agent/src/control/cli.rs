@@ -89,11 +89,21 @@ pub fn request(path: &Path, command: Command) -> Result<Response, ClientError> {
             message: e.to_string(),
         })?;
     line.push('\n');
-    (&stream).write_all(line.as_bytes()).map_err(io_err)?;
+    // An agent that refuses us answers and closes without reading: the write may then
+    // fail, but its answer is still there to read.
+    let written = (&stream).write_all(line.as_bytes());
     let mut answer = String::new();
-    BufReader::new(&stream)
-        .read_line(&mut answer)
-        .map_err(io_err)?;
+    let read = BufReader::new(&stream).read_line(&mut answer);
+    match (written, read) {
+        (_, Ok(n)) if n > 0 => {}
+        (Err(e), _) | (Ok(()), Err(e)) => return Err(io_err(e)),
+        (Ok(()), Ok(_)) => {
+            return Err(ClientError::Protocol {
+                path: path.to_path_buf(),
+                message: "the agent closed the connection without an answer".into(),
+            })
+        }
+    }
     let response: Response = serde_json::from_str(&answer).map_err(|e| ClientError::Protocol {
         path: path.to_path_buf(),
         message: format!("unreadable answer ({e})"),

@@ -305,6 +305,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_table_has_one_aligned_line_per_instance_then_mismatches_and_groups() {
+        let s = crate::runtime::status::tests::sample();
+        assert_eq!(
+            table(&s),
+            "INSTANCE  IFACE  VRID  AF  STATE   PRIO    MASTER               VIPS    FOR\n\
+             VI_1      eth0   51    4   BACKUP  90/100  198.18.0.2 prio 150  0/1 up  1m39s\n\
+             VI_1: advert_int mismatch: 198.18.0.3 advertises 2.00s, we 1.00s\n\
+             sync group G: BACKUP (VI_1)\n"
+        );
+        let d = details(&s, &s.instances[0]);
+        assert!(
+            d.contains("Priority:         90 (configured 100, tracking -10)"),
+            "{d}"
+        );
+        assert!(d.contains("Script chk: failing weight -10 -> -10"), "{d}");
+        assert!(
+            d.contains("VIP:              198.18.0.10/32 on eth0: absent"),
+            "{d}"
+        );
+    }
+
+    #[test]
     fn durations_read_well() {
         assert_eq!(human_duration(1.25), "1.2s");
         assert_eq!(human_duration(125.0), "2m5s");

@@ -21,8 +21,17 @@ pub(super) async fn open(
     let Some(path) = &opts.control_socket else {
         return Ok((None, None));
     };
-    let (server, rx) = ControlServer::bind(path).await?;
-    Ok((Some(server), Some(rx)))
+    match ControlServer::bind(path).await {
+        Ok((server, rx)) => Ok((Some(server), Some(rx))),
+        // The default path is shared by agents whose namespaces cannot be told apart (an
+        // unnamed namespace, /proc/1 unreadable): the second one runs without a socket
+        // rather than not at all. A path given on the command line must work.
+        Err(e) if *path == crate::control::default_socket_path() => {
+            tracing::warn!("{e}; running without a control socket (`status` and `reload` will not reach this agent)");
+            Ok((None, None))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// An instance as it ran before a reload: its router's id (0: watched only) and settings.
@@ -37,8 +46,16 @@ impl Agent {
     pub(super) async fn on_control(&mut self, req: AgentRequest) {
         let response = match req.command {
             Command::Status => {
-                self.refresh_observations();
-                Response::status(self.snapshot())
+                let t0 = std::time::Instant::now();
+                let counters = self.refresh_observations();
+                let s = self.snapshot_with(&counters);
+                let took_us = t0.elapsed().as_micros();
+                tracing::debug!(
+                    took_us,
+                    instances = s.instances.len(),
+                    "status snapshot built"
+                );
+                Response::status(s)
             }
             Command::Reload => Response::reload(self.reload_for_control().await),
         };
@@ -148,4 +165,85 @@ fn changes(
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instances(text: &str) -> Vec<Instance> {
+        match config::parse_str(text, std::path::Path::new("t.conf")) {
+            Ok(l) => l.config.instances,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn inst(name: &str, vrid: u8, priority: u8) -> String {
+        format!(
+            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n priority {priority}\n \
+             virtual_ipaddress {{ 198.18.0.{vrid} }}\n}}\n"
+        )
+    }
+
+    fn running(list: &[(Instance, u64)]) -> BTreeMap<String, Before> {
+        list.iter()
+            .map(|(i, id)| {
+                (
+                    i.name.clone(),
+                    Before {
+                        id: *id,
+                        inst: Some(i.clone()),
+                        kernel: None,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn changes_name_each_instance_once() {
+        let old = instances(&format!(
+            "{}{}{}",
+            inst("A", 1, 100),
+            inst("B", 2, 100),
+            inst("C", 3, 100)
+        ));
+        let new = instances(&format!(
+            "{}{}{}",
+            inst("A", 1, 100),
+            inst("B", 2, 120),
+            inst("D", 4, 100)
+        ));
+        let before = running(&[
+            (old[0].clone(), 1),
+            (old[1].clone(), 2),
+            (old[2].clone(), 3),
+        ]);
+        // A kept (same router), B changed in place (same router), D new, C gone; then A
+        // rebuilt (another router id) is a restart.
+        let after = running(&[
+            (new[0].clone(), 1),
+            (new[1].clone(), 2),
+            (new[2].clone(), 9),
+        ]);
+        let got: Vec<(String, ChangeKind, Option<String>)> = changes(&before, &after)
+            .into_iter()
+            .map(|c| (c.instance, c.change, c.detail))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("A".into(), ChangeKind::Kept, None),
+                (
+                    "B".into(),
+                    ChangeKind::Changed,
+                    Some("priority 100 -> 120".into())
+                ),
+                ("D".into(), ChangeKind::Added, None),
+                ("C".into(), ChangeKind::Removed, None),
+            ]
+        );
+        let after = running(&[(new[0].clone(), 7)]);
+        assert_eq!(changes(&before, &after)[0].change, ChangeKind::Restarted);
+    }
 }

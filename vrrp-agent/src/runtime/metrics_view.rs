@@ -48,10 +48,11 @@ impl Agent {
     /// Answers one scrape (the scrape encodes the text, off this thread).
     pub(super) fn answer_scrape(&mut self, ask: ViewRequest) {
         let t0 = Instant::now();
-        self.refresh_observations();
+        // The kernel's counters are read once, for the snapshot and the keys it leaves out.
+        let counters = self.refresh_observations();
         let view = View {
-            snapshot: self.snapshot(),
-            kernel: self.kernel_view(),
+            snapshot: self.snapshot_with(&counters),
+            kernel: self.kernel_view(&counters),
             scripts: self.scripts_view(),
             notify: {
                 let n = self.notifier.stats();
@@ -69,13 +70,9 @@ impl Agent {
     }
 
     /// Every key the XDP program counted something for, with its interface's name.
-    fn kernel_view(&self) -> Vec<KernelView> {
-        let counters = self.dp.counters().unwrap_or_else(|e| {
-            tracing::debug!("metrics: reading the XDP counters: {e}");
-            Vec::new()
-        });
+    fn kernel_view(&self, counters: &super::observe::KernelCounters) -> Vec<KernelView> {
         counters
-            .into_iter()
+            .iter()
             .map(|(key, counters)| KernelView {
                 iface: self
                     .kernel
@@ -85,7 +82,7 @@ impl Agent {
                     .unwrap_or_else(|| key.ifindex.to_string()),
                 vrid: key.vrid,
                 family: key.family,
-                counters,
+                counters: *counters,
             })
             .collect()
     }

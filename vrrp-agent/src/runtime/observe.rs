@@ -21,6 +21,9 @@ use crate::{
     units::{Centisecs, MonoTime},
 };
 
+/// The kernel's counters per instance key.
+pub(super) type KernelCounters = BTreeMap<vrrp_common::InstanceKey, Counters>;
+
 /// A Backup's Master is a source heard within three of its intervals plus this.
 const MASTER_SLACK: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -326,37 +329,51 @@ impl Agent {
 
     /// Reads what a snapshot needs that changes state (mismatch records and their logs);
     /// then [`Agent::snapshot`] only reads.
-    pub(super) fn refresh_observations(&mut self) {
+    /// Returns the kernel's counters it read, for [`Agent::snapshot_with`].
+    pub(super) fn refresh_observations(&mut self) -> KernelCounters {
         for i in 0..self.routers.len() {
             self.check_mismatches(i);
         }
-        let counters: BTreeMap<_, _> = self.dp.counters().unwrap_or_default().into_iter().collect();
+        let counters = self.kernel_counters();
         self.check_v2_discards(&counters);
+        counters
     }
 
-    /// Everything `status` shows, from the runtime's state and the kernel's maps (shared
-    /// memory and a few map reads; no I/O that can block). VIP presence is left `None`:
-    /// the control server reads the interfaces' addresses outside the loop.
-    pub(super) fn snapshot(&self) -> Snapshot {
-        let clocks = Clocks::now();
-        let counters: BTreeMap<_, _> = match self.dp.counters() {
+    /// The kernel's counters per instance key (empty, with a warning, when unreadable).
+    pub(super) fn kernel_counters(&self) -> KernelCounters {
+        match self.dp.counters() {
             Ok(c) => c.into_iter().collect(),
             Err(e) => {
                 tracing::warn!("status: reading the kernel's counters: {e}");
                 BTreeMap::new()
             }
-        };
+        }
+    }
+
+    /// Everything `status` shows, from the runtime's state and the kernel's maps (shared
+    /// memory and a few map reads; no I/O that can block). VIP presence is left `None`:
+    /// the control server reads the interfaces' addresses outside the loop.
+    // The entry point for whatever else reads the agent's state (metrics, dump files);
+    // the control socket reuses the counters it has just read (`snapshot_with`).
+    #[allow(dead_code)]
+    pub(super) fn snapshot(&self) -> Snapshot {
+        self.snapshot_with(&self.kernel_counters())
+    }
+
+    /// [`Agent::snapshot`] with the kernel's counters already read.
+    pub(super) fn snapshot_with(&self, counters: &KernelCounters) -> Snapshot {
+        let clocks = Clocks::now();
         let mut instances: Vec<InstanceStatus> = self
             .routers
             .iter()
             .enumerate()
-            .map(|(i, vr)| self.router_status(i, vr, &counters, clocks))
+            .map(|(i, vr)| self.router_status(i, vr, counters, clocks))
             .collect();
         for (key, ki) in &self.kernel {
             if self.by_key.contains_key(key) {
                 continue;
             }
-            instances.push(self.watched_status(ki, &counters, clocks));
+            instances.push(self.watched_status(ki, counters, clocks));
         }
         let sync_groups = self
             .groups

@@ -26,8 +26,9 @@ pub struct Snapshot {
     pub taken_unix: f64,
     /// The agent as a whole.
     pub agent: AgentStatus,
-    /// Every configured instance, in configuration order (IPv4 elections first, then
-    /// watched-only IPv6 instances).
+    /// Every configured instance: the elections (IPv4) in the order the agent runs them
+    /// (configuration order; instances added by a reload last), then watched-only IPv6
+    /// instances.
     pub instances: Vec<InstanceStatus>,
     /// Every `vrrp_sync_group`.
     pub sync_groups: Vec<SyncGroupStatus>,
@@ -306,7 +307,8 @@ pub struct InstanceStats {
     /// Adverts whose address count differs from ours (once per peer each time it starts
     /// differing).
     pub addr_list_err: u64,
-    /// v2 adverts with an unknown authentication type.
+    /// v2 adverts with an unknown authentication type. Always 0 here: the kernel counts
+    /// any type other than ours as `authtype_mismatch`.
     pub invalid_authtype: u64,
     /// v2 adverts whose authentication type differs from ours.
     pub authtype_mismatch: u64,
@@ -392,7 +394,7 @@ impl Snapshot {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn sample() -> Snapshot {
