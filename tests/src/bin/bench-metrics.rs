@@ -57,21 +57,21 @@ fn adverts(log: &std::path::Path, src: &str) -> Vec<f64> {
         .collect()
 }
 
-/// One GET /metrics over a fresh connection; the time it took.
-fn scrape_once() -> Result<Duration> {
+/// One GET /metrics over a fresh connection; the time it took and the answer.
+fn scrape_once() -> Result<(Duration, String)> {
     let t0 = Instant::now();
     let mut s = TcpStream::connect(LISTEN)?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
     let mut body = Vec::new();
     s.read_to_end(&mut body)?;
-    let text = String::from_utf8_lossy(&body);
+    let text = String::from_utf8_lossy(&body).into_owned();
     ensure!(
         text.starts_with("HTTP/1.1 200") && text.contains("\nkeepalived_up 1\n"),
         "bad answer: {}",
         text.lines().next().unwrap_or("")
     );
-    Ok(t0.elapsed())
+    Ok((t0.elapsed(), text))
 }
 
 /// Scrapes at `SCRAPES_PER_SEC` for `secs` from inside `ns`; the latencies.
@@ -85,7 +85,7 @@ fn scrape_for(ns: &Netns, secs: u32) -> Result<Vec<f64>> {
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
-            out.push(scrape_once()?.as_secs_f64() * 1000.0);
+            out.push(scrape_once()?.0.as_secs_f64() * 1000.0);
         }
         Ok(out)
     })
@@ -167,6 +167,15 @@ fn main() -> Result<()> {
         }
     }
     drop(cap);
+    // What answering cost the agent's loop, as it measured itself.
+    let (_, text) = in_netns(&pair.a, scrape_once)?;
+    let loop_cost =
+        vrrp_tests::metrics::sample(&text, "keepalived_metrics_scrape_duration_seconds_sum", &[])?
+            .zip(vrrp_tests::metrics::sample(
+                &text,
+                "keepalived_metrics_scrape_duration_seconds_count",
+                &[],
+            )?);
 
     println!(
         "\nAdvert jitter of a Master at advert_int 0.01 (|interval - 10 ms|, ms), idle vs \
@@ -204,6 +213,12 @@ fn main() -> Result<()> {
             pct(j, 0.95),
             pct(j, 0.99),
             j[j.len() - 1],
+        );
+    }
+    if let Some((sum, n)) = loop_cost.filter(|(_, n)| *n > 0.0) {
+        println!(
+            "\nThe agent's loop spent {:.1} µs per scrape on average ({n} scrapes).",
+            sum / n * 1e6
         );
     }
     let [idle, scraped] = &mut all;
