@@ -4,6 +4,7 @@
 //! Only 198.18.0.0/15 and 2001:db8::/32 are used inside the namespaces.
 
 pub mod lab;
+pub mod metrics;
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},

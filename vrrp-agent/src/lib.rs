@@ -9,6 +9,7 @@ pub mod control;
 pub mod dataplane;
 pub mod election;
 pub mod lint;
+pub mod metrics;
 pub mod netlink;
 pub mod notify;
 pub mod process;

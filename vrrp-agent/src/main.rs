@@ -63,6 +63,10 @@ enum Cmd {
         /// migration) keeps working; both ways they are counted in VRRP_UNKNOWN.
         #[arg(long)]
         drop_unknown_vrids: bool,
+        /// Serve Prometheus metrics on http://ADDR:PORT/metrics (e.g. 127.0.0.1:9165).
+        /// Off by default.
+        #[arg(long, value_name = "ADDR:PORT")]
+        metrics_listen: Option<std::net::SocketAddr>,
         /// Unix socket for `status` and `reload` (mode 0600). Default:
         /// /run/vrrp-agent/control.sock; in a network namespace named NAME
         /// (`ip netns`), control-NAME.sock there.
@@ -157,6 +161,7 @@ fn main() -> ExitCode {
             pass_adverts,
             log_level: _,
             drop_unknown_vrids,
+            metrics_listen,
             control_socket,
         } => {
             let rt = match tokio::runtime::Builder::new_current_thread()
@@ -175,6 +180,7 @@ fn main() -> ExitCode {
                 xdp_mode,
                 pass_adverts,
                 drop_unknown_vrids,
+                metrics_listen,
                 control_socket: Some(
                     control_socket.unwrap_or_else(vrrp_agent::control::default_socket_path),
                 ),

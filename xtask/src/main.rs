@@ -27,6 +27,8 @@ const DEB_PACKAGES: &[&str] = &[
     "iputils-ping",
     "tcpdump",
     "keepalived",
+    // promtool, which checks the agent's /metrics output in the tests.
+    "prometheus",
 ];
 /// bpf-linker is pinned: newer releases may want another LLVM.
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -89,6 +91,13 @@ enum Cmd {
     /// CPU of sending 50 adverts per 10 ms through raw IP sockets versus prebuilt frames on
     /// AF_PACKET, to a receiving agent. Needs root.
     BenchTx {
+        /// Seconds per window.
+        #[arg(long, default_value_t = 10)]
+        secs: u32,
+    },
+    /// Advert jitter of a Master at advert_int 0.01, idle and while /metrics is scraped 50
+    /// times a second. Needs root.
+    BenchMetrics {
         /// Seconds per window.
         #[arg(long, default_value_t = 10)]
         secs: u32,
@@ -160,6 +169,7 @@ fn main() -> Result<()> {
         Cmd::BenchCpu { secs } => bench(&root, "bench-cpu", &[&secs.to_string()]),
         Cmd::BenchXdp { repeat } => bench(&root, "bench-xdp", &[&repeat.to_string()]),
         Cmd::BenchTx { secs } => bench(&root, "bench-tx", &["--secs", &secs.to_string()]),
+        Cmd::BenchMetrics { secs } => bench(&root, "bench-metrics", &[&secs.to_string()]),
     }
 }
 

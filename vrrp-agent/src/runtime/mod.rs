@@ -21,6 +21,7 @@ mod kernel;
 mod links;
 pub mod lock;
 mod lograte;
+mod metrics_view;
 mod observe;
 mod reload;
 mod setup;
@@ -81,6 +82,8 @@ pub struct RunOptions {
     /// `VRRP_UNKNOWN` either way) instead of going on to the stack, where another VRRP
     /// speaker on this host may want them.
     pub drop_unknown_vrids: bool,
+    /// Serve Prometheus metrics on this address (`--metrics-listen`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// The control socket to serve `status` and `reload` on; `None`: none.
     pub control_socket: Option<PathBuf>,
 }
@@ -268,11 +271,20 @@ pub async fn run(opts: RunOptions) -> Result<()> {
         bail!("{}: no vrrp_instance configured", opts.config.display());
     }
 
+    // Bound before anything changes: an address in use fails the start, like a config error.
+    let scrapes = match opts.metrics_listen {
+        Some(addr) => {
+            let s = crate::metrics::serve(addr).await?;
+            tracing::info!(listen = %s.local_addr(), "serving Prometheus metrics on /metrics");
+            Some(s)
+        }
+        None => None,
+    };
     let netlink = Netlink::connect().await.context("opening rtnetlink")?;
     let (control_server, control) = control::open(&opts).await?;
     let mut agent = Agent::start(&config, &opts, netlink).await?;
     agent.obs.control = control;
-    let result = agent.main_loop(&mut signals).await;
+    let result = agent.main_loop(&mut signals, scrapes).await;
     agent.shutdown().await;
     drop(control_server);
     drop(lock);
@@ -509,7 +521,11 @@ impl Agent {
         self.feed(i, now, Input::Startup).await;
     }
 
-    async fn main_loop(&mut self, signals: &mut signals::Signals) -> Result<()> {
+    async fn main_loop(
+        &mut self,
+        signals: &mut signals::Signals,
+        mut scrapes: Option<crate::metrics::Scrapes>,
+    ) -> Result<()> {
         let events = self.dp.take_events()?;
         // SAFETY: the RingBuf owns its map fd and mmap for as long as the AsyncFd holds it.
         let mut events =
@@ -589,6 +605,10 @@ impl Agent {
                         self.on_event(now, &ev).await;
                     }
                 }
+                // Last: a scrape waits for the timer, signals and kernel events.
+                Some(ask) = async { scrapes.as_mut()?.recv().await }, if scrapes.is_some() => {
+                    self.answer_scrape(ask);
+                }
             }
             self.flush();
         }
@@ -623,6 +643,7 @@ impl Agent {
             }
             let vr = &self.routers[i];
             if vr.watch.is_none() && vr.router.next_deadline().is_some_and(|d| d <= now) {
+                self.note_down_lateness(i, now);
                 self.feed(i, now, Input::Timer).await;
             }
             let rounds = self.routers[i].garp.due(now);
@@ -863,6 +884,10 @@ impl Agent {
                 "master-down watchdog fired"
             );
             if due.is_some_and(|d| d <= now) {
+                crate::metrics::instruments().master_down_late(
+                    crate::metrics::DownPath::Kernel,
+                    std::time::Duration::from_nanos(now.as_nanos().saturating_sub(ev.ts_ns)),
+                );
                 self.feed(i, now, Input::Timer).await;
             }
             self.watch_hold = None;
@@ -986,6 +1011,8 @@ impl Agent {
         }
         vr.transitions += 1;
         vr.obs.state_changed(from, to, &reason, MonoTime::now());
+        self.note_takeover(i, from, to);
+        let vr = &mut self.routers[i];
         tracing::info!(
             instance = %vr.name,
             vrid = vr.key.vrid,
