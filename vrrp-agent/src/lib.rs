@@ -11,6 +11,7 @@ pub mod netlink;
 pub mod notify;
 pub mod process;
 pub mod runtime;
+pub mod systemd;
 pub mod track;
 pub mod tx;
 pub mod units;

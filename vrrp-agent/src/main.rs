@@ -2,7 +2,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use vrrp_agent::{dataplane, runtime};
+use vrrp_agent::{dataplane, runtime, systemd};
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +57,13 @@ enum Cmd {
         #[arg(long)]
         drop_unknown_vrids: bool,
     },
+    /// Write the man pages (vrrp-agent.8, vrrp-agent-check.8, vrrp-agent-run.8) generated
+    /// from this command line definition into a directory.
+    #[command(hide = true)]
+    Manpages {
+        /// The directory.
+        out_dir: PathBuf,
+    },
 }
 
 /// `run --log-level`.
@@ -90,16 +97,10 @@ fn main() -> ExitCode {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     let level = match &cli.cmd {
         Cmd::Run { log_level, .. } => *log_level,
-        Cmd::Check { .. } => LogLevel::Info,
+        Cmd::Check { .. } | Cmd::Manpages { .. } => LogLevel::Info,
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.directive())),
-        )
-        .init();
+    // Under systemd with stderr in the journal: `<N>` priority prefixes, no timestamps.
+    systemd::init_logging(level.directive());
     match cli.cmd {
         Cmd::Check { config } => check(&config),
         Cmd::Run {
@@ -129,10 +130,53 @@ fn main() -> ExitCode {
             })) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: {e:#}");
+                    eprintln!("{}error: {e:#}", journal_prefix(3));
                     ExitCode::FAILURE
                 }
             }
+        }
+        Cmd::Manpages { out_dir } => manpages(&out_dir),
+    }
+}
+
+/// The syslog priority prefix (`<3>`) of a line written straight to stderr, when stderr is
+/// the journal (`ExecStartPre=vrrp-agent check` under systemd); empty otherwise.
+fn journal_prefix(priority: u8) -> String {
+    if systemd::stderr_is_journal() {
+        format!("<{priority}>")
+    } else {
+        String::new()
+    }
+}
+
+/// Writes `text` to stderr, each line after `prefix` (the journal reads priorities per line).
+fn eprint_lines(prefix: &str, text: &str) {
+    if prefix.is_empty() {
+        eprintln!("{text}");
+        return;
+    }
+    for line in text.lines() {
+        eprintln!("{prefix}{line}");
+    }
+}
+
+/// Writes the man pages, generated from this CLI definition, into `dir` (`cargo xtask
+/// package` installs them in section 8): one for the command, one per subcommand.
+fn manpages(dir: &std::path::Path) -> ExitCode {
+    fn generate(cmd: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            generate(sub.clone(), dir)?;
+        }
+        clap_mangen::Man::new(cmd).section("8").generate_to(dir)?;
+        Ok(())
+    }
+    let mut cmd = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    cmd.build();
+    match generate(cmd, dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: writing the man pages to {}: {e}", dir.display());
+            ExitCode::FAILURE
         }
     }
 }
@@ -140,15 +184,16 @@ fn main() -> ExitCode {
 fn check(path: &std::path::Path) -> ExitCode {
     match vrrp_agent::config::load(path) {
         Ok(loaded) => {
+            let warn = journal_prefix(4);
             for w in &loaded.warnings {
-                eprintln!("{w}");
+                eprint_lines(&warn, &w.to_string());
             }
             let c = &loaded.config;
             // What keepalived changes in the tracking it is given (weights ignored for sync
             // group members and the address owner), as `run` would log it.
             let notes = vrrp_agent::track::Tracking::new(c).notes().to_vec();
             for n in &notes {
-                eprintln!("{}: warning: {n}", path.display());
+                eprintln!("{warn}{}: warning: {n}", path.display());
             }
             println!(
                 "{}: OK ({} instance(s), {} script(s), {} sync group(s), {} warning(s))",
@@ -161,11 +206,12 @@ fn check(path: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            let (warn, err) = (journal_prefix(4), journal_prefix(3));
             for w in &e.warnings {
-                eprintln!("{w}");
+                eprint_lines(&warn, &w.to_string());
             }
-            eprintln!("{e}");
-            eprintln!("{}: {} error(s)", path.display(), e.errors.len());
+            eprint_lines(&err, &e.to_string());
+            eprintln!("{err}{}: {} error(s)", path.display(), e.errors.len());
             ExitCode::FAILURE
         }
     }

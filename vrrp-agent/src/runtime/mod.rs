@@ -261,7 +261,9 @@ pub async fn run(opts: RunOptions) -> Result<()> {
 
     let netlink = Netlink::connect().await.context("opening rtnetlink")?;
     let mut agent = Agent::start(&config, &opts, netlink).await?;
+    crate::systemd::notify_ready(agent.kernel.len());
     let result = agent.main_loop(&mut signals).await;
+    crate::systemd::notify_stopping();
     agent.shutdown().await;
     drop(lock);
     result
@@ -510,6 +512,8 @@ impl Agent {
                 .await
                 .context("subscribing to link and address events")?,
         );
+        // systemd's WatchdogSec=: fed from this loop, so a hung loop gets restarted.
+        let mut watchdog = crate::systemd::Watchdog::from_env();
         loop {
             let next = self
                 .routers
@@ -534,6 +538,7 @@ impl Agent {
                         d.what()
                     ),
                 },
+                () = watchdog.tick() => watchdog.ping(),
                 ev = async { links.as_mut()?.recv().await }, if links.is_some() => {
                     match ev {
                         Some(ev) => self.on_link(MonoTime::now(), &ev).await,
