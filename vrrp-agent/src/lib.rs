@@ -5,6 +5,7 @@
 //! user of aya: load, attach, typed map access).
 pub mod announce;
 pub mod config;
+pub mod control;
 pub mod dataplane;
 pub mod election;
 pub mod netlink;

@@ -56,6 +56,11 @@ enum Cmd {
         /// migration) keeps working; both ways they are counted in VRRP_UNKNOWN.
         #[arg(long)]
         drop_unknown_vrids: bool,
+        /// Unix socket for `status` and `reload` (mode 0600). Default:
+        /// /run/vrrp-agent/control.sock, or control-netns-<dev>-<inode>.sock there when
+        /// run in another network namespace.
+        #[arg(long, value_name = "PATH")]
+        control_socket: Option<PathBuf>,
     },
     /// Write the man pages (vrrp-agent.8, vrrp-agent-check.8, vrrp-agent-run.8) generated
     /// from this command line definition into a directory.
@@ -110,6 +115,7 @@ fn main() -> ExitCode {
             pass_adverts,
             log_level: _,
             drop_unknown_vrids,
+            control_socket,
         } => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -127,6 +133,9 @@ fn main() -> ExitCode {
                 xdp_mode,
                 pass_adverts,
                 drop_unknown_vrids,
+                control_socket: Some(
+                    control_socket.unwrap_or_else(vrrp_agent::control::default_socket_path),
+                ),
             })) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -15,14 +15,17 @@
 //! to the election, which re-arms the timer from the advert's real receive time.
 mod addresses;
 mod attach;
+mod control;
 mod groups;
 mod kernel;
 mod links;
 pub mod lock;
 mod lograte;
+mod observe;
 mod reload;
 mod setup;
 pub mod signals;
+pub mod status;
 mod timer;
 
 use std::{
@@ -78,6 +81,8 @@ pub struct RunOptions {
     /// `VRRP_UNKNOWN` either way) instead of going on to the stack, where another VRRP
     /// speaker on this host may want them.
     pub drop_unknown_vrids: bool,
+    /// The control socket to serve `status` and `reload` on; `None`: none.
+    pub control_socket: Option<PathBuf>,
 }
 
 /// Configured features whose behaviour is not active in this version, by name, so that `run`
@@ -142,6 +147,8 @@ struct Vrouter {
     /// The Master_Down_Timer as the kernel's watchdog holds it (then the agent does not
     /// wake for it); `None`: not armed, or it fired.
     watch: Option<DownWatch>,
+    /// Counters and state history for `status`.
+    obs: observe::RouterObs,
 }
 
 impl Vrouter {
@@ -237,6 +244,8 @@ struct Agent {
     event_logs: lograte::LogRates<InstanceKey>,
     /// When each address-owner conflict was last logged.
     owner_conflicts: kernel::OwnerConflicts,
+    /// What `status` shows of the agent as a whole.
+    obs: observe::AgentObs,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -260,11 +269,14 @@ pub async fn run(opts: RunOptions) -> Result<()> {
     }
 
     let netlink = Netlink::connect().await.context("opening rtnetlink")?;
+    let (control_server, control) = control::open(&opts).await?;
     let mut agent = Agent::start(&config, &opts, netlink).await?;
+    agent.obs.control = control;
     crate::systemd::notify_ready(agent.kernel.len());
     let result = agent.main_loop(&mut signals).await;
     crate::systemd::notify_stopping();
     agent.shutdown().await;
+    drop(control_server);
     drop(lock);
     result
 }
@@ -312,6 +324,7 @@ impl Agent {
             watch_hold: None,
             event_logs: lograte::LogRates::new(),
             owner_conflicts: Default::default(),
+            obs: observe::AgentObs::new(opts.control_socket.clone()),
         };
         let flags = if opts.drop_unknown_vrids {
             vrrp_common::IFACE_DROP_UNKNOWN
@@ -504,6 +517,7 @@ impl Agent {
         let mut events =
             unsafe { AsyncFd::register(events) }.context("polling the event ring buffer")?;
         let mut timer = timer::DeadlineTimer::new().context("creating the timerfd")?;
+        let mut control = self.obs.control.take();
         // Link state changes (no polling): an instance's interface going down or losing
         // carrier puts it in FAULT; coming back clears it.
         let mut links = Some(
@@ -547,6 +561,9 @@ impl Agent {
                             links = None;
                         }
                     }
+                }
+                Some(req) = async { control.as_mut()?.recv().await }, if control.is_some() => {
+                    self.on_control(req).await;
                 }
                 r = timer.expired() => {
                     r.context("waiting for the timer")?;
@@ -857,6 +874,7 @@ impl Agent {
             return;
         }
         log_event(&self.kernel, &mut self.event_logs, now, ev);
+        self.observe_event(i, ev);
         let input = Input::Advert {
             from: peer_addr(&ev.peer),
             priority: ev.priority,
@@ -971,6 +989,7 @@ impl Agent {
             vr.garp.left_master();
         }
         vr.transitions += 1;
+        vr.obs.state_changed(from, to, &reason, MonoTime::now());
         tracing::info!(
             instance = %vr.name,
             vrid = vr.key.vrid,
@@ -1082,6 +1101,8 @@ impl Agent {
                 })
                 .collect();
             for (r, &i) in tx::send_frames(&batch).into_iter().zip(&framed) {
+                let vr = &mut self.routers[i];
+                vr.obs.sent(r.is_ok(), vr.repr.priority);
                 if let Err(e) = r {
                     let vr = &self.routers[i];
                     tracing::warn!(instance = %vr.name, iface = %vr.iface, "sending an advert: {e}");
@@ -1103,6 +1124,8 @@ impl Agent {
             })
             .collect();
         for (r, &(i, j)) in tx::send_batch(&batch).into_iter().zip(&raw) {
+            let vr = &mut self.routers[i];
+            vr.obs.sent(r.is_ok(), vr.repr.priority);
             if let Err(e) = r {
                 let vr = &self.routers[i];
                 tracing::warn!(instance = %vr.name, iface = %vr.iface, to = %vr.dsts[j], "sending an advert: {e}");

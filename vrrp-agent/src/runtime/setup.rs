@@ -196,6 +196,7 @@ pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
         awaiting_checks: false,
         transitions: 0,
         watch: None,
+        obs: Default::default(),
     }
 }
 

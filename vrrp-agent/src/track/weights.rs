@@ -69,6 +69,30 @@ pub fn effective_priority(base: u8, status: &TrackStatus) -> u8 {
     u8::try_from(p.clamp(1, 254)).unwrap_or(1)
 }
 
+/// One tracked object of an instance and what it does to it now ([`Tracking::inputs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInput {
+    /// `track_script`, `track_interface` or `track_file`.
+    pub keyword: &'static str,
+    /// The object's name.
+    pub name: String,
+    /// The weight in force (0: FAULT instead of a weight).
+    pub weight: i64,
+    /// `reverse`.
+    pub reverse: bool,
+    /// The sync group the reference comes from, if any.
+    pub group: Option<String>,
+    /// A script's `ok`, `failing`, `not run yet` or `disabled`; an interface's `up` or
+    /// `down`; a file's value (or `disabled`).
+    pub state: String,
+    /// A track file's value.
+    pub file_value: Option<i64>,
+    /// What it adds to the priority now.
+    pub contribution: i64,
+    /// It holds the instance in FAULT now.
+    pub fault: bool,
+}
+
 /// The state of a `vrrp_script`, as its runs have left it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScriptHealth {
@@ -656,6 +680,58 @@ impl Tracking {
                 }
             }
         }
+    }
+
+    /// Every tracked object of `instance` (its own and its sync group's) and what each does
+    /// to it now, for `status`.
+    pub fn inputs(&self, instance: &str) -> Vec<TrackInput> {
+        let Some(inst) = self.instances.iter().find(|i| i.name == instance) else {
+            return Vec::new();
+        };
+        inst.refs
+            .iter()
+            .map(|r| {
+                let (state, file_value) = match r.kind {
+                    Kind::Script => {
+                        let state = match self.scripts.get(&r.name) {
+                            Some(s) if s.disabled => "disabled",
+                            Some(s) => match s.health() {
+                                ScriptHealth::Unknown => "not run yet",
+                                ScriptHealth::Good => "ok",
+                                ScriptHealth::Bad => "failing",
+                            },
+                            None => "unknown",
+                        };
+                        (state.to_string(), None)
+                    }
+                    Kind::Interface => {
+                        let up = self.interfaces.get(&r.name).copied().unwrap_or(false);
+                        ((if up { "up" } else { "down" }).to_string(), None)
+                    }
+                    Kind::File => match self.files.get(&r.name) {
+                        Some(f) if f.disabled => ("disabled".to_string(), Some(f.value)),
+                        Some(f) => (f.value.to_string(), Some(f.value)),
+                        None => ("unknown".to_string(), None),
+                    },
+                };
+                let (contribution, fault) = match self.effect(r) {
+                    Effect::Delta(d) if !inst.owner => (d, false),
+                    Effect::Fault(_) => (0, true),
+                    _ => (0, false),
+                };
+                TrackInput {
+                    keyword: r.kind.keyword(),
+                    name: r.name.clone(),
+                    weight: r.weight,
+                    reverse: r.reverse,
+                    group: r.group.clone(),
+                    state,
+                    file_value,
+                    contribution,
+                    fault,
+                }
+            })
+            .collect()
     }
 
     /// Runs `change` and returns the instances whose status differs afterwards.
