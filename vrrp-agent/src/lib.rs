@@ -7,6 +7,7 @@ pub mod announce;
 pub mod config;
 pub mod control;
 pub mod dataplane;
+pub mod dump;
 pub mod election;
 pub mod netlink;
 pub mod notify;

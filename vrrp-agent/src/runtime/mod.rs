@@ -16,6 +16,7 @@
 mod addresses;
 mod attach;
 mod control;
+mod dumps;
 mod groups;
 mod kernel;
 mod links;
@@ -546,11 +547,7 @@ impl Agent {
                             tracing::error!("reload rejected, the running configuration stays: {e:#}");
                         }
                     }
-                    signals::Request::Dump(d) => tracing::warn!(
-                        "{}: {} (as keepalived does) is not available in this version; carrying on",
-                        d.signal_name(),
-                        d.what()
-                    ),
+                    signals::Request::Dump(d) => self.write_dump(d),
                 },
                 () = watchdog.tick() => watchdog.ping(),
                 ev = async { links.as_mut()?.recv().await }, if links.is_some() => {
