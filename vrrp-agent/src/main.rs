@@ -57,8 +57,32 @@ enum Cmd {
         #[arg(long)]
         drop_unknown_vrids: bool,
         /// Unix socket for `status` and `reload` (mode 0600). Default:
-        /// /run/vrrp-agent/control.sock, or control-netns-<dev>-<inode>.sock there when
-        /// run in another network namespace.
+        /// /run/vrrp-agent/control.sock; in a network namespace named NAME
+        /// (`ip netns`), control-NAME.sock there.
+        #[arg(long, value_name = "PATH")]
+        control_socket: Option<PathBuf>,
+    },
+    /// Show a running agent's instances (one line each), or one instance in detail. Exit
+    /// 0: all MASTER or BACKUP; 1: error; 2: an instance in FAULT; 3: no agent running;
+    /// 4: an instance not started yet.
+    Status {
+        /// Show only this instance, in detail.
+        instance: Option<String>,
+        /// Print the JSON snapshot instead (README: "Status and control").
+        #[arg(long)]
+        json: bool,
+        /// The agent's control socket (default: as `run` picks it in this network namespace).
+        #[arg(long, value_name = "PATH")]
+        control_socket: Option<PathBuf>,
+    },
+    /// Ask a running agent to reload its configuration (as SIGHUP does) and print what
+    /// changed or why it was rejected. Exit 0: accepted; 1: error; 2: rejected (the running
+    /// configuration stays); 3: no agent running.
+    Reload {
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The agent's control socket (default: as `run` picks it in this network namespace).
         #[arg(long, value_name = "PATH")]
         control_socket: Option<PathBuf>,
     },
@@ -102,12 +126,24 @@ fn main() -> ExitCode {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     let level = match &cli.cmd {
         Cmd::Run { log_level, .. } => *log_level,
-        Cmd::Check { .. } | Cmd::Manpages { .. } => LogLevel::Info,
+        Cmd::Check { .. }
+        | Cmd::Status { .. }
+        | Cmd::Reload { .. }
+        | Cmd::Manpages { .. } => LogLevel::Info,
     };
     // Under systemd with stderr in the journal: `<N>` priority prefixes, no timestamps.
     systemd::init_logging(level.directive());
     match cli.cmd {
         Cmd::Check { config } => check(&config),
+        Cmd::Status {
+            instance,
+            json,
+            control_socket,
+        } => vrrp_agent::control::cli::status(control_socket, instance.as_deref(), json),
+        Cmd::Reload {
+            json,
+            control_socket,
+        } => vrrp_agent::control::cli::reload(control_socket, json),
         Cmd::Run {
             config,
             pin_dir,

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::runtime::status::Snapshot;
 
+pub mod cli;
+pub mod render;
 pub mod server;
 
 /// The version of the request and response schema (the snapshot inside has its own,
@@ -26,19 +28,63 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_REQUEST: usize = 64 * 1024;
 
 /// Where the control socket goes by default: `/run/vrrp-agent/control.sock` in the host's
-/// network namespace; in another namespace `/run/vrrp-agent/control-netns-<dev>-<inode>.sock`
-/// after the namespace's identity (as the agent's lock names it), so that one agent per
-/// namespace can run and `ip netns exec NS vrrp-agent status` finds the one of `NS`.
+/// network namespace. In a named namespace (`ip netns add NAME`)
+/// `/run/vrrp-agent/control-NAME.sock`, in another one that is not the host's
+/// `control-netns-<dev>-<inode>.sock`, so that the agents of several namespaces coexist and
+/// `ip netns exec NAME vrrp-agent status` finds the agent of `NAME`.
 pub fn default_socket_path() -> PathBuf {
-    use std::os::unix::fs::MetadataExt;
     let dir = PathBuf::from(crate::runtime::lock::LOCK_DIR);
-    let ours = std::fs::metadata("/proc/self/ns/net");
-    let init = std::fs::metadata("/proc/1/ns/net");
-    match (ours, init) {
-        (Ok(o), Ok(i)) if (o.dev(), o.ino()) != (i.dev(), i.ino()) => {
-            dir.join(format!("control-netns-{}-{}.sock", o.dev(), o.ino()))
-        }
-        _ => dir.join("control.sock"),
+    dir.join(socket_name(
+        ns_ident("/proc/self/ns/net"),
+        ns_ident("/proc/1/ns/net"),
+        &named_netns(),
+    ))
+}
+
+fn ns_ident(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// The namespaces `ip netns` names, with their identities, sorted by name.
+fn named_netns() -> Vec<(String, (u64, u64))> {
+    let mut out: Vec<(String, (u64, u64))> = std::fs::read_dir("/run/netns")
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_str()?.to_string();
+                    let id = ns_ident(&e.path().to_string_lossy())?;
+                    Some((name, id))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// The socket's file name for a process in namespace `ours`, given the host's (`init`,
+/// when readable) and the named ones.
+fn socket_name(
+    ours: Option<(u64, u64)>,
+    init: Option<(u64, u64)>,
+    named: &[(String, (u64, u64))],
+) -> String {
+    let Some(ours) = ours else {
+        return "control.sock".to_string();
+    };
+    let plain = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 100
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    if let Some((name, _)) = named.iter().find(|(n, id)| *id == ours && plain(n)) {
+        return format!("control-{name}.sock");
+    }
+    match init {
+        Some(init) if init != ours => format!("control-netns-{}-{}.sock", ours.0, ours.1),
+        _ => "control.sock".to_string(),
     }
 }
 
@@ -205,6 +251,22 @@ mod tests {
     fn an_error_response_has_only_the_error() {
         let line = serde_json::to_string(&Response::error("no")).expect("serializes");
         assert_eq!(line, r#"{"schema_version":1,"error":"no"}"#);
+    }
+
+    #[test]
+    fn each_namespace_gets_its_own_default_socket() {
+        let named = vec![("blue".to_string(), (4, 7)), ("../x".to_string(), (4, 8))];
+        assert_eq!(
+            socket_name(Some((4, 1)), Some((4, 1)), &named),
+            "control.sock"
+        );
+        assert_eq!(socket_name(Some((4, 1)), None, &named), "control.sock");
+        assert_eq!(socket_name(Some((4, 7)), None, &named), "control-blue.sock");
+        assert_eq!(
+            socket_name(Some((4, 8)), Some((4, 1)), &named),
+            "control-netns-4-8.sock"
+        );
+        assert_eq!(socket_name(None, None, &named), "control.sock");
     }
 
     #[test]

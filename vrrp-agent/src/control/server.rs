@@ -174,6 +174,12 @@ async fn serve(
             "permission denied: uid {} may not control this agent (only uid {our_uid} and root)",
             peer.uid()
         )));
+        // Its request is read (bounded) but not served, so that it gets the answer
+        // rather than a reset for unread data.
+        let mut sink = Vec::new();
+        let mut limited = BufReader::new(read).take(MAX_REQUEST as u64);
+        let _ = tokio::time::timeout(Duration::from_secs(1), limited.read_until(b'\n', &mut sink))
+            .await;
         write.write_all(line.as_bytes()).await?;
         return Ok(());
     }

@@ -21,8 +21,17 @@ pub(super) async fn open(
     let Some(path) = &opts.control_socket else {
         return Ok((None, None));
     };
-    let (server, rx) = ControlServer::bind(path).await?;
-    Ok((Some(server), Some(rx)))
+    match ControlServer::bind(path).await {
+        Ok((server, rx)) => Ok((Some(server), Some(rx))),
+        // The default path is shared by agents whose namespaces cannot be told apart (an
+        // unnamed namespace, /proc/1 unreadable): the second one runs without a socket
+        // rather than not at all. A path given on the command line must work.
+        Err(e) if *path == crate::control::default_socket_path() => {
+            tracing::warn!("{e}; running without a control socket (`status` and `reload` will not reach this agent)");
+            Ok((None, None))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// An instance as it ran before a reload: its router's id (0: watched only) and settings.

@@ -21,6 +21,9 @@ use crate::{
     units::{Centisecs, MonoTime},
 };
 
+/// A Backup's Master is a source heard within three of its intervals plus this.
+const MASTER_SLACK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Gives every router a number of its own, so that a reload can tell a router kept from
 /// one built again under the same name.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -469,25 +472,51 @@ impl Agent {
             .iter()
             .map(|r| peer_status(&PeerKey::new(vr.key, r.addr), r, clocks))
             .collect::<Vec<_>>();
-        let master = vr.router.current_master().map(|m| {
-            let is_self = vr.router.state() == State::Master;
-            let rec = records
-                .iter()
-                .find(|r| peer_addr(&PeerKey::new(vr.key, r.addr)) == m.address)
-                .filter(|_| !is_self);
-            MasterStatus {
+        let master = if vr.router.state() == State::Master {
+            vr.router.current_master().map(|m| MasterStatus {
                 address: m.address.to_string(),
-                is_self,
+                is_self: true,
                 priority: m.priority,
-                advert_interval_secs: match (is_self, rec) {
-                    (true, _) => secs(vr.router.advertisement_interval()),
-                    (false, Some(r)) => secs(Centisecs::new(r.adver_int_cs)),
-                    (false, None) => secs(vr.router.master_adver_interval()),
-                },
-                last_heard_unix: rec.map(|r| clocks.unix(MonoTime::from_nanos(r.last_seen_ns))),
-                last_heard_ago_secs: rec.map(|r| clocks.ago(MonoTime::from_nanos(r.last_seen_ns))),
+                advert_interval_secs: secs(vr.router.advertisement_interval()),
+                last_heard_unix: None,
+                last_heard_ago_secs: None,
+            })
+        } else {
+            // A Backup does not wake per advert: the kernel's records say who is Master
+            // now (the election may not have been fed the newest one yet).
+            let heard = vr.router.current_master();
+            let live = |r: &&PeerRecord| {
+                let int = Centisecs::new(r.adver_int_cs).as_duration();
+                r.priority > 0
+                    && clocks
+                        .mono
+                        .saturating_since(MonoTime::from_nanos(r.last_seen_ns))
+                        <= int * 3 + MASTER_SLACK
+            };
+            let best = records
+                .iter()
+                .filter(live)
+                .max_by_key(|r| (r.priority, peer_addr(&PeerKey::new(vr.key, r.addr))));
+            match (best, heard) {
+                (Some(r), _) => Some(MasterStatus {
+                    address: peer_addr(&PeerKey::new(vr.key, r.addr)).to_string(),
+                    is_self: false,
+                    priority: r.priority,
+                    advert_interval_secs: secs(Centisecs::new(r.adver_int_cs)),
+                    last_heard_unix: Some(clocks.unix(MonoTime::from_nanos(r.last_seen_ns))),
+                    last_heard_ago_secs: Some(clocks.ago(MonoTime::from_nanos(r.last_seen_ns))),
+                }),
+                (None, Some(m)) => Some(MasterStatus {
+                    address: m.address.to_string(),
+                    is_self: false,
+                    priority: m.priority,
+                    advert_interval_secs: secs(vr.router.master_adver_interval()),
+                    last_heard_unix: None,
+                    last_heard_ago_secs: None,
+                }),
+                (None, None) => None,
             }
-        });
+        };
         let advertised = inst.vips.len();
         let vips = vr
             .vips

@@ -154,7 +154,9 @@ pub struct InstanceStatus {
     pub master_advert_interval_secs: f64,
     /// Unicast peers, empty for multicast.
     pub unicast_peers: Vec<String>,
-    /// The current Master as far as this instance knows; `None` while it knows of none.
+    /// The current Master: this instance while Master; otherwise the highest-priority
+    /// source the kernel heard within three of its intervals (plus 1 s), or the one the
+    /// election last followed; `None` while it knows of none.
     pub master: Option<MasterStatus>,
     /// Every source the kernel has recorded adverts from for this instance.
     pub peers: Vec<PeerStatus>,

@@ -838,6 +838,41 @@ mod tests {
         format!("vrrp_track_file {name} {{\n file /tmp/{name}\n {extra}\n}}\n")
     }
 
+    #[test]
+    fn inputs_say_what_each_tracked_object_does_now() {
+        let c = config(&format!(
+            "{}{}{}",
+            script_def("chk", "weight -20"),
+            file_def("f", "weight 2"),
+            inst(
+                "VI_1",
+                1,
+                100,
+                "track_script {\n chk\n }\n track_interface {\n eth9 weight 0\n }\n track_file {\n f\n }"
+            )
+        ));
+        let mut t = Tracking::new(&c);
+        t.script_result("chk", false);
+        t.file_value("f", 5);
+        t.interface_state("eth9", false);
+        let inputs = t.inputs("VI_1");
+        let by = |name: &str| inputs.iter().find(|i| i.name == name).cloned();
+        let chk = by("chk").expect("script");
+        assert_eq!(
+            (chk.keyword, chk.state.as_str()),
+            ("track_script", "failing")
+        );
+        assert_eq!((chk.weight, chk.contribution, chk.fault), (-20, -20, false));
+        let f = by("f").expect("file");
+        assert_eq!((f.file_value, f.contribution), (Some(5), 10));
+        let eth9 = by("eth9").expect("interface");
+        assert_eq!((eth9.state.as_str(), eth9.fault), ("down", true));
+        // The sum is the status's delta.
+        let sum: i64 = inputs.iter().map(|i| i.contribution).sum();
+        assert_eq!(sum, i64::from(t.status("VI_1").delta));
+        assert!(t.inputs("nope").is_empty());
+    }
+
     fn st(fault: Option<&str>, delta: i32, pending: Option<&str>) -> TrackStatus {
         TrackStatus {
             fault: fault.map(str::to_string),
