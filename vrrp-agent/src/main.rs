@@ -126,10 +126,9 @@ fn main() -> ExitCode {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     let level = match &cli.cmd {
         Cmd::Run { log_level, .. } => *log_level,
-        Cmd::Check { .. }
-        | Cmd::Status { .. }
-        | Cmd::Reload { .. }
-        | Cmd::Manpages { .. } => LogLevel::Info,
+        Cmd::Check { .. } | Cmd::Status { .. } | Cmd::Reload { .. } | Cmd::Manpages { .. } => {
+            LogLevel::Info
+        }
     };
     // Under systemd with stderr in the journal: `<N>` priority prefixes, no timestamps.
     systemd::init_logging(level.directive());
