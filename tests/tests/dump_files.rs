@@ -345,4 +345,70 @@ fn our_dumps_have_keepalived_layout_and_agree_with_keepalived_about_the_lab() {
 
     agent.signal(libc::SIGTERM);
     assert!(agent.wait_timeout(LIMIT).is_some_and(|s| s.success()));
+    drop(pins);
+
+    // ---- The other way round: keepalived Master, our agent (priority 50) Backup. Our
+    // Backup's .data has keepalived's Backup keys, all of them, and names keepalived as its
+    // Master.
+    wait_for(LIMIT, || {
+        let log = ka.log_text();
+        let last = log.lines().rev().find(|l| l.contains("Entering "))?;
+        last.contains("Entering MASTER STATE").then_some(())
+    })
+    .unwrap_or_else(|| panic!("keepalived did not take over:\n{}", ka.log_text()));
+    std::fs::write(&agent_conf, conf(&vp.a_if, 50)).unwrap();
+    let pins = pin_dir("pkd2");
+    let mut cmd = vp.a.command(agent_bin().unwrap());
+    cmd.arg("run")
+        .arg("-f")
+        .arg(&agent_conf)
+        .arg("--pin-dir")
+        .arg(&*pins)
+        .env("RUST_LOG", "info")
+        .env("TMPDIR", &ours_tmp);
+    let mut backup = Proc::spawn("backup", &mut cmd, &dir.path().join("backup.log")).unwrap();
+    backup.wait_log("instance ready", LIMIT).unwrap();
+    // Until it has heard keepalived (a Backup names its Master only then).
+    let ours = wait_for(LIMIT, || {
+        let text = dump(
+            backup.pid(),
+            libc::SIGUSR1,
+            &ours_tmp,
+            "keepalived.data",
+            data_done,
+        );
+        let lines = topology(&text);
+        lines
+            .iter()
+            .any(|l| l == "   Master router = 198.18.0.2")
+            .then_some(lines)
+    })
+    .unwrap_or_else(|| panic!("our Backup never named keepalived:\n{}", backup.log_text()));
+    let ours_keys: Vec<String> = ours.iter().map(|l| key(l)).collect();
+    let theirs_keys: Vec<String> = theirs
+        .iter()
+        .filter(|l| !l.starts_with("   fd_in "))
+        .map(|l| key(l))
+        .collect();
+    assert_eq!(ours_keys, theirs_keys, "ours:\n{}", ours.join("\n"));
+    assert_eq!(value(&ours, "   State"), "BACKUP");
+    assert_eq!(value(&ours, "   Master priority"), "100");
+    assert_eq!(value(&ours, "   Master advert int"), "0.10 sec");
+    assert_eq!(value(&ours, "   Master advert interval"), "100 milli-sec");
+    assert_eq!(
+        vip_line(&ours),
+        format!("     {VIP} dev {} scope global", vp.a_if)
+    );
+    let json: serde_json::Value = serde_json::from_str(&dump(
+        backup.pid(),
+        libc::SIGRTMIN() + 2,
+        &ours_tmp,
+        "keepalived.json",
+        json_done,
+    ))
+    .unwrap();
+    assert_eq!(json[0]["data"]["state"], 1);
+    assert_eq!(json[0]["data"]["master_priority"], 100);
+    backup.signal(libc::SIGTERM);
+    assert!(backup.wait_timeout(LIMIT).is_some_and(|s| s.success()));
 }
