@@ -3,7 +3,8 @@
 //!
 //! To keep `cargo xtask test` short the package is built from the binary the tests already
 //! use (`--binary`); `cargo xtask package` alone builds the release binary first. Only the
-//! `cargo build --release` step is not covered here.
+//! `cargo build --release` step is not covered here, and the package is compressed with gzip
+//! (`--fast`; xz takes a minute on the unoptimised binary).
 use std::{
     path::{Path, PathBuf},
     process::Command,
@@ -20,7 +21,9 @@ fn build_deb(dir: &Path) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = sh(Command::new(cargo)
         .current_dir(root())
-        .args(["run", "--quiet", "-p", "xtask", "--", "package", "--binary"])
+        .args([
+            "run", "--quiet", "-p", "xtask", "--", "package", "--fast", "--binary",
+        ])
         .arg(agent_bin().unwrap())
         .arg("--out-dir")
         .arg(dir))

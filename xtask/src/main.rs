@@ -77,6 +77,9 @@ enum Cmd {
         /// Where to write the package (default: target/debian).
         #[arg(long)]
         out_dir: Option<PathBuf>,
+        /// Compress with gzip -1 instead of xz (for tests).
+        #[arg(long)]
+        fast: bool,
     },
     /// A short lab in network namespaces: the agent on one side, keepalived's and crafted
     /// adverts on the other, and what the kernel recorded, shown with bpftool. Needs root.
@@ -171,7 +174,11 @@ fn main() -> Result<()> {
             ]);
             run(&mut cmd, "demo")
         }
-        Cmd::Package { binary, out_dir } => {
+        Cmd::Package {
+            binary,
+            out_dir,
+            fast,
+        } => {
             let binary = match binary {
                 Some(b) => b,
                 None => {
@@ -192,7 +199,7 @@ fn main() -> Result<()> {
                 }
             };
             let out_dir = out_dir.unwrap_or_else(|| root.join("target/debian"));
-            let deb = package::build(&root, &binary, &out_dir)?;
+            let deb = package::build(&root, &binary, &out_dir, fast)?;
             println!("{}", deb.display());
             Ok(())
         }

@@ -80,7 +80,8 @@ exit 0
 "#;
 
 /// Stages and builds the package from `binary`; returns the .deb's path in `out_dir`.
-pub fn build(root: &Path, binary: &Path, out_dir: &Path) -> Result<PathBuf> {
+/// `fast`: gzip -1 instead of xz (a test's unoptimised binary takes xz a minute).
+pub fn build(root: &Path, binary: &Path, out_dir: &Path, fast: bool) -> Result<PathBuf> {
     let version = binary_version(binary)?;
     let arch = stdout(Command::new("dpkg").arg("--print-architecture"))?;
     let arch = arch.trim();
@@ -140,7 +141,13 @@ pub fn build(root: &Path, binary: &Path, out_dir: &Path) -> Result<PathBuf> {
     let deb = out_dir.join(format!("{NAME}_{version}_{arch}.deb"));
     run(
         Command::new("dpkg-deb")
-            .args(["--root-owner-group", "-Zxz", "--build"])
+            .arg("--root-owner-group")
+            .args(if fast {
+                ["-Zgzip", "-z1"]
+            } else {
+                ["-Zxz", "-z6"]
+            })
+            .arg("--build")
             .arg(&stage)
             .arg(&deb),
         "dpkg-deb --build",
