@@ -86,8 +86,8 @@ enum Cmd {
         #[arg(long, value_name = "PATH")]
         control_socket: Option<PathBuf>,
     },
-    /// Write the man pages (vrrp-agent.8, vrrp-agent-check.8, vrrp-agent-run.8) generated
-    /// from this command line definition into a directory.
+    /// Write the man pages (vrrp-agent.8 and one per subcommand, e.g. vrrp-agent-run.8)
+    /// generated from this command line definition into a directory.
     #[command(hide = true)]
     Manpages {
         /// The directory.

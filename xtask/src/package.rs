@@ -7,7 +7,7 @@
 //! - `/usr/sbin/vrrp-agent`: the release binary (stripped; the XDP object is embedded in it
 //!   by vrrp-agent's build.rs);
 //! - `/lib/systemd/system/vrrp-agent.service`: packaging/vrrp-agent.service;
-//! - `/usr/share/man/man8/vrrp-agent{,-check,-run}.8.gz`: generated from the CLI definition
+//! - `/usr/share/man/man8/vrrp-agent{,-check,-run,...}.8.gz`: generated from the CLI definition
 //!   by the binary itself (hidden `vrrp-agent manpages DIR`, clap_mangen), so they cannot
 //!   drift from `--help`;
 //! - `/usr/share/doc/vrrp-agent/`: copyright, README.md and examples/keepalived.conf.

@@ -7,8 +7,8 @@
 //!   change);
 //! - a link event from rtnetlink (an instance's own interface, a `track_interface`);
 //! - a tracking result (a `vrrp_script` run, a track file written);
-//! - a signal (SIGTERM/SIGINT stop, SIGHUP reloads; keepalived's dump signals are answered
-//!   with a log line, see `signals`).
+//! - a signal (SIGTERM/SIGINT stop, SIGHUP reloads; keepalived's dump signals write its dump
+//!   files, see `dumps`).
 //!
 //! A Backup does not wake per received advert. At its Master_Down deadline it first reads
 //! the kernel's record of the Master (shared memory, no syscall) and feeds the newest advert
