@@ -91,6 +91,61 @@ fn the_deb_holds_binary_unit_man_page_and_example_and_runs() {
     for script in ["postinst", "prerm", "postrm"] {
         sh(Command::new("sh").arg("-n").arg(ctl.join(script))).unwrap();
     }
+    // What they ask of deb-systemd-helper (stubs on PATH record the calls): enabled on a
+    // first install, left as the admin set it on an upgrade, masked on removal, purged.
+    let calls = |script: &str, args: &[&str], was_enabled: bool| {
+        let stubs = dir
+            .path()
+            .join(format!("stubs-{script}-{}", args.join("-")));
+        std::fs::create_dir_all(&stubs).unwrap();
+        let log = stubs.join("calls");
+        for tool in ["deb-systemd-helper", "deb-systemd-invoke", "systemctl"] {
+            let status = if tool == "deb-systemd-helper" && !was_enabled {
+                "case \"$*\" in *was-enabled*) exit 1;; esac\n"
+            } else {
+                ""
+            };
+            let stub = stubs.join(tool);
+            std::fs::write(
+                &stub,
+                format!(
+                    "#!/bin/sh\necho \"{tool} $*\" >> '{}'\n{status}exit 0\n",
+                    log.display()
+                ),
+            )
+            .unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let path = format!(
+            "{}:{}",
+            stubs.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        sh(Command::new(ctl.join(script)).args(args).env("PATH", path)).unwrap();
+        std::fs::read_to_string(&log).unwrap_or_default()
+    };
+    let first = calls("postinst", &["configure", ""], true);
+    assert!(
+        first.contains("deb-systemd-helper enable vrrp-agent.service"),
+        "{first}"
+    );
+    let upgrade = calls("postinst", &["configure", "0.0.9"], false);
+    assert!(
+        upgrade.contains("deb-systemd-helper update-state vrrp-agent.service"),
+        "{upgrade}"
+    );
+    assert!(!upgrade.contains(" enable "), "{upgrade}");
+    let removed = calls("postrm", &["remove"], true);
+    assert!(
+        removed.contains("deb-systemd-helper mask vrrp-agent.service"),
+        "{removed}"
+    );
+    let purged = calls("postrm", &["purge"], true);
+    assert!(
+        purged.contains("deb-systemd-helper purge vrrp-agent.service"),
+        "{purged}"
+    );
 
     // Extracted: the binary runs and checks the example configuration.
     let x = dir.path().join("x");
