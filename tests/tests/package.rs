@@ -189,6 +189,10 @@ fn the_deb_holds_binary_unit_man_page_and_example_and_runs() {
     };
     let top = man("vrrp-agent");
     assert!(top.contains(".TH vrrp-agent 8"), "{top}");
+    assert!(
+        top.contains(".SH SIGNALS") && top.contains("keepalived.json"),
+        "{top}"
+    );
     assert!(top.contains("vrrp\\-agent\\-run(8)"), "{top}");
     assert!(
         !top.contains("manpages"),

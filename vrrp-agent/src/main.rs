@@ -216,7 +216,15 @@ fn manpages(dir: &std::path::Path) -> ExitCode {
     }
     let mut cmd = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
     cmd.build();
-    match generate(cmd, dir) {
+    let top = dir.join("vrrp-agent.8");
+    let extra = || -> std::io::Result<()> {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&top)?
+            .write_all(MAN_EXTRA.as_bytes())
+    };
+    match generate(cmd, dir).and_then(|()| extra()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: writing the man pages to {}: {e}", dir.display());
@@ -224,6 +232,34 @@ fn manpages(dir: &std::path::Path) -> ExitCode {
         }
     }
 }
+
+/// The top page's sections that are not in the CLI definition (roff).
+const MAN_EXTRA: &str = r#".SH FILES
+.TP
+/etc/keepalived/keepalived.conf
+The configuration the service reads (keepalived's syntax, unchanged).
+.TP
+/lib/systemd/system/vrrp-agent.service
+The systemd unit (Type=notify, watchdog; options in /etc/default/vrrp-agent).
+.TP
+/run/vrrp-agent/
+Locks (one agent per pin directory and network namespace) and the control socket.
+.TP
+/sys/fs/bpf/vrrp/
+The pinned maps (\-\-pin\-dir).
+.SH SIGNALS
+.TP
+SIGTERM, SIGINT
+Stop: priority 0 from each Master, VIPs removed, XDP detached.
+.TP
+SIGHUP
+Reload the configuration.
+.TP
+SIGUSR1, SIGUSR2, SIGRTMIN+2
+Write keepalived.data, keepalived.stats, keepalived.json (keepalived's layouts) to $TMPDIR or /tmp.
+.SH SEE ALSO
+keepalived.conf(5), systemctl(1), journalctl(1)
+"#;
 
 fn check(path: &std::path::Path) -> ExitCode {
     match vrrp_agent::config::load(path) {
