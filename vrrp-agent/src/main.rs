@@ -2,7 +2,7 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use vrrp_agent::{dataplane, runtime};
+use vrrp_agent::{dataplane, runtime, systemd};
 
 #[derive(Parser)]
 #[command(
@@ -97,6 +97,13 @@ enum Cmd {
         #[arg(long, value_name = "PATH")]
         control_socket: Option<PathBuf>,
     },
+    /// Write the man pages (vrrp-agent.8 and one per subcommand, e.g. vrrp-agent-run.8)
+    /// generated from this command line definition into a directory.
+    #[command(hide = true)]
+    Manpages {
+        /// The directory.
+        out_dir: PathBuf,
+    },
 }
 
 /// `run --log-level`.
@@ -130,16 +137,12 @@ fn main() -> ExitCode {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     let level = match &cli.cmd {
         Cmd::Run { log_level, .. } => *log_level,
-        Cmd::Check { .. } | Cmd::Status { .. } | Cmd::Reload { .. } => LogLevel::Info,
+        Cmd::Check { .. } | Cmd::Status { .. } | Cmd::Reload { .. } | Cmd::Manpages { .. } => {
+            LogLevel::Info
+        }
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.directive())),
-        )
-        .init();
+    // Under systemd with stderr in the journal: `<N>` priority prefixes, no timestamps.
+    systemd::init_logging(level.directive());
     match cli.cmd {
         Cmd::Check { config, peer, json } if !peer.is_empty() => {
             ExitCode::from(vrrp_agent::lint::report::check_nodes(&config, &peer, json))
@@ -187,26 +190,106 @@ fn main() -> ExitCode {
             })) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: {e:#}");
+                    eprintln!("{}error: {e:#}", journal_prefix(3));
                     ExitCode::FAILURE
                 }
             }
         }
+        Cmd::Manpages { out_dir } => manpages(&out_dir),
     }
 }
+
+/// The syslog priority prefix (`<3>`) of a line written straight to stderr, when stderr is
+/// the journal (`ExecStartPre=vrrp-agent check` under systemd); empty otherwise.
+fn journal_prefix(priority: u8) -> String {
+    if systemd::stderr_is_journal() {
+        format!("<{priority}>")
+    } else {
+        String::new()
+    }
+}
+
+/// Writes `text` to stderr, each line after `prefix` (the journal reads priorities per line).
+fn eprint_lines(prefix: &str, text: &str) {
+    if prefix.is_empty() {
+        eprintln!("{text}");
+        return;
+    }
+    for line in text.lines() {
+        eprintln!("{prefix}{line}");
+    }
+}
+
+/// Writes the man pages, generated from this CLI definition, into `dir` (`cargo xtask
+/// package` installs them in section 8): one for the command, one per subcommand.
+fn manpages(dir: &std::path::Path) -> ExitCode {
+    fn generate(cmd: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            generate(sub.clone(), dir)?;
+        }
+        clap_mangen::Man::new(cmd).section("8").generate_to(dir)?;
+        Ok(())
+    }
+    let mut cmd = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    cmd.build();
+    let top = dir.join("vrrp-agent.8");
+    let extra = || -> std::io::Result<()> {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&top)?
+            .write_all(MAN_EXTRA.as_bytes())
+    };
+    match generate(cmd, dir).and_then(|()| extra()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: writing the man pages to {}: {e}", dir.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The top page's sections that are not in the CLI definition (roff).
+const MAN_EXTRA: &str = r#".SH FILES
+.TP
+/etc/keepalived/keepalived.conf
+The configuration the service reads (keepalived's syntax, unchanged).
+.TP
+/lib/systemd/system/vrrp-agent.service
+The systemd unit (Type=notify, watchdog; options in /etc/default/vrrp-agent).
+.TP
+/run/vrrp-agent/
+Locks (one agent per pin directory and network namespace) and the control socket.
+.TP
+/sys/fs/bpf/vrrp/
+The pinned maps (\-\-pin\-dir).
+.SH SIGNALS
+.TP
+SIGTERM, SIGINT
+Stop: priority 0 from each Master, VIPs removed, XDP detached.
+.TP
+SIGHUP
+Reload the configuration.
+.TP
+SIGUSR1, SIGUSR2, SIGRTMIN+2
+Write keepalived.data, keepalived.stats, keepalived.json (keepalived's layouts) to $TMPDIR or /tmp.
+.SH SEE ALSO
+keepalived.conf(5), systemctl(1), journalctl(1)
+"#;
 
 fn check(path: &std::path::Path) -> ExitCode {
     match vrrp_agent::config::load(path) {
         Ok(loaded) => {
+            let warn = journal_prefix(4);
             for w in &loaded.warnings {
-                eprintln!("{w}");
+                eprint_lines(&warn, &w.to_string());
             }
             let c = &loaded.config;
             // What keepalived changes in the tracking it is given (weights ignored for sync
             // group members and the address owner), as `run` would log it.
             let notes = vrrp_agent::track::Tracking::new(c).notes().to_vec();
             for n in &notes {
-                eprintln!("{}: warning: {n}", path.display());
+                eprintln!("{warn}{}: warning: {n}", path.display());
             }
             println!(
                 "{}: OK ({} instance(s), {} script(s), {} sync group(s), {} warning(s))",
@@ -219,11 +302,12 @@ fn check(path: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            let (warn, err) = (journal_prefix(4), journal_prefix(3));
             for w in &e.warnings {
-                eprintln!("{w}");
+                eprint_lines(&warn, &w.to_string());
             }
-            eprintln!("{e}");
-            eprintln!("{}: {} error(s)", path.display(), e.errors.len());
+            eprint_lines(&err, &e.to_string());
+            eprintln!("{err}{}: {} error(s)", path.display(), e.errors.len());
             ExitCode::FAILURE
         }
     }

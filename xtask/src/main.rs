@@ -4,6 +4,7 @@
 //! nightly's rust-src, bpf-linker built against LLVM 22), installing only what is missing
 //! and saying what it installs. When everything is present the check takes a few
 //! milliseconds.
+mod package;
 mod vm;
 
 use std::{
@@ -29,6 +30,9 @@ const DEB_PACKAGES: &[&str] = &[
     "keepalived",
     // promtool, which checks the agent's /metrics output in the tests.
     "prometheus",
+    // systemd-analyze verify (the unit's test), strip and objdump (cargo xtask package).
+    "systemd",
+    "binutils",
 ];
 /// bpf-linker is pinned: newer releases may want another LLVM.
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -64,6 +68,20 @@ enum Cmd {
         /// Only these kernels (by label: 6.1, 6.12); default: all.
         #[arg(long = "kernel")]
         kernels: Vec<String>,
+    },
+    /// Build the Debian package (target/debian/vrrp-agent_VERSION_ARCH.deb): the release
+    /// binary, the systemd unit, the man page and an example configuration.
+    Package {
+        /// Package this binary instead of building the release one (the tests pass the
+        /// build they already have).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// Where to write the package (default: target/debian).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+        /// Compress with gzip -1 instead of xz (for tests).
+        #[arg(long)]
+        fast: bool,
     },
     /// A short lab in network namespaces: the agent on one side, keepalived's and crafted
     /// adverts on the other, and what the kernel recorded, shown with bpftool. Needs root.
@@ -164,6 +182,35 @@ fn main() -> Result<()> {
                 "demo",
             ]);
             run(&mut cmd, "demo")
+        }
+        Cmd::Package {
+            binary,
+            out_dir,
+            fast,
+        } => {
+            let binary = match binary {
+                Some(b) => b,
+                None => {
+                    setup()?;
+                    build_ebpf(&root)?;
+                    let mut cmd = cargo();
+                    cmd.current_dir(&root).args([
+                        "build",
+                        "--quiet",
+                        "--release",
+                        "-p",
+                        "vrrp-agent",
+                        "--bin",
+                        "vrrp-agent",
+                    ]);
+                    run(&mut cmd, "building the release binary")?;
+                    root.join("target/release/vrrp-agent")
+                }
+            };
+            let out_dir = out_dir.unwrap_or_else(|| root.join("target/debian"));
+            let deb = package::build(&root, &binary, &out_dir, fast)?;
+            println!("{}", deb.display());
+            Ok(())
         }
         Cmd::BenchFailover { reps } => bench(&root, "bench-failover", &[&reps.to_string()]),
         Cmd::BenchCpu { secs } => bench(&root, "bench-cpu", &[&secs.to_string()]),

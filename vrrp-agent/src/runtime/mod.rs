@@ -7,8 +7,8 @@
 //!   change);
 //! - a link event from rtnetlink (an instance's own interface, a `track_interface`);
 //! - a tracking result (a `vrrp_script` run, a track file written);
-//! - a signal (SIGTERM/SIGINT stop, SIGHUP reloads; keepalived's dump signals are answered
-//!   with a log line, see `signals`).
+//! - a signal (SIGTERM/SIGINT stop, SIGHUP reloads; keepalived's dump signals write its dump
+//!   files, see `dumps`).
 //!
 //! A Backup does not wake per received advert. At its Master_Down deadline it first reads
 //! the kernel's record of the Master (shared memory, no syscall) and feeds the newest advert
@@ -16,6 +16,7 @@
 mod addresses;
 mod attach;
 mod control;
+mod dumps;
 mod groups;
 mod kernel;
 mod links;
@@ -284,7 +285,9 @@ pub async fn run(opts: RunOptions) -> Result<()> {
     let (control_server, control) = control::open(&opts).await?;
     let mut agent = Agent::start(&config, &opts, netlink).await?;
     agent.obs.control = control;
+    crate::systemd::notify_ready(agent.kernel.len());
     let result = agent.main_loop(&mut signals, scrapes).await;
+    crate::systemd::notify_stopping();
     agent.shutdown().await;
     drop(control_server);
     drop(lock);
@@ -540,6 +543,8 @@ impl Agent {
                 .await
                 .context("subscribing to link and address events")?,
         );
+        // systemd's WatchdogSec=: fed from this loop, so a hung loop gets restarted.
+        let mut watchdog = crate::systemd::Watchdog::from_env();
         loop {
             let next = self
                 .routers
@@ -558,12 +563,9 @@ impl Agent {
                             tracing::error!("reload rejected, the running configuration stays: {e:#}");
                         }
                     }
-                    signals::Request::Dump(d) => tracing::warn!(
-                        "{}: {} (as keepalived does) is not available in this version; carrying on",
-                        d.signal_name(),
-                        d.what()
-                    ),
+                    signals::Request::Dump(d) => self.write_dump(d),
                 },
+                () = watchdog.tick() => watchdog.ping(),
                 ev = async { links.as_mut()?.recv().await }, if links.is_some() => {
                     match ev {
                         Some(ev) => self.on_link(MonoTime::now(), &ev).await,
