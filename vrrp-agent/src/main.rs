@@ -26,6 +26,14 @@ enum Cmd {
             default_value = "/etc/keepalived/keepalived.conf"
         )]
         config: PathBuf,
+        /// keepalived's config id (its -i): `@ID` lines are kept for it. Default: the host
+        /// name up to its first dot.
+        #[arg(short = 'i', long, value_name = "ID")]
+        config_id: Option<String>,
+        /// Print only, with file:line, every place where this daemon and keepalived 2.2.7
+        /// behave differently, or where keepalived itself ignores something.
+        #[arg(long)]
+        compat: bool,
     },
     /// Run in the foreground until SIGTERM or SIGINT; logs go to stderr (--log-level, or
     /// RUST_LOG, which wins when set).
@@ -37,6 +45,10 @@ enum Cmd {
             default_value = "/etc/keepalived/keepalived.conf"
         )]
         config: PathBuf,
+        /// keepalived's config id (its -i): `@ID` lines are kept for it. Default: the host
+        /// name up to its first dot.
+        #[arg(short = 'i', long, value_name = "ID")]
+        config_id: Option<String>,
         /// Directory on a BPF filesystem to pin the maps under.
         #[arg(long, default_value = dataplane::DEFAULT_PIN_DIR)]
         pin_dir: PathBuf,
@@ -101,15 +113,32 @@ fn main() -> ExitCode {
         )
         .init();
     match cli.cmd {
-        Cmd::Check { config } => check(&config),
+        Cmd::Check {
+            config,
+            config_id,
+            compat,
+        } => {
+            if let Some(id) = config_id {
+                vrrp_agent::config::set_config_id(&id);
+            }
+            if compat {
+                check_compat(&config)
+            } else {
+                check(&config)
+            }
+        }
         Cmd::Run {
             config,
+            config_id,
             pin_dir,
             xdp_mode,
             pass_adverts,
             log_level: _,
             drop_unknown_vrids,
         } => {
+            if let Some(id) = config_id {
+                vrrp_agent::config::set_config_id(&id);
+            }
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -168,5 +197,48 @@ fn check(path: &std::path::Path) -> ExitCode {
             eprintln!("{}: {} error(s)", path.display(), e.errors.len());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `check --compat`: the findings about keepalived compatibility, one per line, then a
+/// summary; exit 0 when the file is usable.
+fn check_compat(path: &std::path::Path) -> ExitCode {
+    use vrrp_agent::config::Category;
+    let (warnings, errors, notes) = match vrrp_agent::config::load(path) {
+        Ok(loaded) => {
+            let notes = vrrp_agent::track::Tracking::new(&loaded.config)
+                .notes()
+                .to_vec();
+            (loaded.warnings, Vec::new(), notes)
+        }
+        Err(e) => (e.warnings, e.errors, Vec::new()),
+    };
+    let mut shown = 0;
+    for w in warnings.iter().filter(|w| w.category != Category::Advice) {
+        println!("{w} [{}]", w.category.label());
+        shown += 1;
+    }
+    for n in &notes {
+        println!(
+            "{}: warning: {n} [{}]",
+            path.display(),
+            Category::KeepalivedIgnores.label()
+        );
+        shown += 1;
+    }
+    for e in &errors {
+        println!("{} [refused]", e.as_error());
+    }
+    println!(
+        "{}: {} compatibility finding(s), {} error(s) (config id `{}`)",
+        path.display(),
+        shown,
+        errors.len(),
+        vrrp_agent::config::config_id()
+    );
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -374,7 +374,7 @@ pub(crate) const INSTANCE: &[(&str, Support)] = &[
     ("notify_master_rx_lower_pri", Unsupported),
     ("notify_priority_changes", Unsupported),
     ("smtp_alert", Unsupported),
-    ("lvs_sync_daemon_interface", Unsupported),
+    ("lvs_sync_daemon_interface", Skipped(LVS)),
     ("down_timer_adverts", Unsupported),
     ("timer_expired_backup", Unsupported),
     ("garp_extra_if", Unsupported),
