@@ -253,7 +253,9 @@ impl Builder<'_> {
         let kw = stmt.keyword();
         let name = kw.text.as_str();
         if let Some(parent) = parent {
-            if stmt.block.is_some() && keywords::lookup(Context::Root, name).is_some() {
+            if stmt.block.is_some()
+                && keywords::lookup(Context::Root, name) == Some(Support::Supported)
+            {
                 self.diags.error(
                     &kw.pos,
                     format!(

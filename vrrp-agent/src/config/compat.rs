@@ -49,7 +49,7 @@ fn check_block(ctx: Context, label: &str, block: &Block, diags: &mut Diags) {
             continue;
         }
         // A top-level block inside another is reported by the builder (a missing `}`).
-        if keywords::lookup(Context::Root, name).is_some() {
+        if keywords::lookup(Context::Root, name) == Some(Support::Supported) {
             continue;
         }
         let next = block.stmts[i + 1].pos();
