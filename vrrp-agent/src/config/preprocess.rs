@@ -248,7 +248,7 @@ impl Preprocessor {
                     );
                     return;
                 };
-                if (&rest[..id_end] == self.config_id) == rev {
+                if (rest[..id_end] == self.config_id) == rev {
                     return;
                 }
                 // Blank the condition, so that columns stay those of the file.
