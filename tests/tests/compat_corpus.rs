@@ -239,3 +239,85 @@ fn keepalived_and_vrrp_agent_agree_on_the_corpus() -> Result<()> {
     assert!(report.is_empty(), "{}", report.join("\n\n"));
     Ok(())
 }
+
+/// The cloud pattern keepalived runs: VRRPv2 instances without `virtual_ipaddress`, unicast,
+/// the notify script moving the address. The agent (priority 150) and keepalived (100) on
+/// one LAN: the agent becomes Master and runs its notify_master; keepalived, started then,
+/// receiving the agent's adverts (count 0), stays Backup although it would take over after
+/// Master_Down_Interval (~3.6 s) without them; when the agent stops (priority 0), keepalived
+/// takes over (the positive control that its transitions show in its log); then an agent of
+/// lower priority stays Backup under keepalived's count-0 adverts.
+#[test]
+fn an_instance_without_addresses_runs_against_keepalived() -> Result<()> {
+    use std::{net::Ipv4Addr, time::Duration};
+    use vrrp_tests::{keepalived, start_agent, wait_for, Lan, TempDir};
+
+    let dir = TempDir::new("ppnovip")?;
+    let mut lan = Lan::new()?;
+    let routers = [Ipv4Addr::new(198, 18, 5, 1), Ipv4Addr::new(198, 18, 5, 2)];
+    let a = lan.add_host("ppa", routers[0])?;
+    let k = lan.add_host("ppk", routers[1])?;
+    let marker = dir.path().join("agent-master");
+    let script = dir.path().join("notify.sh");
+    fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", marker.display()),
+    )?;
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755))?;
+    let conf = |iface: &str, me: Ipv4Addr, peer: Ipv4Addr, priority: u8, notify: bool| {
+        let notify = if notify {
+            format!("    notify_master \"{} MASTER\"\n", script.display())
+        } else {
+            String::new()
+        };
+        format!(
+            "global_defs {{\n    enable_script_security\n    script_user root\n}}\n\
+             vrrp_instance CLOUD {{\n    state BACKUP\n    interface {iface}\n    \
+             virtual_router_id 77\n    priority {priority}\n    advert_int 1\n    \
+             unicast_src_ip {me}\n    unicast_peer {{\n        {peer}\n    }}\n{notify}}}\n"
+        )
+    };
+    let aa = conf(&lan.hosts[a].iface, routers[0], routers[1], 150, true);
+    let mut agent = start_agent(&lan.hosts[a].ns, dir.path(), "ppa", &aa)?;
+    agent
+        .proc
+        .wait_log("-> Master:", Duration::from_secs(10))
+        .context("the agent did not become Master")?;
+    let ka = conf(&lan.hosts[k].iface, routers[1], routers[0], 100, false);
+    let mut kproc = keepalived(&lan.hosts[k].ns, dir.path(), "ppk", &ka)?;
+    kproc
+        .wait_log("Entering BACKUP STATE", Duration::from_secs(10))
+        .context("keepalived did not start")?;
+    assert!(
+        wait_for(Duration::from_secs(5), || fs::read_to_string(&marker)
+            .ok()
+            .filter(|s| s.contains("MASTER")))
+        .is_some(),
+        "notify_master did not run"
+    );
+    // Three times keepalived's Master_Down_Interval with the agent advertising.
+    std::thread::sleep(Duration::from_secs(6));
+    let klog = kproc.log_text();
+    assert!(
+        klog.contains("Entering BACKUP STATE") && !klog.contains("Entering MASTER STATE"),
+        "keepalived left Backup while the agent advertised:\n{klog}"
+    );
+    agent.proc.signal(libc::SIGTERM);
+    kproc
+        .wait_log("Entering MASTER STATE", Duration::from_secs(10))
+        .context("keepalived did not take over when the agent stopped")?;
+    let _ = agent.proc.wait_timeout(Duration::from_secs(5));
+    // The other direction: an agent of lower priority receives keepalived's count-0 adverts
+    // and stays Backup (without them it would take over after ~3.8 s).
+    let low = conf(&lan.hosts[a].iface, routers[0], routers[1], 50, false);
+    let mut agent2 = start_agent(&lan.hosts[a].ns, dir.path(), "ppa2", &low)?;
+    std::thread::sleep(Duration::from_secs(6));
+    let alog = agent2.proc.log_text();
+    assert!(
+        alog.contains("-> Backup:") && !alog.contains("-> Master:"),
+        "the agent took over from keepalived, whose adverts carry no address:\n{alog}"
+    );
+    agent2.proc.signal(libc::SIGTERM);
+    let _ = agent2.proc.wait_timeout(Duration::from_secs(5));
+    Ok(())
+}
