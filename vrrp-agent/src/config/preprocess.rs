@@ -31,7 +31,10 @@ const MAX_REPLACEMENTS: usize = 1000;
 /// A line that grows beyond this by replacements is an error.
 const MAX_LINE: usize = 64 * 1024;
 /// Produced lines beyond this (for all files together) are an error.
-const MAX_LINES: usize = 2_000_000;
+const MAX_LINES: usize = 1_000_000;
+/// Values of one `~SEQ` beyond this are an error (keepalived.conf(5)'s largest example
+/// nests sequences of 8, 32 and 254 values).
+const MAX_SEQ_VALUES: usize = 65_536;
 
 static CONFIG_ID: OnceLock<String> = OnceLock::new();
 
@@ -552,10 +555,17 @@ impl Preprocessor {
         let mut sets = Vec::new();
         let mut v = start;
         loop {
-            let text = if hex { format!("{v:x}") } else { v.to_string() };
-            sets.push(vec![(var.to_owned(), text)]);
-            if sets.len() > MAX_LINES {
-                break;
+            let value = if hex { format!("{v:x}") } else { v.to_string() };
+            sets.push(vec![(var.to_owned(), value)]);
+            if sets.len() > MAX_SEQ_VALUES {
+                diags.error(
+                    &origin.pos(),
+                    format!(
+                        "this ~SEQ has more than {MAX_SEQ_VALUES} values; split it, or write \
+                         fewer lines"
+                    ),
+                );
+                return Some((Vec::new(), text));
             }
             v = v.checked_add(step)?;
             if (step > 0 && v > end) || (step < 0 && v < end) {

@@ -220,10 +220,14 @@ fn self_referencing_parameters_end_with_an_error() {
 }
 
 #[test]
-fn a_huge_sequence_is_capped() {
-    let (lines, errors, _) = expand("~SEQ(A,1,2000) ~SEQ(B,1,2000) ${A}.${B}", "x");
-    assert!(lines.len() <= 2_000_000);
+fn huge_sequences_are_capped() {
+    let (lines, errors, _) = expand("~SEQ(A,1,1200) ~SEQ(B,1,1200) ${A}.${B}", "x");
+    assert_eq!(lines.len(), 1_000_000);
     assert_eq!(errors.len(), 1);
+    assert!(errors[0].message.contains("more than 1000000 lines"));
+    let (lines, errors, _) = expand("~SEQ(A,1,100000000) ${A}", "x");
+    assert!(lines.is_empty());
+    assert!(errors[0].message.contains("more than 65536 values"));
 }
 
 const BASE: &str = "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n";
