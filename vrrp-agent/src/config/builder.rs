@@ -230,13 +230,13 @@ impl Builder<'_> {
                     ),
                 );
             }
-            Some(Support::Skipped(subsystem)) => self.diags.warn_once_as(
+            // Every occurrence, so that `check --compat` lists every place.
+            Some(Support::Skipped(subsystem)) => self.diags.warn_as(
                 Category::Differs,
-                name,
                 &kw.pos,
                 format!(
                     "`{name}` belongs to {subsystem}, which this VRRP daemon does not include: \
-                     it is skipped (here and wherever else it appears)"
+                     it is skipped"
                 ),
             ),
             Some(Support::Ignored(why)) => self.diags.warn_as(

@@ -8,7 +8,7 @@
 //! - [`Support::Unsupported`]: a VRRP keyword keepalived knows and this project does not
 //!   implement: an error, never silently ignored;
 //! - [`Support::Skipped`]: belongs to another keepalived subsystem (LVS, BFD, email, SNMP,
-//!   ...): skipped with one warning;
+//!   ...): skipped with a warning at each occurrence;
 //! - [`Support::Ignored`]: not a keepalived keyword, but common in configurations found in the
 //!   wild; accepted with a warning that says why it has no effect.
 
