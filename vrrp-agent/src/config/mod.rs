@@ -3,8 +3,14 @@
 //! [`load`] behaves like `keepalived -t` for the VRRP part of a configuration: a usable file
 //! gives a [`Loaded`] (perhaps with warnings), anything else a [`ConfigError`] listing every
 //! problem as `FILE:LINE:COLUMN: error: MESSAGE`. The stages are separate modules:
+//! - `preprocess`: keepalived's preprocessor (`@ID` lines, `$NAME` parameters, `~SEQ`),
+//!   line by line, for the config id of [`config_id`];
 //! - `lexer`: words, braces, `;`, comments (`#`, `!`), quoted strings;
-//! - `parser`: a tree of statements, with `include` (globs, loops) expanded;
+//! - `parser`: a tree of statements, with `include` (globs, loops) expanded where the line
+//!   is, as keepalived reads it;
+//! - `compat`: where keepalived 2.2.7 reads something differently (unknown keywords and
+//!   their blocks, prefixes after addresses, odd timer values), with warnings that carry a
+//!   [`Category`] for `vrrp-agent check --compat`;
 //! - `keywords`: every keepalived keyword of the VRRP blocks and what this project does
 //!   with it (supported, unsupported = error, other subsystem = skipped with a warning);
 //! - `builder`: statements -> drafts, checking each value where it is written;

@@ -83,6 +83,7 @@ impl<'d> Parser<'d> {
     pub fn parse_text(&mut self, text: &str, path: &Path) -> Vec<Stmt> {
         let mut lines = Vec::new();
         self.expand(text, path, &mut lines);
+        self.pre.finish(self.diags);
         let tokens = lex_lines(&lines, self.diags);
         let dir = parent_dir(path);
         let mut cursor = 0;

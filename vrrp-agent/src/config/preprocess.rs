@@ -110,6 +110,10 @@ pub(crate) struct Preprocessor {
     produced: usize,
     random: u64,
     overflow_reported: bool,
+    /// The ids named by `@ID` / `@^ID` lines (the first place each is used), and whether
+    /// one of them was the config id.
+    ids: Vec<(String, Pos)>,
+    id_matched: bool,
 }
 
 impl Preprocessor {
@@ -126,6 +130,8 @@ impl Preprocessor {
             produced: 0,
             random: seed | 1,
             overflow_reported: false,
+            ids: Vec::new(),
+            id_matched: false,
         }
     }
 
@@ -138,6 +144,27 @@ impl Preprocessor {
     pub fn leave_file(&mut self) {
         self.pending = None;
         self.dirs.pop();
+    }
+
+    /// After the last file: a hint when `@ID` lines exist but none names the config id
+    /// (a forgotten `--config-id`: keepalived too then keeps only the `@^ID` lines).
+    pub fn finish(&self, diags: &mut Diags) {
+        if self.id_matched {
+            return;
+        }
+        if let Some((_, first)) = self.ids.first() {
+            let names: Vec<&str> = self.ids.iter().map(|(i, _)| i.as_str()).collect();
+            diags.warn(
+                first,
+                format!(
+                    "the conditional lines name {} but the config id is `{}`, so only their \
+                     `@^ID` lines apply (as in keepalived); give the id with --config-id (keepalived's \
+                     -i) if this is not meant",
+                    names.join(", "),
+                    self.config_id
+                ),
+            );
+        }
     }
 
     /// Preprocesses one physical line (without its `\n`), appending what it produces.
@@ -251,7 +278,13 @@ impl Preprocessor {
                     );
                     return;
                 };
-                if (rest[..id_end] == self.config_id) == rev {
+                let id = &rest[..id_end];
+                if id == self.config_id {
+                    self.id_matched = true;
+                } else if self.ids.len() < 16 && !self.ids.iter().any(|(i, _)| i == id) {
+                    self.ids.push((id.to_owned(), origin.pos()));
+                }
+                if (id == self.config_id) == rev {
                     return;
                 }
                 // Blank the condition, so that columns stay those of the file.

@@ -49,6 +49,21 @@ fn conditional_lines_follow_the_config_id() {
 }
 
 #[test]
+fn a_config_id_no_condition_names_is_worth_a_hint() {
+    let text = format!("{BASE}    @lb1 priority 150\n    virtual_ipaddress {{\n        198.18.0.10/24\n    }}\n}}\n");
+    let l = parse_str_as(&text, Path::new("t.conf"), "web7").expect("usable");
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.line == 4 && w.message.contains("name lb1 but the config id is `web7`")),
+        "{:?}",
+        l.warnings
+    );
+    let l = parse_str_as(&text, Path::new("t.conf"), "lb1").expect("usable");
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+}
+
+#[test]
 fn a_kept_conditional_line_keeps_its_columns() {
     let file = "  @lb1 priority 150\n";
     let (lines, _, _) = expand(file, "lb1");
