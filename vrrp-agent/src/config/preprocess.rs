@@ -241,6 +241,10 @@ impl Preprocessor {
         diags: &mut Diags,
         out: &mut Vec<Line>,
     ) {
+        if self.overflow_reported {
+            // Past the cap nothing more is produced; stop expanding at once.
+            return;
+        }
         if depth > MAX_DEPTH {
             diags.error(
                 &origin.pos(),

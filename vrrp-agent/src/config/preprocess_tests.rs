@@ -240,6 +240,27 @@ fn huge_sequences_are_capped() {
     assert_eq!(lines.len(), 1_000_000);
     assert_eq!(errors.len(), 1);
     assert!(errors[0].message.contains("more than 1000000 lines"));
+    // Multi-line parameters of 100 lines each using the next: 100^4 lines, stopped at the
+    // cap without walking the rest.
+    let mut text = String::new();
+    for (name, next) in [("A", "$B"), ("B", "$C"), ("C", "$D"), ("D", "x")] {
+        text.push_str(&format!("${name}= \\\n"));
+        for _ in 0..99 {
+            text.push_str(&format!("{next} \\\n"));
+        }
+        text.push_str(&format!("{next}\n\n"));
+    }
+    text.push_str("$A\n");
+    let started = std::time::Instant::now();
+    let (lines, errors, _) = expand(&text, "x");
+    // The cap counts the blank lines too (the ones ending the definitions).
+    assert!(
+        (999_990..=1_000_000).contains(&lines.len()),
+        "{}",
+        lines.len()
+    );
+    assert_eq!(errors.len(), 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
     let (lines, errors, _) = expand("~SEQ(A,1,100000000) ${A}", "x");
     assert!(lines.is_empty());
     assert!(errors[0].message.contains("more than 65536 values"));
