@@ -33,6 +33,14 @@ enum Cmd {
         /// With --peer: print the findings as one JSON object (see README).
         #[arg(long, requires = "peer")]
         json: bool,
+        /// keepalived's config id (its -i): `@ID` lines are kept for it. Default: the host
+        /// name up to its first dot.
+        #[arg(short = 'i', long, value_name = "ID")]
+        config_id: Option<String>,
+        /// Print only, with file:line, every place where this daemon and keepalived 2.2.7
+        /// behave differently, or where keepalived itself ignores something.
+        #[arg(long)]
+        compat: bool,
     },
     /// Run in the foreground until SIGTERM or SIGINT; logs go to stderr (--log-level, or
     /// RUST_LOG, which wins when set).
@@ -44,6 +52,10 @@ enum Cmd {
             default_value = "/etc/keepalived/keepalived.conf"
         )]
         config: PathBuf,
+        /// keepalived's config id (its -i): `@ID` lines are kept for it. Default: the host
+        /// name up to its first dot.
+        #[arg(short = 'i', long, value_name = "ID")]
+        config_id: Option<String>,
         /// Directory on a BPF filesystem to pin the maps under.
         #[arg(long, default_value = dataplane::DEFAULT_PIN_DIR)]
         pin_dir: PathBuf,
@@ -144,10 +156,24 @@ fn main() -> ExitCode {
     // Under systemd with stderr in the journal: `<N>` priority prefixes, no timestamps.
     systemd::init_logging(level.directive());
     match cli.cmd {
-        Cmd::Check { config, peer, json } if !peer.is_empty() => {
-            ExitCode::from(vrrp_agent::lint::report::check_nodes(&config, &peer, json))
+        Cmd::Check {
+            config,
+            peer,
+            json,
+            config_id,
+            compat,
+        } => {
+            if let Some(id) = config_id {
+                vrrp_agent::config::set_config_id(&id);
+            }
+            if !peer.is_empty() {
+                ExitCode::from(vrrp_agent::lint::report::check_nodes(&config, &peer, json))
+            } else if compat {
+                check_compat(&config)
+            } else {
+                check(&config)
+            }
         }
-        Cmd::Check { config, .. } => check(&config),
         Cmd::Status {
             instance,
             json,
@@ -159,6 +185,7 @@ fn main() -> ExitCode {
         } => vrrp_agent::control::cli::reload(control_socket, json),
         Cmd::Run {
             config,
+            config_id,
             pin_dir,
             xdp_mode,
             pass_adverts,
@@ -167,6 +194,9 @@ fn main() -> ExitCode {
             metrics_listen,
             control_socket,
         } => {
+            if let Some(id) = config_id {
+                vrrp_agent::config::set_config_id(&id);
+            }
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -310,5 +340,48 @@ fn check(path: &std::path::Path) -> ExitCode {
             eprintln!("{err}{}: {} error(s)", path.display(), e.errors.len());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `check --compat`: the findings about keepalived compatibility, one per line, then a
+/// summary; exit 0 when the file is usable.
+fn check_compat(path: &std::path::Path) -> ExitCode {
+    use vrrp_agent::config::Category;
+    let (warnings, errors, notes) = match vrrp_agent::config::load(path) {
+        Ok(loaded) => {
+            let notes = vrrp_agent::track::Tracking::new(&loaded.config)
+                .notes()
+                .to_vec();
+            (loaded.warnings, Vec::new(), notes)
+        }
+        Err(e) => (e.warnings, e.errors, Vec::new()),
+    };
+    let mut shown = 0;
+    for w in warnings.iter().filter(|w| w.category != Category::Advice) {
+        println!("{w} [{}]", w.category.label());
+        shown += 1;
+    }
+    for n in &notes {
+        println!(
+            "{}: warning: {n} [{}]",
+            path.display(),
+            Category::KeepalivedIgnores.label()
+        );
+        shown += 1;
+    }
+    for e in &errors {
+        println!("{} [refused]", e.as_error());
+    }
+    println!(
+        "{}: {} compatibility finding(s), {} error(s) (config id `{}`)",
+        path.display(),
+        shown,
+        errors.len(),
+        vrrp_agent::config::config_id()
+    );
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

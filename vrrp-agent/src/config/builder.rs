@@ -11,7 +11,7 @@ use std::{
 };
 
 use super::{
-    diagnostics::{Diags, Pos},
+    diagnostics::{Category, Diags, Pos},
     keywords::{self, did_you_mean, Context, Support},
     model::{
         Auth, InitialState, Notify, NotifyCommand, NotifyFifo, SmtpSettings, TrackFileDef,
@@ -255,15 +255,17 @@ impl Builder<'_> {
                     ),
                 );
             }
-            Some(Support::Skipped(subsystem)) => self.diags.warn_once(
-                name,
+            // Every occurrence, so that `check --compat` lists every place.
+            Some(Support::Skipped(subsystem)) => self.diags.warn_as(
+                Category::Differs,
                 &kw.pos,
                 format!(
                     "`{name}` belongs to {subsystem}, which this VRRP daemon does not include: \
-                     it is skipped (here and wherever else it appears)"
+                     it is skipped"
                 ),
             ),
-            Some(Support::Ignored(why)) => self.diags.warn(
+            Some(Support::Ignored(why)) => self.diags.warn_as(
+                Category::KeepalivedIgnores,
                 &kw.pos,
                 format!("`{name}` is accepted but has no effect: {why}"),
             ),
@@ -275,12 +277,10 @@ impl Builder<'_> {
     fn unknown(&mut self, ctx: Context, stmt: &Stmt, parent: Option<&Parent>) {
         let kw = stmt.keyword();
         let name = kw.text.as_str();
-        if let Some(message) = unsupported_syntax(name) {
-            self.diags.error(&kw.pos, message);
-            return;
-        }
         if let Some(parent) = parent {
-            if stmt.block.is_some() && keywords::lookup(Context::Root, name).is_some() {
+            if stmt.block.is_some()
+                && keywords::lookup(Context::Root, name) == Some(Support::Supported)
+            {
                 self.diags.error(
                     &kw.pos,
                     format!(
@@ -294,26 +294,7 @@ impl Builder<'_> {
                 return;
             }
         }
-        let candidates = ctx.table().iter().map(|(n, _)| *n);
-        let elsewhere: Vec<&str> = Context::ALL
-            .iter()
-            .filter(|c| **c != ctx && keywords::lookup(**c, name).is_some())
-            .map(|c| c.label())
-            .collect();
-        let place = ctx.where_();
-        let message = if !elsewhere.is_empty() {
-            format!(
-                "unknown keyword `{name}` {place}: it belongs in {}{}",
-                elsewhere.join(" or "),
-                did_you_mean(name, candidates)
-            )
-        } else {
-            match keywords::suggest(name, candidates) {
-                Some(s) => format!("unknown keyword `{name}` {place}; did you mean `{s}`?"),
-                None => format!("unknown keyword `{name}` {place}: keepalived has no such keyword; check the spelling"),
-            }
-        };
-        self.diags.error(&kw.pos, message);
+        super::compat::unknown_keyword(ctx, stmt, self.diags);
     }
 
     /// A keyword the tables call supported but no handler took: a bug, reported, not a panic.
@@ -1000,18 +981,9 @@ impl Builder<'_> {
                 d.preempt = Some((kw == "preempt", at.clone()));
             }
             "preempt_delay" => {
-                let expected = "seconds from 0 to 1000";
-                if let Some(w) = self.single(stmt, expected) {
-                    if let Some(v) = self.seconds(w, kw, expected) {
-                        if v > PREEMPT_DELAY_MAX {
-                            self.diags.error(
-                                &w.pos,
-                                format!("`{kw}` {} is out of range: expected {expected}", w.text),
-                            );
-                        } else {
-                            self.put(&mut d.preempt_delay, v, at, kw);
-                        }
-                    }
+                if let Some(w) = self.single(stmt, "seconds from 0 to 1000") {
+                    let v = super::compat::keepalived_timer(w, kw, PREEMPT_DELAY_MAX, self.diags);
+                    self.put(&mut d.preempt_delay, v, at, kw);
                 }
             }
             "authentication" => {
@@ -1020,10 +992,10 @@ impl Builder<'_> {
                 }
             }
             "unicast_src_ip" | "mcast_src_ip" => {
-                if let Some(ip) = self
-                    .single(stmt, "an IP address")
-                    .and_then(|w| Some((self.ip(w, kw)?, w)))
-                {
+                if let Some(ip) = self.single(stmt, "an IP address").and_then(|w| {
+                    let w = super::compat::drop_prefix(w, kw, self.diags);
+                    Some((self.ip(&w, kw)?, w))
+                }) {
                     let slot = if kw == "unicast_src_ip" {
                         &mut d.unicast_src_ip
                     } else {
@@ -1190,7 +1162,7 @@ impl Builder<'_> {
         let mut listed: HashSet<IpAddr> = d.unicast_peers.iter().map(|(p, _)| *p).collect();
         for line in &block.stmts {
             self.reject_block(line);
-            let first = line.keyword();
+            let first = &super::compat::drop_prefix(line.keyword(), "unicast_peer", self.diags);
             let Some(ip) = self.ip(first, "unicast_peer") else {
                 continue;
             };
@@ -1907,22 +1879,6 @@ fn join_command(words: &[Word]) -> String {
         .join(" ")
 }
 
-/// keepalived's preprocessor features this project does not implement.
-fn unsupported_syntax(keyword: &str) -> Option<String> {
-    let what = if keyword.starts_with('$') {
-        "parameter substitution (`$NAME=VALUE`, `$NAME`)"
-    } else if keyword.starts_with('@') {
-        "conditional configuration (`@ID ...`)"
-    } else if keyword.starts_with("~SEQ") || keyword.starts_with("~LST") {
-        "sequence and list blocks (`~SEQ`, `~LST`)"
-    } else {
-        return None;
-    };
-    Some(format!(
-        "keepalived's {what} is not supported by this project: write the statements out in full"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1955,8 +1911,8 @@ mod tests {
                 for value in ["", " 1", " { }"] {
                     let text = wrap(ctx, &format!("{name}{value}"));
                     let mut diags = Diags::default();
-                    let stmts =
-                        Parser::new(&mut diags).parse_text(&text, Path::new("/nonexistent/x.conf"));
+                    let stmts = Parser::new(&mut diags, "test")
+                        .parse_text(&text, Path::new("/nonexistent/x.conf"));
                     let _ = build(&stmts, &mut diags);
                     let (errors, _) = diags.finish();
                     assert!(

@@ -8,7 +8,7 @@
 //! - [`Support::Unsupported`]: a VRRP keyword keepalived knows and this project does not
 //!   implement: an error, never silently ignored;
 //! - [`Support::Skipped`]: belongs to another keepalived subsystem (LVS, BFD, email, SNMP,
-//!   ...): skipped with one warning;
+//!   ...): skipped with a warning at each occurrence;
 //! - [`Support::Ignored`]: not a keepalived keyword, but common in configurations found in the
 //!   wild; accepted with a warning that says why it has no effect.
 
@@ -379,7 +379,7 @@ pub(crate) const INSTANCE: &[(&str, Support)] = &[
     ("notify_master_rx_lower_pri", Unsupported),
     ("notify_priority_changes", Unsupported),
     ("smtp_alert", Supported),
-    ("lvs_sync_daemon_interface", Unsupported),
+    ("lvs_sync_daemon_interface", Skipped(LVS)),
     ("down_timer_adverts", Unsupported),
     ("timer_expired_backup", Unsupported),
     ("garp_extra_if", Unsupported),

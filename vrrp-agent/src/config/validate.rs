@@ -8,7 +8,7 @@ use std::{
 
 use super::{
     builder::{Drafts, GarpDraft, HostCheck, InstanceDraft, SyncGroupDraft},
-    diagnostics::{Diags, Pos},
+    diagnostics::{Category, Diags, Pos},
     keywords::did_you_mean,
     model::{
         max_advertised, Config, Family, GarpSettings, GlobalDefs, InitialState, Instance,
@@ -213,7 +213,7 @@ fn dedup_named<T>(
 }
 
 fn finish_instance(
-    d: InstanceDraft,
+    mut d: InstanceDraft,
     global: &GlobalDefs,
     global_lower: (Option<Duration>, Option<u32>),
     diags: &mut Diags,
@@ -237,17 +237,6 @@ fn finish_instance(
         );
         complete = false;
     }
-    if d.vip_lines == 0 {
-        diags.error(
-            &d.pos,
-            format!(
-                "vrrp_instance {name} has no virtual_ipaddress: add `virtual_ipaddress {{ ADDRESS/PREFIX }}` \
-                 (keepalived requires at least one)"
-            ),
-        );
-        complete = false;
-    }
-
     // Family: that of the first virtual address; the others must match.
     let family = d
         .vips
@@ -257,20 +246,29 @@ fn finish_instance(
         .or(d.mcast_src_ip.as_ref().map(|(ip, _)| Family::of(ip)))
         .or(d.unicast_peers.first().map(|(ip, _)| Family::of(ip)))
         .unwrap_or_default();
-    if let Some(first) = d.vips.first() {
-        for vip in d.vips.iter().filter(|v| v.family() != family) {
-            diags.error(
+    let no_vip_lines = d.vip_lines == 0;
+    if let Some(first) = d.vips.first().cloned() {
+        d.vips.retain(|vip| {
+            if vip.family() == family {
+                return true;
+            }
+            diags.warn_as(
+                Category::KeepalivedIgnores,
                 &vip.location,
                 format!(
-                    "virtual_ipaddress mixes IPv4 and IPv6: {} is {} but the first address ({} at {}) is \
-                     {family}; move it to virtual_ipaddress_excluded or to a second vrrp_instance",
+                    "{} is {} but vrrp_instance {name} is {family} (its first address, {} at {}): \
+                     keepalived ignores it (\"address family must match VRRP instance\"), and so \
+                     does this daemon; move it to virtual_ipaddress_excluded (set with the \
+                     instance, not advertised) or to an {} instance",
                     vip.addr,
                     vip.family(),
                     first.addr,
-                    first.location
+                    first.location,
+                    vip.family()
                 ),
             );
-        }
+            false
+        });
     }
     let family_word = if d.vips.is_empty() {
         "this instance's addresses"
@@ -320,6 +318,36 @@ fn finish_instance(
         (Some((v, _)), _) => *v,
         (None, _) => global.default_version(),
     };
+
+    if d.vips.is_empty() {
+        let lines = if no_vip_lines {
+            "has no virtual_ipaddress"
+        } else {
+            "has no usable virtual_ipaddress left"
+        };
+        if version == Version::V3 || family == Family::V6 {
+            diags.error(
+                &d.pos,
+                format!(
+                    "vrrp_instance {name} {lines}: keepalived refuses a {version} or IPv6 instance \
+                     without one (\"No VIP specified; at least one is required\"); add \
+                     `virtual_ipaddress {{ ADDRESS/PREFIX }}`"
+                ),
+            );
+            complete = false;
+        } else {
+            diags.warn_as(
+                Category::KeepalivedIgnores,
+                &d.pos,
+                format!(
+                    "vrrp_instance {name} {lines}: keepalived runs it with the warning \"No VIP \
+                     specified; at least one is sensible\", and so does this daemon: its adverts \
+                     list no address, and a change of state moves no address (a notify script \
+                     may)"
+                ),
+            );
+        }
+    }
 
     let advert_int = match &d.advert_int {
         None => Duration::from_secs(1),
