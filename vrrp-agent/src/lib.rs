@@ -12,6 +12,7 @@ pub mod notify;
 pub mod process;
 pub mod runtime;
 pub mod track;
+pub mod tuning;
 pub mod tx;
 pub mod units;
 pub mod wire;

@@ -21,6 +21,9 @@ use super::{
     values::{parse_bool, parse_int, parse_ip, parse_seconds, parse_uint},
 };
 
+mod extras;
+pub(crate) use extras::{GlobalExtra, InstanceExtra};
+
 /// Linux's limit on interface names (IFNAMSIZ - 1); also the limit on address labels.
 const IFNAME_MAX: usize = 15;
 /// keepalived's limit on preempt_delay.
@@ -97,6 +100,8 @@ pub(crate) struct GlobalDraft {
     pub notify_fifo: Slot<NotifyFifo>,
     pub vrrp_notify_fifo: Slot<NotifyFifo>,
     pub v3_checksum_as_v2: Slot<bool>,
+    /// Process tuning, start-up delay (see `extras`).
+    pub extra: GlobalExtra,
 }
 
 #[derive(Debug)]
@@ -135,6 +140,8 @@ pub(crate) struct InstanceDraft {
     pub track_files: Vec<TrackRef>,
     pub notify: Notify,
     pub v3_checksum_as_v2: Slot<bool>,
+    /// dont_track_primary, promote_secondaries, unicast_fault_no_peer (see `extras`).
+    pub extra: InstanceExtra,
     /// Supported keywords written in the block, valid or not (so that an invalid value is
     /// not also reported as a missing one).
     pub seen: HashSet<String>,
@@ -703,11 +710,17 @@ impl Builder<'_> {
                 "vrrp_check_unicast_src" => self.flag(stmt),
                 garp if garp.starts_with("vrrp_g") || garp == "vrrp_min_garp" => {
                     let key = &garp["vrrp_".len()..];
-                    if !self.garp(key, stmt, &mut g.garp) {
+                    if !self.garp(key, stmt, &mut g.garp)
+                        && !self.global_extra(garp, stmt, &mut g.extra)
+                    {
                         self.internal(stmt);
                     }
                 }
-                _ => self.internal(stmt),
+                other => {
+                    if !self.global_extra(other, stmt, &mut g.extra) {
+                        self.internal(stmt);
+                    }
+                }
             }
         }
         self.out.global = g;
@@ -876,6 +889,7 @@ impl Builder<'_> {
             track_files: Vec::new(),
             notify: Notify::default(),
             v3_checksum_as_v2: None,
+            extra: InstanceExtra::default(),
             seen: HashSet::new(),
         };
         for stmt in &block.stmts {
@@ -1035,11 +1049,17 @@ impl Builder<'_> {
             }
             "check_unicast_src" => self.flag(stmt),
             garp if garp.starts_with("garp_") => {
-                if !self.garp(garp, stmt, &mut d.garp) {
+                if !self.garp(garp, stmt, &mut d.garp)
+                    && !self.instance_extra(garp, stmt, &mut d.extra, parent)
+                {
                     self.internal(stmt);
                 }
             }
-            _ => self.internal(stmt),
+            other => {
+                if !self.instance_extra(other, stmt, &mut d.extra, parent) {
+                    self.internal(stmt);
+                }
+            }
         }
     }
 

@@ -24,13 +24,15 @@ mod validate;
 mod values;
 
 #[cfg(test)]
+mod keywords_tests;
+#[cfg(test)]
 mod tests;
 
 pub use diagnostics::{ConfigError, Diagnostic, Location, MAX_ERRORS};
 pub use model::{
     max_advertised, Auth, Config, Family, GarpSettings, GlobalDefs, InitialState, Instance, Notify,
-    NotifyCommand, NotifyFifo, SyncGroup, TrackFileDef, TrackFileInit, TrackRef, TtlRange, Version,
-    VirtualAddress, VrrpScript, DEFAULT_MTU,
+    NotifyCommand, NotifyFifo, ProcessTuning, SyncGroup, TrackFileDef, TrackFileInit, TrackRef,
+    TtlRange, Version, VirtualAddress, VrrpScript, DEFAULT_MTU, RLIMIT_RTTIME_DEFAULT_US,
 };
 
 use diagnostics::{Diags, Pos};

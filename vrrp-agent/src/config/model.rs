@@ -193,6 +193,52 @@ pub struct GlobalDefs {
     /// `v3_checksum_as_v2` (keepalived 2.2.8): the default for instances: compute VRRPv3
     /// IPv4 checksums without the pseudo-header (RFC 9568, Cisco, Juniper).
     pub v3_checksum_as_v2: bool,
+    /// `vrrp_priority`, `vrrp_no_swap`, `vrrp_rt_priority`, `vrrp_cpu_affinity`,
+    /// `vrrp_rlimit_rttime`: how the daemon's process is scheduled and kept in memory.
+    pub tuning: ProcessTuning,
+    /// `vrrp_startup_delay`: Backups wait this long more before their first Master_Down
+    /// timer can fire (keepalived: only at start-up, not on reload).
+    pub startup_delay: Option<Duration>,
+}
+
+/// keepalived's RLIMIT_RTTIME when `vrrp_rt_priority` is set and `vrrp_rlimit_rttime` is not
+/// (`RT_RLIMIT_DEFAULT`, microseconds of CPU time without a blocking call).
+pub const RLIMIT_RTTIME_DEFAULT_US: u64 = 10_000;
+
+/// Process scheduling settings of `global_defs` (applied once at start-up).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProcessTuning {
+    /// `vrrp_priority`: the nice value, -20..=19. keepalived applies it only without a
+    /// real-time priority.
+    pub nice: Option<i32>,
+    /// `vrrp_no_swap`: lock the process in memory (`mlockall`).
+    pub no_swap: bool,
+    /// `vrrp_rt_priority`: SCHED_RR at this priority (1..=99, keepalived clamps to it).
+    pub rt_priority: Option<u32>,
+    /// `vrrp_cpu_affinity`: CPU numbers to run on (empty = no change).
+    pub cpu_affinity: Vec<usize>,
+    /// `vrrp_rlimit_rttime`: the RLIMIT_RTTIME hard limit in microseconds, set (with a soft
+    /// limit of half) with a real-time priority only.
+    pub rlimit_rttime_us: Option<u64>,
+    /// Where these were written, for the start-up log (the first of them).
+    pub location: Option<Location>,
+}
+
+impl ProcessTuning {
+    /// Nothing to apply.
+    pub fn is_empty(&self) -> bool {
+        self.nice.is_none()
+            && !self.no_swap
+            && self.rt_priority.is_none()
+            && self.cpu_affinity.is_empty()
+            && self.rlimit_rttime_us.is_none()
+    }
+
+    /// The RLIMIT_RTTIME hard limit that goes with the real-time priority, if one is set.
+    pub fn effective_rlimit_rttime_us(&self) -> Option<u64> {
+        self.rt_priority
+            .map(|_| self.rlimit_rttime_us.unwrap_or(RLIMIT_RTTIME_DEFAULT_US))
+    }
 }
 
 impl GlobalDefs {
@@ -324,6 +370,15 @@ pub struct Instance {
     pub notify: Notify,
     /// `v3_checksum_as_v2` (instance or global): v3 IPv4 checksum without pseudo-header.
     pub v3_checksum_as_v2: bool,
+    /// `dont_track_primary`: its own interface going down or losing carrier does not put
+    /// it in FAULT.
+    pub dont_track_primary: bool,
+    /// `promote_secondaries`: set the interface's `promote_secondaries` sysctl, so that
+    /// removing a primary address (a VIP) keeps the secondaries of its subnet.
+    pub promote_secondaries: bool,
+    /// `unicast_fault_no_peer`: without `unicast_peer`, stay in FAULT instead of falling back
+    /// to multicast.
+    pub unicast_fault_no_peer: bool,
 }
 
 impl Instance {

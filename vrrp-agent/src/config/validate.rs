@@ -74,6 +74,8 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         notify_fifo: global.notify_fifo.map(|(v, _)| v),
         vrrp_notify_fifo: global.vrrp_notify_fifo.map(|(v, _)| v),
         v3_checksum_as_v2: global.v3_checksum_as_v2.is_some_and(|(v, _)| v),
+        tuning: global.extra.tuning(),
+        startup_delay: global.extra.startup_delay(),
     };
 
     let mut config = Config {
@@ -374,6 +376,9 @@ fn finish_instance(
             .v3_checksum_as_v2
             .map(|(v, _)| v)
             .unwrap_or(global.v3_checksum_as_v2),
+        dont_track_primary: d.extra.dont_track_primary,
+        promote_secondaries: d.extra.promote_secondaries,
+        unicast_fault_no_peer: d.extra.unicast_fault_no_peer,
     })
 }
 

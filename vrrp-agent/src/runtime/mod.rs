@@ -20,6 +20,7 @@ mod kernel;
 mod links;
 pub mod lock;
 mod lograte;
+mod options;
 mod reload;
 mod setup;
 pub mod signals;
@@ -162,7 +163,10 @@ impl Vrouter {
 
     /// Why this instance itself must be in FAULT, if it must.
     fn own_fault(&self) -> Option<String> {
-        if self.link_fault {
+        if let Some(why) = options::config_fault(&self.inst) {
+            return Some(why);
+        }
+        if self.link_fault && options::tracks_own_link(&self.inst) {
             return Some(format!(
                 "interface {} is down or has no carrier",
                 self.iface
@@ -258,6 +262,13 @@ pub async fn run(opts: RunOptions) -> Result<()> {
     if config.instances.is_empty() {
         bail!("{}: no vrrp_instance configured", opts.config.display());
     }
+
+    crate::tuning::apply(&config.global.tuning);
+    if !options::startup_delay(&config, &mut signals).await {
+        return Ok(());
+    }
+    // Turned off again when this returns (keepalived resets what it set).
+    let _promoted = options::promote_secondaries(&config);
 
     let netlink = Netlink::connect().await.context("opening rtnetlink")?;
     let mut agent = Agent::start(&config, &opts, netlink).await?;

@@ -1,0 +1,251 @@
+//! keepalived keywords with a runtime effect, on a real agent in network namespaces named
+//! `kw...`: process tuning (`vrrp_no_swap`, `vrrp_rt_priority`, `vrrp_rlimit_rttime`,
+//! `vrrp_cpu_affinity`, `vrrp_priority`) read back from /proc; `vrrp_startup_delay`;
+//! `dont_track_primary`; `unicast_fault_no_peer`; `promote_secondaries`. Each with a
+//! control (the same lab without the keyword) where the effect is an absence. Needs root.
+use std::time::{Duration, Instant};
+
+use vrrp_tests::{start_agent_with, wait_for, Agent, TempDir, VethPair};
+
+/// One v3 instance on A's end of `lab`, priority 254, advert_int 0.1, with `extra` lines.
+fn conf(lab: &VethPair, globals: &str, extra: &str) -> String {
+    format!(
+        "global_defs {{\n{globals}\n}}\nvrrp_instance VI_1 {{\n    state BACKUP\n    interface {}\n    \
+         virtual_router_id 42\n    priority 254\n    version 3\n    advert_int 0.1\n{extra}\n    \
+         virtual_ipaddress {{\n        198.18.0.42/24\n    }}\n}}\n",
+        lab.a_if
+    )
+}
+
+fn start(lab: &VethPair, dir: &TempDir, tag: &str, text: &str) -> Agent {
+    start_agent_with(&lab.a, dir.path(), tag, text, &[]).unwrap()
+}
+
+fn wait_state(agent: &Agent, needle: &str, secs: u64) -> bool {
+    wait_for(Duration::from_secs(secs), || {
+        agent.proc.log_text().contains(needle).then_some(())
+    })
+    .is_some()
+}
+
+/// Field `n` (1-based, as in proc(5)) of /proc/PID/stat.
+fn stat_field(pid: u32, n: usize) -> i64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split_whitespace().nth(n - 3).unwrap().parse().unwrap()
+}
+
+fn status_line(pid: u32, key: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+        .trim()
+        .to_owned()
+}
+
+fn vm_lck_kb(pid: u32) -> u64 {
+    status_line(pid, "VmLck")
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// (soft, hard) of "Max realtime timeout" in /proc/PID/limits.
+fn rttime_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max realtime timeout"))
+        .unwrap();
+    let mut w = line["Max realtime timeout".len()..].split_whitespace();
+    (w.next().unwrap().to_owned(), w.next().unwrap().to_owned())
+}
+
+const SCHED_OTHER: i64 = 0;
+const SCHED_RR: i64 = 2;
+
+#[test]
+fn real_time_tuning_is_applied_to_the_running_agent() {
+    let lab = VethPair::new("kwrt").unwrap();
+    let dir = TempDir::new("vrrp-kwrt").unwrap();
+
+    // Control: nothing configured, nothing changed.
+    let plain = start(&lab, &dir, "plain", &conf(&lab, "", ""));
+    let pid = plain.proc.pid();
+    assert_eq!(stat_field(pid, 41), SCHED_OTHER, "policy");
+    assert_eq!(vm_lck_kb(pid), 0);
+    assert_eq!(rttime_limits(pid).1, "unlimited");
+    drop(plain);
+
+    let text = conf(
+        &lab,
+        "    vrrp_no_swap\n    vrrp_rt_priority 11\n    vrrp_rlimit_rttime 60000\n    \
+         vrrp_cpu_affinity 0\n    vrrp_priority -7",
+        "",
+    );
+    let agent = start(&lab, &dir, "rt", &text);
+    let pid = agent.proc.pid();
+    assert!(
+        wait_state(&agent, "-> Master", 10),
+        "{}",
+        agent.proc.log_text()
+    );
+    // The thread that runs the loop (the main thread, pid) is SCHED_RR 11.
+    assert_eq!(stat_field(pid, 41), SCHED_RR, "policy");
+    assert_eq!(stat_field(pid, 40), 11, "rt_priority");
+    // Locked in memory.
+    assert!(vm_lck_kb(pid) > 0, "VmLck {}", vm_lck_kb(pid));
+    // RLIMIT_RTTIME: soft half, hard all.
+    assert_eq!(rttime_limits(pid), ("30000".to_owned(), "60000".to_owned()));
+    assert_eq!(status_line(pid, "Cpus_allowed_list"), "0");
+    // The nice value is not applied with a real-time priority (as keepalived), and said so.
+    assert_eq!(stat_field(pid, 19), 0, "nice");
+    let log = agent.proc.log_text();
+    assert!(log.contains("vrrp_priority -7 is not applied"), "{log}");
+    assert!(log.contains("SCHED_RR priority 11"), "{log}");
+    // Still a working Master: it keeps its address.
+    assert!(lab
+        .a
+        .ip(&["-o", "addr", "show", "dev", &lab.a_if])
+        .unwrap()
+        .contains("198.18.0.42/24"));
+}
+
+#[test]
+fn nice_value_without_real_time_priority() {
+    let lab = VethPair::new("kwni").unwrap();
+    let dir = TempDir::new("vrrp-kwni").unwrap();
+    let agent = start(&lab, &dir, "nice", &conf(&lab, "    vrrp_priority -7", ""));
+    let pid = agent.proc.pid();
+    assert_eq!(stat_field(pid, 19), -7, "nice");
+    assert_eq!(stat_field(pid, 41), SCHED_OTHER, "policy");
+}
+
+#[test]
+fn startup_delay_holds_every_instance_back() {
+    let lab = VethPair::new("kwsd").unwrap();
+    let dir = TempDir::new("vrrp-kwsd").unwrap();
+    const DELAY: Duration = Duration::from_secs(3);
+
+    // Control: without the delay, Master within a Master_Down_Interval (0.3 s) plus start-up.
+    let t0 = Instant::now();
+    let plain = start(&lab, &dir, "plain", &conf(&lab, "", ""));
+    assert!(
+        wait_state(&plain, "-> Master", 10),
+        "{}",
+        plain.proc.log_text()
+    );
+    let plain_took = t0.elapsed();
+    drop(plain);
+    assert!(plain_took < DELAY, "control took {plain_took:?}");
+
+    let t0 = Instant::now();
+    let delayed = start(
+        &lab,
+        &dir,
+        "delayed",
+        &conf(&lab, "    vrrp_startup_delay 3", ""),
+    );
+    assert!(
+        wait_state(&delayed, "-> Master", 15),
+        "{}",
+        delayed.proc.log_text()
+    );
+    let took = t0.elapsed();
+    assert!(took >= DELAY, "Master after {took:?}, before the 3 s delay");
+    assert!(took < DELAY + Duration::from_secs(10), "{took:?}");
+    assert!(delayed
+        .proc
+        .log_text()
+        .contains("vrrp_startup_delay: delaying"));
+}
+
+#[test]
+fn dont_track_primary_keeps_the_instance_when_its_interface_loses_carrier() {
+    let lab = VethPair::new("kwdt").unwrap();
+    let dir = TempDir::new("vrrp-kwdt").unwrap();
+    for (tag, extra, faults) in [
+        ("tracked", "", true),
+        ("untracked", "    dont_track_primary", false),
+    ] {
+        lab.b.ip(&["link", "set", &lab.b_if, "up"]).unwrap();
+        let agent = start(&lab, &dir, tag, &conf(&lab, "", extra));
+        assert!(
+            wait_state(&agent, "-> Master", 10),
+            "{}",
+            agent.proc.log_text()
+        );
+        // A's end loses carrier when B's end goes down.
+        lab.b.ip(&["link", "set", &lab.b_if, "down"]).unwrap();
+        assert!(
+            wait_state(&agent, "interface down or without carrier", 10),
+            "{tag}: the agent did not see the carrier loss\n{}",
+            agent.proc.log_text()
+        );
+        let went_fault = wait_state(&agent, "-> Fault", 2);
+        assert_eq!(went_fault, faults, "{tag}\n{}", agent.proc.log_text());
+        if !faults {
+            // Still holding its address.
+            assert!(lab
+                .a
+                .ip(&["-o", "addr", "show", "dev", &lab.a_if])
+                .unwrap()
+                .contains("198.18.0.42/24"));
+        }
+    }
+}
+
+#[test]
+fn unicast_fault_no_peer_holds_the_instance_in_fault() {
+    let lab = VethPair::new("kwuf").unwrap();
+    let dir = TempDir::new("vrrp-kwuf").unwrap();
+    let src = format!("    unicast_src_ip {}", VethPair::A_ADDR);
+    // Control: a unicast keyword without peers falls back to multicast (keepalived 2.2.7).
+    let plain = start(&lab, &dir, "plain", &conf(&lab, "", &src));
+    assert!(
+        wait_state(&plain, "-> Master", 10),
+        "{}",
+        plain.proc.log_text()
+    );
+    drop(plain);
+
+    let agent = start(
+        &lab,
+        &dir,
+        "fault",
+        &conf(&lab, "", &format!("{src}\n    unicast_fault_no_peer")),
+    );
+    assert!(
+        wait_state(
+            &agent,
+            "unicast_fault_no_peer is set and there is no unicast_peer",
+            10
+        ),
+        "{}",
+        agent.proc.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let log = agent.proc.log_text();
+    assert!(!log.contains("-> Master"), "{log}");
+}
+
+#[test]
+fn promote_secondaries_is_set_while_running_and_reset_at_exit() {
+    let lab = VethPair::new("kwps").unwrap();
+    let dir = TempDir::new("vrrp-kwps").unwrap();
+    let path = format!("/proc/sys/net/ipv4/conf/{}/promote_secondaries", lab.a_if);
+    let read = || {
+        let out = lab.a.output("cat", &[&path]).unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(read(), "0", "the lab starts with it off");
+    let mut agent = start(&lab, &dir, "ps", &conf(&lab, "", "    promote_secondaries"));
+    assert_eq!(read(), "1");
+    agent.proc.signal(libc::SIGTERM);
+    assert!(agent.proc.wait_timeout(Duration::from_secs(10)).is_some());
+    assert_eq!(read(), "0", "reset at exit\n{}", agent.proc.log_text());
+}
