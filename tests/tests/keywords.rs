@@ -116,6 +116,31 @@ fn real_time_tuning_is_applied_to_the_running_agent() {
 }
 
 #[test]
+fn keepalived_default_rttime_limit_does_not_kill_the_agent() {
+    // vrrp_rt_priority alone: keepalived's RLIMIT_RTTIME of 10 ms (soft 5 ms). The loop must
+    // block often enough, also through a reload, or the kernel kills it (SIGKILL).
+    let lab = VethPair::new("kwrl").unwrap();
+    let dir = TempDir::new("vrrp-kwrl").unwrap();
+    let mut agent = start(&lab, &dir, "rl", &conf(&lab, "    vrrp_rt_priority 5", ""));
+    let pid = agent.proc.pid();
+    assert!(wait_state(&agent, "-> Master", 10), "{}", agent.proc.log_text());
+    assert_eq!(rttime_limits(pid), ("5000".to_owned(), "10000".to_owned()));
+    assert_eq!(stat_field(pid, 41), SCHED_RR, "policy");
+    agent.proc.signal(libc::SIGHUP);
+    assert!(
+        wait_state(&agent, "reload", 10),
+        "no reload logged\n{}",
+        agent.proc.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        agent.proc.wait_timeout(Duration::ZERO).is_none(),
+        "the agent died\n{}",
+        agent.proc.log_text()
+    );
+}
+
+#[test]
 fn nice_value_without_real_time_priority() {
     let lab = VethPair::new("kwni").unwrap();
     let dir = TempDir::new("vrrp-kwni").unwrap();

@@ -8,6 +8,10 @@
 //! - `mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)`;
 //! - the CPU affinity (every CPU must be online, else none is set).
 //!
+//! The runtime applies it once the XDP program is loaded and the instances are set up: the
+//! verifier's work runs in the agent's process without blocking, and under a real-time
+//! policy counts against RLIMIT_RTTIME, whose hard limit kills the process (SIGKILL).
+//!
 //! The agent's event loop (which sends the adverts) runs on the thread that calls [`apply`];
 //! scheduling policy, nice value and affinity are per thread on Linux and are inherited by
 //! threads it starts later (the real-time policy is not, by `SCHED_RESET_ON_FORK`). A step

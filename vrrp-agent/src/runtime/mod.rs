@@ -263,7 +263,6 @@ pub async fn run(opts: RunOptions) -> Result<()> {
         bail!("{}: no vrrp_instance configured", opts.config.display());
     }
 
-    crate::tuning::apply(&config.global.tuning);
     if !options::startup_delay(&config, &mut signals).await {
         return Ok(());
     }
@@ -272,6 +271,9 @@ pub async fn run(opts: RunOptions) -> Result<()> {
 
     let netlink = Netlink::connect().await.context("opening rtnetlink")?;
     let mut agent = Agent::start(&config, &opts, netlink).await?;
+    // Once loaded: under a real-time policy the XDP verifier's CPU time counts against
+    // RLIMIT_RTTIME (keepalived's default of 10 ms would kill the start-up).
+    crate::tuning::apply(&config.global.tuning);
     let result = agent.main_loop(&mut signals).await;
     agent.shutdown().await;
     drop(lock);
