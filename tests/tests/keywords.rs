@@ -123,7 +123,11 @@ fn keepalived_default_rttime_limit_does_not_kill_the_agent() {
     let dir = TempDir::new("vrrp-kwrl").unwrap();
     let mut agent = start(&lab, &dir, "rl", &conf(&lab, "    vrrp_rt_priority 5", ""));
     let pid = agent.proc.pid();
-    assert!(wait_state(&agent, "-> Master", 10), "{}", agent.proc.log_text());
+    assert!(
+        wait_state(&agent, "-> Master", 10),
+        "{}",
+        agent.proc.log_text()
+    );
     assert_eq!(rttime_limits(pid), ("5000".to_owned(), "10000".to_owned()));
     assert_eq!(stat_field(pid, 41), SCHED_RR, "policy");
     agent.proc.signal(libc::SIGHUP);

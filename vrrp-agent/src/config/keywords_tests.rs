@@ -224,25 +224,18 @@ fn accepted_with_a_warning_that_says_why() {
 fn not_supported_yet_is_an_error_with_the_reason() {
     for (globals, body, line, column, fragment) in [
         (
-            "  vrrp_mcast_group4 224.0.0.19",
-            "",
-            2,
-            21,
-            "standard VRRP group",
-        ),
-        (
             "  vrrp_mcast_group6 ff02::1:12",
             "",
             2,
             21,
-            "standard VRRP group",
+            "use ff02::12 only",
         ),
         (
             "",
-            "    mcast_dst_ip 239.1.1.1",
+            "    mcast_dst_ip ff02::1:12",
             5,
             18,
-            "standard VRRP group",
+            "use ff02::12 only",
         ),
         (
             "  vrrp_garp_extra_if 5",
@@ -285,6 +278,48 @@ fn not_supported_yet_is_an_error_with_the_reason() {
         has(&e, line, column, "is not supported yet");
         has(&e, line, column, fragment);
     }
+}
+
+#[test]
+fn ipv4_multicast_group_of_adverts() {
+    let group = |l: &Loaded| l.config.instances[0].mcast_group;
+    let v4 = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+    // Default: the standard group.
+    let l = ok(&conf("", ""));
+    assert_eq!(group(&l), None);
+    assert_eq!(
+        l.config.instances[0].advert_group(),
+        v4("224.0.0.18").unwrap()
+    );
+    // The global group, unless the instance says otherwise.
+    let l = ok(&conf("  vrrp_mcast_group4 224.0.0.19", ""));
+    assert_eq!(group(&l), v4("224.0.0.19"));
+    assert_eq!(
+        l.config.global.mcast_group4,
+        Some("224.0.0.19".parse().unwrap())
+    );
+    let l = ok(&conf(
+        "  vrrp_mcast_group4 224.0.0.19",
+        "    mcast_dst_ip 239.1.1.1",
+    ));
+    assert_eq!(group(&l), v4("239.1.1.1"));
+    let l = ok(&conf(
+        "  vrrp_mcast_group4 224.0.0.19",
+        "    mcast_dst_ip 224.0.0.18",
+    ));
+    assert_eq!(group(&l), None);
+    // An IPv6 group for an IPv4 instance: keepalived skips it (the global group stays).
+    let l = ok(&conf(
+        "  vrrp_mcast_group4 224.0.0.19",
+        "    mcast_dst_ip ff02::12",
+    ));
+    assert_eq!(group(&l), v4("224.0.0.19"));
+    has(
+        &l.warnings,
+        5,
+        18,
+        "is not an IPv4 address like the instance's",
+    );
 }
 
 #[test]

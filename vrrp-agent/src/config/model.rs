@@ -199,6 +199,8 @@ pub struct GlobalDefs {
     /// `vrrp_startup_delay`: Backups wait this long more before their first Master_Down
     /// timer can fire (keepalived: only at start-up, not on reload).
     pub startup_delay: Option<Duration>,
+    /// `vrrp_mcast_group4`, when not 224.0.0.18: the group of IPv4 multicast adverts.
+    pub mcast_group4: Option<Ipv4Addr>,
 }
 
 /// keepalived's RLIMIT_RTTIME when `vrrp_rt_priority` is set and `vrrp_rlimit_rttime` is not
@@ -379,6 +381,9 @@ pub struct Instance {
     /// `unicast_fault_no_peer`: without `unicast_peer`, stay in FAULT instead of falling back
     /// to multicast.
     pub unicast_fault_no_peer: bool,
+    /// The multicast group of its adverts when not the standard one (`mcast_dst_ip`, else
+    /// the global `vrrp_mcast_group4`); IPv4 only.
+    pub mcast_group: Option<IpAddr>,
 }
 
 impl Instance {
@@ -405,6 +410,14 @@ impl Instance {
     /// The advert interval in the unit of the v3 header.
     pub fn advert_centisecs(&self) -> Centisecs {
         Centisecs::from_duration_round(self.advert_int).unwrap_or(Centisecs::V3_MAX)
+    }
+
+    /// The group its multicast adverts go to: `mcast_group`, else 224.0.0.18 / ff02::12.
+    pub fn advert_group(&self) -> IpAddr {
+        self.mcast_group.unwrap_or(match self.family {
+            Family::V4 => IpAddr::V4(crate::wire::VRRP_GROUP_V4),
+            Family::V6 => IpAddr::V6(crate::wire::VRRP_GROUP_V6),
+        })
     }
 
     /// The source address configured for adverts, if any.

@@ -76,6 +76,7 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         v3_checksum_as_v2: global.v3_checksum_as_v2.is_some_and(|(v, _)| v),
         tuning: global.extra.tuning(),
         startup_delay: global.extra.startup_delay(),
+        mcast_group4: global.extra.mcast_group4(),
     };
 
     let mut config = Config {
@@ -379,6 +380,7 @@ fn finish_instance(
         dont_track_primary: d.extra.dont_track_primary,
         promote_secondaries: d.extra.promote_secondaries,
         unicast_fault_no_peer: d.extra.unicast_fault_no_peer,
+        mcast_group: d.extra.mcast_group(family, global.mcast_group4, diags),
     })
 }
 

@@ -383,6 +383,9 @@ impl Agent {
                 self.sockets.len() - 1
             }
         };
+        if let Some(IpAddr::V4(group)) = plan.inst.mcast_group.filter(|_| !plan.inst.is_unicast()) {
+            self.sockets[socket].1.join_group(group)?;
+        }
         let mut vr = setup::build_router(plan, src, socket);
         if plan.inst.unicast_peers.is_empty() {
             vr.frame_socket = self.frame_socket(&plan.inst.interface, ifindex);
@@ -1056,9 +1059,19 @@ impl Agent {
                 let mut ok = true;
                 for (buf, &dst) in vr.built.iter_mut().zip(&vr.dsts) {
                     let built = match (frame_mac, vr.src) {
-                        (Some(mac), IpAddr::V4(src)) => {
-                            tx::build_advert_frame(&vr.repr, src, mac, vr.checksum, buf)
-                        }
+                        (Some(mac), IpAddr::V4(src)) => match dst {
+                            IpAddr::V4(group) => tx::build_advert_frame_to(
+                                &vr.repr,
+                                src,
+                                group,
+                                mac,
+                                vr.checksum,
+                                buf,
+                            ),
+                            IpAddr::V6(_) => {
+                                tx::build_advert_frame(&vr.repr, src, mac, vr.checksum, buf)
+                            }
+                        },
                         _ => tx::build_advert(&vr.repr, vr.src, dst, vr.checksum, buf),
                     };
                     if let Err(e) = built {

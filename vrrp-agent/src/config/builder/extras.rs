@@ -13,8 +13,8 @@ use std::{
 
 use super::{Builder, Parent, Slot};
 use crate::config::{
-    diagnostics::Pos,
-    model::{Location, ProcessTuning},
+    diagnostics::{Diags, Pos},
+    model::{Family, Location, ProcessTuning},
     parser::Stmt,
     values::{parse_int, parse_ip, parse_seconds},
 };
@@ -30,11 +30,11 @@ const RT_PRIORITY_MAX: i64 = 99;
 /// keepalived logs (but accepts) a start-up delay of a minute or more.
 const STARTUP_DELAY_LARGE: Duration = Duration::from_secs(60);
 
-/// Why a different multicast group is not supported yet.
-const GROUP_WHY: &str = "the XDP program and the advert sender use the standard VRRP group \
-    (224.0.0.18 / ff02::12) only, so adverts to another group would be neither sent nor \
-    recognised; remove the line (every router of the group must then use the standard group), \
-    or keep this configuration on keepalived";
+/// Why a different IPv6 multicast group is not supported yet.
+const GROUP6_WHY: &str = "IPv6 instances use ff02::12 only here (their adverts are checked \
+    and recorded by the XDP program, which knows no other IPv6 group); remove the line \
+    (every router of the group must then use ff02::12), or keep this configuration on \
+    keepalived";
 
 /// What `global_defs` says beyond the core keywords.
 #[derive(Debug, Default)]
@@ -45,6 +45,8 @@ pub(crate) struct GlobalExtra {
     pub cpu_affinity: Slot<Vec<usize>>,
     pub rlimit_rttime_us: Slot<u64>,
     pub startup_delay: Slot<Duration>,
+    /// `vrrp_mcast_group4` when valid and not 224.0.0.18.
+    pub mcast_group4: Slot<Ipv4Addr>,
 }
 
 impl GlobalExtra {
@@ -78,6 +80,10 @@ impl GlobalExtra {
     pub fn startup_delay(&self) -> Option<Duration> {
         self.startup_delay.as_ref().map(|(v, _)| *v)
     }
+
+    pub fn mcast_group4(&self) -> Option<Ipv4Addr> {
+        self.mcast_group4.as_ref().map(|(v, _)| *v)
+    }
 }
 
 /// What a `vrrp_instance` says beyond the core keywords.
@@ -86,6 +92,38 @@ pub(crate) struct InstanceExtra {
     pub dont_track_primary: bool,
     pub promote_secondaries: bool,
     pub unicast_fault_no_peer: bool,
+    /// `mcast_dst_ip` when a valid multicast group (standard ones included).
+    pub mcast_dst_ip: Slot<IpAddr>,
+}
+
+impl InstanceExtra {
+    /// The instance's advert group when not the standard one of `family`: its
+    /// `mcast_dst_ip` if of its family (keepalived skips one of the other family, with an
+    /// error it survives: a warning here), else the global group.
+    pub fn mcast_group(
+        &self,
+        family: Family,
+        global4: Option<Ipv4Addr>,
+        diags: &mut Diags,
+    ) -> Option<IpAddr> {
+        if let Some((addr, pos)) = &self.mcast_dst_ip {
+            if Family::of(addr) == family {
+                return (*addr != IpAddr::V4(GROUP_V4) && *addr != IpAddr::V6(GROUP_V6))
+                    .then_some(*addr);
+            }
+            diags.warn(
+                pos,
+                format!(
+                    "`mcast_dst_ip {addr}` is not an {family} address like the instance's: it is \
+                     ignored, as keepalived does"
+                ),
+            );
+        }
+        match family {
+            Family::V4 => global4.map(IpAddr::V4),
+            Family::V6 => None,
+        }
+    }
 }
 
 impl Builder<'_> {
@@ -250,7 +288,13 @@ impl Builder<'_> {
             "vrrp_mcast_group4" | "vrrp_mcast_group6" => {
                 let v6 = kw == "vrrp_mcast_group6";
                 if let Some(w) = self.single(stmt, "a multicast address") {
-                    self.mcast_group(w, kw, v6, "the standard group is used");
+                    match self.mcast_group(w, kw, v6, "the standard group is used") {
+                        Some(IpAddr::V4(group)) if group != GROUP_V4 => {
+                            self.put(&mut g.mcast_group4, group, at, kw);
+                        }
+                        Some(IpAddr::V4(_)) => g.mcast_group4 = None,
+                        _ => {}
+                    }
                 }
             }
             "vrrp_garp_extra_if" | "vrrp_vmac_garp_intvl" => {
@@ -327,7 +371,11 @@ impl Builder<'_> {
             "mcast_dst_ip" => {
                 if let Some(w) = self.single(stmt, "a multicast address") {
                     let v6 = w.text.contains(':');
-                    self.mcast_group(w, kw, v6, "adverts go to the standard group");
+                    if let Some(group) =
+                        self.mcast_group(w, kw, v6, "adverts go to the standard group")
+                    {
+                        self.put(&mut d.mcast_dst_ip, group, &w.pos, kw);
+                    }
                 }
             }
             "garp_extra_if" | "vmac_garp_intvl" => {
@@ -380,10 +428,16 @@ impl Builder<'_> {
         );
     }
 
-    /// A multicast group for adverts: the standard one is accepted (it is the default);
-    /// a non-multicast address or one of the wrong family is ignored with a warning as
-    /// keepalived does; any other group is not supported yet.
-    fn mcast_group(&mut self, w: &crate::config::parser::Word, kw: &str, v6: bool, ignored: &str) {
+    /// A multicast group for adverts, if usable: any IPv4 group; the standard IPv6 one (any
+    /// other is not supported yet, an error). A non-multicast address or one of the wrong
+    /// family is ignored with a warning, as keepalived does.
+    fn mcast_group(
+        &mut self,
+        w: &crate::config::parser::Word,
+        kw: &str,
+        v6: bool,
+        ignored: &str,
+    ) -> Option<IpAddr> {
         let family = if v6 { "IPv6" } else { "IPv4" };
         let addr = parse_ip(&w.text);
         let ok = match addr {
@@ -409,15 +463,17 @@ impl Builder<'_> {
                     }
                 ),
             );
-            return;
+            return None;
         }
-        let standard = matches!(addr, Some(IpAddr::V4(a)) if a == GROUP_V4)
-            || matches!(addr, Some(IpAddr::V6(a)) if a == GROUP_V6);
-        if !standard {
-            self.diags.error(
-                &w.pos,
-                format!("`{kw} {}` is not supported yet: {GROUP_WHY}", w.text),
-            );
+        if let Some(IpAddr::V6(a)) = addr {
+            if a != GROUP_V6 {
+                self.diags.error(
+                    &w.pos,
+                    format!("`{kw} {}` is not supported yet: {GROUP6_WHY}", w.text),
+                );
+                return None;
+            }
         }
+        addr
     }
 }
