@@ -429,3 +429,95 @@ fn mcast_group4_is_used_both_ways_with_keepalived() {
         "{ours:?}"
     );
 }
+
+/// The lines a FIFO reader got.
+fn fifo_lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn notify_priority_changes_writes_keepalived_lines_to_the_fifo() {
+    use vrrp_tests::{keepalived, Proc};
+    let lab = VethPair::new("kwnp").unwrap();
+    let dir = TempDir::new("vrrp-kwnp").unwrap();
+    let mut results = Vec::new();
+    for (tag, daemon_is_agent, keyword) in [
+        ("control", true, ""),
+        ("agent", true, "    notify_priority_changes"),
+        ("keepalived", false, "    notify_priority_changes"),
+    ] {
+        let fifo = dir.path().join(format!("{tag}.fifo"));
+        let out = dir.path().join(format!("{tag}.out"));
+        let track = dir.path().join(format!("{tag}.track"));
+        std::fs::write(&track, "0\n").unwrap();
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let mut reader = Proc::spawn(
+            "fifo reader",
+            std::process::Command::new("cat").arg(&fifo),
+            &out,
+        )
+        .unwrap();
+        let globals = format!("    vrrp_notify_fifo {}", fifo.display());
+        let extra = format!("{keyword}\n    track_file {{\n        TF weight -10\n    }}");
+        let text = format!(
+            "vrrp_track_file TF {{\n    file {}\n}}\n{}",
+            track.display(),
+            conf(&lab, &globals, &extra)
+        );
+        let master = "INSTANCE \"VI_1\" MASTER 254".to_owned();
+        let daemon: Box<dyn std::any::Any> = if daemon_is_agent {
+            Box::new(start(&lab, &dir, tag, &text))
+        } else {
+            let mut ka = keepalived(&lab.a, dir.path(), tag, &text).unwrap();
+            ka.wait_log("Entering MASTER STATE", Duration::from_secs(20))
+                .unwrap();
+            Box::new(ka)
+        };
+        assert!(
+            wait_for(Duration::from_secs(10), || fifo_lines(&out)
+                .contains(&master)
+                .then_some(()))
+            .is_some(),
+            "{tag}: {:?}",
+            fifo_lines(&out)
+        );
+        // The file says 1: priority 254 - 10.
+        std::fs::write(&track, "1\n").unwrap();
+        let want = "INSTANCE \"VI_1\" MASTER_PRIORITY 244".to_owned();
+        let seen = wait_for(Duration::from_secs(5), || {
+            fifo_lines(&out).contains(&want).then_some(())
+        })
+        .is_some();
+        drop(daemon);
+        reader.signal(libc::SIGTERM);
+        let _ = reader.wait_timeout(Duration::from_secs(2));
+        results.push((tag, seen, fifo_lines(&out)));
+    }
+    let seen: Vec<(&str, bool)> = results.iter().map(|(t, s, _)| (*t, *s)).collect();
+    assert_eq!(
+        seen,
+        vec![("control", false), ("agent", true), ("keepalived", true)],
+        "{results:#?}"
+    );
+    // The same priority lines as keepalived, in the same order.
+    let priority_lines = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.contains("_PRIORITY"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        priority_lines(&results[1].2),
+        priority_lines(&results[2].2),
+        "{results:#?}"
+    );
+}

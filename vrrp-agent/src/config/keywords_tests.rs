@@ -259,14 +259,6 @@ fn not_supported_yet_is_an_error_with_the_reason() {
             "does not start a script",
         ),
         (
-            "  vrrp_notify_priority_changes",
-            "",
-            2,
-            3,
-            "priority changes",
-        ),
-        ("", "    notify_priority_changes", 5, 5, "priority changes"),
-        (
             "",
             "    notify_master_rx_lower_pri /bin/true",
             5,
@@ -319,6 +311,24 @@ fn ipv4_multicast_group_of_adverts() {
         5,
         18,
         "is not an IPv4 address like the instance's",
+    );
+}
+
+#[test]
+fn notify_priority_changes_instance_or_global() {
+    let on = |l: &Loaded| l.config.instances[0].notify_priority_changes;
+    assert!(!on(&ok(&conf("", ""))));
+    assert!(on(&ok(&conf("  vrrp_notify_priority_changes", ""))));
+    assert!(on(&ok(&conf("", "    notify_priority_changes"))));
+    assert!(!on(&ok(&conf(
+        "  vrrp_notify_priority_changes on",
+        "    notify_priority_changes off"
+    ))));
+    has(
+        &errors(&conf("", "    notify_priority_changes maybe")),
+        5,
+        29,
+        "expected on, off",
     );
 }
 

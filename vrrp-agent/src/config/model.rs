@@ -201,6 +201,8 @@ pub struct GlobalDefs {
     pub startup_delay: Option<Duration>,
     /// `vrrp_mcast_group4`, when not 224.0.0.18: the group of IPv4 multicast adverts.
     pub mcast_group4: Option<Ipv4Addr>,
+    /// `vrrp_notify_priority_changes`: the default of instances' `notify_priority_changes`.
+    pub notify_priority_changes: bool,
 }
 
 /// keepalived's RLIMIT_RTTIME when `vrrp_rt_priority` is set and `vrrp_rlimit_rttime` is not
@@ -384,6 +386,9 @@ pub struct Instance {
     /// The multicast group of its adverts when not the standard one (`mcast_dst_ip`, else
     /// the global `vrrp_mcast_group4`); IPv4 only.
     pub mcast_group: Option<IpAddr>,
+    /// `notify_priority_changes` (or the global default): effective priority changes are
+    /// written to the notify FIFOs.
+    pub notify_priority_changes: bool,
 }
 
 impl Instance {

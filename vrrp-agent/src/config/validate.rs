@@ -77,6 +77,7 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         tuning: global.extra.tuning(),
         startup_delay: global.extra.startup_delay(),
         mcast_group4: global.extra.mcast_group4(),
+        notify_priority_changes: global.extra.notify_priority_changes.is_some_and(|(v, _)| v),
     };
 
     let mut config = Config {
@@ -381,6 +382,10 @@ fn finish_instance(
         promote_secondaries: d.extra.promote_secondaries,
         unicast_fault_no_peer: d.extra.unicast_fault_no_peer,
         mcast_group: d.extra.mcast_group(family, global.mcast_group4, diags),
+        notify_priority_changes: d
+            .extra
+            .notify_priority_changes
+            .map_or(global.notify_priority_changes, |(v, _)| v),
     })
 }
 

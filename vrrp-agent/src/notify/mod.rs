@@ -60,11 +60,13 @@ use crate::{
     track::security,
 };
 
+mod events;
 mod fifo;
 mod queue;
 #[cfg(test)]
 mod tests;
 
+pub use events::priority_line;
 use fifo::Fifo;
 use queue::{subject_event, Job, Queue, Stats};
 

@@ -763,6 +763,11 @@ impl Agent {
                 status.delta
             );
             self.feed(i, now, Input::PriorityChanged(priority)).await;
+            let vr = &self.routers[i];
+            if vr.inst.notify_priority_changes {
+                let master = vr.router.state() == State::Master;
+                self.notifier.priority_changed(&vr.name, master, priority);
+            }
         }
         let vr = &mut self.routers[i];
         if vr.track_fault != status.fault {

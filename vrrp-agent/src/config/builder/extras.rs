@@ -47,6 +47,7 @@ pub(crate) struct GlobalExtra {
     pub startup_delay: Slot<Duration>,
     /// `vrrp_mcast_group4` when valid and not 224.0.0.18.
     pub mcast_group4: Slot<Ipv4Addr>,
+    pub notify_priority_changes: Slot<bool>,
 }
 
 impl GlobalExtra {
@@ -94,6 +95,7 @@ pub(crate) struct InstanceExtra {
     pub unicast_fault_no_peer: bool,
     /// `mcast_dst_ip` when a valid multicast group (standard ones included).
     pub mcast_dst_ip: Slot<IpAddr>,
+    pub notify_priority_changes: Slot<bool>,
 }
 
 impl InstanceExtra {
@@ -312,11 +314,8 @@ impl Builder<'_> {
                 );
             }
             "vrrp_notify_priority_changes" => {
-                if let Some(true) = self.opt_bool(stmt) {
-                    self.not_yet(
-                        stmt,
-                        "priority changes are not sent to notify scripts and FIFOs",
-                    );
+                if let Some(v) = self.opt_bool(stmt) {
+                    self.put(&mut g.notify_priority_changes, v, at, kw);
                 }
             }
             _ => return false,
@@ -386,11 +385,8 @@ impl Builder<'_> {
                 );
             }
             "notify_priority_changes" => {
-                if let Some(true) = self.opt_bool(stmt) {
-                    self.not_yet(
-                        stmt,
-                        "priority changes are not sent to notify scripts and FIFOs",
-                    );
+                if let Some(v) = self.opt_bool(stmt) {
+                    self.put(&mut d.notify_priority_changes, v, stmt.pos(), kw);
                 }
             }
             "notify_master_rx_lower_pri" => {
