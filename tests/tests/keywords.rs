@@ -521,3 +521,100 @@ fn notify_priority_changes_writes_keepalived_lines_to_the_fifo() {
         "{results:#?}"
     );
 }
+
+#[test]
+fn notify_master_rx_lower_pri_runs_like_keepalived() {
+    use std::{net::IpAddr, os::unix::fs::PermissionsExt};
+    use vrrp_agent::{
+        units::Centisecs,
+        wire::{
+            frame::FrameBuilder,
+            vrrp::{Auth, Repr, Version},
+            Endpoints,
+        },
+    };
+    use vrrp_tests::{keepalived, link_mac, PacketSocket, Proc};
+    let lab = VethPair::new("kwrx").unwrap();
+    let dir = TempDir::new("vrrp-kwrx").unwrap();
+    // A lower-priority v3 advert for VRID 42 from B.
+    let repr = Repr {
+        version: Version::V3,
+        vrid: 42,
+        priority: 50,
+        max_adver_int: Centisecs::new(10),
+        addresses: vec!["198.18.0.42".parse().unwrap()],
+        auth: Auth::None,
+    };
+    let frame = FrameBuilder::new(&repr, Endpoints::multicast(IpAddr::V4(VethPair::B_ADDR)))
+        .unwrap()
+        .src_mac(link_mac(&lab.b, &lab.b_if).unwrap())
+        .build();
+    let sock = PacketSocket::open(&lab.b, &lab.b_if).unwrap();
+
+    let mut results = Vec::new();
+    for (tag, agent) in [("agent", true), ("keepalived", false)] {
+        let out = dir.path().join(format!("{tag}.out"));
+        let script = dir.path().join(format!("{tag}.sh"));
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"rx $#\" >> {}\n", out.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let fifo = dir.path().join(format!("{tag}.fifo"));
+        let fifo_out = dir.path().join(format!("{tag}.fifo.out"));
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let mut reader = Proc::spawn(
+            "fifo reader",
+            std::process::Command::new("cat").arg(&fifo),
+            &fifo_out,
+        )
+        .unwrap();
+        let text = conf(
+            &lab,
+            &format!("    vrrp_notify_fifo {}", fifo.display()),
+            &format!("    notify_master_rx_lower_pri {}", script.display()),
+        );
+        let daemon: Box<dyn std::any::Any> = if agent {
+            let a = start(&lab, &dir, tag, &text);
+            assert!(wait_state(&a, "-> Master", 10), "{}", a.proc.log_text());
+            Box::new(a)
+        } else {
+            let mut ka = keepalived(&lab.a, dir.path(), tag, &text).unwrap();
+            ka.wait_log("Entering MASTER STATE", Duration::from_secs(20))
+                .unwrap();
+            Box::new(ka)
+        };
+        // Control: nothing yet.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            !out.exists(),
+            "{tag}: the script ran before any lower advert"
+        );
+        sock.send(&frame).unwrap();
+        let ran = wait_for(Duration::from_secs(5), || {
+            std::fs::read_to_string(&out).ok().filter(|s| !s.is_empty())
+        });
+        let want = "INSTANCE \"VI_1\" MASTER_RX_LOWER_PRI 254".to_owned();
+        let line = wait_for(Duration::from_secs(5), || {
+            fifo_lines(&fifo_out).contains(&want).then_some(())
+        })
+        .is_some();
+        drop(daemon);
+        reader.signal(libc::SIGTERM);
+        let _ = reader.wait_timeout(Duration::from_secs(2));
+        results.push((tag, ran, line));
+    }
+    // Both ran the script once, with no argument added, and wrote the FIFO line.
+    assert_eq!(
+        results,
+        vec![
+            ("agent", Some("rx 0\n".to_owned()), true),
+            ("keepalived", Some("rx 0\n".to_owned()), true)
+        ]
+    );
+}

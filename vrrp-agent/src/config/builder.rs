@@ -1039,7 +1039,12 @@ impl Builder<'_> {
                     list.extend(refs);
                 }
             }
-            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+            "notify_master"
+            | "notify_backup"
+            | "notify_fault"
+            | "notify_stop"
+            | "notify"
+            | "notify_master_rx_lower_pri" => {
                 self.notify(stmt, &mut d.notify, &parent.label);
             }
             "v3_checksum_as_v2" => {
@@ -1507,6 +1512,7 @@ impl Builder<'_> {
             "notify_fault" => &mut notify.fault,
             "notify_stop" => &mut notify.stop,
             "notify" => &mut notify.generic,
+            "notify_master_rx_lower_pri" => &mut notify.master_rx_lower_pri,
             _ => {
                 self.internal(stmt);
                 return;

@@ -258,13 +258,6 @@ fn not_supported_yet_is_an_error_with_the_reason() {
             3,
             "does not start a script",
         ),
-        (
-            "",
-            "    notify_master_rx_lower_pri /bin/true",
-            5,
-            5,
-            "lower-priority advert",
-        ),
     ] {
         let e = errors(&conf(globals, body));
         has(&e, line, column, "is not supported yet");
@@ -330,6 +323,30 @@ fn notify_priority_changes_instance_or_global() {
         29,
         "expected on, off",
     );
+}
+
+#[test]
+fn notify_master_rx_lower_pri_is_an_instance_notify_command() {
+    let l = ok(&conf(
+        "",
+        "    notify_master_rx_lower_pri \"/bin/echo lower\" root",
+    ));
+    let c = l.config.instances[0]
+        .notify
+        .master_rx_lower_pri
+        .as_ref()
+        .unwrap();
+    assert_eq!(c.command, "/bin/echo lower");
+    assert_eq!(c.user.as_deref(), Some("root"));
+    assert!(l.config.instances[0]
+        .notify
+        .all()
+        .any(|(k, _)| k == "notify_master_rx_lower_pri"));
+    let l = ok(&conf(
+        "",
+        "    notify_master_rx_lower_pri /bin/true\n    notify_master_rx_lower_pri /bin/false",
+    ));
+    has(&l.warnings, 6, 5, "keepalived keeps the first one");
 }
 
 #[test]

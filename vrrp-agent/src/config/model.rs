@@ -279,6 +279,9 @@ pub struct Notify {
     /// `notify`: run on every transition with four more arguments: INSTANCE|GROUP, name,
     /// state (MASTER|BACKUP|FAULT|STOP), priority.
     pub generic: Option<NotifyCommand>,
+    /// `notify_master_rx_lower_pri` (instances): run, without arguments added, when the
+    /// Master answers a lower-priority advert.
+    pub master_rx_lower_pri: Option<NotifyCommand>,
 }
 
 impl Notify {
@@ -294,6 +297,7 @@ impl Notify {
             ("notify_fault", &self.fault),
             ("notify_stop", &self.stop),
             ("notify", &self.generic),
+            ("notify_master_rx_lower_pri", &self.master_rx_lower_pri),
         ]
         .into_iter()
         .filter_map(|(k, c)| c.as_ref().map(|c| (k, c)))

@@ -174,6 +174,7 @@ struct Commands {
     fault: Option<Command>,
     stop: Option<Command>,
     generic: Option<Command>,
+    master_rx_lower_pri: Option<Command>,
 }
 
 impl Commands {
@@ -206,6 +207,7 @@ impl Commands {
             fault: parse("notify_fault", &notify.fault)?,
             stop: parse("notify_stop", &notify.stop)?,
             generic: parse("notify", &notify.generic)?,
+            master_rx_lower_pri: parse("notify_master_rx_lower_pri", &notify.master_rx_lower_pri)?,
         })
     }
 
@@ -216,6 +218,7 @@ impl Commands {
             ("notify_fault", &self.fault),
             ("notify_stop", &self.stop),
             ("notify", &self.generic),
+            ("notify_master_rx_lower_pri", &self.master_rx_lower_pri),
         ]
         .into_iter()
         .filter_map(|(k, c)| c.as_ref().map(|c| (k, c)))

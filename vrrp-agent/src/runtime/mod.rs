@@ -960,6 +960,9 @@ impl Agent {
     fn announce_lower_priority(&mut self, i: usize, now: MonoTime) {
         // The answering advert first, as in keepalived.
         self.flush();
+        let vr = &self.routers[i];
+        self.notifier
+            .master_rx_lower_priority(&vr.name, vr.router.effective_priority());
         let mut members = vec![i];
         if let Some(g) = self.group_of(&self.routers[i].name) {
             members.extend(

@@ -389,13 +389,6 @@ impl Builder<'_> {
                     self.put(&mut d.notify_priority_changes, v, stmt.pos(), kw);
                 }
             }
-            "notify_master_rx_lower_pri" => {
-                self.not_yet(
-                    stmt,
-                    "no script is run when a Master receives a lower-priority advert (the \
-                     Master does answer it with an advert and gratuitous ARPs, as keepalived)",
-                );
-            }
             _ => return false,
         }
         true
