@@ -618,3 +618,65 @@ fn notify_master_rx_lower_pri_runs_like_keepalived() {
         ]
     );
 }
+
+#[test]
+fn notify_fifo_script_reads_the_fifo_like_keepalived_s() {
+    use std::os::unix::fs::PermissionsExt;
+    use vrrp_tests::keepalived;
+    let lab = VethPair::new("kwfs").unwrap();
+    let dir = TempDir::new("vrrp-kwfs").unwrap();
+    for (tag, agent) in [("agent", true), ("keepalived", false)] {
+        let out = dir.path().join(format!("{tag}.out"));
+        let pidfile = dir.path().join(format!("{tag}.pid.reader"));
+        let script = dir.path().join(format!("{tag}.sh"));
+        // The reader keepalived's users write: it gets the FIFO's path as its last argument.
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho $$ > {}\nexec cat \"$1\" >> {}\n",
+                pidfile.display(),
+                out.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let fifo = dir.path().join(format!("{tag}.fifo"));
+        let globals = format!(
+            "    vrrp_notify_fifo {}\n    vrrp_notify_fifo_script {}",
+            fifo.display(),
+            script.display()
+        );
+        let text = conf(&lab, &globals, "");
+        let want = "INSTANCE \"VI_1\" MASTER 254".to_owned();
+        let mut daemon = if agent {
+            start(&lab, &dir, tag, &text).proc
+        } else {
+            keepalived(&lab.a, dir.path(), tag, &text).unwrap()
+        };
+        let got = wait_for(Duration::from_secs(20), || {
+            fifo_lines(&out).contains(&want).then_some(())
+        });
+        assert!(
+            got.is_some(),
+            "{tag}: {:?}\n{}",
+            fifo_lines(&out),
+            daemon.log_text()
+        );
+        let pid: u32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+        daemon.signal(libc::SIGTERM);
+        assert!(daemon.wait_timeout(Duration::from_secs(10)).is_some());
+        // The reader does not outlive the daemon (EOF or killed).
+        let gone = wait_for(Duration::from_secs(5), || {
+            (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+        });
+        assert!(
+            gone.is_some(),
+            "{tag}: the FIFO reader {pid} is still running"
+        );
+    }
+}

@@ -753,6 +753,7 @@ impl Builder<'_> {
             user: args.get(1).map(|w| w.text.clone()),
             group: args.get(2).map(|w| w.text.clone()),
             location: args[0].pos.location(),
+            script: None,
         })
     }
 

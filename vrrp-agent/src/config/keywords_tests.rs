@@ -251,13 +251,6 @@ fn not_supported_yet_is_an_error_with_the_reason() {
             5,
             "gratuitous ARPs on the other interfaces",
         ),
-        (
-            "  notify_fifo_script /bin/true",
-            "",
-            2,
-            3,
-            "does not start a script",
-        ),
     ] {
         let e = errors(&conf(globals, body));
         has(&e, line, column, "is not supported yet");
@@ -347,6 +340,23 @@ fn notify_master_rx_lower_pri_is_an_instance_notify_command() {
         "    notify_master_rx_lower_pri /bin/true\n    notify_master_rx_lower_pri /bin/false",
     ));
     has(&l.warnings, 6, 5, "keepalived keeps the first one");
+}
+
+#[test]
+fn notify_fifo_script_goes_with_its_fifo() {
+    let l = ok(&conf(
+        "  vrrp_notify_fifo_script \"/bin/reader -v\" nobody\n  vrrp_notify_fifo /run/k.fifo",
+        "",
+    ));
+    let f = l.config.global.vrrp_notify_fifo.as_ref().unwrap();
+    let s = f.script.as_ref().unwrap();
+    assert_eq!(s.command, "/bin/reader -v");
+    assert_eq!(s.user.as_deref(), Some("nobody"));
+    assert!(l.config.global.notify_fifo.is_none());
+    // Without its FIFO: ignored with a warning, as keepalived runs nothing.
+    let l = ok(&conf("  notify_fifo_script /bin/reader", ""));
+    has(&l.warnings, 2, 3, "without `notify_fifo` does nothing");
+    assert!(l.config.global.notify_fifo.is_none());
 }
 
 #[test]

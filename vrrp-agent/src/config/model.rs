@@ -173,6 +173,9 @@ pub struct NotifyFifo {
     pub user: Option<String>,
     pub group: Option<String>,
     pub location: Location,
+    /// `notify_fifo_script` / `vrrp_notify_fifo_script`: started (with the FIFO's path as
+    /// its last argument) when the FIFO is opened, to read it; stopped at exit.
+    pub script: Option<NotifyCommand>,
 }
 
 /// `global_defs`, VRRP part.

@@ -71,8 +71,10 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         garp: global_garp,
         enable_script_security: global.enable_script_security,
         script_user: global.script_user.map(|(v, _)| v),
-        notify_fifo: global.notify_fifo.map(|(v, _)| v),
-        vrrp_notify_fifo: global.vrrp_notify_fifo.map(|(v, _)| v),
+        notify_fifo: global.extra.with_script(global.notify_fifo, false, diags),
+        vrrp_notify_fifo: global
+            .extra
+            .with_script(global.vrrp_notify_fifo, true, diags),
         v3_checksum_as_v2: global.v3_checksum_as_v2.is_some_and(|(v, _)| v),
         tuning: global.extra.tuning(),
         startup_delay: global.extra.startup_delay(),

@@ -309,7 +309,10 @@ impl Notifier {
         // Looking a user up loads the NSS modules (a few hundred KiB): only when some notify
         // command will need it.
         let any = config.instances.iter().any(|i| !i.notify.is_empty())
-            || config.sync_groups.iter().any(|g| !g.notify.is_empty());
+            || config.sync_groups.iter().any(|g| !g.notify.is_empty())
+            || [&config.global.notify_fifo, &config.global.vrrp_notify_fifo]
+                .iter()
+                .any(|f| f.as_ref().is_some_and(|f| f.script.is_some()));
         let default_user = if any {
             default_script_user(config)
         } else {
@@ -347,7 +350,7 @@ impl Notifier {
             ("vrrp_notify_fifo", &global.vrrp_notify_fifo),
         ] {
             if let Some(cfg) = cfg {
-                fifos.push(Fifo::open_shared(keyword, cfg)?);
+                fifos.push(Fifo::open_shared(keyword, cfg, default_user.as_ref())?);
             }
         }
 

@@ -14,7 +14,7 @@ use std::{
 use super::{Builder, Parent, Slot};
 use crate::config::{
     diagnostics::{Diags, Pos},
-    model::{Family, Location, ProcessTuning},
+    model::{Family, Location, NotifyCommand, NotifyFifo, ProcessTuning},
     parser::Stmt,
     values::{parse_int, parse_ip, parse_seconds},
 };
@@ -48,9 +48,45 @@ pub(crate) struct GlobalExtra {
     /// `vrrp_mcast_group4` when valid and not 224.0.0.18.
     pub mcast_group4: Slot<Ipv4Addr>,
     pub notify_priority_changes: Slot<bool>,
+    pub notify_fifo_script: Slot<NotifyCommand>,
+    pub vrrp_notify_fifo_script: Slot<NotifyCommand>,
 }
 
 impl GlobalExtra {
+    /// The FIFO of `notify_fifo` (or `vrrp_notify_fifo` when `vrrp`) with its script. A
+    /// script without its FIFO does nothing in keepalived: a warning here.
+    pub fn with_script(
+        &self,
+        fifo: Slot<NotifyFifo>,
+        vrrp: bool,
+        diags: &mut Diags,
+    ) -> Option<NotifyFifo> {
+        let script = if vrrp {
+            &self.vrrp_notify_fifo_script
+        } else {
+            &self.notify_fifo_script
+        };
+        match (fifo, script) {
+            (Some((mut f, _)), script) => {
+                f.script = script.as_ref().map(|(s, _)| s.clone());
+                Some(f)
+            }
+            (None, Some((_, pos))) => {
+                let kw = if vrrp {
+                    "vrrp_notify_fifo"
+                } else {
+                    "notify_fifo"
+                };
+                diags.warn(
+                    pos,
+                    format!("`{kw}_script` without `{kw}` does nothing, as in keepalived: it is ignored"),
+                );
+                None
+            }
+            (None, None) => None,
+        }
+    }
+
     /// The process tuning to apply at start-up.
     pub fn tuning(&self) -> ProcessTuning {
         let location: Option<Location> = [
@@ -307,11 +343,34 @@ impl Builder<'_> {
                 );
             }
             "notify_fifo_script" | "vrrp_notify_fifo_script" => {
-                self.not_yet(
-                    stmt,
-                    "the daemon writes the notify FIFO but does not start a script to read it; \
-                     start the reader yourself and remove this line",
-                );
+                let usage = format!("{kw} \"/path/to/script ARGS\" [USER [GROUP]]");
+                if let Some(args) = self.values(stmt, 1, 3, &usage) {
+                    if args[0].text.trim().is_empty() {
+                        self.diags.error(
+                            &args[0].pos,
+                            format!("the command of `{kw}` is empty: write `{usage}`"),
+                        );
+                        return true;
+                    }
+                    let cmd = NotifyCommand {
+                        command: args[0].text.clone(),
+                        user: args.get(1).map(|w| w.text.clone()),
+                        group: args.get(2).map(|w| w.text.clone()),
+                    };
+                    let slot = if kw == "notify_fifo_script" {
+                        &mut g.notify_fifo_script
+                    } else {
+                        &mut g.vrrp_notify_fifo_script
+                    };
+                    if slot.is_some() {
+                        self.diags.warn(
+                            at,
+                            format!("`{kw}` is given twice; keepalived keeps the first one, so this one is ignored"),
+                        );
+                    } else {
+                        *slot = Some((cmd, at.clone()));
+                    }
+                }
             }
             "vrrp_notify_priority_changes" => {
                 if let Some(v) = self.opt_bool(stmt) {
