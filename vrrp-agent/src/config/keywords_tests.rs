@@ -237,25 +237,53 @@ fn not_supported_yet_is_an_error_with_the_reason() {
             18,
             "use ff02::12 only",
         ),
-        (
-            "  vrrp_garp_extra_if 5",
-            "",
-            2,
-            3,
-            "gratuitous ARPs on the other interfaces",
-        ),
-        (
-            "",
-            "    garp_extra_if 5 all",
-            5,
-            5,
-            "gratuitous ARPs on the other interfaces",
-        ),
     ] {
         let e = errors(&conf(globals, body));
         has(&e, line, column, "is not supported yet");
         has(&e, line, column, fragment);
     }
+}
+
+#[test]
+fn garp_extra_if_is_an_error_only_where_keepalived_would_send() {
+    let other_dev = "    virtual_ipaddress_excluded {\n        198.18.1.1/24 dev eth1\n    }";
+    // Without `all`: VMAC interfaces only, and there are none here.
+    let l = ok(&conf("  vrrp_garp_extra_if 5", other_dev));
+    has(&l.warnings, 2, 3, "sends only on VMAC interfaces");
+    // `all`, but every address is on the instance's own interface.
+    let l = ok(&conf("", "    garp_extra_if all 5"));
+    has(
+        &l.warnings,
+        5,
+        5,
+        "no address of this instance is on another interface",
+    );
+    // `all` with an address on eth1: keepalived would send there every 5 s.
+    let e = errors(&conf("", &format!("    garp_extra_if 5 all\n{other_dev}")));
+    has(&e, 5, 5, "is not supported yet");
+    has(&e, 5, 5, "every 5 s on eth1");
+    // The global value applies to instances without their own; 0 is off.
+    let e = errors(&conf("  vrrp_garp_extra_if all 7", other_dev));
+    has(&e, 2, 3, "every 7 s on eth1");
+    ok(&conf(
+        "  vrrp_garp_extra_if all 7",
+        &format!("    garp_extra_if 0\n{other_dev}"),
+    ));
+    // The old name, and a missing or bad time.
+    let l = ok(&conf("", "    vmac_garp_intvl 5"));
+    has(&l.warnings, 5, 5, "deprecated name of `garp_extra_if`");
+    has(
+        &errors(&conf("", "    garp_extra_if all")),
+        5,
+        5,
+        "needs a time",
+    );
+    has(
+        &errors(&conf("", "    garp_extra_if 90000")),
+        5,
+        19,
+        "out of range",
+    );
 }
 
 #[test]

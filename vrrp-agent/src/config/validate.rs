@@ -65,6 +65,7 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         global.garp.lower_prio_delay.as_ref().map(|(v, _)| *v),
         global.garp.lower_prio_repeat.as_ref().map(|(v, _)| *v),
     );
+    let garp_extra_if = global.extra.garp_extra_if.clone();
     let global = GlobalDefs {
         router_id: global.router_id.map(|(v, _)| v),
         vrrp_version: global.vrrp_version.map(|(v, _)| v),
@@ -106,6 +107,9 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
             continue;
         }
         seen_instances.insert(draft.name.clone(), draft.pos.clone());
+        let addresses: Vec<_> = draft.vips.iter().chain(&draft.vips_excluded).collect();
+        let interface = draft.interface.as_ref().map(|(n, _)| n.as_str());
+        (draft.extra).check_garp_extra_if(&garp_extra_if, interface, &addresses, diags);
         if let Some(instance) = finish_instance(draft, &config.global, global_lower, diags) {
             config.instances.push(instance);
         }

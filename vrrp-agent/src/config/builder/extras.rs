@@ -14,7 +14,7 @@ use std::{
 use super::{Builder, Parent, Slot};
 use crate::config::{
     diagnostics::{Diags, Pos},
-    model::{Family, Location, NotifyCommand, NotifyFifo, ProcessTuning},
+    model::{Family, Location, NotifyCommand, NotifyFifo, ProcessTuning, VirtualAddress},
     parser::Stmt,
     values::{parse_int, parse_ip, parse_seconds},
 };
@@ -48,6 +48,8 @@ pub(crate) struct GlobalExtra {
     /// `vrrp_mcast_group4` when valid and not 224.0.0.18.
     pub mcast_group4: Slot<Ipv4Addr>,
     pub notify_priority_changes: Slot<bool>,
+    /// `vrrp_garp_extra_if`: (seconds, all).
+    pub garp_extra_if: Slot<(u32, bool)>,
     pub notify_fifo_script: Slot<NotifyCommand>,
     pub vrrp_notify_fifo_script: Slot<NotifyCommand>,
 }
@@ -132,9 +134,56 @@ pub(crate) struct InstanceExtra {
     /// `mcast_dst_ip` when a valid multicast group (standard ones included).
     pub mcast_dst_ip: Slot<IpAddr>,
     pub notify_priority_changes: Slot<bool>,
+    /// `garp_extra_if`: (seconds, all).
+    pub garp_extra_if: Slot<(u32, bool)>,
 }
 
 impl InstanceExtra {
+    /// keepalived's `garp_extra_if` (else the global `vrrp_garp_extra_if`): while Master,
+    /// every N seconds a gratuitous ARP/NA on each interface other than the instance's that
+    /// holds one of its addresses (`dev`), on VMAC interfaces only unless `all`. Without
+    /// VMACs (not supported here) and without `all` it never sends; with `all` but no
+    /// address on another interface neither: warnings. Otherwise it would send, which this
+    /// daemon does not do yet: an error.
+    pub fn check_garp_extra_if(
+        &self,
+        global: &Slot<(u32, bool)>,
+        interface: Option<&str>,
+        addresses: &[&VirtualAddress],
+        diags: &mut Diags,
+    ) {
+        let Some(((secs, all), pos)) = self.garp_extra_if.as_ref().or(global.as_ref()) else {
+            return;
+        };
+        if *secs == 0 {
+            return;
+        }
+        let elsewhere = addresses
+            .iter()
+            .filter_map(|a| a.dev.as_deref())
+            .find(|dev| Some(*dev) != interface);
+        match (all, elsewhere) {
+            (false, _) => diags.warn(
+                pos,
+                "`garp_extra_if` without `all` sends only on VMAC interfaces (use_vmac, not \
+                 supported here): it has no effect, as in keepalived without VMACs",
+            ),
+            (true, None) => diags.warn(
+                pos,
+                "`garp_extra_if all`: no address of this instance is on another interface \
+                 (`dev`), so it has no effect, as in keepalived",
+            ),
+            (true, Some(dev)) => diags.error(
+                pos,
+                format!(
+                    "`garp_extra_if all` is not supported yet: keepalived would send a \
+                     gratuitous ARP/NA every {secs} s on {dev} (an address's `dev`) while \
+                     Master; this daemon does not"
+                ),
+            ),
+        }
+    }
+
     /// The instance's advert group when not the standard one of `family`: its
     /// `mcast_dst_ip` if of its family (keepalived skips one of the other family, with an
     /// error it survives: a warning here), else the global group.
@@ -336,11 +385,9 @@ impl Builder<'_> {
                 }
             }
             "vrrp_garp_extra_if" | "vrrp_vmac_garp_intvl" => {
-                self.not_yet(
-                    stmt,
-                    "gratuitous ARPs on the other interfaces of the host (or of the VMAC's \
-                     parent) are not sent by this daemon",
-                );
+                if let Some(v) = self.garp_extra_if(stmt) {
+                    self.put(&mut g.garp_extra_if, v, at, kw);
+                }
             }
             "notify_fifo_script" | "vrrp_notify_fifo_script" => {
                 let usage = format!("{kw} \"/path/to/script ARGS\" [USER [GROUP]]");
@@ -437,11 +484,9 @@ impl Builder<'_> {
                 }
             }
             "garp_extra_if" | "vmac_garp_intvl" => {
-                self.not_yet(
-                    stmt,
-                    "gratuitous ARPs on the other interfaces of the host (or of the VMAC's \
-                     parent) are not sent by this daemon",
-                );
+                if let Some(v) = self.garp_extra_if(stmt) {
+                    self.put(&mut d.garp_extra_if, v, stmt.pos(), kw);
+                }
             }
             "notify_priority_changes" => {
                 if let Some(v) = self.opt_bool(stmt) {
@@ -453,13 +498,39 @@ impl Builder<'_> {
         true
     }
 
-    /// An error for a keyword whose behaviour this daemon does not have yet.
-    fn not_yet(&mut self, stmt: &Stmt, why: &str) {
+    /// `[vrrp_]garp_extra_if [all] SECONDS` (0..86400, `all` before or after): (seconds,
+    /// all). keepalived ignores the line when the number is missing or bad.
+    fn garp_extra_if(&mut self, stmt: &Stmt) -> Option<(u32, bool)> {
+        self.reject_block(stmt);
         let kw = &stmt.keyword().text;
-        self.diags.error(
-            &stmt.keyword().pos,
-            format!("`{kw}` is not supported yet: {why}"),
-        );
+        if kw.ends_with("vmac_garp_intvl") {
+            self.diags.warn(
+                &stmt.keyword().pos,
+                format!(
+                    "`{kw}` is keepalived's deprecated name of `{}`; it is read as that",
+                    kw.replace("vmac_garp_intvl", "garp_extra_if")
+                ),
+            );
+        }
+        let mut all = false;
+        let mut secs = None;
+        for w in stmt.args() {
+            if w.text == "all" {
+                all = true;
+            } else {
+                secs = Some(self.int_in(w, kw, 0, 86400, "seconds from 0 to 86400, 0 = off")?);
+            }
+        }
+        match secs {
+            Some(s) => Some((u32::try_from(s).unwrap_or(0), all)),
+            None => {
+                self.diags.error(
+                    stmt.pos(),
+                    format!("`{kw}` needs a time: `{kw} [all] SECONDS`"),
+                );
+                None
+            }
+        }
     }
 
     /// `skip_check_adv_addr` / `vrrp_skip_check_adv_addr`: said once, as it changes nothing.
