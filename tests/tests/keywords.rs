@@ -1,9 +1,10 @@
 //! keepalived keywords with a runtime effect, on a real agent in network namespaces named
 //! `kw...`: process tuning (`vrrp_no_swap`, `vrrp_rt_priority`, `vrrp_rlimit_rttime`,
 //! `vrrp_cpu_affinity`, `vrrp_priority`) read back from /proc; `vrrp_startup_delay`;
-//! `dont_track_primary`; `unicast_fault_no_peer`; `promote_secondaries`; `vrrp_mcast_group4`
-//! against keepalived. Each with a control (the same lab without the keyword) where the
-//! effect is an absence. Needs root.
+//! `dont_track_primary`; `unicast_fault_no_peer`; `promote_secondaries`; and side by side with
+//! keepalived 2.2.7: `vrrp_mcast_group4`, `notify_priority_changes`,
+//! `notify_master_rx_lower_pri`, `vrrp_notify_fifo_script`. Each with a control (the same lab
+//! without the keyword) where the effect is an absence. Needs root.
 use std::time::{Duration, Instant};
 
 use vrrp_tests::{start_agent_with, wait_for, Agent, TempDir, VethPair};
