@@ -131,12 +131,12 @@ fn keepalived_default_rttime_limit_does_not_kill_the_agent() {
     let mut agent = start(&lab, &dir, "rl", &conf(&lab, "    vrrp_rt_priority 5", ""));
     let pid = agent.proc.pid();
     assert!(
-        wait_state(&agent, "-> Master", 10),
+        wait_state(&agent, "-> Master", 20),
         "{}",
         agent.proc.log_text()
     );
     assert!(
-        wait_state(&agent, "SCHED_RR priority 5", 10),
+        wait_state(&agent, "SCHED_RR priority 5", 20),
         "{}",
         agent.proc.log_text()
     );
@@ -144,7 +144,7 @@ fn keepalived_default_rttime_limit_does_not_kill_the_agent() {
     assert_eq!(stat_field(pid, 41), SCHED_RR, "policy");
     agent.proc.signal(libc::SIGHUP);
     assert!(
-        wait_state(&agent, "reload", 10),
+        wait_state(&agent, "reload", 20),
         "no reload logged\n{}",
         agent.proc.log_text()
     );
