@@ -17,6 +17,7 @@ pub mod process;
 pub mod runtime;
 pub mod systemd;
 pub mod track;
+pub mod tuning;
 pub mod tx;
 pub mod units;
 pub mod wire;

@@ -659,7 +659,13 @@ fn check_vrrp(
             // SAFETY: read-only lookup of a u32 flag.
             unsafe { VRRP_LOCAL_ADDRS.get(&AddrKey::new(ip.family, ip.dst)) }.is_some()
         } else if ip.family == FAMILY_IPV4 {
-            ip.dst[..4] == VRRP_GROUP_V4
+            // keepalived's mcast_dst_ip / vrrp_mcast_group4, when configured.
+            let group = if c.group4 == [0; 4] {
+                VRRP_GROUP_V4
+            } else {
+                c.group4
+            };
+            ip.dst[..4] == group
         } else {
             ip.dst == VRRP_GROUP_V6
         };

@@ -31,6 +31,8 @@ mod smtp;
 // `virtual_routes` / `virtual_rules` lines.
 #[path = "vroutes.rs"]
 mod vroutes;
+mod extras;
+pub(crate) use extras::{GlobalExtra, InstanceExtra};
 
 /// Linux's limit on interface names (IFNAMSIZ - 1); also the limit on address labels.
 const IFNAME_MAX: usize = 15;
@@ -113,6 +115,8 @@ pub(crate) struct GlobalDraft {
     pub vrrp_notify_fifo: Slot<NotifyFifo>,
     pub v3_checksum_as_v2: Slot<bool>,
     pub smtp: SmtpSettings,
+    /// Process tuning, start-up delay (see `extras`).
+    pub extra: GlobalExtra,
 }
 
 #[derive(Debug)]
@@ -155,6 +159,8 @@ pub(crate) struct InstanceDraft {
     pub smtp_alert: Option<bool>,
     pub notify: Notify,
     pub v3_checksum_as_v2: Slot<bool>,
+    /// dont_track_primary, promote_secondaries, unicast_fault_no_peer (see `extras`).
+    pub extra: InstanceExtra,
     /// Supported keywords written in the block, valid or not (so that an invalid value is
     /// not also reported as a missing one).
     pub seen: HashSet<String>,
@@ -722,11 +728,17 @@ impl Builder<'_> {
                 | "no_email_faults" => self.smtp_global(kw, stmt, &mut g.smtp),
                 garp if garp.starts_with("vrrp_g") || garp == "vrrp_min_garp" => {
                     let key = &garp["vrrp_".len()..];
-                    if !self.garp(key, stmt, &mut g.garp) {
+                    if !self.garp(key, stmt, &mut g.garp)
+                        && !self.global_extra(garp, stmt, &mut g.extra)
+                    {
                         self.internal(stmt);
                     }
                 }
-                _ => self.internal(stmt),
+                other => {
+                    if !self.global_extra(other, stmt, &mut g.extra) {
+                        self.internal(stmt);
+                    }
+                }
             }
         }
         self.out.global = g;
@@ -759,6 +771,7 @@ impl Builder<'_> {
             user: args.get(1).map(|w| w.text.clone()),
             group: args.get(2).map(|w| w.text.clone()),
             location: args[0].pos.location(),
+            script: None,
         })
     }
 
@@ -899,6 +912,7 @@ impl Builder<'_> {
             smtp_alert: None,
             notify: Notify::default(),
             v3_checksum_as_v2: None,
+            extra: InstanceExtra::default(),
             seen: HashSet::new(),
         };
         for stmt in &block.stmts {
@@ -1046,7 +1060,12 @@ impl Builder<'_> {
                     list.extend(refs);
                 }
             }
-            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+            "notify_master"
+            | "notify_backup"
+            | "notify_fault"
+            | "notify_stop"
+            | "notify"
+            | "notify_master_rx_lower_pri" => {
                 self.notify(stmt, &mut d.notify, &parent.label);
             }
             "v3_checksum_as_v2" => {
@@ -1056,11 +1075,17 @@ impl Builder<'_> {
             }
             "check_unicast_src" => self.flag(stmt),
             garp if garp.starts_with("garp_") => {
-                if !self.garp(garp, stmt, &mut d.garp) {
+                if !self.garp(garp, stmt, &mut d.garp)
+                    && !self.instance_extra(garp, stmt, &mut d.extra, parent)
+                {
                     self.internal(stmt);
                 }
             }
-            _ => self.internal(stmt),
+            other => {
+                if !self.instance_extra(other, stmt, &mut d.extra, parent) {
+                    self.internal(stmt);
+                }
+            }
         }
     }
 
@@ -1508,6 +1533,7 @@ impl Builder<'_> {
             "notify_fault" => &mut notify.fault,
             "notify_stop" => &mut notify.stop,
             "notify" => &mut notify.generic,
+            "notify_master_rx_lower_pri" => &mut notify.master_rx_lower_pri,
             _ => {
                 self.internal(stmt);
                 return;

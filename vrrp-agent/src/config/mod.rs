@@ -34,14 +34,17 @@ mod validate;
 mod values;
 
 #[cfg(test)]
+mod keywords_tests;
+#[cfg(test)]
 mod tests;
 
 pub use diagnostics::{Category, ConfigError, Diagnostic, Location, MAX_ERRORS};
 pub use model::{
     max_advertised, Auth, Config, Family, GarpSettings, GlobalDefs, InitialState, Instance,
-    InstanceSpans, Notify, NotifyCommand, NotifyFifo, ParamMatch, RuleAction, SmtpSettings,
-    SyncGroup, TrackFileDef, TrackFileInit, TrackProcessDef, TrackRef, TtlRange, Version,
-    VirtualAddress, VirtualRoute, VirtualRule, VrrpScript, DEFAULT_MTU,
+    InstanceSpans, Notify, NotifyCommand, NotifyFifo, ParamMatch, ProcessTuning, RuleAction,
+    SmtpSettings, SyncGroup, TrackFileDef, TrackFileInit, TrackProcessDef, TrackRef, TtlRange,
+    Version, VirtualAddress, VirtualRoute, VirtualRule, VrrpScript, DEFAULT_MTU,
+    RLIMIT_RTTIME_DEFAULT_US,
 };
 pub use preprocess::{config_id, set_config_id};
 

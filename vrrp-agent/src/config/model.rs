@@ -180,6 +180,9 @@ pub struct NotifyFifo {
     pub user: Option<String>,
     pub group: Option<String>,
     pub location: Location,
+    /// `notify_fifo_script` / `vrrp_notify_fifo_script`: started (with the FIFO's path as
+    /// its last argument) when the FIFO is opened, to read it; stopped at exit.
+    pub script: Option<NotifyCommand>,
 }
 
 /// `global_defs`, VRRP part.
@@ -202,6 +205,56 @@ pub struct GlobalDefs {
     pub v3_checksum_as_v2: bool,
     /// Email alerts: `smtp_server`, `notification_email`, ...
     pub smtp: SmtpSettings,
+    /// `vrrp_priority`, `vrrp_no_swap`, `vrrp_rt_priority`, `vrrp_cpu_affinity`,
+    /// `vrrp_rlimit_rttime`: how the daemon's process is scheduled and kept in memory.
+    pub tuning: ProcessTuning,
+    /// `vrrp_startup_delay`: Backups wait this long more before their first Master_Down
+    /// timer can fire (keepalived: only at start-up, not on reload).
+    pub startup_delay: Option<Duration>,
+    /// `vrrp_mcast_group4`, when not 224.0.0.18: the group of IPv4 multicast adverts.
+    pub mcast_group4: Option<Ipv4Addr>,
+    /// `vrrp_notify_priority_changes`: the default of instances' `notify_priority_changes`.
+    pub notify_priority_changes: bool,
+}
+
+/// keepalived's RLIMIT_RTTIME when `vrrp_rt_priority` is set and `vrrp_rlimit_rttime` is not
+/// (`RT_RLIMIT_DEFAULT`, microseconds of CPU time without a blocking call).
+pub const RLIMIT_RTTIME_DEFAULT_US: u64 = 10_000;
+
+/// Process scheduling settings of `global_defs` (applied once at start-up).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProcessTuning {
+    /// `vrrp_priority`: the nice value, -20..=19. keepalived applies it only without a
+    /// real-time priority.
+    pub nice: Option<i32>,
+    /// `vrrp_no_swap`: lock the process in memory (`mlockall`).
+    pub no_swap: bool,
+    /// `vrrp_rt_priority`: SCHED_RR at this priority (1..=99, keepalived clamps to it).
+    pub rt_priority: Option<u32>,
+    /// `vrrp_cpu_affinity`: CPU numbers to run on (empty = no change).
+    pub cpu_affinity: Vec<usize>,
+    /// `vrrp_rlimit_rttime`: the RLIMIT_RTTIME hard limit in microseconds, set (with a soft
+    /// limit of half) with a real-time priority only.
+    pub rlimit_rttime_us: Option<u64>,
+    /// Where these were written, for the start-up log (the first of them).
+    pub location: Option<Location>,
+}
+
+impl ProcessTuning {
+    /// Nothing to apply.
+    pub fn is_empty(&self) -> bool {
+        self.nice.is_none()
+            && !self.no_swap
+            && self.rt_priority.is_none()
+            && self.cpu_affinity.is_empty()
+            && self.rlimit_rttime_us.is_none()
+    }
+
+    /// The RLIMIT_RTTIME hard limit that goes with the real-time priority, if one is set.
+    pub fn effective_rlimit_rttime_us(&self) -> Option<u64> {
+        self.rt_priority
+            .map(|_| self.rlimit_rttime_us.unwrap_or(RLIMIT_RTTIME_DEFAULT_US))
+    }
 }
 
 impl GlobalDefs {
@@ -238,6 +291,9 @@ pub struct Notify {
     /// `notify`: run on every transition with four more arguments: INSTANCE|GROUP, name,
     /// state (MASTER|BACKUP|FAULT|STOP), priority.
     pub generic: Option<NotifyCommand>,
+    /// `notify_master_rx_lower_pri` (instances): run, without arguments added, when the
+    /// Master answers a lower-priority advert.
+    pub master_rx_lower_pri: Option<NotifyCommand>,
 }
 
 impl Notify {
@@ -253,6 +309,7 @@ impl Notify {
             ("notify_fault", &self.fault),
             ("notify_stop", &self.stop),
             ("notify", &self.generic),
+            ("notify_master_rx_lower_pri", &self.master_rx_lower_pri),
         ]
         .into_iter()
         .filter_map(|(k, c)| c.as_ref().map(|c| (k, c)))
@@ -341,6 +398,21 @@ pub struct Instance {
     pub notify: Notify,
     /// `v3_checksum_as_v2` (instance or global): v3 IPv4 checksum without pseudo-header.
     pub v3_checksum_as_v2: bool,
+    /// `dont_track_primary`: its own interface going down or losing carrier does not put
+    /// it in FAULT.
+    pub dont_track_primary: bool,
+    /// `promote_secondaries`: set the interface's `promote_secondaries` sysctl, so that
+    /// removing a primary address (a VIP) keeps the secondaries of its subnet.
+    pub promote_secondaries: bool,
+    /// `unicast_fault_no_peer`: without `unicast_peer`, stay in FAULT instead of falling back
+    /// to multicast.
+    pub unicast_fault_no_peer: bool,
+    /// The multicast group of its adverts when not the standard one (`mcast_dst_ip`, else
+    /// the global `vrrp_mcast_group4`); IPv4 only.
+    pub mcast_group: Option<IpAddr>,
+    /// `notify_priority_changes` (or the global default): effective priority changes are
+    /// written to the notify FIFOs.
+    pub notify_priority_changes: bool,
     /// Where the settings above were written, for messages that compare configurations.
     pub spans: InstanceSpans,
 }
@@ -388,6 +460,14 @@ impl Instance {
     /// The advert interval in the unit of the v3 header.
     pub fn advert_centisecs(&self) -> Centisecs {
         Centisecs::from_duration_round(self.advert_int).unwrap_or(Centisecs::V3_MAX)
+    }
+
+    /// The group its multicast adverts go to: `mcast_group`, else 224.0.0.18 / ff02::12.
+    pub fn advert_group(&self) -> IpAddr {
+        self.mcast_group.unwrap_or(match self.family {
+            Family::V4 => IpAddr::V4(crate::wire::VRRP_GROUP_V4),
+            Family::V6 => IpAddr::V6(crate::wire::VRRP_GROUP_V6),
+        })
     }
 
     /// The source address configured for adverts, if any.

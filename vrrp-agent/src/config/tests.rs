@@ -701,14 +701,7 @@ fn every_unsupported_instance_keyword_is_an_error() {
             &format!("`{name}` is a keepalived keyword this project does not support (yet)"),
         );
     }
-    for name in [
-        "accept",
-        "no_accept",
-        "skip_check_adv_addr",
-        "strict_mode",
-        "native_ipv6",
-        "dont_track_primary",
-    ] {
+    for name in ["accept", "no_accept", "strict_mode", "native_ipv6"] {
         assert_eq!(
             keywords::lookup(keywords::Context::Instance, name),
             Some(keywords::Support::Unsupported),

@@ -67,16 +67,23 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         global.garp.lower_prio_delay.as_ref().map(|(v, _)| *v),
         global.garp.lower_prio_repeat.as_ref().map(|(v, _)| *v),
     );
+    let garp_extra_if = global.extra.garp_extra_if.clone();
     let global = GlobalDefs {
         router_id: global.router_id.map(|(v, _)| v),
         vrrp_version: global.vrrp_version.map(|(v, _)| v),
         garp: global_garp,
         enable_script_security: global.enable_script_security,
         script_user: global.script_user.map(|(v, _)| v),
-        notify_fifo: global.notify_fifo.map(|(v, _)| v),
-        vrrp_notify_fifo: global.vrrp_notify_fifo.map(|(v, _)| v),
+        notify_fifo: global.extra.with_script(global.notify_fifo, false, diags),
+        vrrp_notify_fifo: global
+            .extra
+            .with_script(global.vrrp_notify_fifo, true, diags),
         v3_checksum_as_v2: global.v3_checksum_as_v2.is_some_and(|(v, _)| v),
         smtp: global.smtp,
+        tuning: global.extra.tuning(),
+        startup_delay: global.extra.startup_delay(),
+        mcast_group4: global.extra.mcast_group4(),
+        notify_priority_changes: global.extra.notify_priority_changes.is_some_and(|(v, _)| v),
     };
 
     let mut config = Config {
@@ -107,6 +114,9 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
             continue;
         }
         seen_instances.insert(draft.name.clone(), draft.pos.clone());
+        let addresses: Vec<_> = draft.vips.iter().chain(&draft.vips_excluded).collect();
+        let interface = draft.interface.as_ref().map(|(n, _)| n.as_str());
+        (draft.extra).check_garp_extra_if(&garp_extra_if, interface, &addresses, diags);
         if let Some(instance) = finish_instance(draft, &config.global, global_lower, diags) {
             config.instances.push(instance);
         }
@@ -434,6 +444,14 @@ fn finish_instance(
             .v3_checksum_as_v2
             .map(|(v, _)| v)
             .unwrap_or(global.v3_checksum_as_v2),
+        dont_track_primary: d.extra.dont_track_primary,
+        promote_secondaries: d.extra.promote_secondaries,
+        unicast_fault_no_peer: d.extra.unicast_fault_no_peer,
+        mcast_group: d.extra.mcast_group(family, global.mcast_group4, diags),
+        notify_priority_changes: d
+            .extra
+            .notify_priority_changes
+            .map_or(global.notify_priority_changes, |(v, _)| v),
     })
 }
 

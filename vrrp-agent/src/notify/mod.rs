@@ -60,12 +60,14 @@ use crate::{
     track::security,
 };
 
+mod events;
 mod fifo;
 pub mod mail;
 mod queue;
 #[cfg(test)]
 mod tests;
 
+pub use events::priority_line;
 use fifo::Fifo;
 use queue::{subject_event, Job, Queue, Stats};
 
@@ -173,6 +175,7 @@ struct Commands {
     fault: Option<Command>,
     stop: Option<Command>,
     generic: Option<Command>,
+    master_rx_lower_pri: Option<Command>,
 }
 
 impl Commands {
@@ -205,6 +208,7 @@ impl Commands {
             fault: parse("notify_fault", &notify.fault)?,
             stop: parse("notify_stop", &notify.stop)?,
             generic: parse("notify", &notify.generic)?,
+            master_rx_lower_pri: parse("notify_master_rx_lower_pri", &notify.master_rx_lower_pri)?,
         })
     }
 
@@ -215,6 +219,7 @@ impl Commands {
             ("notify_fault", &self.fault),
             ("notify_stop", &self.stop),
             ("notify", &self.generic),
+            ("notify_master_rx_lower_pri", &self.master_rx_lower_pri),
         ]
         .into_iter()
         .filter_map(|(k, c)| c.as_ref().map(|c| (k, c)))
@@ -308,7 +313,10 @@ impl Notifier {
         // Looking a user up loads the NSS modules (a few hundred KiB): only when some notify
         // command will need it.
         let any = config.instances.iter().any(|i| !i.notify.is_empty())
-            || config.sync_groups.iter().any(|g| !g.notify.is_empty());
+            || config.sync_groups.iter().any(|g| !g.notify.is_empty())
+            || [&config.global.notify_fifo, &config.global.vrrp_notify_fifo]
+                .iter()
+                .any(|f| f.as_ref().is_some_and(|f| f.script.is_some()));
         let default_user = if any {
             default_script_user(config)
         } else {
@@ -346,7 +354,7 @@ impl Notifier {
             ("vrrp_notify_fifo", &global.vrrp_notify_fifo),
         ] {
             if let Some(cfg) = cfg {
-                fifos.push(Fifo::open_shared(keyword, cfg)?);
+                fifos.push(Fifo::open_shared(keyword, cfg, default_user.as_ref())?);
             }
         }
 

@@ -24,6 +24,7 @@ pub mod lock;
 mod lograte;
 mod metrics_view;
 mod observe;
+mod options;
 mod reload;
 mod setup;
 pub mod signals;
@@ -173,7 +174,10 @@ impl Vrouter {
 
     /// Why this instance itself must be in FAULT, if it must.
     fn own_fault(&self) -> Option<String> {
-        if self.link_fault {
+        if let Some(why) = options::config_fault(&self.inst) {
+            return Some(why);
+        }
+        if self.link_fault && options::tracks_own_link(&self.inst) {
             return Some(format!(
                 "interface {} is down or has no carrier",
                 self.iface
@@ -272,6 +276,12 @@ pub async fn run(opts: RunOptions) -> Result<()> {
         bail!("{}: no vrrp_instance configured", opts.config.display());
     }
 
+    if !options::startup_delay(&config, &mut signals).await {
+        return Ok(());
+    }
+    // Turned off again when this returns (keepalived resets what it set).
+    let _promoted = options::promote_secondaries(&config);
+
     // Bound before anything changes: an address in use fails the start, like a config error.
     let scrapes = match opts.metrics_listen {
         Some(addr) => {
@@ -285,6 +295,9 @@ pub async fn run(opts: RunOptions) -> Result<()> {
     let (control_server, control) = control::open(&opts).await?;
     let mut agent = Agent::start(&config, &opts, netlink).await?;
     agent.obs.control = control;
+    // Once loaded: under a real-time policy the XDP verifier's CPU time counts against
+    // RLIMIT_RTTIME (keepalived's default of 10 ms would kill the start-up).
+    crate::tuning::apply(&config.global.tuning);
     crate::systemd::notify_ready(agent.kernel.len());
     let result = agent.main_loop(&mut signals, scrapes).await;
     crate::systemd::notify_stopping();
@@ -398,6 +411,9 @@ impl Agent {
                 self.sockets.len() - 1
             }
         };
+        if let Some(IpAddr::V4(group)) = plan.inst.mcast_group.filter(|_| !plan.inst.is_unicast()) {
+            self.sockets[socket].1.join_group(group)?;
+        }
         let mut vr = setup::build_router(plan, src, socket);
         if plan.inst.unicast_peers.is_empty() {
             vr.frame_socket = self.frame_socket(&plan.inst.interface, ifindex);
@@ -788,6 +804,11 @@ impl Agent {
                 status.delta
             );
             self.feed(i, now, Input::PriorityChanged(priority)).await;
+            let vr = &self.routers[i];
+            if vr.inst.notify_priority_changes {
+                let master = vr.router.state() == State::Master;
+                self.notifier.priority_changed(&vr.name, master, priority);
+            }
         }
         let vr = &mut self.routers[i];
         if vr.track_fault != status.fault {
@@ -985,6 +1006,9 @@ impl Agent {
     fn announce_lower_priority(&mut self, i: usize, now: MonoTime) {
         // The answering advert first, as in keepalived.
         self.flush();
+        let vr = &self.routers[i];
+        self.notifier
+            .master_rx_lower_priority(&vr.name, vr.router.effective_priority());
         let mut members = vec![i];
         if let Some(g) = self.group_of(&self.routers[i].name) {
             members.extend(
@@ -1092,9 +1116,19 @@ impl Agent {
                 let mut ok = true;
                 for (buf, &dst) in vr.built.iter_mut().zip(&vr.dsts) {
                     let built = match (frame_mac, vr.src) {
-                        (Some(mac), IpAddr::V4(src)) => {
-                            tx::build_advert_frame(&vr.repr, src, mac, vr.checksum, buf)
-                        }
+                        (Some(mac), IpAddr::V4(src)) => match dst {
+                            IpAddr::V4(group) => tx::build_advert_frame_to(
+                                &vr.repr,
+                                src,
+                                group,
+                                mac,
+                                vr.checksum,
+                                buf,
+                            ),
+                            IpAddr::V6(_) => {
+                                tx::build_advert_frame(&vr.repr, src, mac, vr.checksum, buf)
+                            }
+                        },
                         _ => tx::build_advert(&vr.repr, vr.src, dst, vr.checksum, buf),
                     };
                     if let Err(e) = built {

@@ -147,7 +147,7 @@ pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
         },
     };
     let dsts = if inst.unicast_peers.is_empty() {
-        vec![wire::VRRP_GROUP_V4.into()]
+        vec![inst.advert_group()]
     } else {
         inst.unicast_peers.clone()
     };
