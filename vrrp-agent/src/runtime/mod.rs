@@ -219,9 +219,9 @@ struct Agent {
     opts: RunOptions,
     /// The configuration running (what a failed reload goes back to).
     config: Config,
-    /// Debug builds: the reload step at which a test injects a failure
-    /// (`VRRP_AGENT_FAIL_RELOAD`, see `reload`); always `None` in release builds.
-    fail_reload: Option<reload::Step>,
+    /// Debug builds: the reload steps at which a test injects failures, one per reload
+    /// (`VRRP_AGENT_FAIL_RELOAD`, see `reload`); always empty in release builds.
+    fail_reload: VecDeque<reload::Step>,
     /// The routers (IPv4 instances), by id, with their key and name lookups.
     routers: Registry<Vrouter>,
     /// Every configured instance in the kernel (IPv6 ones included), by key: for event logs
@@ -1079,21 +1079,30 @@ impl Agent {
     }
 }
 
-/// Debug builds: the reload step named by `VRRP_AGENT_FAIL_RELOAD` (tests inject a failure
-/// there). Release builds never read it.
-fn fail_reload_from_env() -> Option<reload::Step> {
+/// Debug builds: the reload steps listed in `VRRP_AGENT_FAIL_RELOAD` (comma-separated;
+/// tests inject a failure at the first step of the list, the next reload at the next one).
+/// Release builds never read it.
+fn fail_reload_from_env() -> VecDeque<reload::Step> {
     if !cfg!(debug_assertions) {
-        return None;
+        return VecDeque::new();
     }
-    let name = std::env::var("VRRP_AGENT_FAIL_RELOAD").ok()?;
-    let step = reload::Step::parse(&name);
-    match step {
-        Some(s) => tracing::warn!(
-            "debug build: the next reload that reaches step {s} fails (VRRP_AGENT_FAIL_RELOAD)"
-        ),
-        None => tracing::warn!("VRRP_AGENT_FAIL_RELOAD={name}: no such reload step"),
+    let Ok(list) = std::env::var("VRRP_AGENT_FAIL_RELOAD") else {
+        return VecDeque::new();
+    };
+    let mut steps = VecDeque::new();
+    for name in list.split(',').filter(|n| !n.is_empty()) {
+        match reload::Step::parse(name) {
+            Some(s) => steps.push_back(s),
+            None => tracing::warn!("VRRP_AGENT_FAIL_RELOAD: no reload step {name}"),
+        }
     }
-    step
+    if !steps.is_empty() {
+        tracing::warn!(
+            ?steps,
+            "debug build: reloads fail at these steps, one per reload (VRRP_AGENT_FAIL_RELOAD)"
+        );
+    }
+    steps
 }
 
 /// Refuses notify commands keepalived would refuse (missing, not executable, or, with

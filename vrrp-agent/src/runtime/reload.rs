@@ -157,11 +157,12 @@ impl Agent {
         }
     }
 
-    /// A failure injected at `step` by a test (`VRRP_AGENT_FAIL_RELOAD=<step>` in debug
-    /// builds; the next reload that reaches the step fails there, once).
+    /// A failure injected at `step` by a test (`VRRP_AGENT_FAIL_RELOAD=<step>,<step>...` in
+    /// debug builds): a reload that reaches the first step of the list fails there, and
+    /// the step leaves the list.
     fn fail_point(&mut self, step: Step) -> Result<()> {
-        if self.fail_reload == Some(step) {
-            self.fail_reload = None;
+        if self.fail_reload.front() == Some(&step) {
+            self.fail_reload.pop_front();
             bail!("failure injected at {step} (VRRP_AGENT_FAIL_RELOAD)");
         }
         Ok(())
@@ -297,9 +298,10 @@ impl Agent {
         }
         let removed = outcome.len();
         self.stop_routers(&stopping, now).await;
+        // Their sender registrations go after the new routers are registered: a socket the
+        // old and the new router share stays open.
         for id in &stopping {
             self.routers.remove(*id);
-            self.sender.unregister(*id);
         }
         let routers = &self.routers;
         self.followups.retain(|(id, _)| routers.contains(*id));
@@ -347,6 +349,9 @@ impl Agent {
                 let inst = &p.inst;
                 tracing::info!(instance = %inst.name, iface = %inst.interface, vrid = inst.vrid, af = 6, "watching adverts (IPv6: no election yet)");
             }
+        }
+        for id in &stopping {
+            self.sender.unregister(*id);
         }
         for (k, (_, change)) in plan.plans.iter().enumerate() {
             outcome.push(InstanceChange {
