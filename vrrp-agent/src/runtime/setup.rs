@@ -143,7 +143,7 @@ pub(super) fn tx_spec(plan: &Plan) -> Option<TxSpec> {
         } else {
             inst.unicast_peers.clone()
         },
-        ttl: wire::VRRP_TTL,
+        ttl: inst.unicast_ttl.unwrap_or(wire::VRRP_TTL),
         checksum: if inst.v3_checksum_as_v2 {
             ChecksumForm::Plain
         } else {
