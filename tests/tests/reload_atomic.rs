@@ -127,6 +127,14 @@ fn a_reload_failing_at_each_step_leaves_the_old_configuration_running() {
         &[("VRRP_AGENT_FAIL_RELOAD", steps)],
     )
     .unwrap();
+    if !agent
+        .proc
+        .log_text()
+        .contains("reloads fail at these steps")
+    {
+        eprintln!("skipped: the agent is a release build (no injected failures)");
+        return;
+    }
     let became = wait_for(TRANSITION, || {
         has_addr(&pair, &pair.a_if, VIP).then_some(())
     });
