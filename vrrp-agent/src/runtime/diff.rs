@@ -139,6 +139,7 @@ fn changed_fields(old: &Instance, new: &Instance) -> Vec<&'static str> {
         "unicast_peer",
         old.unicast_peers != new.unicast_peers || old.unicast_peer_ttl != new.unicast_peer_ttl,
     );
+    check("unicast_ttl", old.unicast_ttl != new.unicast_ttl);
     check(
         "source address",
         old.unicast_src_ip != new.unicast_src_ip || old.mcast_src_ip != new.mcast_src_ip,
@@ -274,6 +275,30 @@ mod tests {
             .iter()
             .all(|(_, c)| matches!(c, Change::Restarted(w) if w.starts_with("source address"))));
         assert!(d.removed.is_empty());
+
+        // A unicast instance with another unicast_ttl restarts, and says why.
+        let uc = |ttl: u8| {
+            instances(&format!(
+                "vrrp_instance U {{\n interface eth0\n virtual_router_id 9\n \
+                 virtual_ipaddress {{ 198.18.0.9 }}\n unicast_ttl {ttl}\n \
+                 unicast_peer {{ 198.18.0.200 }}\n}}\n"
+            ))
+        };
+        let (old, new) = (uc(5), uc(6));
+        let running = [Running {
+            id: ids[0],
+            inst: &old[0],
+            ifindex: 2,
+            src: IpAddr::from([198, 18, 0, 100]),
+        }];
+        let d = diff(&running, &[plan(&new[0], 2, [198, 18, 0, 100])]);
+        assert_eq!(
+            d.plans,
+            vec![(
+                Some(ids[0]),
+                Change::Restarted("changed: unicast_ttl".into())
+            )]
+        );
     }
 
     #[derive(Debug)]
