@@ -860,6 +860,18 @@ pub fn start_agent_with(
     conf: &str,
     args: &[&str],
 ) -> Result<Agent> {
+    start_agent_env(ns, dir, tag, conf, args, &[])
+}
+
+/// [`start_agent_with`] with more environment variables for the agent.
+pub fn start_agent_env(
+    ns: &Netns,
+    dir: &Path,
+    tag: &str,
+    conf: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<Agent> {
     let path = dir.join(format!("{tag}.conf"));
     std::fs::write(&path, conf).with_context(|| format!("writing {}", path.display()))?;
     let pins = pin_dir(tag);
@@ -873,7 +885,8 @@ pub fn start_agent_with(
         .env(
             "RUST_LOG",
             std::env::var("VRRP_AGENT_LOG").unwrap_or_else(|_| "info".into()),
-        );
+        )
+        .envs(env.iter().copied());
     let mut proc = Proc::spawn(tag, &mut cmd, &dir.join(format!("{tag}.log")))?;
     proc.wait_log("instance ready", agent_start_limit())?;
     Ok(Agent { proc, pins })

@@ -29,9 +29,9 @@ pub(super) mod track_process;
 #[path = "smtp.rs"]
 mod smtp;
 // `virtual_routes` / `virtual_rules` lines.
+mod extras;
 #[path = "vroutes.rs"]
 mod vroutes;
-mod extras;
 pub(crate) use extras::{GlobalExtra, InstanceExtra};
 
 /// Linux's limit on interface names (IFNAMSIZ - 1); also the limit on address labels.
@@ -141,6 +141,8 @@ pub(crate) struct InstanceDraft {
     pub preempt_delay: Slot<Duration>,
     pub auth: Option<AuthDraft>,
     pub unicast_src_ip: Slot<IpAddr>,
+    /// `unicast_ttl`: IP TTL of sent unicast adverts.
+    pub unicast_ttl: Slot<u8>,
     pub mcast_src_ip: Slot<IpAddr>,
     pub unicast_peers: Vec<(IpAddr, Pos)>,
     /// keepalived's per-peer `min_ttl` / `max_ttl`, for peers that set either.
@@ -896,6 +898,7 @@ impl Builder<'_> {
             preempt_delay: None,
             auth: None,
             unicast_src_ip: None,
+            unicast_ttl: None,
             mcast_src_ip: None,
             unicast_peers: Vec::new(),
             unicast_peer_ttl: Vec::new(),
@@ -1016,6 +1019,17 @@ impl Builder<'_> {
                         &mut d.mcast_src_ip
                     };
                     self.put(slot, ip.0, &ip.1.pos, kw);
+                }
+            }
+            "unicast_ttl" => {
+                // keepalived takes 0 too; Linux's IP_TTL refuses it (and a TTL-0 packet is
+                // not meant to leave the host).
+                let expected = "1 to 255";
+                if let Some(v) = self
+                    .single(stmt, expected)
+                    .and_then(|w| self.u8_in(w, kw, 1, 255, expected))
+                {
+                    self.put(&mut d.unicast_ttl, v, at, kw);
                 }
             }
             "unicast_peer" => {

@@ -377,6 +377,8 @@ pub struct Instance {
     /// keepalived's `unicast_peer { ADDR min_ttl N max_ttl M }`: the TTL / hop limit range
     /// of adverts accepted from the peers that set one (the others: any TTL).
     pub unicast_peer_ttl: Vec<(IpAddr, TtlRange)>,
+    /// `unicast_ttl`: the IP TTL of sent unicast adverts (default 255); `None` for multicast.
+    pub unicast_ttl: Option<u8>,
     pub mcast_src_ip: Option<IpAddr>,
     /// Sent in adverts; all of `family`. Never empty.
     pub vips: Vec<VirtualAddress>,

@@ -2230,3 +2230,32 @@ fn unicast_peer_min_ttl_and_max_ttl_as_keepalived() {
     ));
     has(&e, "did you mean");
 }
+
+/// keepalived's `unicast_ttl`: the TTL of sent unicast adverts; ignored (with a warning)
+/// without unicast peers.
+#[test]
+fn unicast_ttl_sets_the_ttl_of_unicast_adverts_only() {
+    let l = ok(&instance(
+        "    unicast_ttl 3\n    unicast_peer {\n        192.0.2.2\n    }",
+    ));
+    assert_eq!(only_instance(&l).unicast_ttl, Some(3));
+    let l = ok(&instance("    unicast_ttl 3"));
+    assert_eq!(only_instance(&l).unicast_ttl, None);
+    assert!(
+        l.warnings.iter().any(|d| d
+            .message
+            .contains("unicast_ttl without unicast_peer is ignored")),
+        "{}",
+        show(&l.warnings)
+    );
+    for bad in ["0", "256", "x"] {
+        let e = errors(&instance(&format!(
+            "    unicast_ttl {bad}\n    unicast_peer {{\n        192.0.2.2\n    }}"
+        )));
+        assert!(
+            e.iter().any(|d| d.message.contains("unicast_ttl")),
+            "{bad}: {}",
+            show(&e)
+        );
+    }
+}

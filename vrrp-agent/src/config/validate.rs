@@ -389,6 +389,19 @@ fn finish_instance(
         (a, _) => a.as_ref().and_then(|a| a.auth),
     };
 
+    let unicast_ttl = match d.unicast_ttl {
+        Some((_, pos)) if d.unicast_peers.is_empty() => {
+            diags.warn(
+                &pos,
+                format!(
+                    "vrrp_instance {name}: unicast_ttl without unicast_peer is ignored: multicast \
+                     adverts keep TTL 255 (keepalived warns too, and then sends them with TTL 0)"
+                ),
+            );
+            None
+        }
+        t => t.map(|(v, _)| v),
+    };
     let garp = resolve_garp(&d.garp, &global.garp, Some(global_lower));
     let (vips, vips_excluded) = fit_vips(name, d.vips, d.vips_excluded, family, version, diags);
 
@@ -428,6 +441,7 @@ fn finish_instance(
         unicast_src_ip: d.unicast_src_ip.map(|(v, _)| v),
         unicast_peers: d.unicast_peers.into_iter().map(|(ip, _)| ip).collect(),
         unicast_peer_ttl: d.unicast_peer_ttl,
+        unicast_ttl,
         mcast_src_ip: d.mcast_src_ip.map(|(v, _)| v),
         vips,
         vips_excluded,

@@ -11,7 +11,7 @@ use std::{net::IpAddr, time::Duration};
 
 use anyhow::Result;
 
-use super::{setup::vip_link, Agent};
+use super::{setup::vip_link, Agent, RouterId};
 use crate::{
     election::{Input, State},
     netlink::NetlinkError,
@@ -123,7 +123,7 @@ impl Agent {
     /// Adds router `i`'s VIPs, remembering which ones this call added and where each one is.
     /// Stops at the first failure; the ones added before it are held (and removed when the
     /// router leaves Master).
-    pub(super) async fn add_vips(&mut self, i: usize) -> Result<()> {
+    pub(super) async fn add_vips(&mut self, i: RouterId) -> Result<()> {
         let t0 = std::time::Instant::now();
         let vr = &mut self.routers[i];
         vr.addrs.held.resize(vr.vips.len(), None);
@@ -158,7 +158,7 @@ impl Agent {
 
     /// Removes the VIPs router `i` added; the ones that were there before it became Master
     /// stay.
-    pub(super) async fn remove_vips(&mut self, i: usize) {
+    pub(super) async fn remove_vips(&mut self, i: RouterId) {
         let vr = &mut self.routers[i];
         let (routes, rules) = (&vr.inst.virtual_routes, &vr.inst.virtual_rules);
         vr.addrs
@@ -193,7 +193,7 @@ impl Agent {
 
     /// `rounds` gratuitous ARPs for router `i`'s IPv4 VIPs, each on the interface it lives on
     /// with that interface's MAC.
-    pub(super) fn announce(&mut self, i: usize, rounds: u32) {
+    pub(super) fn announce(&mut self, i: RouterId, rounds: u32) {
         let vr = &self.routers[i];
         // (ifindex, mac) -> addresses, in configuration order.
         let mut by_link: Vec<((u32, MacAddr), Vec<IpAddr>)> = Vec::new();
@@ -224,7 +224,7 @@ impl Agent {
     /// Taking router `i`'s VIPs failed: FAULT until the next try, which is scheduled with
     /// backoff. The failure is logged with its errno (all of them while the waits grow, then
     /// once a minute).
-    pub(super) fn vip_add_failed(&mut self, i: usize, now: MonoTime, e: &anyhow::Error) {
+    pub(super) fn vip_add_failed(&mut self, i: RouterId, now: MonoTime, e: &anyhow::Error) {
         let vr = &mut self.routers[i];
         let (wait, log) = vr.addrs.retry.failed(now);
         if let Some(unlogged) = log {
@@ -248,7 +248,7 @@ impl Agent {
     /// What can be checked without touching the addresses is checked first: while the
     /// interface of a `dev` VIP is missing, the router stays in FAULT (no election round,
     /// no priority-0 advert to the other routers) and the next try is scheduled.
-    pub(super) async fn retry_vips(&mut self, i: usize, now: MonoTime) {
+    pub(super) async fn retry_vips(&mut self, i: RouterId, now: MonoTime) {
         let vr = &mut self.routers[i];
         if vr.vip_fault.is_none() || !vr.addrs.retry.take_due(now) {
             return;
@@ -271,9 +271,10 @@ impl Agent {
     /// Master resigns as keepalived 2.2.7 does: priority 0, its other VIPs go, Backup for
     /// Skew_Time, then Master again (re-adding every VIP) unless another router took over.
     pub(super) async fn on_address_removed(&mut self, now: MonoTime, index: u32, addr: IpAddr) {
-        let hits: Vec<usize> = (0..self.routers.len())
-            .filter(|&i| {
-                let vr = &self.routers[i];
+        let hits: Vec<RouterId> = self
+            .routers
+            .iter()
+            .filter(|(_, vr)| {
                 vr.router.state() == State::Master
                     && vr
                         .vips
@@ -281,6 +282,7 @@ impl Agent {
                         .zip(&vr.addrs.held)
                         .any(|(v, h)| v.addr == addr && h.is_some_and(|h| h.ifindex == index))
             })
+            .map(|(id, _)| id)
             .collect();
         if hits.is_empty() {
             return;

@@ -13,10 +13,17 @@ impl Agent {
     /// adverts the program on the parent cannot tell from a VLAN's when the tag is offloaded.
     /// Failures are logged: the program then keeps its previous view.
     pub(super) async fn sync_vlans(&mut self, warn: bool) {
+        self.sync_vlans_with(&[], warn).await;
+    }
+
+    /// [`Agent::sync_vlans`], with the interfaces `extra` (about to be attached by a
+    /// reload) counted as attached.
+    pub(super) async fn sync_vlans_with(&mut self, extra: &[u32], warn: bool) {
         // The interfaces XDP is or is about to be attached to: written before attaching, so
         // that no advert reaches the program before it knows the VLAN devices.
         let attached: BTreeSet<u32> = (self.dp.attachments().iter().map(|a| a.ifindex))
             .chain(self.kernel.keys().map(|k| k.ifindex))
+            .chain(extra.iter().copied())
             .collect();
         let links = match self.netlink.links().await {
             Ok(l) => l,

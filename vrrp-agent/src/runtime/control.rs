@@ -1,10 +1,8 @@
 //! Control requests in the agent loop: `status` answers from a snapshot, `reload` runs the
 //! same reload as SIGHUP and says what it did to each instance.
-use std::collections::BTreeMap;
-
 use super::Agent;
 use crate::{
-    config::{self, Instance},
+    config,
     control::{
         server::{AgentRequest, ControlServer},
         ChangeKind, Command, InstanceChange, ReloadReply, Response,
@@ -32,13 +30,6 @@ pub(super) async fn open(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// An instance as it ran before a reload: its router's id (0: watched only) and settings.
-struct Before {
-    id: u64,
-    inst: Option<Instance>,
-    kernel: Option<super::KernelInstance>,
 }
 
 impl Agent {
@@ -84,166 +75,41 @@ impl Agent {
                 };
             }
         };
-        let before = self.running_instances();
-        if let Err(e) = self.reload().await {
-            tracing::error!("reload rejected, the running configuration stays: {e:#}");
-            return ReloadReply {
-                accepted: false,
-                changes: Vec::new(),
-                errors: vec![format!("{e:#}")],
+        match self.reload().await {
+            super::reload::ReloadOutcome::Applied(list) => ReloadReply {
+                accepted: true,
+                changes: list.iter().map(change_of).collect(),
+                errors: Vec::new(),
                 warnings,
-            };
-        }
-        let after = self.running_instances();
-        ReloadReply {
-            accepted: true,
-            changes: changes(&before, &after),
-            errors: Vec::new(),
-            warnings,
-        }
-    }
-
-    fn running_instances(&self) -> BTreeMap<String, Before> {
-        let mut out: BTreeMap<String, Before> = self
-            .kernel
-            .values()
-            .map(|k| {
-                (
-                    k.name.clone(),
-                    Before {
-                        id: 0,
-                        inst: None,
-                        kernel: Some(k.clone()),
-                    },
-                )
-            })
-            .collect();
-        for r in &self.routers {
-            let e = out.entry(r.name.clone()).or_insert(Before {
-                id: 0,
-                inst: None,
-                kernel: None,
-            });
-            e.id = r.obs.id;
-            e.inst = Some(r.inst.clone());
-        }
-        out
-    }
-}
-
-/// What a reload did, instance by instance, from what ran before and after it.
-fn changes(
-    before: &BTreeMap<String, Before>,
-    after: &BTreeMap<String, Before>,
-) -> Vec<InstanceChange> {
-    let mut out = Vec::new();
-    for (name, a) in after {
-        let (change, detail) = match before.get(name) {
-            None => (ChangeKind::Added, None),
-            Some(b) if a.id != 0 && b.id != a.id => (ChangeKind::Restarted, None),
-            Some(b) if a.id == 0 && b.kernel != a.kernel => (ChangeKind::Restarted, None),
-            Some(b) => match (&b.inst, &a.inst) {
-                (Some(bi), Some(ai)) if bi != ai => {
-                    let detail = (bi.priority != ai.priority)
-                        .then(|| format!("priority {} -> {}", bi.priority, ai.priority));
-                    (ChangeKind::Changed, detail)
-                }
-                _ => (ChangeKind::Kept, None),
             },
-        };
-        out.push(InstanceChange {
-            instance: name.clone(),
-            change,
-            detail,
-        });
-    }
-    for name in before.keys().filter(|n| !after.contains_key(*n)) {
-        out.push(InstanceChange {
-            instance: name.clone(),
-            change: ChangeKind::Removed,
-            detail: None,
-        });
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn instances(text: &str) -> Vec<Instance> {
-        match config::parse_str(text, std::path::Path::new("t.conf")) {
-            Ok(l) => l.config.instances,
-            Err(e) => panic!("{e}"),
+            super::reload::ReloadOutcome::Rejected { step, error } => {
+                tracing::error!(
+                    "reload rejected, the running configuration stays: {step}: {error}"
+                );
+                ReloadReply {
+                    accepted: false,
+                    changes: Vec::new(),
+                    errors: vec![format!("{step}: {error}")],
+                    warnings,
+                }
+            }
         }
     }
+}
 
-    fn inst(name: &str, vrid: u8, priority: u8) -> String {
-        format!(
-            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n priority {priority}\n \
-             virtual_ipaddress {{ 198.18.0.{vrid} }}\n}}\n"
-        )
-    }
-
-    fn running(list: &[(Instance, u64)]) -> BTreeMap<String, Before> {
-        list.iter()
-            .map(|(i, id)| {
-                (
-                    i.name.clone(),
-                    Before {
-                        id: *id,
-                        inst: Some(i.clone()),
-                        kernel: None,
-                    },
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn changes_name_each_instance_once() {
-        let old = instances(&format!(
-            "{}{}{}",
-            inst("A", 1, 100),
-            inst("B", 2, 100),
-            inst("C", 3, 100)
-        ));
-        let new = instances(&format!(
-            "{}{}{}",
-            inst("A", 1, 100),
-            inst("B", 2, 120),
-            inst("D", 4, 100)
-        ));
-        let before = running(&[
-            (old[0].clone(), 1),
-            (old[1].clone(), 2),
-            (old[2].clone(), 3),
-        ]);
-        // A kept (same router), B changed in place (same router), D new, C gone; then A
-        // rebuilt (another router id) is a restart.
-        let after = running(&[
-            (new[0].clone(), 1),
-            (new[1].clone(), 2),
-            (new[2].clone(), 9),
-        ]);
-        let got: Vec<(String, ChangeKind, Option<String>)> = changes(&before, &after)
-            .into_iter()
-            .map(|c| (c.instance, c.change, c.detail))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("A".into(), ChangeKind::Kept, None),
-                (
-                    "B".into(),
-                    ChangeKind::Changed,
-                    Some("priority 100 -> 120".into())
-                ),
-                ("D".into(), ChangeKind::Added, None),
-                ("C".into(), ChangeKind::Removed, None),
-            ]
-        );
-        let after = running(&[(new[0].clone(), 7)]);
-        assert_eq!(changes(&before, &after)[0].change, ChangeKind::Restarted);
+/// One instance's line of the reply, from the reload's own diff.
+fn change_of(c: &super::reload::InstanceChange) -> InstanceChange {
+    use super::diff::Change;
+    let (change, detail) = match &c.change {
+        Change::Added => (ChangeKind::Added, None),
+        Change::Removed => (ChangeKind::Removed, None),
+        Change::Restarted(why) => (ChangeKind::Restarted, Some(why.clone())),
+        Change::ChangedInPlace(what) => (ChangeKind::Changed, Some(what.clone())),
+        Change::Kept => (ChangeKind::Kept, None),
+    };
+    InstanceChange {
+        instance: c.name.clone(),
+        change,
+        detail,
     }
 }

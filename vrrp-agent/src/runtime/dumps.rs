@@ -35,7 +35,7 @@ impl Agent {
             .instances
             .iter()
             .filter_map(|st| {
-                let vr = self.routers.iter().find(|r| r.name == st.name);
+                let vr = self.routers.values().find(|r| r.name == st.name);
                 let config = match vr {
                     Some(vr) => &vr.inst,
                     None => file.as_ref()?.instance(&st.name)?,

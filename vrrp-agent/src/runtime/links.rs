@@ -14,16 +14,10 @@
 //! system call. When a rebuild fails (e.g. the new interface has no address to bind the
 //! advert socket to yet), its instances stay in FAULT and the next event for the interface
 //! (a link change or an address added) tries again.
-use std::net::IpAddr;
-
 use vrrp_common::InstanceKey;
 
 use super::Agent;
-use crate::{
-    netlink::LinkEvent,
-    tx::{AdvertSocket, FrameSocket},
-    units::MonoTime,
-};
+use crate::{netlink::LinkEvent, units::MonoTime};
 
 impl Agent {
     /// Brings what the agent keeps for interface `ev.name` up to date with `ev`. Returns
@@ -34,7 +28,7 @@ impl Agent {
         }
         if let Some(mac) = ev.mac {
             // GARPs of VIPs on this interface (also as some instance's `dev`).
-            for vr in &mut self.routers {
+            for vr in self.routers.values_mut() {
                 for h in vr.addrs.held.iter_mut().flatten() {
                     if h.ifindex == ev.index {
                         h.mac = mac;
@@ -64,11 +58,10 @@ impl Agent {
                 }
             }
         }
-        usable &= self.reopen_advert_sockets(ev);
-        usable &= self.reopen_frame_sockets(ev);
+        usable &= self.sender.follow_link(&ev.name, ev.index, ev.mac);
         if let Some(mac) = ev.mac {
             let mut announce = Vec::new();
-            for (i, vr) in self.routers.iter_mut().enumerate() {
+            for (i, vr) in self.routers.iter_mut() {
                 if vr.ifindex == ev.index && vr.mac != mac {
                     tracing::info!(instance = %vr.name, iface = %vr.iface, from = %vr.mac, to = %mac, "interface MAC changed");
                     vr.mac = mac;
@@ -90,7 +83,7 @@ impl Agent {
     /// leaves FAULT if that works.
     pub(super) async fn on_address_added(&mut self, now: MonoTime, index: u32) {
         let waiting = |vr: &super::Vrouter| vr.ifindex == index && vr.link_fault && vr.link_up;
-        if !self.routers.iter().any(waiting) {
+        if !self.routers.values().any(waiting) {
             return;
         }
         let Ok(l) = self.netlink.link_by_index(index).await else {
@@ -107,7 +100,7 @@ impl Agent {
         if !self.follow_link(&ev).await {
             return;
         }
-        for vr in self.routers.iter_mut().filter(|vr| waiting(vr)) {
+        for vr in self.routers.values_mut().filter(|vr| waiting(vr)) {
             vr.link_fault = false;
             vr.vip_fault = None;
             vr.addrs.retry.reset();
@@ -150,93 +143,13 @@ impl Agent {
                 }
             }
             tracing::info!(instance = %ki.name, iface = %ki.iface, from = old.ifindex, to = ev.index, "interface re-created: ifindex changed");
-            if let Some(i) = self.by_key.remove(&old) {
-                self.by_key.insert(ki.key, i);
-                let vr = &mut self.routers[i];
-                vr.key = ki.key;
-                vr.ifindex = ev.index;
-                // The watchdog of the old key went with its slot; the election re-arms it.
-                vr.watch = None;
+            if let Some(id) = self.routers.by_key(&old) {
+                if self.routers.rekey(id, ki.key) {
+                    // The watchdog of the old key went with its slot; the election re-arms it.
+                    self.routers[id].watch = None;
+                }
             }
             self.kernel.insert(ki.key, ki);
         }
-    }
-
-    /// Reopens the advert sockets of the routers on `ev.name` that are bound to another
-    /// ifindex. False if one could not be opened.
-    fn reopen_advert_sockets(&mut self, ev: &LinkEvent) -> bool {
-        let mut ok = true;
-        let mut done = Vec::new();
-        for vr in self.routers.iter().filter(|vr| vr.iface == ev.name) {
-            let (idx, socket) = &self.sockets[vr.socket];
-            if *idx == ev.index || done.contains(&vr.socket) {
-                continue;
-            }
-            let IpAddr::V4(src) = socket.src() else {
-                continue;
-            };
-            // The standard group, and the configured ones of the routers on this socket.
-            let groups = self
-                .routers
-                .iter()
-                .filter(|r| r.socket == vr.socket && !r.inst.is_unicast())
-                .filter_map(|r| match r.inst.mcast_group {
-                    Some(IpAddr::V4(g)) => Some(g),
-                    _ => None,
-                });
-            let opened = AdvertSocket::open(&ev.name, ev.index, src).and_then(|s| {
-                s.join_vrrp_group()?;
-                for g in groups {
-                    s.join_group(g)?;
-                }
-                Ok(s)
-            });
-            match opened {
-                Ok(s) => {
-                    tracing::info!(iface = %ev.name, ifindex = ev.index, from = %src, "advert socket reopened");
-                    self.sockets[vr.socket] = (ev.index, s);
-                    done.push(vr.socket);
-                }
-                Err(e) => {
-                    tracing::warn!(instance = %vr.name, iface = %ev.name, "reopening the advert socket: {e}; the instance stays in FAULT until it works");
-                    ok = false;
-                }
-            }
-        }
-        ok
-    }
-
-    /// Reopens the AF_PACKET sockets of `ev.name` that are bound to another ifindex or hold
-    /// another MAC, and has their routers rebuild their frames. False if one could not be
-    /// opened.
-    fn reopen_frame_sockets(&mut self, ev: &LinkEvent) -> bool {
-        let mut ok = true;
-        for f in 0..self.frame_sockets.len() {
-            let s = &self.frame_sockets[f];
-            let users = self
-                .routers
-                .iter()
-                .any(|vr| vr.frame_socket == Some(f) && vr.iface == ev.name);
-            let stale = s.ifindex() != ev.index || ev.mac.is_some_and(|m| m != s.mac());
-            if !users || !stale {
-                continue;
-            }
-            match FrameSocket::open(&ev.name, ev.index) {
-                Ok(s) => {
-                    tracing::info!(iface = %ev.name, ifindex = ev.index, mac = %s.mac(), "AF_PACKET advert socket reopened; frames rebuilt");
-                    self.frame_sockets[f] = s;
-                    for vr in &mut self.routers {
-                        if vr.frame_socket == Some(f) {
-                            vr.built_for = None;
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(iface = %ev.name, "reopening the AF_PACKET advert socket: {e}");
-                    ok = false;
-                }
-            }
-        }
-        ok
     }
 }

@@ -1,6 +1,7 @@
 //! The runtime's side of the metrics: the takeovers and Master_Down lateness it times, and
 //! the answer to a scrape: the status snapshot plus what it leaves out (every key the XDP
 //! program counted, unknown VRIDs included; every health check; notify results).
+use super::RouterId;
 use std::time::{Duration, Instant};
 
 use crate::{
@@ -15,7 +16,7 @@ use super::Agent;
 impl Agent {
     /// A takeover from Backup: records how long after the previous Master's last advert
     /// (as the kernel recorded it) it came.
-    pub(super) fn note_takeover(&self, i: usize, from: State, to: State) {
+    pub(super) fn note_takeover(&self, i: RouterId, from: State, to: State) {
         if !(to == State::Master && from == State::Backup) {
             return;
         }
@@ -34,7 +35,7 @@ impl Agent {
 
     /// Router `i`'s timer ran out in the agent: for a Backup's Master_Down deadline, how
     /// late it is acted on.
-    pub(super) fn note_down_lateness(&self, i: usize, now: MonoTime) {
+    pub(super) fn note_down_lateness(&self, i: RouterId, now: MonoTime) {
         let r = &self.routers[i].router;
         if r.state() != State::Backup {
             return;

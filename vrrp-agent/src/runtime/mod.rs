@@ -16,6 +16,7 @@
 mod addresses;
 mod attach;
 mod control;
+mod diff;
 mod dumps;
 mod groups;
 mod kernel;
@@ -25,7 +26,9 @@ mod lograte;
 mod metrics_view;
 mod observe;
 mod options;
+mod registry;
 mod reload;
+mod sender;
 mod setup;
 pub mod signals;
 pub mod status;
@@ -44,7 +47,9 @@ use vrrp_common::{
     EV_PRIORITY_ZERO,
 };
 
+pub use diff::Change;
 pub use kernel::{addr_bytes, kernel_instance, parse_event, peer_addr, KernelInstance};
+pub use reload::{InstanceChange, ReloadOutcome, Step as ReloadStep};
 
 use crate::{
     announce::{Announcer, GarpSchedule},
@@ -54,11 +59,13 @@ use crate::{
     netlink::Netlink,
     notify::{Notifier, Subject},
     track::{self, Monitors, TrackEvent, Tracking},
-    tx::{self, AdvertSocket, FrameSocket, Outgoing},
     units::{Centisecs, MonoTime},
-    wire::{vrrp::Repr, ChecksumForm, MacAddr},
+    wire::MacAddr,
 };
 use groups::GroupRt;
+use registry::Registry;
+pub use registry::RouterId;
+use sender::Sender;
 use setup::Plan;
 
 /// How far ahead of its deadline a Backup is refreshed from the kernel's records when the
@@ -116,22 +123,12 @@ struct Vrouter {
     router: Router,
     /// Addresses owned while Master (virtual_ipaddress and virtual_ipaddress_excluded).
     vips: Vec<VirtualAddress>,
-    repr: Repr,
+    /// Source address of its adverts (what it sends is the sender's, see [`sender::TxSpec`]).
     src: IpAddr,
-    dsts: Vec<IpAddr>,
-    socket: usize,
-    /// For multicast: the AF_PACKET socket of its interface (index into
-    /// `Agent::frame_sockets`); `built` then holds whole frames, sent without the IP stack.
-    frame_socket: Option<usize>,
-    checksum: ChecksumForm,
     mac: MacAddr,
     /// Which VIPs it holds, where, which of them it added; the retry of a failed add.
     addrs: addresses::VipState,
     garp: GarpSchedule,
-    /// Advert payloads, one per destination (or the one multicast frame), built for priority
-    /// `built_for`.
-    built: Vec<Vec<u8>>,
-    built_for: Option<u8>,
     /// Its interface lost carrier or went down (keepalived tracks an instance's own
     /// interface by default).
     link_fault: bool,
@@ -154,6 +151,19 @@ struct Vrouter {
     watch: Option<DownWatch>,
     /// Counters and state history for `status`.
     obs: observe::RouterObs,
+}
+
+impl registry::Entry for Vrouter {
+    fn key(&self) -> InstanceKey {
+        self.key
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn set_key(&mut self, key: InstanceKey) {
+        self.key = key;
+        self.ifindex = key.ifindex;
+    }
 }
 
 impl Vrouter {
@@ -222,32 +232,34 @@ impl Tracker {
 /// Everything the loop owns.
 struct Agent {
     opts: RunOptions,
-    routers: Vec<Vrouter>,
-    by_key: BTreeMap<InstanceKey, usize>,
+    /// The configuration running (what a failed reload goes back to).
+    config: Config,
+    /// Debug builds: the reload steps at which a test injects failures, one per reload
+    /// (`VRRP_AGENT_FAIL_RELOAD`, see `reload`); always empty in release builds.
+    fail_reload: VecDeque<reload::Step>,
+    /// The routers (IPv4 instances), by id, with their key and name lookups.
+    routers: Registry<Vrouter>,
     /// Every configured instance in the kernel (IPv6 ones included), by key: for event logs
     /// and reload.
     kernel: BTreeMap<InstanceKey, KernelInstance>,
-    /// Advert sockets with the interface index they are bound to.
-    sockets: Vec<(u32, AdvertSocket)>,
-    /// AF_PACKET sockets for multicast adverts, one per interface.
-    frame_sockets: Vec<FrameSocket>,
+    /// Advert sockets, frame sockets, built adverts, and the adverts to send at the end of
+    /// this turn.
+    sender: Sender,
     netlink: Netlink,
     announcer: Announcer,
     dp: Dataplane,
     tracker: Tracker,
     notifier: Notifier,
     groups: Vec<GroupRt>,
-    /// Adverts to send at the end of this turn: (router index, priority).
-    pending: Vec<(usize, u8)>,
     /// Inputs the election still has to see in this turn (sync groups, faults).
-    followups: VecDeque<(usize, Input)>,
+    followups: VecDeque<(RouterId, Input)>,
     /// Some instance's own fault changed: its sync group must be looked at.
     faults_dirty: bool,
     /// Backups' Master_Down_Timers run in the kernel (the watchdog); off after it failed.
     watchdog: bool,
     /// The router whose watchdog fired and is being judged: not re-armed until decided
     /// (re-arming with the records just fed would only fire again at once).
-    watch_hold: Option<usize>,
+    watch_hold: Option<RouterId>,
     /// Rate limits of the per-event log lines, per instance.
     event_logs: lograte::LogRates<InstanceKey>,
     /// When each address-owner conflict was last logged.
@@ -332,18 +344,17 @@ impl Agent {
         let announcer = Announcer::new().context("opening the GARP socket")?;
         let mut agent = Agent {
             opts: opts.clone(),
-            routers: Vec::new(),
-            by_key: BTreeMap::new(),
+            config: config.clone(),
+            fail_reload: fail_reload_from_env(),
+            routers: Registry::default(),
             kernel: BTreeMap::new(),
-            sockets: Vec::new(),
-            frame_sockets: Vec::new(),
+            sender: Sender::default(),
             netlink,
             announcer,
             dp,
             tracker,
             notifier,
             groups: groups_of(config),
-            pending: Vec::new(),
             followups: VecDeque::new(),
             faults_dirty: false,
             watchdog,
@@ -371,8 +382,8 @@ impl Agent {
         agent.attach_all().await?;
         agent.init_tracked_interfaces().await;
         let now = MonoTime::now();
-        for i in 0..agent.routers.len() {
-            agent.start_router(i, now).await;
+        for id in agent.routers.ids() {
+            agent.start_router(id, now).await;
         }
         agent.flush();
         // Loading the object (ELF and BTF parsing, verifier logs) used a few MiB of heap that
@@ -389,61 +400,27 @@ impl Agent {
         for (key, peer) in &ki.peers {
             self.dp.allow_unicast_peer_ttl(*key, *peer)?;
         }
-        let key = ki.key;
-        self.kernel.insert(key, ki);
-        let Some(IpAddr::V4(src4)) = plan.src else {
+        self.kernel.insert(ki.key, ki);
+        let Some(spec) = setup::tx_spec(plan) else {
             let inst = &plan.inst;
             tracing::info!(instance = %inst.name, iface = %inst.interface, vrid = inst.vrid, af = 6, "watching adverts (IPv6: no election yet)");
             return Ok(());
         };
-        let src = IpAddr::V4(src4);
-        let ifindex = plan.link.index;
-        let socket = match self
-            .sockets
-            .iter()
-            .position(|(idx, s)| s.src() == src && *idx == ifindex)
-        {
-            Some(i) => i,
-            None => {
-                let socket = AdvertSocket::open(&plan.inst.interface, ifindex, src4)?;
-                socket.join_vrrp_group()?;
-                self.sockets.push((ifindex, socket));
-                self.sockets.len() - 1
-            }
-        };
-        if let Some(IpAddr::V4(group)) = plan.inst.mcast_group.filter(|_| !plan.inst.is_unicast()) {
-            self.sockets[socket].1.join_group(group)?;
-        }
-        let mut vr = setup::build_router(plan, src, socket);
-        if plan.inst.unicast_peers.is_empty() {
-            vr.frame_socket = self.frame_socket(&plan.inst.interface, ifindex);
-        }
-        self.by_key.insert(key, self.routers.len());
-        self.routers.push(vr);
+        let prepared = self.sender.prepare(&spec)?;
+        self.insert_router(plan, prepared);
         Ok(())
     }
 
-    /// The AF_PACKET socket for multicast adverts on `ifindex`, opened on first use. `None`
-    /// (adverts then go through the raw IP socket) when the interface is not Ethernet or
-    /// the socket cannot be opened.
-    fn frame_socket(&mut self, iface: &str, ifindex: u32) -> Option<usize> {
-        if let Some(i) = self
-            .frame_sockets
-            .iter()
-            .position(|s| s.ifindex() == ifindex)
-        {
-            return Some(i);
+    /// Registers the router of an IPv4 `plan` (not started) with the sockets prepared for it.
+    fn insert_router(&mut self, plan: &Plan, prepared: sender::Prepared) -> RouterId {
+        let vr = setup::build_router(plan);
+        let (id, displaced) = self.routers.insert(vr);
+        for old in displaced {
+            // The callers remove a router before they add its successor.
+            tracing::error!(instance = %old.name, "replaced a router that was still registered");
         }
-        match FrameSocket::open(iface, ifindex) {
-            Ok(s) => {
-                self.frame_sockets.push(s);
-                Some(self.frame_sockets.len() - 1)
-            }
-            Err(e) => {
-                tracing::info!(iface, "multicast adverts go through the IP stack: {e}");
-                None
-            }
-        }
+        self.sender.register(id, prepared);
+        id
     }
 
     /// Writes the addresses unicast adverts may be sent to (`VRRP_LOCAL_ADDRS`): those of
@@ -451,6 +428,16 @@ impl Agent {
     /// on reload; an address added to an interface in between is not known until the next
     /// reload (adverts sent to it are counted as `bad_destination` and passed on).
     async fn sync_local_addrs(&mut self, plans: &[Plan]) -> Result<()> {
+        let keys = self.local_addr_keys(plans).await?;
+        self.dp.set_local_addrs(&keys)?;
+        Ok(())
+    }
+
+    /// The `VRRP_LOCAL_ADDRS` entries of `plans` (see [`Agent::sync_local_addrs`]).
+    async fn local_addr_keys(
+        &self,
+        plans: &[Plan],
+    ) -> Result<std::collections::BTreeSet<vrrp_common::AddrKey>> {
         let mut keys = std::collections::BTreeSet::new();
         for plan in plans.iter().filter(|p| p.inst.is_unicast()) {
             let addrs: Vec<IpAddr> = self
@@ -462,8 +449,7 @@ impl Agent {
                 .collect();
             keys.extend(kernel::unicast_destinations(&plan.inst, plan.src, &addrs));
         }
-        self.dp.set_local_addrs(&keys)?;
-        Ok(())
+        Ok(keys)
     }
 
     /// The kernel's view of an instance, with this run's options.
@@ -488,14 +474,20 @@ impl Agent {
             if self.dp.attachments().iter().any(|a| a.iface == iface) {
                 continue;
             }
-            let kind = self.netlink.link(&iface).await.ok().and_then(|l| l.kind);
-            let (choice, why) = vlan::attach_choice(kind.as_deref(), self.opts.xdp_mode);
-            if let Some(why) = why {
-                tracing::warn!(iface, "{why}");
-            }
-            let mode = self.dp.attach(&iface, choice)?;
-            tracing::info!(iface, %mode, "XDP attached");
+            self.attach_one(&iface).await?;
         }
+        Ok(())
+    }
+
+    /// Attaches XDP to `iface` in the mode [`vlan::attach_choice`] picks for its kind.
+    async fn attach_one(&mut self, iface: &str) -> Result<()> {
+        let kind = self.netlink.link(iface).await.ok().and_then(|l| l.kind);
+        let (choice, why) = vlan::attach_choice(kind.as_deref(), self.opts.xdp_mode);
+        if let Some(why) = why {
+            tracing::warn!(iface, "{why}");
+        }
+        let mode = self.dp.attach(iface, choice)?;
+        tracing::info!(iface, %mode, "XDP attached");
         Ok(())
     }
 
@@ -514,14 +506,16 @@ impl Agent {
         }
     }
 
-    /// Applies tracking to router `i` and starts it (RFC 9568 §6.4.1 Startup), unless a
+    /// Applies tracking to router `id` and starts it (RFC 9568 §6.4.1 Startup), unless a
     /// weight-0 health check has not reported yet: like keepalived, the instance then waits
     /// (neither FAULT nor Backup) for that first result, so that a slow failing check does
     /// not let it become Master for a moment.
-    async fn start_router(&mut self, i: usize, now: MonoTime) {
-        self.apply_tracking(i, now).await;
-        let status = self.tracker.state.status(&self.routers[i].name);
-        let vr = &mut self.routers[i];
+    async fn start_router(&mut self, id: RouterId, now: MonoTime) {
+        self.apply_tracking(id, now).await;
+        let Some(vr) = self.routers.get_mut(id) else {
+            return;
+        };
+        let status = self.tracker.state.status(&vr.name);
         vr.awaiting_checks = false;
         if let (Some(pending), None, false) = (&status.pending, &status.fault, vr.link_fault) {
             tracing::info!(instance = %vr.name, "waiting for the first result of {pending} before starting");
@@ -529,15 +523,15 @@ impl Agent {
             return;
         }
         if let Some(why) = self
-            .fault_reason(i)
-            .filter(|_| !self.routers[i].router.is_faulty())
+            .fault_reason(id)
+            .filter(|_| !self.routers[id].router.is_faulty())
         {
             // A router that must not serve starts in FAULT (remembered before Startup).
-            let vr = &self.routers[i];
+            let vr = &self.routers[id];
             tracing::warn!(instance = %vr.name, iface = %vr.iface, "{why}: starting in FAULT");
-            self.feed(i, now, Input::Fault).await;
+            self.feed(id, now, Input::Fault).await;
         }
-        self.feed(i, now, Input::Startup).await;
+        self.feed(id, now, Input::Startup).await;
     }
 
     async fn main_loop(
@@ -564,7 +558,7 @@ impl Agent {
         loop {
             let next = self
                 .routers
-                .iter()
+                .values()
                 .filter_map(Vrouter::deadline)
                 .chain(self.event_logs.next_deadline())
                 .min();
@@ -575,9 +569,8 @@ impl Agent {
                     signals::Request::Stop(name) => { tracing::info!("{name}: stopping"); return Ok(()); }
                     signals::Request::Reload => {
                         tracing::info!(config = %self.opts.config.display(), "SIGHUP: reloading");
-                        if let Err(e) = self.reload().await {
-                            tracing::error!("reload rejected, the running configuration stays: {e:#}");
-                        }
+                        let outcome = self.reload().await;
+                        tracing::info!("reload {outcome}");
                     }
                     signals::Request::Dump(d) => self.write_dump(d),
                 },
@@ -640,8 +633,10 @@ impl Agent {
     /// a host end up waking together instead of once per instance.
     async fn on_timer(&mut self, now: MonoTime) {
         let horizon = now + REFRESH_AHEAD;
-        for i in 0..self.routers.len() {
-            let vr = &self.routers[i];
+        for i in self.routers.ids() {
+            let Some(vr) = self.routers.get(i) else {
+                continue;
+            };
             // The kernel's watchdog keeps this Backup's timer (and tells when it runs out).
             let due = vr.router.next_deadline().filter(|_| vr.watch.is_none());
             // Before a Master_Down deadline is judged, the newest adverts the kernel recorded
@@ -659,12 +654,17 @@ impl Agent {
                 }
                 _ => {}
             }
-            let vr = &self.routers[i];
+            let Some(vr) = self.routers.get(i) else {
+                continue;
+            };
             if vr.watch.is_none() && vr.router.next_deadline().is_some_and(|d| d <= now) {
                 self.note_down_lateness(i, now);
                 self.feed(i, now, Input::Timer).await;
             }
-            let rounds = self.routers[i].garp.due(now);
+            let Some(vr) = self.routers.get_mut(i) else {
+                continue;
+            };
+            let rounds = vr.garp.due(now);
             if rounds > 0 {
                 self.announce(i, rounds);
             }
@@ -677,8 +677,10 @@ impl Agent {
     }
 
     /// Feeds the kernel's peer records of router `i` newer than what the election has seen.
-    async fn feed_kernel_records(&mut self, i: usize, now: MonoTime) {
-        let key = self.routers[i].key;
+    async fn feed_kernel_records(&mut self, i: RouterId, now: MonoTime) {
+        let Some(key) = self.routers.get(i).map(|r| r.key) else {
+            return;
+        };
         let Ok(Some(table)) = self.dp.peer_table(&key) else {
             return;
         };
@@ -697,8 +699,8 @@ impl Agent {
     /// Feeds a Master the kernel's records that could make it step down: received since it
     /// became Master, with a priority of at least its own. In steady state no record passes
     /// (nobody else advertises), so this is one read of shared memory and a few compares.
-    async fn feed_master_records(&mut self, i: usize, now: MonoTime) {
-        let Some(scan) = self.routers[i].router.master_scan() else {
+    async fn feed_master_records(&mut self, i: RouterId, now: MonoTime) {
+        let Some(scan) = self.routers.get(i).and_then(|r| r.router.master_scan()) else {
             return;
         };
         let key = self.routers[i].key;
@@ -743,8 +745,7 @@ impl Agent {
         let usable = self.follow_link(ev).await;
         let link_ok = ev.up && ev.running && !ev.removed;
         let ok = link_ok && usable;
-        for i in 0..self.routers.len() {
-            let vr = &mut self.routers[i];
+        for vr in self.routers.values_mut() {
             if vr.ifindex == ev.index {
                 vr.link_up = link_ok;
             }
@@ -777,7 +778,7 @@ impl Agent {
     /// their health checks' first results once they have them.
     async fn retrack(&mut self, now: MonoTime, instances: Vec<String>) {
         for name in instances {
-            if let Some(i) = self.routers.iter().position(|r| r.name == name) {
+            if let Some(i) = self.routers.by_name(&name) {
                 if self.routers[i].awaiting_checks {
                     if self.tracker.state.status(&name).pending.is_none() {
                         self.start_router(i, now).await;
@@ -790,8 +791,10 @@ impl Agent {
     }
 
     /// Sets router `i`'s effective priority and tracking fault from the tracking state.
-    async fn apply_tracking(&mut self, i: usize, now: MonoTime) {
-        let vr = &mut self.routers[i];
+    async fn apply_tracking(&mut self, i: RouterId, now: MonoTime) {
+        let Some(vr) = self.routers.get_mut(i) else {
+            return;
+        };
         let status = self.tracker.state.status(&vr.name);
         let priority = track::effective_priority(vr.inst.priority, &status);
         if priority != vr.router.effective_priority() {
@@ -810,7 +813,9 @@ impl Agent {
                 self.notifier.priority_changed(&vr.name, master, priority);
             }
         }
-        let vr = &mut self.routers[i];
+        let Some(vr) = self.routers.get_mut(i) else {
+            return;
+        };
         if vr.track_fault != status.fault {
             vr.track_fault = status.fault;
             self.faults_dirty = true;
@@ -818,14 +823,14 @@ impl Agent {
     }
 
     /// Why router `i` must be in FAULT: its own fault, or one of its sync group's members'.
-    fn fault_reason(&self, i: usize) -> Option<String> {
-        let vr = &self.routers[i];
+    fn fault_reason(&self, i: RouterId) -> Option<String> {
+        let vr = self.routers.get(i)?;
         if let Some(why) = vr.own_fault() {
             return Some(why);
         }
         let group = self.group_of(&vr.name)?;
         self.groups[group].members.iter().find_map(|m| {
-            let j = self.routers.iter().position(|r| &r.name == m)?;
+            let j = self.routers.by_name(m)?;
             let why = self.routers[j].own_fault()?;
             Some(format!(
                 "sync group {}: member {m} in FAULT ({why})",
@@ -842,11 +847,13 @@ impl Agent {
     /// Hands router `i`'s Master_Down_Timer to the kernel's watchdog when the election says
     /// it can be kept there, re-arms it when it changed, takes it back otherwise. In steady
     /// state nothing changes and this costs nothing.
-    fn sync_watch(&mut self, i: usize) {
+    fn sync_watch(&mut self, i: RouterId) {
         if !self.watchdog || self.watch_hold == Some(i) {
             return;
         }
-        let vr = &mut self.routers[i];
+        let Some(vr) = self.routers.get_mut(i) else {
+            return;
+        };
         let want = vr.router.master_down_watch();
         if want == vr.watch {
             return;
@@ -862,7 +869,7 @@ impl Agent {
             Err(e) => {
                 tracing::warn!(instance = %vr.name, "the kernel's master-down watchdog failed ({e}); Backups wake at their own deadlines from now on");
                 self.watchdog = false;
-                for r in &mut self.routers {
+                for r in self.routers.values_mut() {
                     if r.watch.take().is_some() {
                         let _ = self.dp.disarm_master_down(&r.key);
                     }
@@ -872,7 +879,7 @@ impl Agent {
     }
 
     async fn on_event(&mut self, now: MonoTime, ev: &PeerEvent) {
-        let Some(&i) = self.by_key.get(&ev.peer.instance()) else {
+        let Some(i) = self.routers.by_key(&ev.peer.instance()) else {
             log_event(&self.kernel, &mut self.event_logs, now, ev);
             return;
         };
@@ -930,7 +937,7 @@ impl Agent {
 
     /// Feeds `input` to router `i` and carries out the actions, then any follow-ups they
     /// cause (sync group members following, FAULT after a failed VIP add).
-    async fn feed(&mut self, i: usize, now: MonoTime, input: Input) {
+    async fn feed(&mut self, i: RouterId, now: MonoTime, input: Input) {
         self.followups.push_back((i, input));
         self.run_followups(now).await;
     }
@@ -940,14 +947,18 @@ impl Agent {
     async fn run_followups(&mut self, now: MonoTime) {
         loop {
             while let Some((i, input)) = self.followups.pop_front() {
-                let actions = self.routers[i].router.handle(now, input);
+                // A router removed since the input was queued has nothing left to do.
+                let Some(vr) = self.routers.get_mut(i) else {
+                    continue;
+                };
+                let actions = vr.router.handle(now, input);
                 self.apply(i, now, actions).await;
                 self.sync_watch(i);
             }
             if !std::mem::take(&mut self.faults_dirty) {
                 return;
             }
-            for j in 0..self.routers.len() {
+            for j in self.routers.ids() {
                 let why = self.fault_reason(j);
                 let vr = &self.routers[j];
                 if why.is_some() == vr.router.is_faulty() {
@@ -969,10 +980,13 @@ impl Agent {
     }
 
     /// Carries out the election's actions, in order.
-    async fn apply(&mut self, i: usize, now: MonoTime, actions: Vec<Action>) {
+    async fn apply(&mut self, i: RouterId, now: MonoTime, actions: Vec<Action>) {
         for action in actions {
+            if !self.routers.contains(i) {
+                return;
+            }
             match action {
-                Action::SendAdvert { priority } => self.pending.push((i, priority)),
+                Action::SendAdvert { priority } => self.sender.queue(i, priority),
                 // An advert the election ordered before a VIP change leaves first (RFC 9568
                 // §6.4: send, then take or release the addresses); netlink takes a while.
                 Action::AddVips => {
@@ -1003,7 +1017,7 @@ impl Agent {
     /// rounds now (and again after `garp_lower_prio_delay`) for the instance, and, as
     /// keepalived does, for each other member of its sync group that is Master (with its
     /// own `garp_lower_prio_repeat`; 0 sends nothing).
-    fn announce_lower_priority(&mut self, i: usize, now: MonoTime) {
+    fn announce_lower_priority(&mut self, i: RouterId, now: MonoTime) {
         // The answering advert first, as in keepalived.
         self.flush();
         let vr = &self.routers[i];
@@ -1014,7 +1028,6 @@ impl Agent {
             members.extend(
                 self.routers
                     .iter()
-                    .enumerate()
                     .filter(|(j, r)| *j != i && self.groups[g].members.contains(&r.name))
                     .map(|(j, _)| j),
             );
@@ -1030,7 +1043,7 @@ impl Agent {
     }
 
     /// Logs, counts and notifies a state change, and has the sync group follow.
-    fn state_changed(&mut self, i: usize, from: State, to: State, reason: Reason) {
+    fn state_changed(&mut self, i: RouterId, from: State, to: State, reason: Reason) {
         let vr = &mut self.routers[i];
         if to != State::Master {
             vr.garp.left_master();
@@ -1063,7 +1076,7 @@ impl Agent {
         };
         if let Some(input) = follow {
             for m in &self.groups[g].members {
-                if let Some(j) = self.routers.iter().position(|r| &r.name == m) {
+                if let Some(j) = self.routers.by_name(m) {
                     if j != i {
                         self.followups.push_back((j, input));
                     }
@@ -1073,7 +1086,7 @@ impl Agent {
         let states: Vec<State> = self.groups[g]
             .members
             .iter()
-            .filter_map(|m| self.routers.iter().find(|r| &r.name == m))
+            .filter_map(|m| self.routers.get(self.routers.by_name(m)?))
             .map(|r| r.router.state())
             .collect();
         if let Some(state) = groups::group_state(states) {
@@ -1094,100 +1107,12 @@ impl Agent {
             .position(|g| g.members.iter().any(|m| m == name))
     }
 
-    /// Sends every pending advert, batched per socket: multicast ones as prebuilt frames on
-    /// AF_PACKET (no route lookup, IP header, neighbour or netfilter work per advert),
-    /// unicast ones through the raw IP socket.
+    /// Sends every queued advert (see [`sender::Sender::flush`]) and counts each in its
+    /// router's statistics.
     fn flush(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        // Payloads and frames are built once per priority and reused tick after tick (one
-        // per destination: the v3 pseudo-header checksum covers it).
-        let mut raw = Vec::with_capacity(self.pending.len());
-        let mut framed = Vec::new();
-        for &(i, priority) in &self.pending {
-            let frame_mac = self.routers[i]
-                .frame_socket
-                .map(|f| self.frame_sockets[f].mac());
-            let vr = &mut self.routers[i];
-            if vr.built_for != Some(priority) {
-                vr.repr.priority = priority;
-                vr.built.resize_with(vr.dsts.len(), Vec::new);
-                let mut ok = true;
-                for (buf, &dst) in vr.built.iter_mut().zip(&vr.dsts) {
-                    let built = match (frame_mac, vr.src) {
-                        (Some(mac), IpAddr::V4(src)) => match dst {
-                            IpAddr::V4(group) => tx::build_advert_frame_to(
-                                &vr.repr,
-                                src,
-                                group,
-                                mac,
-                                vr.checksum,
-                                buf,
-                            ),
-                            IpAddr::V6(_) => {
-                                tx::build_advert_frame(&vr.repr, src, mac, vr.checksum, buf)
-                            }
-                        },
-                        _ => tx::build_advert(&vr.repr, vr.src, dst, vr.checksum, buf),
-                    };
-                    if let Err(e) = built {
-                        tracing::error!(instance = %vr.name, "building an advert: {e}");
-                        ok = false;
-                    }
-                }
-                vr.built_for = ok.then_some(priority);
-                if !ok {
-                    continue;
-                }
-            }
-            if frame_mac.is_some() {
-                framed.push(i);
-            } else {
-                raw.extend((0..vr.dsts.len()).map(|j| (i, j)));
-            }
-        }
-        self.pending.clear();
-        if !framed.is_empty() {
-            let batch: Vec<(&FrameSocket, &[u8])> = framed
-                .iter()
-                .filter_map(|&i| {
-                    let vr = &self.routers[i];
-                    Some((
-                        &self.frame_sockets[vr.frame_socket?],
-                        vr.built[0].as_slice(),
-                    ))
-                })
-                .collect();
-            for (r, &i) in tx::send_frames(&batch).into_iter().zip(&framed) {
-                let vr = &mut self.routers[i];
-                vr.obs.sent(r.is_ok(), vr.repr.priority);
-                if let Err(e) = r {
-                    let vr = &self.routers[i];
-                    tracing::warn!(instance = %vr.name, iface = %vr.iface, "sending an advert: {e}");
-                }
-            }
-        }
-        if raw.is_empty() {
-            return;
-        }
-        let batch: Vec<Outgoing<'_>> = raw
-            .iter()
-            .map(|&(i, j)| {
-                let vr = &self.routers[i];
-                Outgoing {
-                    socket: &self.sockets[vr.socket].1,
-                    dst: vr.dsts[j],
-                    payload: &vr.built[j],
-                }
-            })
-            .collect();
-        for (r, &(i, j)) in tx::send_batch(&batch).into_iter().zip(&raw) {
-            let vr = &mut self.routers[i];
-            vr.obs.sent(r.is_ok(), vr.repr.priority);
-            if let Err(e) = r {
-                let vr = &self.routers[i];
-                tracing::warn!(instance = %vr.name, iface = %vr.iface, to = %vr.dsts[j], "sending an advert: {e}");
+        for sent in self.sender.flush() {
+            if let Some(vr) = self.routers.get_mut(sent.id) {
+                vr.obs.sent(sent.ok, sent.priority);
             }
         }
     }
@@ -1196,14 +1121,17 @@ impl Agent {
     /// returns whether one was Master and the longest Skew_Time among them.
     async fn stop_routers(
         &mut self,
-        which: &[usize],
+        which: &[RouterId],
         now: MonoTime,
     ) -> (bool, std::time::Duration) {
         let mut was_master = false;
         let mut skew = std::time::Duration::ZERO;
         for &i in which {
-            was_master |= self.routers[i].router.state() == State::Master;
-            skew = skew.max(self.routers[i].router.skew_time());
+            let Some(vr) = self.routers.get(i) else {
+                continue;
+            };
+            was_master |= vr.router.state() == State::Master;
+            skew = skew.max(vr.router.skew_time());
             self.feed(i, now, Input::Shutdown).await;
         }
         self.flush();
@@ -1213,7 +1141,7 @@ impl Agent {
     /// SIGTERM / SIGINT: each Master sends priority 0 and drops its VIPs; notify_stop runs;
     /// XDP is detached and the pins removed.
     async fn shutdown(&mut self) {
-        let all: Vec<usize> = (0..self.routers.len()).collect();
+        let all = self.routers.ids();
         let (was_master, skew) = self.stop_routers(&all, MonoTime::now()).await;
         if was_master {
             // The Backups take over one Skew_Time after our priority-0 advert. Detaching XDP
@@ -1229,6 +1157,32 @@ impl Agent {
         let notifier = std::mem::replace(&mut self.notifier, Notifier::disabled());
         notifier.shutdown(NOTIFY_DRAIN).await;
     }
+}
+
+/// Debug builds: the reload steps listed in `VRRP_AGENT_FAIL_RELOAD` (comma-separated;
+/// tests inject a failure at the first step of the list, the next reload at the next one).
+/// Release builds never read it.
+fn fail_reload_from_env() -> VecDeque<reload::Step> {
+    if !cfg!(debug_assertions) {
+        return VecDeque::new();
+    }
+    let Ok(list) = std::env::var("VRRP_AGENT_FAIL_RELOAD") else {
+        return VecDeque::new();
+    };
+    let mut steps = VecDeque::new();
+    for name in list.split(',').filter(|n| !n.is_empty()) {
+        match reload::Step::parse(name) {
+            Some(s) => steps.push_back(s),
+            None => tracing::warn!("VRRP_AGENT_FAIL_RELOAD: no reload step {name}"),
+        }
+    }
+    if !steps.is_empty() {
+        tracing::warn!(
+            ?steps,
+            "debug build: reloads fail at these steps, one per reload (VRRP_AGENT_FAIL_RELOAD)"
+        );
+    }
+    steps
 }
 
 /// Refuses notify commands keepalived would refuse (missing, not executable, or, with

@@ -4,11 +4,11 @@
 //!
 //! Nothing here decides anything: the runtime calls in at the places where it already acts
 //! (a state change, an advert sent, a kernel event) and building a snapshot only reads.
+use super::RouterId;
 use std::{
     collections::{BTreeMap, BTreeSet},
     net::IpAddr,
     path::PathBuf,
-    sync::atomic::{AtomicU64, Ordering},
     time::SystemTime,
 };
 
@@ -30,15 +30,9 @@ const V2_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 /// A Backup's Master is a source heard within three of its intervals plus this.
 const MASTER_SLACK: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Gives every router a number of its own, so that a reload can tell a router kept from
-/// one built again under the same name.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
 /// What the runtime records about one router for `status`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct RouterObs {
-    /// This router's number (see [`NEXT_ID`]).
-    pub id: u64,
     /// Counters kept in the agent (the kernel's are read when a snapshot is taken).
     pub counts: AgentCounts,
     /// When the current state was entered; `None`: never changed state.
@@ -48,18 +42,6 @@ pub(super) struct RouterObs {
     /// Settings other routers advertise differently, as last seen: (peer, kind) ->
     /// (ours, theirs). `None` as peer: discarded by the kernel without recording the sender.
     pub mismatches: BTreeMap<(Option<IpAddr>, MismatchKind), (String, String)>,
-}
-
-impl Default for RouterObs {
-    fn default() -> Self {
-        RouterObs {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            counts: AgentCounts::default(),
-            since: None,
-            reason: None,
-            mismatches: BTreeMap::new(),
-        }
-    }
 }
 
 /// The counters only the agent can keep.
@@ -224,8 +206,8 @@ fn secs(c: Centisecs) -> f64 {
 impl Vrouter {
     fn ours(&self) -> Ours {
         Ours {
-            adver_int: self.repr.max_adver_int,
-            addr_count: self.repr.addresses.len(),
+            adver_int: self.inst.advert_centisecs(),
+            addr_count: self.inst.vips.len(),
         }
     }
 }
@@ -233,7 +215,7 @@ impl Vrouter {
 impl Agent {
     /// A kernel event for router `i`: counts a priority 0 and looks at the sender's
     /// settings.
-    pub(super) fn observe_event(&mut self, i: usize, ev: &PeerEvent) {
+    pub(super) fn observe_event(&mut self, i: RouterId, ev: &PeerEvent) {
         if ev.kind & EV_PRIORITY_ZERO != 0 {
             self.routers[i].obs.counts.pri_zero_rcvd += 1;
         }
@@ -243,7 +225,7 @@ impl Agent {
     /// Compares router `i`'s settings with every peer record the kernel holds for it (and,
     /// for v2, looks at what the kernel discarded for a differing interval or password);
     /// logs each (peer, kind) once when it starts differing.
-    pub(super) fn check_mismatches(&mut self, i: usize) {
+    pub(super) fn check_mismatches(&mut self, i: RouterId) {
         let key = self.routers[i].key;
         let ours = self.routers[i].ours();
         let records: Vec<PeerRecord> = match self.dp.peer_table(&key) {
@@ -283,7 +265,7 @@ impl Agent {
     /// the kernel discards them (RFC 3768 §7.1) and counts them per reason. A rise of those
     /// counters is one mismatch (sender unknown), logged once.
     fn check_v2_discards(&mut self, counters: &BTreeMap<vrrp_common::InstanceKey, Counters>) {
-        for i in 0..self.routers.len() {
+        for i in self.routers.ids() {
             let vr = &self.routers[i];
             if vr.inst.version != Version::V2 {
                 continue;
@@ -302,7 +284,7 @@ impl Agent {
                 .copied()
                 .unwrap_or((0, 0));
             let mut found = Vec::new();
-            let interval = secs(vr.repr.max_adver_int);
+            let interval = secs(vr.inst.advert_centisecs());
             if now.0 > 0 {
                 found.push((
                     MismatchKind::AdvertInterval,
@@ -340,7 +322,7 @@ impl Agent {
     /// other's adverts are both Master, so the timer wakes the agent every interval.)
     pub(super) fn periodic_observations(&mut self, now: MonoTime) {
         if self.obs.next_v2_check.is_some_and(|t| now < t)
-            || !self.routers.iter().any(|r| r.inst.version == Version::V2)
+            || !self.routers.values().any(|r| r.inst.version == Version::V2)
         {
             return;
         }
@@ -353,7 +335,7 @@ impl Agent {
     /// then [`Agent::snapshot`] only reads.
     /// Returns the kernel's counters it read, for [`Agent::snapshot_with`].
     pub(super) fn refresh_observations(&mut self) -> KernelCounters {
-        for i in 0..self.routers.len() {
+        for i in self.routers.ids() {
             self.check_mismatches(i);
         }
         let counters = self.kernel_counters();
@@ -388,11 +370,10 @@ impl Agent {
         let mut instances: Vec<InstanceStatus> = self
             .routers
             .iter()
-            .enumerate()
             .map(|(i, vr)| self.router_status(i, vr, counters, clocks))
             .collect();
         for (key, ki) in &self.kernel {
-            if self.by_key.contains_key(key) {
+            if self.routers.by_key(key).is_some() {
                 continue;
             }
             instances.push(self.watched_status(ki, counters, clocks));
@@ -404,7 +385,7 @@ impl Agent {
                 let states: Vec<State> = g
                     .members
                     .iter()
-                    .filter_map(|m| self.routers.iter().find(|r| &r.name == m))
+                    .filter_map(|m| self.routers.values().find(|r| &r.name == m))
                     .map(|r| r.router.state())
                     .collect();
                 SyncGroupStatus {
@@ -460,7 +441,7 @@ impl Agent {
 
     fn router_status(
         &self,
-        i: usize,
+        i: RouterId,
         vr: &Vrouter,
         counters: &BTreeMap<vrrp_common::InstanceKey, Counters>,
         clocks: Clocks,
@@ -820,10 +801,5 @@ mod tests {
         obs.sent(true, 100);
         obs.sent(false, 100);
         assert_eq!((obs.counts.advert_sent, obs.counts.pri_zero_sent), (2, 1));
-    }
-
-    #[test]
-    fn each_router_gets_its_own_id() {
-        assert_ne!(RouterObs::default().id, RouterObs::default().id);
     }
 }

@@ -1,113 +1,332 @@
 //! SIGHUP: re-read the configuration and move to it without disturbing what did not change.
 //!
-//! - Everything that can fail (parsing, validation, interfaces and source addresses on this
-//!   host, script and notify commands) is checked before anything changes: a bad
-//!   configuration is rejected whole and the running one stays.
-//! - An instance whose settings are unchanged keeps its router, state, timers and VIPs; it
-//!   does not miss an advert.
-//! - A new priority is taken in place: the next advert carries it (a Master whose priority
-//!   drops below a Backup's hands over as when tracking lowers it).
-//! - A removed instance is stopped as on SIGTERM (priority 0 if Master, VIPs removed,
-//!   notify_stop); one changed otherwise is stopped and started again with its new settings.
-//! - Tracking and notifications are rebuilt from the new file; the state of a tracked
+//! A reload is a diff ([`super::diff`]) applied in two phases:
+//! - PREPARE: everything that can fail, without touching the running routers: parsing and
+//!   validation, interfaces and source addresses on this host ([`Step::Plan`]), notify
+//!   commands ([`Step::Notify`]), the addresses unicast adverts may go to
+//!   ([`Step::LocalAddrs`]), the advert sockets of new routers ([`Step::Sockets`]), the
+//!   kernel records of new instances ([`Step::Kernel`]), XDP on new interfaces
+//!   ([`Step::Attach`]) and the health-check monitors ([`Step::Tracking`]). A step that fails
+//!   undoes what the steps before it did, and the old configuration runs on as it was (same
+//!   routers, sockets, kernel records, monitors): the reload is rejected with its cause.
+//! - COMMIT: steps that cannot fail (a map write refused there is logged): routers that go
+//!   are stopped as on SIGTERM (priority 0 if Master, VIPs removed, notify_stop), new ones
+//!   are registered and started, kept ones take their new settings.
+//!
+//! What happens to each instance ([`Change`]):
+//! - unchanged settings: it keeps its router, state, timers and VIPs; it does not miss an
+//!   advert;
+//! - a new priority is taken in place: the next advert carries it (a Master whose priority
+//!   drops below a Backup's hands over as when tracking lowers it);
+//! - a removed instance is stopped; one changed otherwise is stopped and started again;
+//! - tracking and notifications are rebuilt from the new file; the state of a tracked
 //!   object whose definition did not change carries over, so an unchanged failing health
 //!   check does not flap the priority.
-use std::collections::BTreeSet;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt,
+};
 
 use anyhow::{bail, Result};
+use vrrp_common::InstanceKey;
 
-use super::{groups_of, kernel_instance, setup, Agent, Tracker};
+use super::{
+    diff::{self, Change},
+    groups_of, setup, Agent, KernelInstance, Tracker,
+};
 use crate::{config, units::MonoTime};
 
+/// The steps of a reload that can fail, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    /// Reading, parsing and validating the file.
+    Load,
+    /// Interfaces and source addresses on this host (rtnetlink).
+    Plan,
+    /// Notify commands (present, executable, secure).
+    Notify,
+    /// The addresses of unicast instances' interfaces (rtnetlink).
+    LocalAddrs,
+    /// Advert sockets of new routers.
+    Sockets,
+    /// Kernel records of new instances.
+    Kernel,
+    /// XDP on interfaces no instance used before.
+    Attach,
+    /// Health-check monitors (scripts, track files).
+    Tracking,
+}
+
+impl Step {
+    const ALL: [Step; 8] = [
+        Step::Load,
+        Step::Plan,
+        Step::Notify,
+        Step::LocalAddrs,
+        Step::Sockets,
+        Step::Kernel,
+        Step::Attach,
+        Step::Tracking,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Step::Load => "load",
+            Step::Plan => "plan",
+            Step::Notify => "notify",
+            Step::LocalAddrs => "local-addrs",
+            Step::Sockets => "sockets",
+            Step::Kernel => "kernel",
+            Step::Attach => "attach",
+            Step::Tracking => "tracking",
+        }
+    }
+
+    /// The step named `name` (as [`fmt::Display`] writes it).
+    pub fn parse(name: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One instance's part of a reload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceChange {
+    pub name: String,
+    pub change: Change,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReloadOutcome {
+    /// The new configuration runs.
+    Applied(Vec<InstanceChange>),
+    /// Rejected at `step`; the old configuration runs on unchanged.
+    Rejected { step: Step, error: String },
+}
+
+impl fmt::Display for ReloadOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReloadOutcome::Applied(changes) => {
+                let list: Vec<String> = changes
+                    .iter()
+                    .map(|c| format!("{}: {}", c.name, c.change))
+                    .collect();
+                write!(f, "applied: {}", list.join("; "))
+            }
+            ReloadOutcome::Rejected { step, error } => write!(f, "rejected at {step}: {error}"),
+        }
+    }
+}
+
+/// A failed prepare step.
+struct Failed {
+    step: Step,
+    error: anyhow::Error,
+}
+
+/// Tags the error of step `step`.
+fn at<T>(step: Step, r: Result<T>) -> Result<T, Failed> {
+    r.map_err(|error| Failed { step, error })
+}
+
 impl Agent {
-    pub(super) async fn reload(&mut self) -> Result<()> {
-        let loaded = config::load(&self.opts.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    /// Reloads the configuration file; see the module documentation. The outcome is
+    /// logged.
+    pub(super) async fn reload(&mut self) -> ReloadOutcome {
+        match self.try_reload().await {
+            Ok(changes) => {
+                for c in &changes {
+                    tracing::info!(instance = %c.name, "reload: {}", c.change);
+                }
+                ReloadOutcome::Applied(changes)
+            }
+            Err(Failed { step, error }) => {
+                tracing::error!(%step, "reload rejected, the running configuration stays: {error:#}");
+                ReloadOutcome::Rejected {
+                    step,
+                    error: format!("{error:#}"),
+                }
+            }
+        }
+    }
+
+    /// A failure injected at `step` by a test (`VRRP_AGENT_FAIL_RELOAD=<step>,<step>...` in
+    /// debug builds): a reload that reaches the first step of the list fails there, and
+    /// the step leaves the list.
+    fn fail_point(&mut self, step: Step) -> Result<()> {
+        if self.fail_reload.front() == Some(&step) {
+            self.fail_reload.pop_front();
+            bail!("failure injected at {step} (VRRP_AGENT_FAIL_RELOAD)");
+        }
+        Ok(())
+    }
+
+    /// Runs step `step`'s fail point, then `r`.
+    fn check<T>(&mut self, step: Step, r: Result<T>) -> Result<T, Failed> {
+        at(step, self.fail_point(step))?;
+        at(step, r)
+    }
+
+    async fn try_reload(&mut self) -> Result<Vec<InstanceChange>, Failed> {
+        // PREPARE: nothing running changes until COMMIT below.
+        at(Step::Load, self.fail_point(Step::Load))?;
+        let loaded = at(
+            Step::Load,
+            config::load(&self.opts.config).map_err(|e| anyhow::anyhow!("{e}")),
+        )?;
         for w in &loaded.warnings {
             tracing::warn!("{w}");
         }
         let config = loaded.config;
         if config.instances.is_empty() {
-            bail!(
-                "{}: no vrrp_instance configured",
-                self.opts.config.display()
-            );
+            return Err(Failed {
+                step: Step::Load,
+                error: anyhow::anyhow!(
+                    "{}: no vrrp_instance configured",
+                    self.opts.config.display()
+                ),
+            });
         }
         for f in super::inactive_features(&config) {
             tracing::warn!("configured but not active yet: {f}");
         }
-        let plans = setup::plan_instances(&self.netlink, &config).await?;
+        let plans = setup::plan_instances(&self.netlink, &config).await;
+        let plans = self.check(Step::Plan, plans)?;
         // Shares the running notifier's per-instance queues: order holds across the reload.
         let notifier = self
             .notifier
             .reload(&config)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        super::check_notify_security(&config, &notifier)?;
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .and_then(|n| super::check_notify_security(&config, &n).map(|()| n));
+        let notifier = self.check(Step::Notify, notifier)?;
 
-        // Nothing has changed so far. Which routers stay as they are?
-        let now = MonoTime::now();
-        let mut keep = vec![false; self.routers.len()];
-        let mut kept_keys = BTreeSet::new();
-        for (i, vr) in self.routers.iter_mut().enumerate() {
-            let Some(plan) = plans.iter().find(|p| p.inst.name == vr.name) else {
-                continue;
-            };
-            if plan.link.index != vr.ifindex || plan.src != Some(vr.src) {
+        // The kernel's records by instance name before: for watched-only IPv6 instances.
+        let before: BTreeMap<String, KernelInstance> = self
+            .kernel
+            .values()
+            .map(|k| (k.name.clone(), k.clone()))
+            .collect();
+        let running: Vec<diff::Running<'_>> = self
+            .routers
+            .iter()
+            .map(|(id, vr)| diff::Running {
+                id,
+                inst: &vr.inst,
+                ifindex: vr.ifindex,
+                src: vr.src,
+            })
+            .collect();
+        let plan = diff::diff(&running, &plans);
+
+        let local = self.local_addr_keys(&plans).await;
+        let local = self.check(Step::LocalAddrs, local)?;
+
+        let mut prepared = Vec::new();
+        for (k, p) in plans.iter().enumerate() {
+            if !plan.starts(k) {
                 continue;
             }
-            // A new priority is taken in place (no priority-0 advert, no flap): the
-            // effective priority follows with the tracking below, and the next advert
-            // carries it.
-            let in_place = setup::priority_change_only(&vr.inst, &plan.inst)
-                && vr.router.set_priority(plan.inst.priority);
-            if in_place || setup::same_settings(&vr.inst, &plan.inst) {
-                if vr.inst.priority != plan.inst.priority {
-                    tracing::info!(instance = %vr.name, "priority {} -> {} (reload)", vr.inst.priority, plan.inst.priority);
-                }
-                keep[i] = true;
-                kept_keys.insert(vr.key);
-                vr.inst = plan.inst.clone();
+            if let Some(spec) = setup::tx_spec(p) {
+                let r = self.sender.prepare(&spec);
+                prepared.push((k, at(Step::Sockets, r)?));
             }
         }
-        // Watched-only (IPv6) instances stay when the kernel's view of them is unchanged.
-        for plan in plans.iter().filter(|p| p.src.is_none()) {
-            let ki = self.kernel_instance(&plan.inst, plan.link.index);
-            if self.kernel.get(&ki.key) == Some(&ki) {
+        at(Step::Sockets, self.fail_point(Step::Sockets))?;
+
+        // The kernel's view: which records stay as they are (kept routers, unchanged
+        // watched-only IPv6 instances), which are new.
+        let new_kernel: Vec<KernelInstance> = plans
+            .iter()
+            .map(|p| self.kernel_instance(&p.inst, p.link.index))
+            .collect();
+        let mut kept_keys = BTreeSet::new();
+        for (k, ki) in new_kernel.iter().enumerate() {
+            let watched_same = plans[k].src.is_none() && self.kernel.get(&ki.key) == Some(ki);
+            let router_kept = !plan.starts(k) && plans[k].src.is_some();
+            if watched_same || router_kept {
                 kept_keys.insert(ki.key);
             }
         }
+        let written = self.write_new_kernel(&new_kernel);
+        let written = at(Step::Kernel, written)?;
+        if let Err(e) = self.fail_point(Step::Kernel) {
+            self.unwrite_kernel(&new_kernel, &written);
+            return Err(Failed {
+                step: Step::Kernel,
+                error: e,
+            });
+        }
+        let attached = match self.attach_new(&new_kernel).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.unwrite_kernel(&new_kernel, &written);
+                return Err(Failed {
+                    step: Step::Attach,
+                    error: e,
+                });
+            }
+        };
+        if let Err(e) = self.swap_tracker(&config) {
+            for iface in &attached {
+                self.dp.detach(iface);
+            }
+            self.unwrite_kernel(&new_kernel, &written);
+            return Err(Failed {
+                step: Step::Tracking,
+                error: e,
+            });
+        }
 
-        let stop: Vec<usize> = (0..self.routers.len()).filter(|&i| !keep[i]).collect();
-        let (stopped, kept) = (stop.len(), self.routers.len() - stop.len());
-        self.stop_routers(&stop, now).await;
-        let gone: Vec<_> = self
-            .kernel
-            .keys()
-            .filter(|k| !kept_keys.contains(k))
-            .copied()
-            .collect();
-        for key in gone {
-            if let Some(ki) = self.kernel.remove(&key) {
-                for (p, _) in &ki.peers {
-                    self.dp.remove_unicast_peer(*p)?;
-                }
-                self.dp.remove_instance(key)?;
+        // COMMIT: nothing below fails the reload.
+        let now = MonoTime::now();
+        let mut outcome = Vec::new();
+        let stopping = plan.stopping();
+        for id in &plan.removed {
+            if let Some(vr) = self.routers.get(*id) {
+                outcome.push(InstanceChange {
+                    name: vr.name.clone(),
+                    change: Change::Removed,
+                });
             }
         }
-        let mut i = 0;
-        self.routers.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
+        let removed = outcome.len();
+        self.stop_routers(&stopping, now).await;
+        // Their sender registrations go after the new routers are registered: a socket the
+        // old and the new router share stays open.
+        for id in &stopping {
+            self.routers.remove(*id);
+        }
+        let routers = &self.routers;
+        self.followups.retain(|(id, _)| routers.contains(*id));
+        if self.watch_hold.is_some_and(|id| !routers.contains(id)) {
+            self.watch_hold = None;
+        }
+        self.commit_kernel(&new_kernel, &kept_keys, &written);
 
-        // From here on, the new configuration.
+        // Kept routers take their new settings.
+        let mut kept = 0;
+        for (k, p) in plans.iter().enumerate() {
+            let (Some(id), Change::Kept | Change::ChangedInPlace(_)) = &plan.plans[k] else {
+                continue;
+            };
+            kept += 1;
+            if let Some(vr) = self.routers.get_mut(*id) {
+                if vr.inst.priority != p.inst.priority {
+                    vr.router.set_priority(p.inst.priority);
+                    tracing::info!(instance = %vr.name, "priority {} -> {} (reload)", vr.inst.priority, p.inst.priority);
+                }
+                vr.inst = p.inst.clone();
+            }
+        }
         // Queued notify_stop of removed instances still runs (in the shared queues).
         drop(std::mem::replace(&mut self.notifier, notifier));
-        // The old monitors stop before the new ones start: no script runs twice at once.
-        let placeholder = Tracker::start(&config::Config::default(), None)?;
-        let old = std::mem::replace(&mut self.tracker, placeholder);
-        let mut tracker = Tracker::start(&config, Some(old.monitors))?;
-        tracker.state.carry_over(&old.state);
-        self.tracker = tracker;
         let old_groups = std::mem::replace(&mut self.groups, groups_of(&config));
         for g in &mut self.groups {
             g.notified = old_groups
@@ -115,31 +334,53 @@ impl Agent {
                 .find(|o| o.name == g.name && o.members == g.members)
                 .and_then(|o| o.notified);
         }
-        let first_new = self.routers.len();
-        self.sync_local_addrs(&plans).await?;
-        // Kept instances whose kernel settings changed in place: the address-owner flag
-        // follows a priority changed to or from 255.
-        for plan in &plans {
-            let ki = self.kernel_instance(&plan.inst, plan.link.index);
-            if kept_keys.contains(&ki.key)
-                && self
-                    .kernel
-                    .get(&ki.key)
-                    .is_some_and(|old| old.cfg != ki.cfg)
-            {
-                self.dp.set_instance(ki.key, ki.cfg)?;
-                self.kernel.insert(ki.key, ki);
+        if let Err(e) = self.dp.set_local_addrs(&local) {
+            tracing::error!("writing the addresses unicast adverts may be sent to: {e}");
+        }
+        let mut started = Vec::new();
+        let mut prepared: BTreeMap<usize, _> = prepared.into_iter().collect();
+        for (k, p) in plans.iter().enumerate() {
+            if !plan.starts(k) {
+                continue;
+            }
+            if let Some(s) = prepared.remove(&k) {
+                started.push(self.insert_router(p, s));
+            } else {
+                let inst = &p.inst;
+                tracing::info!(instance = %inst.name, iface = %inst.interface, vrid = inst.vrid, af = 6, "watching adverts (IPv6: no election yet)");
             }
         }
-        for plan in plans
-            .iter()
-            .filter(|p| !kept_keys.contains(&kernel_instance(&p.inst, p.link.index).key))
-        {
-            self.add_instance(plan)?;
+        for id in &stopping {
+            self.sender.unregister(*id);
         }
-        self.reindex();
-        self.prune_sockets();
-        self.attach_all().await?;
+        for (k, (_, change)) in plan.plans.iter().enumerate() {
+            outcome.push(InstanceChange {
+                name: plans[k].inst.name.clone(),
+                change: change.clone(),
+            });
+        }
+        // A watched-only IPv6 instance has no router: its change is its kernel record's.
+        for (k, p) in plans.iter().enumerate() {
+            if p.src.is_some() || plan.plans[k].0.is_some() {
+                continue;
+            }
+            outcome[removed + k].change = match before.get(&p.inst.name) {
+                Some(old) if *old == new_kernel[k] => Change::Kept,
+                Some(_) => Change::Restarted("kernel settings changed".into()),
+                None => Change::Added,
+            };
+        }
+        for name in before.keys() {
+            let router = outcome.iter().any(|c| &c.name == name);
+            if !router && !plans.iter().any(|p| &p.inst.name == name) {
+                outcome.push(InstanceChange {
+                    name: name.clone(),
+                    change: Change::Removed,
+                });
+            }
+        }
+        self.config = config;
+        self.sync_vlans(true).await;
         let used: BTreeSet<String> = self.kernel.values().map(|k| k.iface.clone()).collect();
         let unused: Vec<String> = self
             .dp
@@ -154,67 +395,198 @@ impl Agent {
         }
         self.init_tracked_interfaces().await;
         let now = MonoTime::now();
-        for i in 0..first_new {
-            if self.routers[i].awaiting_checks {
-                self.start_router(i, now).await;
+        for id in self.routers.ids() {
+            if started.contains(&id) {
+                continue;
+            }
+            if self.routers[id].awaiting_checks {
+                self.start_router(id, now).await;
             } else {
-                self.apply_tracking(i, now).await;
+                self.apply_tracking(id, now).await;
             }
         }
         self.faults_dirty = true;
         self.sync_faults(now).await;
-        for i in first_new..self.routers.len() {
-            self.start_router(i, now).await;
+        for id in &started {
+            self.start_router(*id, now).await;
         }
+        let (sockets, frame_sockets) = self.sender.socket_counts();
         tracing::info!(
             kept,
-            stopped,
-            started = self.routers.len() - first_new,
+            stopped = stopping.len(),
+            started = started.len(),
+            routers = self.routers.len(),
+            sockets,
+            frame_sockets,
             "configuration reloaded"
         );
-        Ok(())
+        Ok(outcome)
     }
 
-    /// Rebuilds the key -> router index map after routers were removed or added.
-    fn reindex(&mut self) {
-        self.by_key = self
-            .routers
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.key, i))
-            .collect();
+    /// Writes the kernel records (and unicast peers) of the instances in `new` whose keys
+    /// are not in use yet; on failure removes what it wrote. Returns the keys written.
+    fn write_new_kernel(&mut self, new: &[KernelInstance]) -> Result<Vec<InstanceKey>> {
+        let mut written = Vec::new();
+        for ki in new.iter().filter(|k| !self.kernel.contains_key(&k.key)) {
+            written.push(ki.key);
+            let mut r = self.dp.set_instance(ki.key, ki.cfg);
+            for (key, peer) in &ki.peers {
+                r = r.and_then(|()| self.dp.allow_unicast_peer_ttl(*key, *peer));
+            }
+            if let Err(e) = r {
+                self.unwrite_kernel(new, &written);
+                return Err(anyhow::anyhow!("instance {}: {e}", ki.name));
+            }
+        }
+        Ok(written)
     }
 
-    /// Closes advert sockets no router uses any more.
-    fn prune_sockets(&mut self) {
-        let mut map = vec![None; self.sockets.len()];
-        let mut sockets = Vec::new();
-        for (old, s) in std::mem::take(&mut self.sockets).into_iter().enumerate() {
-            if self.routers.iter().any(|r| r.socket == old) {
-                map[old] = Some(sockets.len());
-                sockets.push(s);
+    /// Removes the kernel records `keys` of `new` that [`Agent::write_new_kernel`] wrote.
+    fn unwrite_kernel(&mut self, new: &[KernelInstance], keys: &[InstanceKey]) {
+        for ki in new.iter().filter(|k| keys.contains(&k.key)) {
+            for (p, _) in &ki.peers {
+                if let Err(e) = self.dp.remove_unicast_peer(*p) {
+                    tracing::error!(instance = %ki.name, "undoing a unicast peer: {e}");
+                }
+            }
+            if let Err(e) = self.dp.remove_instance(ki.key) {
+                tracing::debug!(instance = %ki.name, "undoing an instance record: {e}");
             }
         }
-        for r in &mut self.routers {
-            if let Some(new) = map[r.socket] {
-                r.socket = new;
+    }
+
+    /// The kernel's records become `new`: records of instances that stopped go (those of
+    /// the same key are written afresh, with empty peer tables), kept ones take changed
+    /// flags. `written` were written by PREPARE already.
+    fn commit_kernel(
+        &mut self,
+        new: &[KernelInstance],
+        kept: &BTreeSet<InstanceKey>,
+        written: &[InstanceKey],
+    ) {
+        let old = std::mem::take(&mut self.kernel);
+        for (key, ki) in &old {
+            if kept.contains(key) {
+                continue;
+            }
+            for (p, _) in &ki.peers {
+                if let Err(e) = self.dp.remove_unicast_peer(*p) {
+                    tracing::error!(instance = %ki.name, "removing a unicast peer: {e}");
+                }
+            }
+            if let Err(e) = self.dp.remove_instance(*key) {
+                tracing::error!(instance = %ki.name, "removing the instance record: {e}");
             }
         }
-        self.sockets = sockets;
-        let mut map = vec![None; self.frame_sockets.len()];
-        let mut frame_sockets = Vec::new();
-        for (old, s) in std::mem::take(&mut self.frame_sockets)
-            .into_iter()
-            .enumerate()
-        {
-            if self.routers.iter().any(|r| r.frame_socket == Some(old)) {
-                map[old] = Some(frame_sockets.len());
-                frame_sockets.push(s);
+        for ki in new {
+            let fresh = !kept.contains(&ki.key) && !written.contains(&ki.key);
+            let changed =
+                kept.contains(&ki.key) && old.get(&ki.key).is_some_and(|o| o.cfg != ki.cfg);
+            if fresh || changed {
+                if let Err(e) = self.dp.set_instance(ki.key, ki.cfg) {
+                    tracing::error!(instance = %ki.name, "writing the instance record: {e}");
+                }
+            }
+            if fresh {
+                for (key, peer) in &ki.peers {
+                    if let Err(e) = self.dp.allow_unicast_peer_ttl(*key, *peer) {
+                        tracing::error!(instance = %ki.name, "allowing a unicast peer: {e}");
+                    }
+                }
+            }
+            self.kernel.insert(ki.key, ki.clone());
+        }
+    }
+
+    /// Attaches XDP to the interfaces of `new` it is not attached to yet; on failure
+    /// detaches those it attached. Returns them.
+    async fn attach_new(&mut self, new: &[KernelInstance]) -> Result<Vec<String>> {
+        let ifindexes: Vec<u32> = new.iter().map(|k| k.key.ifindex).collect();
+        self.sync_vlans_with(&ifindexes, false).await;
+        let mut ifaces: Vec<String> = new.iter().map(|k| k.iface.clone()).collect();
+        ifaces.sort_unstable();
+        ifaces.dedup();
+        let mut attached: Vec<String> = Vec::new();
+        for iface in ifaces {
+            if self.dp.attachments().iter().any(|a| a.iface == iface) {
+                continue;
+            }
+            if let Err(e) = self.attach_one(&iface).await {
+                for a in &attached {
+                    self.dp.detach(a);
+                }
+                return Err(e);
+            }
+            attached.push(iface);
+        }
+        if let Err(e) = self.fail_point(Step::Attach) {
+            for a in &attached {
+                self.dp.detach(a);
+            }
+            return Err(e);
+        }
+        Ok(attached)
+    }
+
+    /// Replaces the monitors with those of `config`; the old ones stop first, so a script
+    /// never runs twice at once. If the new ones cannot start, the old configuration's are
+    /// started again (their state carried over) and the error returned.
+    fn swap_tracker(&mut self, config: &config::Config) -> Result<()> {
+        let placeholder = Tracker::start(&config::Config::default(), None)?;
+        let old = std::mem::replace(&mut self.tracker, placeholder);
+        let started = Tracker::start(config, Some(old.monitors))
+            .and_then(|t| self.fail_point(Step::Tracking).map(|()| t));
+        match started {
+            Ok(mut t) => {
+                t.state.carry_over(&old.state);
+                self.tracker = t;
+                Ok(())
+            }
+            Err(e) => {
+                match Tracker::start(&self.config, None) {
+                    Ok(mut t) => {
+                        t.state.carry_over(&old.state);
+                        self.tracker = t;
+                    }
+                    Err(e2) => tracing::error!(
+                        "restarting the running configuration's health checks failed too: \
+                         {e2:#}; they stay stopped until the next reload"
+                    ),
+                }
+                Err(e)
             }
         }
-        for r in &mut self.routers {
-            r.frame_socket = r.frame_socket.and_then(|f| map[f]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_names_round_trip() {
+        for s in Step::ALL {
+            assert_eq!(Step::parse(&s.to_string()), Some(s));
         }
-        self.frame_sockets = frame_sockets;
+        assert_eq!(Step::parse("nope"), None);
+        let o = ReloadOutcome::Rejected {
+            step: Step::Sockets,
+            error: "bind: EADDRNOTAVAIL".into(),
+        };
+        assert_eq!(o.to_string(), "rejected at sockets: bind: EADDRNOTAVAIL");
+        let o = ReloadOutcome::Applied(vec![
+            InstanceChange {
+                name: "A".into(),
+                change: Change::Kept,
+            },
+            InstanceChange {
+                name: "B".into(),
+                change: Change::Restarted("changed: advert_int".into()),
+            },
+        ]);
+        assert_eq!(
+            o.to_string(),
+            "applied: A: kept; B: restarted (changed: advert_int)"
+        );
     }
 }

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use anyhow::{bail, Context, Result};
 
-use super::Vrouter;
+use super::{sender::TxSpec, Vrouter};
 use crate::{
     announce::GarpSchedule,
     config::{self, Config, Family, Instance, VirtualAddress},
@@ -111,9 +111,54 @@ pub(super) async fn vip_link(
     }
 }
 
-/// A router for an IPv4 plan (`src` set), on advert socket `socket`, in Initialize.
-pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
+/// What the router of an IPv4 plan sends, and from where; `None` for a watched-only IPv6
+/// instance.
+pub(super) fn tx_spec(plan: &Plan) -> Option<TxSpec> {
+    let src = plan.src.filter(IpAddr::is_ipv4)?;
     let inst = &plan.inst;
+    let repr = Repr {
+        version: match inst.version {
+            config::Version::V2 => wire::vrrp::Version::V2,
+            config::Version::V3 => wire::vrrp::Version::V3,
+        },
+        vrid: inst.vrid,
+        priority: inst.priority,
+        max_adver_int: inst.advert_centisecs(),
+        addresses: inst.vips.iter().map(|v| v.addr).collect(),
+        auth: match &inst.auth {
+            Some(config::Auth::Pass(p)) if inst.version == config::Version::V2 => {
+                wire::vrrp::Auth::Pass(*p)
+            }
+            _ => wire::vrrp::Auth::None,
+        },
+    };
+    let multicast = inst.unicast_peers.is_empty();
+    Some(TxSpec {
+        name: inst.name.clone(),
+        iface: inst.interface.clone(),
+        ifindex: plan.link.index,
+        src,
+        dsts: if multicast {
+            // 224.0.0.18, or keepalived's mcast_dst_ip / vrrp_mcast_group4.
+            vec![inst.advert_group()]
+        } else {
+            inst.unicast_peers.clone()
+        },
+        ttl: inst.unicast_ttl.unwrap_or(wire::VRRP_TTL),
+        checksum: if inst.v3_checksum_as_v2 {
+            ChecksumForm::Plain
+        } else {
+            ChecksumForm::PseudoHeader
+        },
+        multicast,
+        repr,
+    })
+}
+
+/// The router of an IPv4 plan (`src` set), in Initialize.
+pub(super) fn build_router(plan: &Plan) -> Vrouter {
+    let inst = &plan.inst;
+    let src = plan.src.unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let version = match inst.version {
         config::Version::V2 => crate::election::Version::V2,
         config::Version::V3 => crate::election::Version::V3,
@@ -130,23 +175,7 @@ pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
         // One wake-up and one sendmmsg per tick for all instances of an interval.
         align_adverts: true,
     });
-    let repr = Repr {
-        version: match inst.version {
-            config::Version::V2 => wire::vrrp::Version::V2,
-            config::Version::V3 => wire::vrrp::Version::V3,
-        },
-        vrid: inst.vrid,
-        priority: inst.priority,
-        max_adver_int: interval,
-        addresses: inst.vips.iter().map(|v| v.addr).collect(),
-        auth: match &inst.auth {
-            Some(config::Auth::Pass(p)) if inst.version == config::Version::V2 => {
-                wire::vrrp::Auth::Pass(*p)
-            }
-            _ => wire::vrrp::Auth::None,
-        },
-    };
-    let dsts = if inst.unicast_peers.is_empty() {
+    let to: Vec<IpAddr> = if inst.unicast_peers.is_empty() {
         vec![inst.advert_group()]
     } else {
         inst.unicast_peers.clone()
@@ -158,7 +187,7 @@ pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
         priority = inst.priority,
         interval = %interval,
         from = %src,
-        to = ?dsts,
+        to = ?to,
         "instance ready"
     );
     Vrouter {
@@ -173,21 +202,10 @@ pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
             .chain(&inst.vips_excluded)
             .cloned()
             .collect(),
-        repr,
         src,
-        dsts,
-        socket,
-        frame_socket: None,
-        checksum: if inst.v3_checksum_as_v2 {
-            ChecksumForm::Plain
-        } else {
-            ChecksumForm::PseudoHeader
-        },
         mac: plan.link.mac,
         addrs: super::addresses::VipState::new(inst.vips.len() + inst.vips_excluded.len()),
         garp: GarpSchedule::new(&inst.garp),
-        built: Vec::new(),
-        built_for: None,
         link_fault: !(plan.link.up && plan.link.running),
         link_up: plan.link.up && plan.link.running,
         track_fault: None,

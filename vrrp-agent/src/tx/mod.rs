@@ -363,6 +363,19 @@ impl AdvertSocket {
         }
     }
 
+    /// Sends unicast adverts with IP TTL `ttl` instead of 255 (keepalived's `unicast_ttl`,
+    /// for peers some routers away). Multicast adverts keep TTL 255 (IP_MULTICAST_TTL).
+    pub fn set_unicast_ttl(&self, ttl: u8) -> Result<(), TxError> {
+        self.socket
+            .set_ttl_v4(u32::from(ttl))
+            .map_err(|e| TxError::Open {
+                iface: self.iface.clone(),
+                src: self.src,
+                step: "setsockopt(IP_TTL)",
+                errno: errno_of(&e),
+            })
+    }
+
     /// The source address the socket is bound to.
     pub fn src(&self) -> IpAddr {
         self.src
