@@ -179,6 +179,9 @@ pub(crate) struct SyncGroupDraft {
     pub track_files: Vec<TrackRef>,
     pub track_processes: Vec<TrackRef>,
     pub smtp_alert: Option<bool>,
+    /// `notify_priority_changes`: the members' default (keepalived: the instance's own
+    /// setting, else its sync group's, else the global one).
+    pub notify_priority_changes: Slot<bool>,
     pub notify: Notify,
 }
 
@@ -1839,6 +1842,7 @@ impl Builder<'_> {
             track_files: Vec::new(),
             track_processes: Vec::new(),
             smtp_alert: None,
+            notify_priority_changes: None,
             notify: Notify::default(),
         };
         for line in &block.stmts {
@@ -1883,6 +1887,11 @@ impl Builder<'_> {
                     self.notify(line, &mut g.notify, &parent.label);
                 }
                 "smtp_alert" => g.smtp_alert = self.opt_bool(line),
+                "notify_priority_changes" => {
+                    if let Some(v) = self.opt_bool(line) {
+                        g.notify_priority_changes = Some((v, line.pos().clone()));
+                    }
+                }
                 _ => self.internal(line),
             }
         }

@@ -415,7 +415,7 @@ pub(crate) const SYNC_GROUP: &[(&str, Support)] = &[
     ("track_process", Supported),
     ("track_bfd", Unsupported),
     ("notify_deleted", Unsupported),
-    ("notify_priority_changes", Unsupported),
+    ("notify_priority_changes", Supported),
     ("smtp_alert", Supported),
     ("global_tracking", Unsupported),
     ("sync_group_tracking_weight", Unsupported),

@@ -347,6 +347,43 @@ fn notify_priority_changes_instance_or_global() {
 }
 
 #[test]
+fn notify_priority_changes_of_a_sync_group_is_its_members_default() {
+    // keepalived 2.2.7 (vrrp.c): the instance's own setting, else its sync group's, else
+    // the global one.
+    let text = |global: &str, group: &str, own: &str| {
+        format!(
+            "global_defs {{\n{global}\n}}\n\
+             vrrp_instance VI_1 {{\n{own}\n interface eth0\n virtual_router_id 51\n \
+             virtual_ipaddress {{ 198.18.0.100/24 }}\n}}\n\
+             vrrp_instance VI_2 {{\n interface eth0\n virtual_router_id 52\n \
+             virtual_ipaddress {{ 198.18.0.101/24 }}\n}}\n\
+             vrrp_instance VI_3 {{\n interface eth0\n virtual_router_id 53\n \
+             virtual_ipaddress {{ 198.18.0.102/24 }}\n}}\n\
+             vrrp_sync_group G {{\n group {{ VI_1 VI_2 }}\n{group}\n}}\n"
+        )
+    };
+    let npc = |l: &Loaded| -> Vec<bool> {
+        l.config
+            .instances
+            .iter()
+            .map(|i| i.notify_priority_changes)
+            .collect()
+    };
+    assert_eq!(
+        npc(&ok(&text("", " notify_priority_changes", ""))),
+        [true, true, false]
+    );
+    assert_eq!(
+        npc(&ok(&text(
+            " vrrp_notify_priority_changes",
+            " notify_priority_changes off",
+            " notify_priority_changes on"
+        ))),
+        [true, false, true]
+    );
+}
+
+#[test]
 fn notify_master_rx_lower_pri_is_an_instance_notify_command() {
     let l = ok(&conf(
         "",

@@ -101,6 +101,21 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         (&p.name, &p.location)
     });
 
+    // A sync group's notify_priority_changes is its members' default (keepalived).
+    let group_npc: HashMap<&str, (bool, Pos)> = sync_groups
+        .iter()
+        .filter_map(|g| Some((g, g.notify_priority_changes.clone()?)))
+        .flat_map(|(g, v)| g.members.iter().map(move |(m, _)| (m.as_str(), v.clone())))
+        .collect();
+    let instances: Vec<_> = instances
+        .into_iter()
+        .map(|mut d| {
+            if d.extra.notify_priority_changes.is_none() {
+                d.extra.notify_priority_changes = group_npc.get(d.name.as_str()).cloned();
+            }
+            d
+        })
+        .collect();
     let mut seen_instances: HashMap<String, Pos> = HashMap::new();
     for draft in instances {
         if let Some(first) = seen_instances.get(&draft.name) {
