@@ -4,6 +4,7 @@
 //! Only 198.18.0.0/15 and 2001:db8::/32 are used inside the namespaces.
 
 pub mod lab;
+pub mod metrics;
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
@@ -505,7 +506,12 @@ pub struct LanHost {
 impl Lan {
     /// A bridge with no hosts yet.
     pub fn new() -> Result<Lan> {
-        let switch = Netns::new("sw")?;
+        Lan::new_tagged("sw")
+    }
+
+    /// [`Lan::new`] with the switch namespace's name starting with `tag`.
+    pub fn new_tagged(tag: &str) -> Result<Lan> {
+        let switch = Netns::new(tag)?;
         switch.ip(&["link", "add", "br0", "type", "bridge", "forward_delay", "0"])?;
         // No multicast snooping: VRRP multicast must reach every port at once.
         let _ = sh(switch.command("ip").args([

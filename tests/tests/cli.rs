@@ -42,7 +42,7 @@ fn check_prints_warnings_and_still_succeeds() {
     let (code, _, err) = agent(&["check", "-f", p.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert!(
-        err.contains("003-dual-master-a.conf:8:5: warning: `notification_email`"),
+        err.contains("003-dual-master-a.conf:8:26: warning: `[email` is not an email address"),
         "{err}"
     );
     assert!(

@@ -5,13 +5,19 @@
 //! user of aya: load, attach, typed map access).
 pub mod announce;
 pub mod config;
+pub mod control;
 pub mod dataplane;
+pub mod dump;
 pub mod election;
+pub mod lint;
+pub mod metrics;
 pub mod netlink;
 pub mod notify;
 pub mod process;
 pub mod runtime;
+pub mod systemd;
 pub mod track;
+pub mod tuning;
 pub mod tx;
 pub mod units;
 pub mod wire;

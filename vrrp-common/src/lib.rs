@@ -242,6 +242,9 @@ pub struct InstanceConfig {
     pub slot: u16,
     /// v2 PASS password, NUL-padded to 8 bytes; zero otherwise.
     pub auth_pass: [u8; 8],
+    /// The IPv4 multicast group a multicast instance's adverts are sent to (network byte
+    /// order; keepalived's `mcast_dst_ip` / `vrrp_mcast_group4`). All zero: 224.0.0.18.
+    pub group4: [u8; 4],
 }
 
 /// Key of a peer record and of an allowed unicast source: the instance plus a source
@@ -733,7 +736,7 @@ mod tests {
     #[test]
     fn layouts_have_no_implicit_padding() {
         assert_eq!(size_of::<InstanceKey>(), 8);
-        assert_eq!(size_of::<InstanceConfig>(), 16);
+        assert_eq!(size_of::<InstanceConfig>(), 20);
         assert_eq!(size_of::<PeerKey>(), 24);
         assert_eq!(size_of::<PeerRecord>(), 64);
         assert_eq!(size_of::<PeerTable>(), 8 + 64 * PEERS_PER_INSTANCE);

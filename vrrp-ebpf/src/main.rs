@@ -659,7 +659,13 @@ fn check_vrrp(
             // SAFETY: read-only lookup of a u32 flag.
             unsafe { VRRP_LOCAL_ADDRS.get(&AddrKey::new(ip.family, ip.dst)) }.is_some()
         } else if ip.family == FAMILY_IPV4 {
-            ip.dst[..4] == VRRP_GROUP_V4
+            // keepalived's mcast_dst_ip / vrrp_mcast_group4, when configured.
+            let group = if c.group4 == [0; 4] {
+                VRRP_GROUP_V4
+            } else {
+                c.group4
+            };
+            ip.dst[..4] == group
         } else {
             ip.dst == VRRP_GROUP_V6
         };
@@ -692,12 +698,13 @@ fn check_vrrp(
     if hdr[0] & 0x0f != 1 {
         return Discard::Type as u32;
     }
-    // §7.1: the message must hold its header, `count` addresses (and v2 auth data).
+    // §7.1: the message must hold its header, `count` addresses (and v2 auth data). A
+    // count of 0 is valid (keepalived's adverts for an instance without addresses).
     let count = hdr[3] as usize;
     let addr_len = if ip.family == FAMILY_IPV4 { 4 } else { 16 };
     let auth_len = if version == 2 { V2_AUTH_LEN } else { 0 };
     let msg_len = VRRP_HLEN + count * addr_len + auth_len;
-    if count == 0 || ip.vrrp_len < msg_len || msg_len > MAX_VRRP_LEN {
+    if ip.vrrp_len < msg_len || msg_len > MAX_VRRP_LEN {
         return Discard::Length as u32;
     }
 

@@ -63,6 +63,14 @@ pub fn table() -> ReceiveTable {
     t.instances.insert(k6(54), v3(CFG_UNICAST));
     t.instances.insert(k4(56), v3(CFG_OWNER));
     t.instances.insert(k4(57), v3(CFG_CONSUME));
+    // keepalived's mcast_dst_ip: adverts go to another group.
+    t.instances.insert(
+        k4(58),
+        InstanceConfig {
+            group4: [239, 18, 0, 18],
+            ..v3(0)
+        },
+    );
     for vrid in [54, 55] {
         t.unicast.insert(
             PeerKey::new(k4(vrid), addr_bytes(PEER.into())),
@@ -261,6 +269,11 @@ pub fn seeds() -> Vec<Vec<u8>> {
         (repr(Version::V3, 56, 255, 10, vip4, Auth::None), mcast4),
         (repr(Version::V3, 57, 100, 10, vip4, Auth::None), mcast4),
         (repr(Version::V3, 99, 100, 10, vip4, Auth::None), mcast4),
+        (repr(Version::V3, 58, 100, 10, vip4, Auth::None), mcast4),
+        (
+            repr(Version::V3, 58, 100, 10, vip4, Auth::None),
+            Endpoints::new(v4, IpAddr::V4(Ipv4Addr::new(239, 18, 0, 18))).expect("v4"),
+        ),
     ];
     for (r, ip) in cases {
         if let Ok(f) = build(&r, ip) {

@@ -5,6 +5,7 @@
 //! and saying what it installs. When everything is present the check takes a few
 //! milliseconds.
 mod fuzz;
+mod package;
 mod vm;
 
 use std::{
@@ -28,6 +29,11 @@ const DEB_PACKAGES: &[&str] = &[
     "iputils-ping",
     "tcpdump",
     "keepalived",
+    // promtool, which checks the agent's /metrics output in the tests.
+    "prometheus",
+    // systemd-analyze verify (the unit's test), strip and objdump (cargo xtask package).
+    "systemd",
+    "binutils",
 ];
 /// bpf-linker is pinned: newer releases may want another LLVM.
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -63,6 +69,20 @@ enum Cmd {
         /// Only these kernels (by label: 6.1, 6.12); default: all.
         #[arg(long = "kernel")]
         kernels: Vec<String>,
+    },
+    /// Build the Debian package (target/debian/vrrp-agent_VERSION_ARCH.deb): the release
+    /// binary, the systemd unit, the man page and an example configuration.
+    Package {
+        /// Package this binary instead of building the release one (the tests pass the
+        /// build they already have).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// Where to write the package (default: target/debian).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+        /// Compress with gzip -1 instead of xz (for tests).
+        #[arg(long)]
+        fast: bool,
     },
     /// A short lab in network namespaces: the agent on one side, keepalived's and crafted
     /// adverts on the other, and what the kernel recorded, shown with bpftool. Needs root.
@@ -103,6 +123,13 @@ enum Cmd {
     /// CPU of sending 50 adverts per 10 ms through raw IP sockets versus prebuilt frames on
     /// AF_PACKET, to a receiving agent. Needs root.
     BenchTx {
+        /// Seconds per window.
+        #[arg(long, default_value_t = 10)]
+        secs: u32,
+    },
+    /// Advert jitter of a Master at advert_int 0.01, idle and while /metrics is scraped 50
+    /// times a second. Needs root.
+    BenchMetrics {
         /// Seconds per window.
         #[arg(long, default_value_t = 10)]
         secs: u32,
@@ -170,6 +197,35 @@ fn main() -> Result<()> {
             ]);
             run(&mut cmd, "demo")
         }
+        Cmd::Package {
+            binary,
+            out_dir,
+            fast,
+        } => {
+            let binary = match binary {
+                Some(b) => b,
+                None => {
+                    setup()?;
+                    build_ebpf(&root)?;
+                    let mut cmd = cargo();
+                    cmd.current_dir(&root).args([
+                        "build",
+                        "--quiet",
+                        "--release",
+                        "-p",
+                        "vrrp-agent",
+                        "--bin",
+                        "vrrp-agent",
+                    ]);
+                    run(&mut cmd, "building the release binary")?;
+                    root.join("target/release/vrrp-agent")
+                }
+            };
+            let out_dir = out_dir.unwrap_or_else(|| root.join("target/debian"));
+            let deb = package::build(&root, &binary, &out_dir, fast)?;
+            println!("{}", deb.display());
+            Ok(())
+        }
         Cmd::BenchFailover { reps } => bench(&root, "bench-failover", &[&reps.to_string()]),
         Cmd::BenchCpu { secs } => bench(&root, "bench-cpu", &[&secs.to_string()]),
         Cmd::BenchXdp { repeat } => bench(&root, "bench-xdp", &[&repeat.to_string()]),
@@ -184,6 +240,7 @@ fn main() -> Result<()> {
             fuzz::run(&root, &targets, secs, cmin)
         }
         Cmd::BenchTx { secs } => bench(&root, "bench-tx", &["--secs", &secs.to_string()]),
+        Cmd::BenchMetrics { secs } => bench(&root, "bench-metrics", &[&secs.to_string()]),
     }
 }
 

@@ -11,15 +11,28 @@ use std::{
 };
 
 use super::{
-    diagnostics::{Diags, Pos},
+    diagnostics::{Category, Diags, Pos},
     keywords::{self, did_you_mean, Context, Support},
     model::{
-        Auth, InitialState, Notify, NotifyCommand, NotifyFifo, TrackFileDef, TrackFileInit,
-        TrackRef, TtlRange, Version, VirtualAddress, VrrpScript,
+        Auth, InitialState, Notify, NotifyCommand, NotifyFifo, SmtpSettings, TrackFileDef,
+        TrackFileInit, TrackProcessDef, TrackRef, TtlRange, Version, VirtualAddress, VirtualRoute,
+        VirtualRule, VrrpScript,
     },
     parser::{Block, Stmt, Word},
     values::{parse_bool, parse_int, parse_ip, parse_seconds, parse_uint},
 };
+
+// `vrrp_track_process` blocks: a child module, so it uses the builder's helpers.
+#[path = "track_process.rs"]
+pub(super) mod track_process;
+// `notification_email`, `smtp_server`, ... of global_defs.
+#[path = "smtp.rs"]
+mod smtp;
+// `virtual_routes` / `virtual_rules` lines.
+mod extras;
+#[path = "vroutes.rs"]
+mod vroutes;
+pub(crate) use extras::{GlobalExtra, InstanceExtra};
 
 /// Linux's limit on interface names (IFNAMSIZ - 1); also the limit on address labels.
 const IFNAME_MAX: usize = 15;
@@ -51,6 +64,10 @@ pub(crate) struct Drafts {
     pub scripts: Vec<VrrpScript>,
     pub track_files: Vec<TrackFileDef>,
     pub sync_groups: Vec<SyncGroupDraft>,
+    pub track_processes: Vec<TrackProcessDef>,
+    /// keepalived numbers `virtual_rules` without a priority from 16384 down, per family
+    /// (how many were numbered so far: IPv4, IPv6).
+    pub unnumbered_rules: (u32, u32),
     pub host_checks: Vec<HostCheck>,
     /// Position of the first statement, for whole-file messages.
     pub first: Option<Pos>,
@@ -97,6 +114,9 @@ pub(crate) struct GlobalDraft {
     pub notify_fifo: Slot<NotifyFifo>,
     pub vrrp_notify_fifo: Slot<NotifyFifo>,
     pub v3_checksum_as_v2: Slot<bool>,
+    pub smtp: SmtpSettings,
+    /// Process tuning, start-up delay (see `extras`).
+    pub extra: GlobalExtra,
 }
 
 #[derive(Debug)]
@@ -133,8 +153,14 @@ pub(crate) struct InstanceDraft {
     pub track_scripts: Vec<TrackRef>,
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
+    pub track_processes: Vec<TrackRef>,
+    pub virtual_routes: Vec<VirtualRoute>,
+    pub virtual_rules: Vec<VirtualRule>,
+    pub smtp_alert: Option<bool>,
     pub notify: Notify,
     pub v3_checksum_as_v2: Slot<bool>,
+    /// dont_track_primary, promote_secondaries, unicast_fault_no_peer (see `extras`).
+    pub extra: InstanceExtra,
     /// Supported keywords written in the block, valid or not (so that an invalid value is
     /// not also reported as a missing one).
     pub seen: HashSet<String>,
@@ -149,6 +175,8 @@ pub(crate) struct SyncGroupDraft {
     pub track_scripts: Vec<TrackRef>,
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
+    pub track_processes: Vec<TrackRef>,
+    pub smtp_alert: Option<bool>,
     pub notify: Notify,
 }
 
@@ -165,6 +193,7 @@ enum TrackKind {
     Script,
     Interface,
     File,
+    Process,
 }
 
 impl TrackKind {
@@ -173,14 +202,16 @@ impl TrackKind {
             TrackKind::Script => "track_script",
             TrackKind::Interface => "track_interface",
             TrackKind::File => "track_file",
+            TrackKind::Process => "track_process",
         }
     }
 
-    /// keepalived.conf(5): scripts and interfaces -253..253, files -254..254.
+    /// keepalived.conf(5): scripts and interfaces -253..253, files -254..254; processes
+    /// -254..254 (alloc_track_process).
     fn weight_limit(self) -> i64 {
         match self {
             TrackKind::Script | TrackKind::Interface => 253,
-            TrackKind::File => 254,
+            TrackKind::File | TrackKind::Process => 254,
         }
     }
 }
@@ -230,15 +261,17 @@ impl Builder<'_> {
                     ),
                 );
             }
-            Some(Support::Skipped(subsystem)) => self.diags.warn_once(
-                name,
+            // Every occurrence, so that `check --compat` lists every place.
+            Some(Support::Skipped(subsystem)) => self.diags.warn_as(
+                Category::Differs,
                 &kw.pos,
                 format!(
                     "`{name}` belongs to {subsystem}, which this VRRP daemon does not include: \
-                     it is skipped (here and wherever else it appears)"
+                     it is skipped"
                 ),
             ),
-            Some(Support::Ignored(why)) => self.diags.warn(
+            Some(Support::Ignored(why)) => self.diags.warn_as(
+                Category::KeepalivedIgnores,
                 &kw.pos,
                 format!("`{name}` is accepted but has no effect: {why}"),
             ),
@@ -250,12 +283,10 @@ impl Builder<'_> {
     fn unknown(&mut self, ctx: Context, stmt: &Stmt, parent: Option<&Parent>) {
         let kw = stmt.keyword();
         let name = kw.text.as_str();
-        if let Some(message) = unsupported_syntax(name) {
-            self.diags.error(&kw.pos, message);
-            return;
-        }
         if let Some(parent) = parent {
-            if stmt.block.is_some() && keywords::lookup(Context::Root, name).is_some() {
+            if stmt.block.is_some()
+                && keywords::lookup(Context::Root, name) == Some(Support::Supported)
+            {
                 self.diags.error(
                     &kw.pos,
                     format!(
@@ -269,26 +300,7 @@ impl Builder<'_> {
                 return;
             }
         }
-        let candidates = ctx.table().iter().map(|(n, _)| *n);
-        let elsewhere: Vec<&str> = Context::ALL
-            .iter()
-            .filter(|c| **c != ctx && keywords::lookup(**c, name).is_some())
-            .map(|c| c.label())
-            .collect();
-        let place = ctx.where_();
-        let message = if !elsewhere.is_empty() {
-            format!(
-                "unknown keyword `{name}` {place}: it belongs in {}{}",
-                elsewhere.join(" or "),
-                did_you_mean(name, candidates)
-            )
-        } else {
-            match keywords::suggest(name, candidates) {
-                Some(s) => format!("unknown keyword `{name}` {place}; did you mean `{s}`?"),
-                None => format!("unknown keyword `{name}` {place}: keepalived has no such keyword; check the spelling"),
-            }
-        };
-        self.diags.error(&kw.pos, message);
+        super::compat::unknown_keyword(ctx, stmt, self.diags);
     }
 
     /// A keyword the tables call supported but no handler took: a bug, reported, not a panic.
@@ -648,6 +660,11 @@ impl Builder<'_> {
                     self.sync_group(stmt, name, block);
                 }
             }
+            "vrrp_track_process" => {
+                if let Some((name, block)) = self.named_block(stmt) {
+                    self.track_process_def(stmt, name, block);
+                }
+            }
             _ => self.internal(stmt),
         }
     }
@@ -701,13 +718,27 @@ impl Builder<'_> {
                     }
                 }
                 "vrrp_check_unicast_src" => self.flag(stmt),
+                "notification_email"
+                | "notification_email_from"
+                | "smtp_server"
+                | "smtp_helo_name"
+                | "smtp_connect_timeout"
+                | "smtp_alert"
+                | "smtp_alert_vrrp"
+                | "no_email_faults" => self.smtp_global(kw, stmt, &mut g.smtp),
                 garp if garp.starts_with("vrrp_g") || garp == "vrrp_min_garp" => {
                     let key = &garp["vrrp_".len()..];
-                    if !self.garp(key, stmt, &mut g.garp) {
+                    if !self.garp(key, stmt, &mut g.garp)
+                        && !self.global_extra(garp, stmt, &mut g.extra)
+                    {
                         self.internal(stmt);
                     }
                 }
-                _ => self.internal(stmt),
+                other => {
+                    if !self.global_extra(other, stmt, &mut g.extra) {
+                        self.internal(stmt);
+                    }
+                }
             }
         }
         self.out.global = g;
@@ -740,6 +771,7 @@ impl Builder<'_> {
             user: args.get(1).map(|w| w.text.clone()),
             group: args.get(2).map(|w| w.text.clone()),
             location: args[0].pos.location(),
+            script: None,
         })
     }
 
@@ -874,8 +906,13 @@ impl Builder<'_> {
             track_scripts: Vec::new(),
             track_interfaces: Vec::new(),
             track_files: Vec::new(),
+            track_processes: Vec::new(),
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
+            smtp_alert: None,
             notify: Notify::default(),
             v3_checksum_as_v2: None,
+            extra: InstanceExtra::default(),
             seen: HashSet::new(),
         };
         for stmt in &block.stmts {
@@ -958,18 +995,9 @@ impl Builder<'_> {
                 d.preempt = Some((kw == "preempt", at.clone()));
             }
             "preempt_delay" => {
-                let expected = "seconds from 0 to 1000";
-                if let Some(w) = self.single(stmt, expected) {
-                    if let Some(v) = self.seconds(w, kw, expected) {
-                        if v > PREEMPT_DELAY_MAX {
-                            self.diags.error(
-                                &w.pos,
-                                format!("`{kw}` {} is out of range: expected {expected}", w.text),
-                            );
-                        } else {
-                            self.put(&mut d.preempt_delay, v, at, kw);
-                        }
-                    }
+                if let Some(w) = self.single(stmt, "seconds from 0 to 1000") {
+                    let v = super::compat::keepalived_timer(w, kw, PREEMPT_DELAY_MAX, self.diags);
+                    self.put(&mut d.preempt_delay, v, at, kw);
                 }
             }
             "authentication" => {
@@ -978,10 +1006,10 @@ impl Builder<'_> {
                 }
             }
             "unicast_src_ip" | "mcast_src_ip" => {
-                if let Some(ip) = self
-                    .single(stmt, "an IP address")
-                    .and_then(|w| Some((self.ip(w, kw)?, w)))
-                {
+                if let Some(ip) = self.single(stmt, "an IP address").and_then(|w| {
+                    let w = super::compat::drop_prefix(w, kw, self.diags);
+                    Some((self.ip(&w, kw)?, w))
+                }) {
                     let slot = if kw == "unicast_src_ip" {
                         &mut d.unicast_src_ip
                     } else {
@@ -1014,18 +1042,30 @@ impl Builder<'_> {
                     }
                 }
             }
-            "track_script" | "track_interface" | "track_file" => {
+            "smtp_alert" => d.smtp_alert = self.opt_bool(stmt),
+            "virtual_routes" | "virtual_rules" => {
+                if let Some(block) = self.block_of(stmt) {
+                    self.virtual_routing(kw, block, d);
+                }
+            }
+            "track_script" | "track_interface" | "track_file" | "track_process" => {
                 if let Some(block) = self.block_of(stmt) {
                     let (kind, list) = match kw {
                         "track_script" => (TrackKind::Script, &mut d.track_scripts),
                         "track_interface" => (TrackKind::Interface, &mut d.track_interfaces),
+                        "track_process" => (TrackKind::Process, &mut d.track_processes),
                         _ => (TrackKind::File, &mut d.track_files),
                     };
                     let refs = self.track_list(block, kind, &parent.label);
                     list.extend(refs);
                 }
             }
-            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+            "notify_master"
+            | "notify_backup"
+            | "notify_fault"
+            | "notify_stop"
+            | "notify"
+            | "notify_master_rx_lower_pri" => {
                 self.notify(stmt, &mut d.notify, &parent.label);
             }
             "v3_checksum_as_v2" => {
@@ -1035,11 +1075,17 @@ impl Builder<'_> {
             }
             "check_unicast_src" => self.flag(stmt),
             garp if garp.starts_with("garp_") => {
-                if !self.garp(garp, stmt, &mut d.garp) {
+                if !self.garp(garp, stmt, &mut d.garp)
+                    && !self.instance_extra(garp, stmt, &mut d.extra, parent)
+                {
                     self.internal(stmt);
                 }
             }
-            _ => self.internal(stmt),
+            other => {
+                if !self.instance_extra(other, stmt, &mut d.extra, parent) {
+                    self.internal(stmt);
+                }
+            }
         }
     }
 
@@ -1141,7 +1187,7 @@ impl Builder<'_> {
         let mut listed: HashSet<IpAddr> = d.unicast_peers.iter().map(|(p, _)| *p).collect();
         for line in &block.stmts {
             self.reject_block(line);
-            let first = line.keyword();
+            let first = &super::compat::drop_prefix(line.keyword(), "unicast_peer", self.diags);
             let Some(ip) = self.ip(first, "unicast_peer") else {
                 continue;
             };
@@ -1487,6 +1533,7 @@ impl Builder<'_> {
             "notify_fault" => &mut notify.fault,
             "notify_stop" => &mut notify.stop,
             "notify" => &mut notify.generic,
+            "notify_master_rx_lower_pri" => &mut notify.master_rx_lower_pri,
             _ => {
                 self.internal(stmt);
                 return;
@@ -1776,6 +1823,8 @@ impl Builder<'_> {
             track_scripts: Vec::new(),
             track_interfaces: Vec::new(),
             track_files: Vec::new(),
+            track_processes: Vec::new(),
+            smtp_alert: None,
             notify: Notify::default(),
         };
         for line in &block.stmts {
@@ -1804,11 +1853,12 @@ impl Builder<'_> {
                         }
                     }
                 }
-                "track_script" | "track_interface" | "track_file" => {
+                "track_script" | "track_interface" | "track_file" | "track_process" => {
                     if let Some(b) = self.block_of(line) {
                         let (kind, list) = match kw {
                             "track_script" => (TrackKind::Script, &mut g.track_scripts),
                             "track_interface" => (TrackKind::Interface, &mut g.track_interfaces),
+                            "track_process" => (TrackKind::Process, &mut g.track_processes),
                             _ => (TrackKind::File, &mut g.track_files),
                         };
                         let refs = self.track_list(b, kind, &parent.label);
@@ -1818,6 +1868,7 @@ impl Builder<'_> {
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                     self.notify(line, &mut g.notify, &parent.label);
                 }
+                "smtp_alert" => g.smtp_alert = self.opt_bool(line),
                 _ => self.internal(line),
             }
         }
@@ -1854,22 +1905,6 @@ fn join_command(words: &[Word]) -> String {
         .join(" ")
 }
 
-/// keepalived's preprocessor features this project does not implement.
-fn unsupported_syntax(keyword: &str) -> Option<String> {
-    let what = if keyword.starts_with('$') {
-        "parameter substitution (`$NAME=VALUE`, `$NAME`)"
-    } else if keyword.starts_with('@') {
-        "conditional configuration (`@ID ...`)"
-    } else if keyword.starts_with("~SEQ") || keyword.starts_with("~LST") {
-        "sequence and list blocks (`~SEQ`, `~LST`)"
-    } else {
-        return None;
-    };
-    Some(format!(
-        "keepalived's {what} is not supported by this project: write the statements out in full"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1891,6 +1926,7 @@ mod tests {
                 Context::Script => format!("vrrp_script S {{\n{line}\n}}\n"),
                 Context::SyncGroup => format!("vrrp_sync_group G {{\n{line}\n}}\n"),
                 Context::TrackFile => format!("vrrp_track_file F {{\n{line}\n}}\n"),
+                Context::TrackProcess => format!("vrrp_track_process P {{\n{line}\n}}\n"),
             }
         };
         for ctx in Context::ALL {
@@ -1901,8 +1937,8 @@ mod tests {
                 for value in ["", " 1", " { }"] {
                     let text = wrap(ctx, &format!("{name}{value}"));
                     let mut diags = Diags::default();
-                    let stmts =
-                        Parser::new(&mut diags).parse_text(&text, Path::new("/nonexistent/x.conf"));
+                    let stmts = Parser::new(&mut diags, "test")
+                        .parse_text(&text, Path::new("/nonexistent/x.conf"));
                     let _ = build(&stmts, &mut diags);
                     let (errors, _) = diags.finish();
                     assert!(

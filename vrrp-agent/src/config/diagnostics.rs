@@ -40,6 +40,32 @@ pub struct Diagnostic {
     pub line: u32,
     pub column: u32,
     pub message: String,
+    /// What kind of finding this is, for `vrrp-agent check --compat`.
+    pub category: Category,
+}
+
+/// What a warning says about compatibility with keepalived 2.2.7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Category {
+    /// Advice about the configuration; keepalived would run it the same way.
+    #[default]
+    Advice,
+    /// keepalived itself ignores, drops or rounds something here (and so does this daemon).
+    KeepalivedIgnores,
+    /// This daemon does something other than keepalived here (a subsystem it does not
+    /// include, a setting it does not apply).
+    Differs,
+}
+
+impl Category {
+    /// The name printed by `check --compat`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::Advice => "advice",
+            Category::KeepalivedIgnores => "keepalived-ignores",
+            Category::Differs => "differs",
+        }
+    }
 }
 
 impl Diagnostic {
@@ -62,11 +88,16 @@ impl Diagnostic {
 
     fn at(spot: &impl Spot, message: String) -> Self {
         let (file, line, column) = spot.spot();
+        let message = match spot.note() {
+            Some(note) => format!("{message} ({note})"),
+            None => message,
+        };
         Diagnostic {
             file: file.to_path_buf(),
             line,
             column,
             message,
+            category: Category::Advice,
         }
     }
 }
@@ -124,6 +155,9 @@ pub(crate) struct Pos {
     pub file: Rc<Path>,
     pub line: u32,
     pub col: u32,
+    /// Where the text at this position came from when the preprocessor produced it
+    /// (`$NAME` used at FILE:LINE), appended to every diagnostic pointing here.
+    pub note: Option<Rc<str>>,
 }
 
 impl Pos {
@@ -132,6 +166,17 @@ impl Pos {
             file: Rc::clone(file),
             line,
             col,
+            note: None,
+        }
+    }
+
+    /// A position carrying the preprocessor's note `note`.
+    pub fn with_note(file: &Rc<Path>, line: u32, col: u32, note: Option<&Rc<str>>) -> Self {
+        Pos {
+            file: Rc::clone(file),
+            line,
+            col,
+            note: note.cloned(),
         }
     }
 
@@ -154,11 +199,18 @@ impl fmt::Display for Pos {
 /// Something a diagnostic can point at.
 pub(crate) trait Spot {
     fn spot(&self) -> (&Path, u32, u32);
+    /// Extra context for the message (where preprocessed text came from).
+    fn note(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl Spot for Pos {
     fn spot(&self) -> (&Path, u32, u32) {
         (&self.file, self.line, self.col)
+    }
+    fn note(&self) -> Option<&str> {
+        self.note.as_deref()
     }
 }
 
@@ -193,8 +245,15 @@ impl Diags {
     }
 
     pub fn warn(&mut self, at: &impl Spot, message: impl Into<String>) {
+        self.warn_as(Category::Advice, at, message);
+    }
+
+    /// A warning of a given compatibility category.
+    pub fn warn_as(&mut self, category: Category, at: &impl Spot, message: impl Into<String>) {
         if self.warnings.len() < MAX_WARNINGS {
-            self.warnings.push(Diagnostic::at(at, message.into()));
+            let mut diag = Diagnostic::at(at, message.into());
+            diag.category = category;
+            self.warnings.push(diag);
         } else {
             self.dropped_warnings += 1;
         }
@@ -202,8 +261,19 @@ impl Diags {
 
     /// Warns only the first time `key` is seen during this load.
     pub fn warn_once(&mut self, key: &str, at: &impl Spot, message: impl Into<String>) {
+        self.warn_once_as(Category::Advice, key, at, message);
+    }
+
+    /// [`Diags::warn_once`] with a compatibility category.
+    pub fn warn_once_as(
+        &mut self,
+        category: Category,
+        key: &str,
+        at: &impl Spot,
+        message: impl Into<String>,
+    ) {
         if self.once.insert(key.to_owned()) {
-            self.warn(at, message);
+            self.warn_as(category, at, message);
         }
     }
 

@@ -8,7 +8,7 @@
 //! - [`Support::Unsupported`]: a VRRP keyword keepalived knows and this project does not
 //!   implement: an error, never silently ignored;
 //! - [`Support::Skipped`]: belongs to another keepalived subsystem (LVS, BFD, email, SNMP,
-//!   ...): skipped with one warning;
+//!   ...): skipped with a warning at each occurrence;
 //! - [`Support::Ignored`]: not a keepalived keyword, but common in configurations found in the
 //!   wild; accepted with a warning that says why it has no effect.
 
@@ -33,6 +33,7 @@ pub(crate) enum Context {
     Script,
     SyncGroup,
     TrackFile,
+    TrackProcess,
 }
 
 impl Context {
@@ -46,6 +47,7 @@ impl Context {
             Context::Script => "vrrp_script",
             Context::SyncGroup => "vrrp_sync_group",
             Context::TrackFile => "vrrp_track_file",
+            Context::TrackProcess => "vrrp_track_process",
         }
     }
 
@@ -66,10 +68,11 @@ impl Context {
             Context::Script => SCRIPT,
             Context::SyncGroup => SYNC_GROUP,
             Context::TrackFile => TRACK_FILE,
+            Context::TrackProcess => TRACK_PROCESS_BLOCK,
         }
     }
 
-    pub const ALL: [Context; 7] = [
+    pub const ALL: [Context; 8] = [
         Context::Root,
         Context::GlobalDefs,
         Context::Instance,
@@ -77,6 +80,7 @@ impl Context {
         Context::Script,
         Context::SyncGroup,
         Context::TrackFile,
+        Context::TrackProcess,
     ];
 }
 
@@ -124,13 +128,14 @@ pub(crate) fn did_you_mean<'a>(
 use Support::{Ignored, Skipped, Supported, Unsupported};
 
 const LVS: &str = "keepalived's LVS/IPVS load balancer (the checker process)";
-const EMAIL: &str = "keepalived's email alerts";
+const EMAIL: &str = "keepalived's email alerts for its LVS checkers";
 const SNMP: &str = "keepalived's SNMP agent";
 const DBUS: &str = "keepalived's D-Bus interface";
 const BFD: &str = "keepalived's BFD process";
 const STATIC: &str = "keepalived's static addresses, routes and rules";
 const PROCESS: &str = "keepalived's own process management";
-const TRACK_PROCESS: &str = "keepalived's process tracking (vrrp_track_process)";
+const TRACK_PROCESS: &str =
+    "keepalived's process-events socket tuning (the socket size is the kernel's default here)";
 const CONFIG: &str = "keepalived's configuration reload machinery";
 
 /// Top-level keywords. `include` and its variants are handled by the parser.
@@ -162,7 +167,7 @@ pub(crate) const ROOT: &[(&str, Support)] = &[
     ("static_rules", Skipped(STATIC)),
     ("track_group", Skipped(STATIC)),
     ("bfd_instance", Skipped(BFD)),
-    ("vrrp_track_process", Skipped(TRACK_PROCESS)),
+    ("vrrp_track_process", Supported),
     ("instance", Skipped(PROCESS)),
     ("use_pid_dir", Skipped(PROCESS)),
     ("child_wait_time", Skipped(PROCESS)),
@@ -187,10 +192,10 @@ pub(crate) const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("v3_checksum_as_v2", Supported),
     // Unicast sources are always checked against unicast_peer here (PROTOCOL.md).
     ("vrrp_check_unicast_src", Supported),
-    ("vrrp_mcast_group4", Unsupported),
-    ("vrrp_mcast_group6", Unsupported),
-    ("vrrp_garp_extra_if", Unsupported),
-    ("vrrp_vmac_garp_intvl", Unsupported),
+    ("vrrp_mcast_group4", Supported),
+    ("vrrp_mcast_group6", Supported),
+    ("vrrp_garp_extra_if", Supported),
+    ("vrrp_vmac_garp_intvl", Supported),
     ("vrrp_lower_prio_no_advert", Unsupported),
     ("vrrp_higher_prio_send_advert", Unsupported),
     ("vrrp_down_timer_adverts", Unsupported),
@@ -200,18 +205,18 @@ pub(crate) const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("nftables_priority", Unsupported),
     ("nftables_ifindex", Unsupported),
     ("nftables_counters", Unsupported),
-    ("vrrp_skip_check_adv_addr", Unsupported),
+    ("vrrp_skip_check_adv_addr", Supported),
     ("vrrp_strict", Unsupported),
-    ("vrrp_priority", Unsupported),
-    ("vrrp_no_swap", Unsupported),
-    ("vrrp_rt_priority", Unsupported),
-    ("vrrp_cpu_affinity", Unsupported),
-    ("vrrp_rlimit_rttime", Unsupported),
-    ("vrrp_rlimit_rtime", Unsupported),
+    ("vrrp_priority", Supported),
+    ("vrrp_no_swap", Supported),
+    ("vrrp_rt_priority", Supported),
+    ("vrrp_cpu_affinity", Supported),
+    ("vrrp_rlimit_rttime", Supported),
+    ("vrrp_rlimit_rtime", Supported),
     ("vrrp_process_name", Unsupported),
-    ("notify_fifo_script", Unsupported),
-    ("vrrp_notify_fifo_script", Unsupported),
-    ("vrrp_notify_priority_changes", Unsupported),
+    ("notify_fifo_script", Supported),
+    ("vrrp_notify_fifo_script", Supported),
+    ("vrrp_notify_priority_changes", Supported),
     ("fifo_write_vrrp_states_on_reload", Unsupported),
     ("vrrp_netlink_cmd_rcv_bufs", Unsupported),
     ("vrrp_netlink_cmd_rcv_bufs_force", Unsupported),
@@ -219,22 +224,22 @@ pub(crate) const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("vrrp_netlink_monitor_rcv_bufs_force", Unsupported),
     ("vrrp_rx_bufs_policy", Unsupported),
     ("vrrp_rx_bufs_multiplier", Unsupported),
-    ("vrrp_startup_delay", Unsupported),
+    ("vrrp_startup_delay", Supported),
     ("log_unknown_vrids", Unsupported),
     ("vmac_prefix", Unsupported),
     ("vmac_addr_prefix", Unsupported),
-    ("dynamic_interfaces", Unsupported),
-    ("default_interface", Unsupported),
+    ("dynamic_interfaces", Supported),
+    ("default_interface", Supported),
     ("disable_local_igmp", Unsupported),
-    ("notification_email", Skipped(EMAIL)),
-    ("notification_email_from", Skipped(EMAIL)),
-    ("smtp_server", Skipped(EMAIL)),
-    ("smtp_helo_name", Skipped(EMAIL)),
-    ("smtp_connect_timeout", Skipped(EMAIL)),
-    ("smtp_alert", Skipped(EMAIL)),
-    ("smtp_alert_vrrp", Skipped(EMAIL)),
+    ("notification_email", Supported),
+    ("notification_email_from", Supported),
+    ("smtp_server", Supported),
+    ("smtp_helo_name", Supported),
+    ("smtp_connect_timeout", Supported),
+    ("smtp_alert", Supported),
+    ("smtp_alert_vrrp", Supported),
     ("smtp_alert_checker", Skipped(EMAIL)),
-    ("no_email_faults", Skipped(EMAIL)),
+    ("no_email_faults", Supported),
     ("checker_process_name", Skipped(LVS)),
     ("lvs_process_name", Skipped(LVS)),
     ("checker_log_all_failures", Skipped(LVS)),
@@ -350,35 +355,34 @@ pub(crate) const INSTANCE: &[(&str, Support)] = &[
     ("use_vmac_addr", Unsupported),
     ("vmac_xmit_base", Unsupported),
     ("use_ipvlan", Unsupported),
-    ("unicast_fault_no_peer", Unsupported),
+    ("unicast_fault_no_peer", Supported),
     ("old_unicast_checksum", Unsupported),
     ("native_ipv6", Unsupported),
     ("vrf", Unsupported),
-    ("dont_track_primary", Unsupported),
-    ("track_process", Unsupported),
+    ("dont_track_primary", Supported),
+    ("track_process", Supported),
     ("track_bfd", Unsupported),
-    ("mcast_dst_ip", Unsupported),
+    ("mcast_dst_ip", Supported),
     ("track_src_ip", Unsupported),
     ("unicast_ttl", Unsupported),
-    ("no_virtual_ipaddress", Unsupported),
-    ("promote_secondaries", Unsupported),
+    ("promote_secondaries", Supported),
     ("linkbeat_use_polling", Unsupported),
-    ("virtual_routes", Unsupported),
-    ("virtual_rules", Unsupported),
+    ("virtual_routes", Supported),
+    ("virtual_rules", Supported),
     ("accept", Unsupported),
     ("no_accept", Unsupported),
-    ("skip_check_adv_addr", Unsupported),
+    ("skip_check_adv_addr", Supported),
     ("strict_mode", Unsupported),
-    ("debug", Unsupported),
+    ("debug", Supported),
     ("notify_deleted", Unsupported),
-    ("notify_master_rx_lower_pri", Unsupported),
-    ("notify_priority_changes", Unsupported),
-    ("smtp_alert", Unsupported),
-    ("lvs_sync_daemon_interface", Unsupported),
+    ("notify_master_rx_lower_pri", Supported),
+    ("notify_priority_changes", Supported),
+    ("smtp_alert", Supported),
+    ("lvs_sync_daemon_interface", Skipped(LVS)),
     ("down_timer_adverts", Unsupported),
     ("timer_expired_backup", Unsupported),
-    ("garp_extra_if", Unsupported),
-    ("vmac_garp_intvl", Unsupported),
+    ("garp_extra_if", Supported),
+    ("vmac_garp_intvl", Supported),
     ("lower_prio_no_advert", Unsupported),
     ("higher_prio_send_advert", Unsupported),
     ("kernel_rx_buf_size", Unsupported),
@@ -408,11 +412,11 @@ pub(crate) const SYNC_GROUP: &[(&str, Support)] = &[
     ("notify_fault", Supported),
     ("notify_stop", Supported),
     ("notify", Supported),
-    ("track_process", Unsupported),
+    ("track_process", Supported),
     ("track_bfd", Unsupported),
     ("notify_deleted", Unsupported),
     ("notify_priority_changes", Unsupported),
-    ("smtp_alert", Unsupported),
+    ("smtp_alert", Supported),
     ("global_tracking", Unsupported),
     ("sync_group_tracking_weight", Unsupported),
 ];
@@ -421,6 +425,20 @@ pub(crate) const TRACK_FILE: &[(&str, Support)] = &[
     ("file", Supported),
     ("weight", Supported),
     ("init_file", Supported),
+];
+
+/// `vrrp_track_process NAME { ... }` (keepalived's `init_vrrp_keywords`, track process
+/// part).
+pub(crate) const TRACK_PROCESS_BLOCK: &[(&str, Support)] = &[
+    ("process", Supported),
+    ("param_match", Supported),
+    ("weight", Supported),
+    ("quorum", Supported),
+    ("quorum_max", Supported),
+    ("delay", Supported),
+    ("terminate_delay", Supported),
+    ("fork_delay", Supported),
+    ("full_command", Supported),
 ];
 
 /// Options after an address in `virtual_ipaddress` / `virtual_ipaddress_excluded`

@@ -8,7 +8,10 @@
 //! end of a line continues the statement on the next line.
 use std::{path::Path, rc::Rc};
 
-use super::diagnostics::{Diags, Pos};
+use super::{
+    diagnostics::{Diags, Pos},
+    preprocess::Line,
+};
 
 /// keepalived's include keyword and its variants.
 pub(crate) const INCLUDE_KEYWORDS: &[&str] = &[
@@ -42,20 +45,53 @@ struct PendingWord {
 
 /// Tokenizes one file. Problems (an unterminated quote, a comment glued to a word) are
 /// reported to `diags`; the lexer never fails.
+#[cfg(test)]
 pub(crate) fn lex(text: &str, file: &Rc<Path>, diags: &mut Diags) -> Vec<Token> {
+    let lines: Vec<Line> = text
+        .split('\n')
+        .enumerate()
+        .map(|(index, raw)| Line {
+            file: Rc::clone(file),
+            line: u32::try_from(index + 1).unwrap_or(u32::MAX),
+            text: raw.to_owned(),
+            note: None,
+        })
+        .collect();
+    lex_lines(&lines, diags)
+}
+
+/// Tokenizes preprocessed lines; each keeps the file, line and note it came with.
+pub(crate) fn lex_lines(lines: &[Line], diags: &mut Diags) -> Vec<Token> {
     let mut out = Vec::new();
-    for (index, raw_line) in text.split('\n').enumerate() {
-        let line_no = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
-        let continued = lex_line(line, line_no, file, diags, &mut out);
+    for l in lines {
+        let line = l.text.strip_suffix('\r').unwrap_or(&l.text);
+        let at = LineAt {
+            file: &l.file,
+            line: l.line,
+            note: l.note.as_ref(),
+        };
+        let continued = lex_line(line, &at, diags, &mut out);
         if !continued {
             out.push(Token {
                 tok: Tok::End,
-                pos: Pos::new(file, line_no, line_end_col(line)),
+                pos: at.pos(line_end_col(line)),
             });
         }
     }
     out
+}
+
+/// Where a line was written.
+struct LineAt<'a> {
+    file: &'a Rc<Path>,
+    line: u32,
+    note: Option<&'a Rc<str>>,
+}
+
+impl LineAt<'_> {
+    fn pos(&self, col: u32) -> Pos {
+        Pos::with_note(self.file, self.line, col, self.note)
+    }
 }
 
 fn line_end_col(line: &str) -> u32 {
@@ -63,13 +99,7 @@ fn line_end_col(line: &str) -> u32 {
 }
 
 /// Lexes one line; returns true if it ends with a continuation backslash.
-fn lex_line(
-    line: &str,
-    line_no: u32,
-    file: &Rc<Path>,
-    diags: &mut Diags,
-    out: &mut Vec<Token>,
-) -> bool {
+fn lex_line(line: &str, at: &LineAt<'_>, diags: &mut Diags, out: &mut Vec<Token>) -> bool {
     let chars: Vec<char> = line.chars().collect();
     let col_of = |i: usize| u32::try_from(i + 1).unwrap_or(u32::MAX);
     let mut word: Option<PendingWord> = None;
@@ -83,7 +113,7 @@ fn lex_line(
                     text: w.text,
                     quoted: w.quoted,
                 },
-                pos: Pos::new(file, line_no, w.col),
+                pos: at.pos(w.col),
             });
         }
     };
@@ -101,13 +131,13 @@ fn lex_line(
                 };
                 out.push(Token {
                     tok,
-                    pos: Pos::new(file, line_no, col_of(i)),
+                    pos: at.pos(col_of(i)),
                 });
             }
             '#' | '!' => {
                 if let Some(w) = &word {
                     diags.warn(
-                        &Pos::new(file, line_no, col_of(i)),
+                        &at.pos(col_of(i)),
                         format!(
                             "`{c}` starts a comment even inside a word (as in keepalived), so \
                              the value here is `{}`; put the value in double quotes if the `{c}` \
@@ -146,7 +176,7 @@ fn lex_line(
                 }
                 if !closed {
                     diags.error(
-                        &Pos::new(file, line_no, col_of(start)),
+                        &at.pos(col_of(start)),
                         format!(
                             "unterminated quoted string: add the closing `{c}` on this line \
                              (quoted strings cannot span lines)"

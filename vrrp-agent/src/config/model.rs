@@ -18,6 +18,8 @@ pub struct Config {
     pub scripts: Vec<VrrpScript>,
     pub track_files: Vec<TrackFileDef>,
     pub sync_groups: Vec<SyncGroup>,
+    /// `vrrp_track_process` blocks.
+    pub track_processes: Vec<TrackProcessDef>,
 }
 
 impl Config {
@@ -34,6 +36,11 @@ impl Config {
     /// The `vrrp_track_file` called `name`.
     pub fn track_file(&self, name: &str) -> Option<&TrackFileDef> {
         self.track_files.iter().find(|f| f.name == name)
+    }
+
+    /// The `vrrp_track_process` called `name`.
+    pub fn track_process(&self, name: &str) -> Option<&TrackProcessDef> {
+        self.track_processes.iter().find(|p| p.name == name)
     }
 
     /// The sync group that has `instance` as a member.
@@ -173,6 +180,9 @@ pub struct NotifyFifo {
     pub user: Option<String>,
     pub group: Option<String>,
     pub location: Location,
+    /// `notify_fifo_script` / `vrrp_notify_fifo_script`: started (with the FIFO's path as
+    /// its last argument) when the FIFO is opened, to read it; stopped at exit.
+    pub script: Option<NotifyCommand>,
 }
 
 /// `global_defs`, VRRP part.
@@ -193,6 +203,58 @@ pub struct GlobalDefs {
     /// `v3_checksum_as_v2` (keepalived 2.2.8): the default for instances: compute VRRPv3
     /// IPv4 checksums without the pseudo-header (RFC 9568, Cisco, Juniper).
     pub v3_checksum_as_v2: bool,
+    /// Email alerts: `smtp_server`, `notification_email`, ...
+    pub smtp: SmtpSettings,
+    /// `vrrp_priority`, `vrrp_no_swap`, `vrrp_rt_priority`, `vrrp_cpu_affinity`,
+    /// `vrrp_rlimit_rttime`: how the daemon's process is scheduled and kept in memory.
+    pub tuning: ProcessTuning,
+    /// `vrrp_startup_delay`: Backups wait this long more before their first Master_Down
+    /// timer can fire (keepalived: only at start-up, not on reload).
+    pub startup_delay: Option<Duration>,
+    /// `vrrp_mcast_group4`, when not 224.0.0.18: the group of IPv4 multicast adverts.
+    pub mcast_group4: Option<Ipv4Addr>,
+    /// `vrrp_notify_priority_changes`: the default of instances' `notify_priority_changes`.
+    pub notify_priority_changes: bool,
+}
+
+/// keepalived's RLIMIT_RTTIME when `vrrp_rt_priority` is set and `vrrp_rlimit_rttime` is not
+/// (`RT_RLIMIT_DEFAULT`, microseconds of CPU time without a blocking call).
+pub const RLIMIT_RTTIME_DEFAULT_US: u64 = 10_000;
+
+/// Process scheduling settings of `global_defs` (applied once at start-up).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProcessTuning {
+    /// `vrrp_priority`: the nice value, -20..=19. keepalived applies it only without a
+    /// real-time priority.
+    pub nice: Option<i32>,
+    /// `vrrp_no_swap`: lock the process in memory (`mlockall`).
+    pub no_swap: bool,
+    /// `vrrp_rt_priority`: SCHED_RR at this priority (1..=99, keepalived clamps to it).
+    pub rt_priority: Option<u32>,
+    /// `vrrp_cpu_affinity`: CPU numbers to run on (empty = no change).
+    pub cpu_affinity: Vec<usize>,
+    /// `vrrp_rlimit_rttime`: the RLIMIT_RTTIME hard limit in microseconds, set (with a soft
+    /// limit of half) with a real-time priority only.
+    pub rlimit_rttime_us: Option<u64>,
+    /// Where these were written, for the start-up log (the first of them).
+    pub location: Option<Location>,
+}
+
+impl ProcessTuning {
+    /// Nothing to apply.
+    pub fn is_empty(&self) -> bool {
+        self.nice.is_none()
+            && !self.no_swap
+            && self.rt_priority.is_none()
+            && self.cpu_affinity.is_empty()
+            && self.rlimit_rttime_us.is_none()
+    }
+
+    /// The RLIMIT_RTTIME hard limit that goes with the real-time priority, if one is set.
+    pub fn effective_rlimit_rttime_us(&self) -> Option<u64> {
+        self.rt_priority
+            .map(|_| self.rlimit_rttime_us.unwrap_or(RLIMIT_RTTIME_DEFAULT_US))
+    }
 }
 
 impl GlobalDefs {
@@ -229,6 +291,9 @@ pub struct Notify {
     /// `notify`: run on every transition with four more arguments: INSTANCE|GROUP, name,
     /// state (MASTER|BACKUP|FAULT|STOP), priority.
     pub generic: Option<NotifyCommand>,
+    /// `notify_master_rx_lower_pri` (instances): run, without arguments added, when the
+    /// Master answers a lower-priority advert.
+    pub master_rx_lower_pri: Option<NotifyCommand>,
 }
 
 impl Notify {
@@ -244,6 +309,7 @@ impl Notify {
             ("notify_fault", &self.fault),
             ("notify_stop", &self.stop),
             ("notify", &self.generic),
+            ("notify_master_rx_lower_pri", &self.master_rx_lower_pri),
         ]
         .into_iter()
         .filter_map(|(k, c)| c.as_ref().map(|c| (k, c)))
@@ -321,9 +387,53 @@ pub struct Instance {
     pub track_scripts: Vec<TrackRef>,
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
+    /// `track_process`: references to `vrrp_track_process` blocks.
+    pub track_processes: Vec<TrackRef>,
+    /// `virtual_routes`: set while Master.
+    pub virtual_routes: Vec<VirtualRoute>,
+    /// `virtual_rules`: set while Master.
+    pub virtual_rules: Vec<VirtualRule>,
+    /// Mail its state changes (`smtp_alert`, or the global default).
+    pub smtp_alert: bool,
     pub notify: Notify,
     /// `v3_checksum_as_v2` (instance or global): v3 IPv4 checksum without pseudo-header.
     pub v3_checksum_as_v2: bool,
+    /// `dont_track_primary`: its own interface going down or losing carrier does not put
+    /// it in FAULT.
+    pub dont_track_primary: bool,
+    /// `promote_secondaries`: set the interface's `promote_secondaries` sysctl, so that
+    /// removing a primary address (a VIP) keeps the secondaries of its subnet.
+    pub promote_secondaries: bool,
+    /// `unicast_fault_no_peer`: without `unicast_peer`, stay in FAULT instead of falling back
+    /// to multicast.
+    pub unicast_fault_no_peer: bool,
+    /// The multicast group of its adverts when not the standard one (`mcast_dst_ip`, else
+    /// the global `vrrp_mcast_group4`); IPv4 only.
+    pub mcast_group: Option<IpAddr>,
+    /// `notify_priority_changes` (or the global default): effective priority changes are
+    /// written to the notify FIFOs.
+    pub notify_priority_changes: bool,
+    /// Where the settings above were written, for messages that compare configurations.
+    pub spans: InstanceSpans,
+}
+
+/// Where some of an instance's settings were written; `None`: not written (the default or
+/// the global value applies). Kept for checks that compare two nodes' files (`check
+/// --peer`), which point at both sides.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstanceSpans {
+    pub state: Option<Location>,
+    pub vrid: Option<Location>,
+    pub priority: Option<Location>,
+    pub advert_int: Option<Location>,
+    pub version: Option<Location>,
+    /// `nopreempt` (the last `preempt`/`nopreempt` written, when it is `nopreempt`).
+    pub nopreempt: Option<Location>,
+    /// The `authentication` block.
+    pub auth: Option<Location>,
+    pub unicast_src_ip: Option<Location>,
+    /// One per entry of `unicast_peers`, in the same order.
+    pub unicast_peers: Vec<Location>,
 }
 
 impl Instance {
@@ -350,6 +460,14 @@ impl Instance {
     /// The advert interval in the unit of the v3 header.
     pub fn advert_centisecs(&self) -> Centisecs {
         Centisecs::from_duration_round(self.advert_int).unwrap_or(Centisecs::V3_MAX)
+    }
+
+    /// The group its multicast adverts go to: `mcast_group`, else 224.0.0.18 / ff02::12.
+    pub fn advert_group(&self) -> IpAddr {
+        self.mcast_group.unwrap_or(match self.family {
+            Family::V4 => IpAddr::V4(crate::wire::VRRP_GROUP_V4),
+            Family::V6 => IpAddr::V6(crate::wire::VRRP_GROUP_V6),
+        })
     }
 
     /// The source address configured for adverts, if any.
@@ -465,5 +583,167 @@ pub struct SyncGroup {
     pub track_scripts: Vec<TrackRef>,
     pub track_interfaces: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
+    /// `track_process`: references to `vrrp_track_process` blocks.
+    pub track_processes: Vec<TrackRef>,
+    /// Mail its state changes (`smtp_alert`, or the global default).
+    pub smtp_alert: bool,
     pub notify: Notify,
+}
+
+/// How `vrrp_track_process`'s `process NAME PARAMS...` compares a process's parameters
+/// (keepalived's `param_match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParamMatch {
+    /// Parameters are not looked at (no parameters given, no `param_match`).
+    #[default]
+    None,
+    /// The parameters are exactly the ones given (`param_match exact`, and the default when
+    /// parameters are given).
+    Exact,
+    /// The process's parameters start with the ones given (`param_match partial`).
+    Partial,
+    /// As `partial`, but the last given parameter need only be a prefix of the process's
+    /// parameter in that place (`param_match initial`).
+    Initial,
+}
+
+/// `vrrp_track_process NAME { ... }`: processes counted through the kernel's process events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackProcessDef {
+    pub name: String,
+    pub location: Location,
+    /// `process`: the name to match: the process's `comm` (at most 15 bytes, as the kernel
+    /// keeps it), or with `full_command` the first word of its command line (argv\[0\]).
+    pub process: String,
+    /// The parameters after the name in `process` (implies `full_command`).
+    pub params: Vec<String>,
+    pub param_match: ParamMatch,
+    /// Match the command line rather than `comm` (`full_command`, or parameters given).
+    pub full_command: bool,
+    /// -254..=254; 0 (the default) = FAULT without quorum.
+    pub weight: i32,
+    pub reverse: bool,
+    /// At least this many matching processes (default 1; 0 with `quorum_max 0`).
+    pub quorum: u32,
+    /// At most this many (default: no limit, `u32::MAX`).
+    pub quorum_max: u32,
+    /// Wait this long after a fork gains quorum before reporting it (`fork_delay`, `delay`).
+    pub fork_delay: Option<Duration>,
+    /// Wait this long after an exit loses quorum before reporting it (`terminate_delay`,
+    /// `delay`); a process starting meanwhile cancels it.
+    pub terminate_delay: Option<Duration>,
+}
+
+/// One line of `virtual_routes` (keepalived's `ip route` syntax): added with the VIPs when
+/// the instance becomes Master, removed when it leaves Master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualRoute {
+    pub family: Family,
+    /// The destination and its prefix length (`default` = 0.0.0.0/0 or ::/0).
+    pub dst: IpAddr,
+    pub dst_len: u8,
+    /// The kernel's route type (`RTN_*`): unicast (1, the default), blackhole (6),
+    /// unreachable (7), prohibit (8), throw (9).
+    pub kind: u8,
+    /// `via` (or the deprecated `gw`).
+    pub via: Option<IpAddr>,
+    /// `dev` / `oif`.
+    pub dev: Option<String>,
+    /// `src`: the preferred source address.
+    pub src: Option<IpAddr>,
+    /// `table` (254, main, by default).
+    pub table: u32,
+    /// `metric` / `priority` / `preference`.
+    pub metric: Option<u32>,
+    /// `scope` (`RT_SCOPE_*`); `None`: the kernel's choice for the type (universe).
+    pub scope: Option<u8>,
+    /// `protocol`; keepalived sets 18 (`RTPROT_KEEPALIVED`) on tracked routes.
+    pub protocol: u8,
+    pub onlink: bool,
+    /// `no_track`: keepalived does not watch the route (nor its `dev`).
+    pub no_track: bool,
+    pub location: Location,
+}
+
+/// What a `virtual_rules` rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleAction {
+    /// `table N` / `lookup N`.
+    Table(u32),
+    Blackhole,
+    Unreachable,
+    Prohibit,
+    /// `goto PRIORITY`.
+    Goto(u32),
+    Nop,
+}
+
+/// One line of `virtual_rules` (keepalived's `ip rule` syntax): added with the VIPs when
+/// the instance becomes Master, removed when it leaves Master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualRule {
+    pub family: Family,
+    /// `from ADDR[/LEN]`.
+    pub from: Option<(IpAddr, u8)>,
+    /// `to ADDR[/LEN]`.
+    pub to: Option<(IpAddr, u8)>,
+    pub action: RuleAction,
+    /// `priority` / `preference` / `order`; keepalived numbers rules without one from 16384
+    /// down (with a warning).
+    pub priority: u32,
+    /// `iif` / `dev`.
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    /// `fwmark MARK[/MASK]`.
+    pub fwmark: Option<(u32, Option<u32>)>,
+    /// `not`: the selector is inverted.
+    pub invert: bool,
+    /// `protocol`; 18 (`RTPROT_KEEPALIVED`) on tracked rules, as keepalived sets it.
+    pub protocol: u8,
+    pub no_track: bool,
+    pub location: Location,
+}
+
+/// keepalived's email alerts (`global_defs`): where and how to mail state changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    /// `smtp_server ADDRESS [PORT]` (port 25 by default); no server, no mail.
+    pub server: Option<(IpAddr, u16)>,
+    /// `notification_email { ... }`: the recipients; none, no mail.
+    pub to: Vec<String>,
+    /// `notification_email_from` (keepalived: `keepalived@HOSTNAME`).
+    pub from: Option<String>,
+    /// `smtp_helo_name` (keepalived: the host name).
+    pub helo_name: Option<String>,
+    /// `smtp_connect_timeout` (30 s): also the bound on the whole exchange here.
+    pub connect_timeout: Duration,
+    /// `smtp_alert`: the default for instances and sync groups.
+    pub alert: Option<bool>,
+    /// `smtp_alert_vrrp`: the default for VRRP, before `smtp_alert`.
+    pub alert_vrrp: Option<bool>,
+    /// `no_email_faults`: no mail on entering FAULT.
+    pub no_email_faults: bool,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            server: None,
+            to: Vec::new(),
+            from: None,
+            helo_name: None,
+            connect_timeout: Duration::from_secs(30),
+            alert: None,
+            alert_vrrp: None,
+            no_email_faults: false,
+        }
+    }
+}
+
+impl SmtpSettings {
+    /// Whether an instance or sync group with `smtp_alert` set to `own` mails (keepalived:
+    /// its own value, else `smtp_alert_vrrp`, else `smtp_alert`, else no).
+    pub fn alerts(&self, own: Option<bool>) -> bool {
+        own.or(self.alert_vrrp).or(self.alert).unwrap_or(false)
+    }
 }

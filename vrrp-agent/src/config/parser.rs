@@ -13,8 +13,9 @@ use std::{
 };
 
 use super::{
-    diagnostics::{Diags, Pos},
-    lexer::{lex, Tok, Token, INCLUDE_KEYWORDS},
+    diagnostics::{Category, Diags, Pos},
+    lexer::{lex_lines, Tok, Token, INCLUDE_KEYWORDS},
+    preprocess::{split_comment, Line, Preprocessor},
 };
 
 /// Blocks nested deeper than this are skipped with an error (keepalived needs three levels).
@@ -63,27 +64,56 @@ pub(crate) struct Parser<'d> {
     diags: &'d mut Diags,
     /// Canonical paths of the files being read, outermost first (for include loops).
     stack: Vec<PathBuf>,
+    pre: Preprocessor,
 }
 
 impl<'d> Parser<'d> {
-    pub fn new(diags: &'d mut Diags) -> Self {
+    /// A parser whose preprocessor keeps `@ID` lines for `config_id`.
+    pub fn new(diags: &'d mut Diags, config_id: &str) -> Self {
         Parser {
             diags,
             stack: Vec::new(),
+            pre: Preprocessor::new(config_id),
         }
     }
 
-    /// Parses `text` as the contents of `path`.
+    /// Parses `text` as the contents of `path`: preprocessed line by line, with the
+    /// included files read where their `include` line is (as keepalived reads them, so
+    /// that parameters defined in one file are known in the next).
     pub fn parse_text(&mut self, text: &str, path: &Path) -> Vec<Stmt> {
+        let mut lines = Vec::new();
+        self.expand(text, path, &mut lines);
+        self.pre.finish(self.diags);
+        let tokens = lex_lines(&lines, self.diags);
+        let dir = parent_dir(path);
+        let mut cursor = 0;
+        self.statements(&tokens, &mut cursor, 0, None, &dir)
+    }
+
+    /// Preprocesses the file `path` (contents `text`) into `out`, following includes.
+    fn expand(&mut self, text: &str, path: &Path, out: &mut Vec<Line>) {
         self.diags.note_file(path);
         self.stack.push(canonical(path));
         let file: Rc<Path> = Rc::from(path);
-        let tokens = lex(text, &file, self.diags);
         let dir = parent_dir(path);
-        let mut cursor = 0;
-        let stmts = self.statements(&tokens, &mut cursor, 0, None, &dir);
+        self.pre.enter_file(&canonical(&dir));
+        let mut produced = Vec::new();
+        for (index, raw) in text.split('\n').enumerate() {
+            let line_no = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            produced.clear();
+            self.pre
+                .feed(&file, line_no, raw, self.diags, &mut produced);
+            for line in produced.drain(..) {
+                if include_line(&line.text) {
+                    let words = line_words(&line, self.diags);
+                    self.include(&words, &dir, out);
+                } else {
+                    out.push(line);
+                }
+            }
+        }
+        self.pre.leave_file();
         self.stack.pop();
-        stmts
     }
 
     fn statements(
@@ -133,7 +163,17 @@ impl<'d> Parser<'d> {
                         block,
                     };
                     if is_include(&stmt.keyword().text) {
-                        self.include(&stmt, dir, &mut stmts);
+                        // Only reached for an include that does not start its line.
+                        self.diags.warn_as(
+                            Category::KeepalivedIgnores,
+                            stmt.pos(),
+                            format!(
+                                "keepalived reads `{}` only at the start of a line: here it is an \
+                                 unknown keyword, and nothing is included (by keepalived or by \
+                                 this daemon); put it on a line of its own",
+                                stmt.keyword().text
+                            ),
+                        );
                     } else {
                         stmts.push(stmt);
                     }
@@ -180,13 +220,16 @@ impl<'d> Parser<'d> {
         }
     }
 
-    fn include(&mut self, stmt: &Stmt, dir: &Path, out: &mut Vec<Stmt>) {
-        let keyword = &stmt.keyword().text;
-        let pattern = match stmt.args() {
+    fn include(&mut self, words: &[Word], dir: &Path, out: &mut Vec<Line>) {
+        let Some((first, args)) = words.split_first() else {
+            return;
+        };
+        let keyword = &first.text;
+        let pattern = match args {
             [one] => one,
             [] => {
                 self.diags.error(
-                    stmt.pos(),
+                    &first.pos,
                     format!("`{keyword}` needs a file name or pattern: `{keyword} /etc/keepalived/conf.d/*.conf`"),
                 );
                 return;
@@ -202,15 +245,9 @@ impl<'d> Parser<'d> {
                 return;
             }
         };
-        if let Some(block) = &stmt.block {
-            self.diags.error(
-                &block.open,
-                format!("`{keyword}` does not take a `{{ ... }}` block"),
-            );
-        }
         if self.stack.len() > MAX_INCLUDE_DEPTH {
             self.diags.error(
-                stmt.pos(),
+                &first.pos,
                 format!("includes are nested more than {MAX_INCLUDE_DEPTH} deep; this `{keyword}` is skipped"),
             );
             return;
@@ -290,7 +327,7 @@ impl<'d> Parser<'d> {
                 continue;
             }
             match read_config_file(&file) {
-                Ok(text) => out.extend(self.parse_text(&text, &file)),
+                Ok(text) => self.expand(&text, &file, out),
                 Err(reason) => self.diags.error(
                     &pattern.pos,
                     format!("cannot read included file {}: {reason}", file.display()),
@@ -319,6 +356,20 @@ pub(crate) fn read_config_file(path: &Path) -> Result<String, String> {
 
 fn is_include(keyword: &str) -> bool {
     INCLUDE_KEYWORDS.contains(&keyword)
+}
+
+/// keepalived's test: the line (comment removed) starts with an include keyword and a blank.
+fn include_line(text: &str) -> bool {
+    let (code, _) = split_comment(text);
+    let mut words = code.split_whitespace();
+    matches!(words.next(), Some(w) if is_include(w))
+}
+
+/// The words of one line.
+fn line_words(line: &Line, diags: &mut Diags) -> Vec<Word> {
+    let tokens = lex_lines(std::slice::from_ref(line), diags);
+    let mut i = 0;
+    take_words(&tokens, &mut i)
 }
 
 fn take_words(toks: &[Token], i: &mut usize) -> Vec<Word> {
@@ -457,7 +508,8 @@ mod tests {
 
     fn parse(text: &str) -> (Vec<Stmt>, Diags) {
         let mut diags = Diags::default();
-        let stmts = Parser::new(&mut diags).parse_text(text, Path::new("/nonexistent/t.conf"));
+        let stmts =
+            Parser::new(&mut diags, "test").parse_text(text, Path::new("/nonexistent/t.conf"));
         (stmts, diags)
     }
 

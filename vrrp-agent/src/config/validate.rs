@@ -8,11 +8,11 @@ use std::{
 
 use super::{
     builder::{Drafts, GarpDraft, HostCheck, InstanceDraft, SyncGroupDraft},
-    diagnostics::{Diags, Pos},
+    diagnostics::{Category, Diags, Pos},
     keywords::did_you_mean,
     model::{
         max_advertised, Config, Family, GarpSettings, GlobalDefs, InitialState, Instance,
-        SyncGroup, TrackRef, Version, VirtualAddress, DEFAULT_MTU,
+        InstanceSpans, SyncGroup, TrackRef, Version, VirtualAddress, DEFAULT_MTU,
     },
     values::{round_to, show_duration},
 };
@@ -54,6 +54,8 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         scripts,
         track_files,
         sync_groups,
+        track_processes,
+        unnumbered_rules: _,
         host_checks,
         first,
     } = drafts;
@@ -65,15 +67,23 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         global.garp.lower_prio_delay.as_ref().map(|(v, _)| *v),
         global.garp.lower_prio_repeat.as_ref().map(|(v, _)| *v),
     );
+    let garp_extra_if = global.extra.garp_extra_if.clone();
     let global = GlobalDefs {
         router_id: global.router_id.map(|(v, _)| v),
         vrrp_version: global.vrrp_version.map(|(v, _)| v),
         garp: global_garp,
         enable_script_security: global.enable_script_security,
         script_user: global.script_user.map(|(v, _)| v),
-        notify_fifo: global.notify_fifo.map(|(v, _)| v),
-        vrrp_notify_fifo: global.vrrp_notify_fifo.map(|(v, _)| v),
+        notify_fifo: global.extra.with_script(global.notify_fifo, false, diags),
+        vrrp_notify_fifo: global
+            .extra
+            .with_script(global.vrrp_notify_fifo, true, diags),
         v3_checksum_as_v2: global.v3_checksum_as_v2.is_some_and(|(v, _)| v),
+        smtp: global.smtp,
+        tuning: global.extra.tuning(),
+        startup_delay: global.extra.startup_delay(),
+        mcast_group4: global.extra.mcast_group4(),
+        notify_priority_changes: global.extra.notify_priority_changes.is_some_and(|(v, _)| v),
     };
 
     let mut config = Config {
@@ -85,6 +95,10 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
     config.scripts = dedup_named(scripts, "vrrp_script", diags, |s| (&s.name, &s.location));
     config.track_files = dedup_named(track_files, "vrrp_track_file", diags, |f| {
         (&f.name, &f.location)
+    });
+
+    config.track_processes = dedup_named(track_processes, "vrrp_track_process", diags, |p| {
+        (&p.name, &p.location)
     });
 
     let mut seen_instances: HashMap<String, Pos> = HashMap::new();
@@ -100,6 +114,9 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
             continue;
         }
         seen_instances.insert(draft.name.clone(), draft.pos.clone());
+        let addresses: Vec<_> = draft.vips.iter().chain(&draft.vips_excluded).collect();
+        let interface = draft.interface.as_ref().map(|(n, _)| n.as_str());
+        (draft.extra).check_garp_extra_if(&garp_extra_if, interface, &addresses, diags);
         if let Some(instance) = finish_instance(draft, &config.global, global_lower, diags) {
             config.instances.push(instance);
         }
@@ -114,10 +131,16 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
             &instance.track_files,
             diags,
         );
+        super::builder::track_process::check_refs(&config, &instance.track_processes, diags);
+    }
+    let mut sync_groups = sync_groups;
+    for g in &mut sync_groups {
+        g.smtp_alert = Some(config.global.smtp.alerts(g.smtp_alert));
     }
     config.sync_groups = finish_sync_groups(sync_groups, &seen_instances, diags);
     for group in &config.sync_groups {
         check_track_refs(&config, &group.track_scripts, &group.track_files, diags);
+        super::builder::track_process::check_refs(&config, &group.track_processes, diags);
     }
     warn_unused(&config, diags);
 
@@ -200,7 +223,7 @@ fn dedup_named<T>(
 }
 
 fn finish_instance(
-    d: InstanceDraft,
+    mut d: InstanceDraft,
     global: &GlobalDefs,
     global_lower: (Option<Duration>, Option<u32>),
     diags: &mut Diags,
@@ -224,17 +247,6 @@ fn finish_instance(
         );
         complete = false;
     }
-    if d.vip_lines == 0 {
-        diags.error(
-            &d.pos,
-            format!(
-                "vrrp_instance {name} has no virtual_ipaddress: add `virtual_ipaddress {{ ADDRESS/PREFIX }}` \
-                 (keepalived requires at least one)"
-            ),
-        );
-        complete = false;
-    }
-
     // Family: that of the first virtual address; the others must match.
     let family = d
         .vips
@@ -244,20 +256,29 @@ fn finish_instance(
         .or(d.mcast_src_ip.as_ref().map(|(ip, _)| Family::of(ip)))
         .or(d.unicast_peers.first().map(|(ip, _)| Family::of(ip)))
         .unwrap_or_default();
-    if let Some(first) = d.vips.first() {
-        for vip in d.vips.iter().filter(|v| v.family() != family) {
-            diags.error(
+    let no_vip_lines = d.vip_lines == 0;
+    if let Some(first) = d.vips.first().cloned() {
+        d.vips.retain(|vip| {
+            if vip.family() == family {
+                return true;
+            }
+            diags.warn_as(
+                Category::KeepalivedIgnores,
                 &vip.location,
                 format!(
-                    "virtual_ipaddress mixes IPv4 and IPv6: {} is {} but the first address ({} at {}) is \
-                     {family}; move it to virtual_ipaddress_excluded or to a second vrrp_instance",
+                    "{} is {} but vrrp_instance {name} is {family} (its first address, {} at {}): \
+                     keepalived ignores it (\"address family must match VRRP instance\"), and so \
+                     does this daemon; move it to virtual_ipaddress_excluded (set with the \
+                     instance, not advertised) or to an {} instance",
                     vip.addr,
                     vip.family(),
                     first.addr,
-                    first.location
+                    first.location,
+                    vip.family()
                 ),
             );
-        }
+            false
+        });
     }
     let family_word = if d.vips.is_empty() {
         "this instance's addresses"
@@ -308,6 +329,36 @@ fn finish_instance(
         (None, _) => global.default_version(),
     };
 
+    if d.vips.is_empty() {
+        let lines = if no_vip_lines {
+            "has no virtual_ipaddress"
+        } else {
+            "has no usable virtual_ipaddress left"
+        };
+        if version == Version::V3 || family == Family::V6 {
+            diags.error(
+                &d.pos,
+                format!(
+                    "vrrp_instance {name} {lines}: keepalived refuses a {version} or IPv6 instance \
+                     without one (\"No VIP specified; at least one is required\"); add \
+                     `virtual_ipaddress {{ ADDRESS/PREFIX }}`"
+                ),
+            );
+            complete = false;
+        } else {
+            diags.warn_as(
+                Category::KeepalivedIgnores,
+                &d.pos,
+                format!(
+                    "vrrp_instance {name} {lines}: keepalived runs it with the warning \"No VIP \
+                     specified; at least one is sensible\", and so does this daemon: its adverts \
+                     list no address, and a change of state moves no address (a notify script \
+                     may)"
+                ),
+            );
+        }
+    }
+
     let advert_int = match &d.advert_int {
         None => Duration::from_secs(1),
         Some((raw, pos)) => check_advert_int(*raw, pos, version, diags),
@@ -341,12 +392,27 @@ fn finish_instance(
     let garp = resolve_garp(&d.garp, &global.garp, Some(global_lower));
     let (vips, vips_excluded) = fit_vips(name, d.vips, d.vips_excluded, family, version, diags);
 
+    let spans = InstanceSpans {
+        state: d.state.as_ref().map(|(_, p)| p.location()),
+        vrid: d.vrid.as_ref().map(|(_, p)| p.location()),
+        priority: d.priority.as_ref().map(|(_, p)| p.location()),
+        advert_int: d.advert_int.as_ref().map(|(_, p)| p.location()),
+        version: d.version.as_ref().map(|(_, p)| p.location()),
+        nopreempt: match &d.preempt {
+            Some((false, p)) => Some(p.location()),
+            _ => None,
+        },
+        auth: d.auth.as_ref().map(|a| a.pos.location()),
+        unicast_src_ip: d.unicast_src_ip.as_ref().map(|(_, p)| p.location()),
+        unicast_peers: d.unicast_peers.iter().map(|(_, p)| p.location()).collect(),
+    };
     if !complete {
         return None;
     }
     let (interface, _) = d.interface?;
     let (vrid, _) = d.vrid?;
     Some(Instance {
+        spans,
         name: d.name,
         location: d.pos.location(),
         state,
@@ -369,11 +435,23 @@ fn finish_instance(
         track_scripts: d.track_scripts,
         track_interfaces: d.track_interfaces,
         track_files: d.track_files,
+        track_processes: d.track_processes,
+        virtual_routes: d.virtual_routes,
+        virtual_rules: d.virtual_rules,
+        smtp_alert: global.smtp.alerts(d.smtp_alert),
         notify: d.notify,
         v3_checksum_as_v2: d
             .v3_checksum_as_v2
             .map(|(v, _)| v)
             .unwrap_or(global.v3_checksum_as_v2),
+        dont_track_primary: d.extra.dont_track_primary,
+        promote_secondaries: d.extra.promote_secondaries,
+        unicast_fault_no_peer: d.extra.unicast_fault_no_peer,
+        mcast_group: d.extra.mcast_group(family, global.mcast_group4, diags),
+        notify_priority_changes: d
+            .extra
+            .notify_priority_changes
+            .map_or(global.notify_priority_changes, |(v, _)| v),
     })
 }
 
@@ -602,6 +680,8 @@ fn finish_sync_groups(
             track_scripts: g.track_scripts,
             track_interfaces: g.track_interfaces,
             track_files: g.track_files,
+            track_processes: g.track_processes,
+            smtp_alert: g.smtp_alert.unwrap_or(false),
             notify: g.notify,
         });
     }
@@ -652,6 +732,20 @@ fn warn_unused(config: &Config, diags: &mut Diags) {
             format!(
                 "vrrp_track_file {} is not used by any track_file, so it is never read",
                 f.name
+            ),
+        );
+    }
+    let processes = tracked(|i| &i.track_processes, |g| &g.track_processes);
+    for p in config
+        .track_processes
+        .iter()
+        .filter(|p| !processes.contains(p.name.as_str()))
+    {
+        diags.warn(
+            &p.location,
+            format!(
+                "vrrp_track_process {} is not used by any track_process, so it is not watched",
+                p.name
             ),
         );
     }

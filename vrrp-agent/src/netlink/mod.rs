@@ -51,6 +51,8 @@ use rtnetlink::packet_core::{
 
 use crate::{config::VirtualAddress, wire::MacAddr};
 
+pub mod routes;
+
 /// Longest interface name and address label the kernel keeps (IFNAMSIZ - 1).
 pub const IFNAME_MAX: usize = 15;
 
@@ -347,8 +349,29 @@ impl Netlink {
     }
 
     /// Sends one request and collects the messages of the answer; an error message from the
-    /// kernel becomes its errno.
+    /// kernel becomes its errno. Failures are counted for the metrics, except the answers
+    /// that mean "already done" (`EEXIST` to an add, `EADDRNOTAVAIL` to a delete).
     async fn request(
+        &self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+    ) -> Result<Vec<RouteNetlinkMessage>, Failure> {
+        let (op, done_already) = match &message {
+            RouteNetlinkMessage::NewAddress(_) => ("add_address", libc::EEXIST),
+            RouteNetlinkMessage::DelAddress(_) => ("remove_address", libc::EADDRNOTAVAIL),
+            RouteNetlinkMessage::SetLink(_) => ("set_link", 0),
+            _ => ("query", 0),
+        };
+        let result = self.request_once(message, flags).await;
+        match &result {
+            Err(Failure::Errno(e)) if *e == done_already => {}
+            Err(_) => crate::metrics::instruments().netlink_error(op),
+            Ok(_) => {}
+        }
+        result
+    }
+
+    async fn request_once(
         &self,
         message: RouteNetlinkMessage,
         flags: u16,

@@ -45,6 +45,52 @@ pub(super) struct Fifo {
     created: bool,
     /// (st_dev, st_ino) of what we opened: only that is ever removed.
     identity: (u64, u64),
+    /// The running `notify_fifo_script`, stopped (its process group killed) with the FIFO.
+    script: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Fifo {
+    fn drop(&mut self) {
+        if let Some(h) = self.script.take() {
+            h.abort();
+        }
+    }
+}
+
+/// Starts `notify_fifo_script` for a FIFO just opened, as keepalived does (`fifo_open`): the
+/// command with the FIFO's path as one more argument, in a process group of its own, never
+/// timed out; as its `USER [GROUP]`, else the default script user.
+fn start_script(
+    keyword: &'static str,
+    cfg: &NotifyFifo,
+    default_user: Option<&(String, Option<String>)>,
+) -> Result<Option<tokio::task::AbortHandle>, NotifyError> {
+    let Some(script) = &cfg.script else {
+        return Ok(None);
+    };
+    let user = match &script.user {
+        Some(u) => Some((u.as_str(), script.group.as_deref())),
+        None => default_user.map(|(u, g)| (u.as_str(), g.as_deref())),
+    };
+    let cmd = crate::process::Command::parse(&script.command, user)
+        .map_err(|e| NotifyError::Fifo {
+            keyword,
+            path: cfg.path.clone(),
+            location: cfg.location.clone(),
+            reason: format!("its script `{}`: {e}", script.command),
+        })?
+        .arg(cfg.path.display().to_string());
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        tracing::error!(fifo = %cfg.path.display(), "{keyword}_script not started: no tokio runtime (a bug in the agent)");
+        return Ok(None);
+    };
+    tracing::info!(fifo = %cfg.path.display(), "{keyword}_script started: {cmd}");
+    let path = cfg.path.clone();
+    let task = rt.spawn(async move {
+        let outcome = crate::process::run(&cmd, None).await;
+        tracing::warn!(fifo = %path.display(), "{keyword}_script ended: {outcome:?}");
+    });
+    Ok(Some(task.abort_handle()))
 }
 
 /// The FIFOs some notifier of this process has open.
@@ -56,6 +102,7 @@ impl Fifo {
     pub(super) fn open_shared(
         keyword: &'static str,
         cfg: &NotifyFifo,
+        default_user: Option<&(String, Option<String>)>,
     ) -> Result<Arc<Fifo>, NotifyError> {
         let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
         open.retain(|w| w.strong_count() > 0);
@@ -69,7 +116,9 @@ impl Fifo {
         if let Some(f) = live {
             return Ok(f);
         }
-        let f = Arc::new(Fifo::open(keyword, cfg)?);
+        let mut f = Fifo::open(keyword, cfg)?;
+        f.script = start_script(keyword, cfg, default_user)?;
+        let f = Arc::new(f);
         open.push(Arc::downgrade(&f));
         Ok(f)
     }
@@ -138,6 +187,7 @@ impl Fifo {
             file,
             created,
             identity: (meta.dev(), meta.ino()),
+            script: None,
         })
     }
 

@@ -60,11 +60,14 @@ use crate::{
     track::security,
 };
 
+mod events;
 mod fifo;
+pub mod mail;
 mod queue;
 #[cfg(test)]
 mod tests;
 
+pub use events::priority_line;
 use fifo::Fifo;
 use queue::{subject_event, Job, Queue, Stats};
 
@@ -172,6 +175,7 @@ struct Commands {
     fault: Option<Command>,
     stop: Option<Command>,
     generic: Option<Command>,
+    master_rx_lower_pri: Option<Command>,
 }
 
 impl Commands {
@@ -204,6 +208,7 @@ impl Commands {
             fault: parse("notify_fault", &notify.fault)?,
             stop: parse("notify_stop", &notify.stop)?,
             generic: parse("notify", &notify.generic)?,
+            master_rx_lower_pri: parse("notify_master_rx_lower_pri", &notify.master_rx_lower_pri)?,
         })
     }
 
@@ -214,6 +219,7 @@ impl Commands {
             ("notify_fault", &self.fault),
             ("notify_stop", &self.stop),
             ("notify", &self.generic),
+            ("notify_master_rx_lower_pri", &self.master_rx_lower_pri),
         ]
         .into_iter()
         .filter_map(|(k, c)| c.as_ref().map(|c| (k, c)))
@@ -263,6 +269,8 @@ pub struct Notifier {
     counts: BTreeMap<TransitionKey, u64>,
     stats: Arc<Stats>,
     timeout: Duration,
+    /// `smtp_alert` mails (none without `smtp_server` / `notification_email`).
+    mail: Option<mail::Mailer>,
 }
 
 impl Notifier {
@@ -290,6 +298,7 @@ impl Notifier {
             counts: BTreeMap::new(),
             stats: Arc::default(),
             timeout: COMMAND_TIMEOUT,
+            mail: None,
         }
     }
 
@@ -304,7 +313,10 @@ impl Notifier {
         // Looking a user up loads the NSS modules (a few hundred KiB): only when some notify
         // command will need it.
         let any = config.instances.iter().any(|i| !i.notify.is_empty())
-            || config.sync_groups.iter().any(|g| !g.notify.is_empty());
+            || config.sync_groups.iter().any(|g| !g.notify.is_empty())
+            || [&config.global.notify_fifo, &config.global.vrrp_notify_fifo]
+                .iter()
+                .any(|f| f.as_ref().is_some_and(|f| f.script.is_some()));
         let default_user = if any {
             default_script_user(config)
         } else {
@@ -342,7 +354,7 @@ impl Notifier {
             ("vrrp_notify_fifo", &global.vrrp_notify_fifo),
         ] {
             if let Some(cfg) = cfg {
-                fifos.push(Fifo::open_shared(keyword, cfg)?);
+                fifos.push(Fifo::open_shared(keyword, cfg, default_user.as_ref())?);
             }
         }
 
@@ -364,6 +376,10 @@ impl Notifier {
                 COMMAND_TIMEOUT,
             ),
         };
+        let mut mail = mail::Mailer::new(config);
+        if let (Some(m), Some(Some(old))) = (&mut mail, previous.map(|p| &p.mail)) {
+            m.carry_over(old);
+        }
         Ok(Notifier {
             commands,
             fifos,
@@ -371,6 +387,7 @@ impl Notifier {
             counts,
             stats,
             timeout,
+            mail,
         })
     }
 
@@ -406,6 +423,10 @@ impl Notifier {
         if !commands.is_empty() {
             let job = Job { state, commands };
             self.enqueue(key, job);
+        }
+
+        if let Some(m) = &mut self.mail {
+            m.transition(subject, name, state);
         }
 
         let line = fifo_line(subject, name, state, priority);

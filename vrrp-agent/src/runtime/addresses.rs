@@ -105,6 +105,8 @@ impl Backoff {
 pub(super) struct VipState {
     pub held: Vec<Option<Held>>,
     pub retry: Backoff,
+    /// `virtual_routes` / `virtual_rules` this run added (set and removed with the VIPs).
+    pub routing: crate::netlink::routes::VirtualRouting,
 }
 
 impl VipState {
@@ -112,6 +114,7 @@ impl VipState {
         VipState {
             held: vec![None; vips],
             retry: Backoff::default(),
+            routing: Default::default(),
         }
     }
 }
@@ -140,6 +143,11 @@ impl Agent {
             });
         }
         vr.addrs.retry.reset();
+        let (routes, rules) = (&vr.inst.virtual_routes, &vr.inst.virtual_rules);
+        vr.addrs
+            .routing
+            .install(&self.netlink, &vr.name, routes, rules)
+            .await;
         let took_us = t0.elapsed().as_micros();
         tracing::info!(instance = %vr.name, vips = ?vr.vips.iter().map(|v| v.addr).collect::<Vec<_>>(), took_us, "VIPs added");
         if !kept.is_empty() {
@@ -152,6 +160,11 @@ impl Agent {
     /// stay.
     pub(super) async fn remove_vips(&mut self, i: usize) {
         let vr = &mut self.routers[i];
+        let (routes, rules) = (&vr.inst.virtual_routes, &vr.inst.virtual_rules);
+        vr.addrs
+            .routing
+            .remove(&self.netlink, &vr.name, routes, rules)
+            .await;
         let mut removed = Vec::new();
         let mut kept = Vec::new();
         for (vip, slot) in vr.vips.iter().zip(vr.addrs.held.iter_mut()) {

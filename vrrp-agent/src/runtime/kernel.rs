@@ -68,6 +68,10 @@ pub fn kernel_instance(inst: &Instance, ifindex: u32) -> KernelInstance {
         adver_int_cs,
         slot: 0, // assigned by Dataplane::set_instance
         auth_pass,
+        group4: match inst.mcast_group {
+            Some(IpAddr::V4(g)) if !unicast => g.octets(),
+            _ => [0; 4],
+        },
     };
     let peers = inst
         .unicast_peers

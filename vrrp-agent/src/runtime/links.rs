@@ -175,8 +175,22 @@ impl Agent {
             let IpAddr::V4(src) = socket.src() else {
                 continue;
             };
-            let opened = AdvertSocket::open(&ev.name, ev.index, src)
-                .and_then(|s| s.join_vrrp_group().map(|()| s));
+            // The standard group, and the configured ones of the routers on this socket.
+            let groups = self
+                .routers
+                .iter()
+                .filter(|r| r.socket == vr.socket && !r.inst.is_unicast())
+                .filter_map(|r| match r.inst.mcast_group {
+                    Some(IpAddr::V4(g)) => Some(g),
+                    _ => None,
+                });
+            let opened = AdvertSocket::open(&ev.name, ev.index, src).and_then(|s| {
+                s.join_vrrp_group()?;
+                for g in groups {
+                    s.join_group(g)?;
+                }
+                Ok(s)
+            });
             match opened {
                 Ok(s) => {
                     tracing::info!(iface = %ev.name, ifindex = ev.index, from = %src, "advert socket reopened");

@@ -7,22 +7,28 @@
 //!   change);
 //! - a link event from rtnetlink (an instance's own interface, a `track_interface`);
 //! - a tracking result (a `vrrp_script` run, a track file written);
-//! - a signal (SIGTERM/SIGINT stop, SIGHUP reloads; keepalived's dump signals are answered
-//!   with a log line, see `signals`).
+//! - a signal (SIGTERM/SIGINT stop, SIGHUP reloads; keepalived's dump signals write its dump
+//!   files, see `dumps`).
 //!
 //! A Backup does not wake per received advert. At its Master_Down deadline it first reads
 //! the kernel's record of the Master (shared memory, no syscall) and feeds the newest advert
 //! to the election, which re-arms the timer from the advert's real receive time.
 mod addresses;
 mod attach;
+mod control;
+mod dumps;
 mod groups;
 mod kernel;
 mod links;
 pub mod lock;
 mod lograte;
+mod metrics_view;
+mod observe;
+mod options;
 mod reload;
 mod setup;
 pub mod signals;
+pub mod status;
 mod timer;
 
 use std::{
@@ -78,6 +84,10 @@ pub struct RunOptions {
     /// `VRRP_UNKNOWN` either way) instead of going on to the stack, where another VRRP
     /// speaker on this host may want them.
     pub drop_unknown_vrids: bool,
+    /// Serve Prometheus metrics on this address (`--metrics-listen`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The control socket to serve `status` and `reload` on; `None`: none.
+    pub control_socket: Option<PathBuf>,
 }
 
 /// Configured features whose behaviour is not active in this version, by name, so that `run`
@@ -142,6 +152,8 @@ struct Vrouter {
     /// The Master_Down_Timer as the kernel's watchdog holds it (then the agent does not
     /// wake for it); `None`: not armed, or it fired.
     watch: Option<DownWatch>,
+    /// Counters and state history for `status`.
+    obs: observe::RouterObs,
 }
 
 impl Vrouter {
@@ -162,7 +174,10 @@ impl Vrouter {
 
     /// Why this instance itself must be in FAULT, if it must.
     fn own_fault(&self) -> Option<String> {
-        if self.link_fault {
+        if let Some(why) = options::config_fault(&self.inst) {
+            return Some(why);
+        }
+        if self.link_fault && options::tracks_own_link(&self.inst) {
             return Some(format!(
                 "interface {} is down or has no carrier",
                 self.iface
@@ -237,6 +252,8 @@ struct Agent {
     event_logs: lograte::LogRates<InstanceKey>,
     /// When each address-owner conflict was last logged.
     owner_conflicts: kernel::OwnerConflicts,
+    /// What `status` shows of the agent as a whole.
+    obs: observe::AgentObs,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -259,10 +276,33 @@ pub async fn run(opts: RunOptions) -> Result<()> {
         bail!("{}: no vrrp_instance configured", opts.config.display());
     }
 
+    if !options::startup_delay(&config, &mut signals).await {
+        return Ok(());
+    }
+    // Turned off again when this returns (keepalived resets what it set).
+    let _promoted = options::promote_secondaries(&config);
+
+    // Bound before anything changes: an address in use fails the start, like a config error.
+    let scrapes = match opts.metrics_listen {
+        Some(addr) => {
+            let s = crate::metrics::serve(addr).await?;
+            tracing::info!(listen = %s.local_addr(), "serving Prometheus metrics on /metrics");
+            Some(s)
+        }
+        None => None,
+    };
     let netlink = Netlink::connect().await.context("opening rtnetlink")?;
+    let (control_server, control) = control::open(&opts).await?;
     let mut agent = Agent::start(&config, &opts, netlink).await?;
-    let result = agent.main_loop(&mut signals).await;
+    agent.obs.control = control;
+    // Once loaded: under a real-time policy the XDP verifier's CPU time counts against
+    // RLIMIT_RTTIME (keepalived's default of 10 ms would kill the start-up).
+    crate::tuning::apply(&config.global.tuning);
+    crate::systemd::notify_ready(agent.kernel.len());
+    let result = agent.main_loop(&mut signals, scrapes).await;
+    crate::systemd::notify_stopping();
     agent.shutdown().await;
+    drop(control_server);
     drop(lock);
     result
 }
@@ -310,6 +350,7 @@ impl Agent {
             watch_hold: None,
             event_logs: lograte::LogRates::new(),
             owner_conflicts: Default::default(),
+            obs: observe::AgentObs::new(opts.control_socket.clone()),
         };
         let flags = if opts.drop_unknown_vrids {
             vrrp_common::IFACE_DROP_UNKNOWN
@@ -370,6 +411,9 @@ impl Agent {
                 self.sockets.len() - 1
             }
         };
+        if let Some(IpAddr::V4(group)) = plan.inst.mcast_group.filter(|_| !plan.inst.is_unicast()) {
+            self.sockets[socket].1.join_group(group)?;
+        }
         let mut vr = setup::build_router(plan, src, socket);
         if plan.inst.unicast_peers.is_empty() {
             vr.frame_socket = self.frame_socket(&plan.inst.interface, ifindex);
@@ -496,12 +540,17 @@ impl Agent {
         self.feed(i, now, Input::Startup).await;
     }
 
-    async fn main_loop(&mut self, signals: &mut signals::Signals) -> Result<()> {
+    async fn main_loop(
+        &mut self,
+        signals: &mut signals::Signals,
+        mut scrapes: Option<crate::metrics::Scrapes>,
+    ) -> Result<()> {
         let events = self.dp.take_events()?;
         // SAFETY: the RingBuf owns its map fd and mmap for as long as the AsyncFd holds it.
         let mut events =
             unsafe { AsyncFd::register(events) }.context("polling the event ring buffer")?;
         let mut timer = timer::DeadlineTimer::new().context("creating the timerfd")?;
+        let mut control = self.obs.control.take();
         // Link state changes (no polling): an instance's interface going down or losing
         // carrier puts it in FAULT; coming back clears it.
         let mut links = Some(
@@ -510,6 +559,8 @@ impl Agent {
                 .await
                 .context("subscribing to link and address events")?,
         );
+        // systemd's WatchdogSec=: fed from this loop, so a hung loop gets restarted.
+        let mut watchdog = crate::systemd::Watchdog::from_env();
         loop {
             let next = self
                 .routers
@@ -528,12 +579,9 @@ impl Agent {
                             tracing::error!("reload rejected, the running configuration stays: {e:#}");
                         }
                     }
-                    signals::Request::Dump(d) => tracing::warn!(
-                        "{}: {} (as keepalived does) is not available in this version; carrying on",
-                        d.signal_name(),
-                        d.what()
-                    ),
+                    signals::Request::Dump(d) => self.write_dump(d),
                 },
+                () = watchdog.tick() => watchdog.ping(),
                 ev = async { links.as_mut()?.recv().await }, if links.is_some() => {
                     match ev {
                         Some(ev) => self.on_link(MonoTime::now(), &ev).await,
@@ -542,6 +590,9 @@ impl Agent {
                             links = None;
                         }
                     }
+                }
+                Some(req) = async { control.as_mut()?.recv().await }, if control.is_some() => {
+                    self.on_control(req).await;
                 }
                 r = timer.expired() => {
                     r.context("waiting for the timer")?;
@@ -571,6 +622,10 @@ impl Agent {
                     for ev in batch {
                         self.on_event(now, &ev).await;
                     }
+                }
+                // Last: a scrape waits for the timer, signals and kernel events.
+                Some(ask) = async { scrapes.as_mut()?.recv().await }, if scrapes.is_some() => {
+                    self.answer_scrape(ask);
                 }
             }
             self.flush();
@@ -606,6 +661,7 @@ impl Agent {
             }
             let vr = &self.routers[i];
             if vr.watch.is_none() && vr.router.next_deadline().is_some_and(|d| d <= now) {
+                self.note_down_lateness(i, now);
                 self.feed(i, now, Input::Timer).await;
             }
             let rounds = self.routers[i].garp.due(now);
@@ -617,6 +673,7 @@ impl Agent {
         for (key, n) in self.event_logs.summaries(now) {
             log_suppressed(&self.kernel, &key, n);
         }
+        self.periodic_observations(now);
     }
 
     /// Feeds the kernel's peer records of router `i` newer than what the election has seen.
@@ -747,6 +804,11 @@ impl Agent {
                 status.delta
             );
             self.feed(i, now, Input::PriorityChanged(priority)).await;
+            let vr = &self.routers[i];
+            if vr.inst.notify_priority_changes {
+                let master = vr.router.state() == State::Master;
+                self.notifier.priority_changed(&vr.name, master, priority);
+            }
         }
         let vr = &mut self.routers[i];
         if vr.track_fault != status.fault {
@@ -845,6 +907,10 @@ impl Agent {
                 "master-down watchdog fired"
             );
             if due.is_some_and(|d| d <= now) {
+                crate::metrics::instruments().master_down_late(
+                    crate::metrics::DownPath::Kernel,
+                    std::time::Duration::from_nanos(now.as_nanos().saturating_sub(ev.ts_ns)),
+                );
                 self.feed(i, now, Input::Timer).await;
             }
             self.watch_hold = None;
@@ -852,6 +918,7 @@ impl Agent {
             return;
         }
         log_event(&self.kernel, &mut self.event_logs, now, ev);
+        self.observe_event(i, ev);
         let input = Input::Advert {
             from: peer_addr(&ev.peer),
             priority: ev.priority,
@@ -939,6 +1006,9 @@ impl Agent {
     fn announce_lower_priority(&mut self, i: usize, now: MonoTime) {
         // The answering advert first, as in keepalived.
         self.flush();
+        let vr = &self.routers[i];
+        self.notifier
+            .master_rx_lower_priority(&vr.name, vr.router.effective_priority());
         let mut members = vec![i];
         if let Some(g) = self.group_of(&self.routers[i].name) {
             members.extend(
@@ -966,6 +1036,9 @@ impl Agent {
             vr.garp.left_master();
         }
         vr.transitions += 1;
+        vr.obs.state_changed(from, to, &reason, MonoTime::now());
+        self.note_takeover(i, from, to);
+        let vr = &mut self.routers[i];
         tracing::info!(
             instance = %vr.name,
             vrid = vr.key.vrid,
@@ -1043,9 +1116,19 @@ impl Agent {
                 let mut ok = true;
                 for (buf, &dst) in vr.built.iter_mut().zip(&vr.dsts) {
                     let built = match (frame_mac, vr.src) {
-                        (Some(mac), IpAddr::V4(src)) => {
-                            tx::build_advert_frame(&vr.repr, src, mac, vr.checksum, buf)
-                        }
+                        (Some(mac), IpAddr::V4(src)) => match dst {
+                            IpAddr::V4(group) => tx::build_advert_frame_to(
+                                &vr.repr,
+                                src,
+                                group,
+                                mac,
+                                vr.checksum,
+                                buf,
+                            ),
+                            IpAddr::V6(_) => {
+                                tx::build_advert_frame(&vr.repr, src, mac, vr.checksum, buf)
+                            }
+                        },
                         _ => tx::build_advert(&vr.repr, vr.src, dst, vr.checksum, buf),
                     };
                     if let Err(e) = built {
@@ -1077,6 +1160,8 @@ impl Agent {
                 })
                 .collect();
             for (r, &i) in tx::send_frames(&batch).into_iter().zip(&framed) {
+                let vr = &mut self.routers[i];
+                vr.obs.sent(r.is_ok(), vr.repr.priority);
                 if let Err(e) = r {
                     let vr = &self.routers[i];
                     tracing::warn!(instance = %vr.name, iface = %vr.iface, "sending an advert: {e}");
@@ -1098,6 +1183,8 @@ impl Agent {
             })
             .collect();
         for (r, &(i, j)) in tx::send_batch(&batch).into_iter().zip(&raw) {
+            let vr = &mut self.routers[i];
+            vr.obs.sent(r.is_ok(), vr.repr.priority);
             if let Err(e) = r {
                 let vr = &self.routers[i];
                 tracing::warn!(instance = %vr.name, iface = %vr.iface, to = %vr.dsts[j], "sending an advert: {e}");

@@ -147,7 +147,7 @@ pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
         },
     };
     let dsts = if inst.unicast_peers.is_empty() {
-        vec![wire::VRRP_GROUP_V4.into()]
+        vec![inst.advert_group()]
     } else {
         inst.unicast_peers.clone()
     };
@@ -196,6 +196,7 @@ pub(super) fn build_router(plan: &Plan, src: IpAddr, socket: usize) -> Vrouter {
         awaiting_checks: false,
         transitions: 0,
         watch: None,
+        obs: Default::default(),
     }
 }
 
@@ -207,6 +208,7 @@ pub(super) fn same_settings(old: &Instance, new: &Instance) -> bool {
     let strip = |i: &Instance| {
         let mut i = i.clone();
         i.location = Default::default();
+        i.spans = Default::default();
         for v in i.vips.iter_mut().chain(i.vips_excluded.iter_mut()) {
             v.location = Default::default();
         }

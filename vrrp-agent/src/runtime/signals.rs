@@ -6,8 +6,8 @@
 //! - SIGHUP: reload.
 //! - The signals keepalived users send for dumps (`keepalived --signum=NAME`): SIGUSR1
 //!   (DATA, `/tmp/keepalived.data`), SIGUSR2 (STATS, `/tmp/keepalived.stats`), SIGRTMIN+2
-//!   (JSON, `/tmp/keepalived.json`), SIGRTMAX-1 (STATS_CLEAR). No dump exists yet: the
-//!   runtime logs that and carries on.
+//!   (JSON, `/tmp/keepalived.json`), SIGRTMAX-1 (STATS_CLEAR). The runtime writes the
+//!   first three (`dumps`, `crate::dump`) and logs that it cannot clear statistics.
 //! - SIGPIPE stays ignored (Rust's start-up sets it so; `main` makes sure): a closed pipe
 //!   is an error on that write, never the end of the process.
 use std::io;

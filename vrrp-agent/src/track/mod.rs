@@ -1,11 +1,12 @@
-//! Tracking: vrrp_script, track_file and track_interface state, and the priority weights and
+//! Tracking: vrrp_script, track_file, track_process and track_interface state, and the priority weights and
 //! FAULT they imply for each instance.
 //!
 //! - [`Tracking`] (sans-I/O, [`weights`]) holds the state and answers, per instance, "FAULT
 //!   or not, and by how much is the priority adjusted" ([`TrackStatus`],
 //!   [`effective_priority`]).
 //! - [`Monitors`] runs what feeds it: one task per tracked `vrrp_script` ([`script`]) and one
-//!   inotify watch for every tracked file ([`mod@file`]). Their results arrive as [`TrackEvent`]s
+//!   inotify watch for every tracked file ([`mod@file`]), and one process-events socket for
+//!   every tracked `vrrp_track_process` ([`process`]). Their results arrive as [`TrackEvent`]s
 //!   on the channel given to [`Monitors::start`]; the runtime passes them to
 //!   [`Tracking::apply`] and feeds link events to [`Tracking::interface_state`].
 //! - [`security`]: `enable_script_security` / `script_user`, for scripts and notify commands.
@@ -38,6 +39,7 @@ use tokio::{
 use crate::config::Config;
 
 pub mod file;
+pub mod process;
 pub mod script;
 pub mod security;
 pub mod weights;
@@ -53,6 +55,9 @@ pub enum TrackEvent {
     /// A track file's value, when the monitors start and whenever it changes (0 when the
     /// file is missing or empty).
     File { name: String, value: i64 },
+    /// A `vrrp_track_process` gained (`up`) or lost quorum, after its delays; sent for every
+    /// tracked process when the monitors start.
+    Process { name: String, up: bool },
 }
 
 /// Why the monitors cannot start.
@@ -71,6 +76,7 @@ pub enum TrackError {
 pub enum Refused {
     Script,
     File,
+    Process,
 }
 
 /// A script or track file the monitors do not run or watch, and why.
@@ -197,6 +203,32 @@ impl Monitors {
                 reason,
             });
         }
+        let procs: Vec<_> = tracking
+            .processes()
+            .iter()
+            .filter_map(|n| config.track_process(n))
+            .collect();
+        if !procs.is_empty() {
+            let started = {
+                let _guard = rt.enter();
+                process::start(&procs, &tx)
+            };
+            match started {
+                Ok(w) => m.tasks.push(rt.spawn(w.run(tx.clone()))),
+                Err(reason) => {
+                    for p in procs {
+                        tracing::error!(track_process = %p.name, location = %p.location,
+                            "vrrp_track_process {} is not tracked: {reason}; it is ignored by \
+                             every track_process", p.name);
+                        m.refused.push(Refusal {
+                            kind: Refused::Process,
+                            name: p.name.clone(),
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+            }
+        }
         if let Some(w) = watch {
             m.tasks.push(rt.spawn(w.run(tx)));
         }
@@ -216,6 +248,7 @@ impl Monitors {
             let c = match r.kind {
                 Refused::Script => tracking.disable_script(&r.name),
                 Refused::File => tracking.disable_file(&r.name),
+                Refused::Process => tracking.disable_process(&r.name),
             };
             for name in c {
                 if !changed.contains(&name) {

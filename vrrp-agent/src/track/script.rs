@@ -85,6 +85,12 @@ pub(super) async fn monitor(p: Prepared, tx: UnboundedSender<TrackEvent>, lock: 
         let outcome = process::run(&p.cmd, Some(p.timeout)).await;
         drop(running);
         let success = outcome.success();
+        let result = match outcome {
+            _ if success => crate::metrics::RunResult::Success,
+            Outcome::TimedOut => crate::metrics::RunResult::Timeout,
+            _ => crate::metrics::RunResult::Failure,
+        };
+        crate::metrics::instruments().script_run(&p.name, started.elapsed(), result);
         if last.as_ref() != Some(&outcome) {
             // keepalived: "Script `%s` now returning %d".
             if success {

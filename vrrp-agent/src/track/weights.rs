@@ -26,6 +26,13 @@
 //! (m = -1 with `reverse`, else 1.) A track file holding v: with weight 0, FAULT when
 //! (v ≠ 0) ≠ reverse; otherwise v × w × m, limited to -254..=253, where -254 is FAULT.
 //!
+//! A tracked process (`vrrp_track_process`) is OK while it has quorum, and counts like a
+//! link: up = quorum (`initialise_process_tracking_priorities`,
+//! `process_update_track_process_status`). Unlike scripts, keepalived 2.2.7 keeps a
+//! process's weight in a sync group member (`vrrp_complete_instance` does not filter
+//! `track_process`), so this does too. The process monitor reports every process's state
+//! before the instances start (it scans /proc first).
+//!
 //! Interfaces nothing has reported yet count as down (keepalived: an interface that does
 //! not exist is down).
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,6 +74,31 @@ pub fn effective_priority(base: u8, status: &TrackStatus) -> u8 {
     let p = i64::from(base) + i64::from(status.delta);
     // In 1..=254, so the conversion cannot fail.
     u8::try_from(p.clamp(1, 254)).unwrap_or(1)
+}
+
+/// One tracked object of an instance and what it does to it now ([`Tracking::inputs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInput {
+    /// `track_script`, `track_interface`, `track_file` or `track_process`.
+    pub keyword: &'static str,
+    /// The object's name.
+    pub name: String,
+    /// The weight in force (0: FAULT instead of a weight).
+    pub weight: i64,
+    /// `reverse`.
+    pub reverse: bool,
+    /// The sync group the reference comes from, if any.
+    pub group: Option<String>,
+    /// A script's `ok`, `failing`, `not run yet` or `disabled`; an interface's `up` or
+    /// `down`; a file's value (or `disabled`); a process's `quorum`, `no quorum` or
+    /// `disabled`.
+    pub state: String,
+    /// A track file's value.
+    pub file_value: Option<i64>,
+    /// What it adds to the priority now.
+    pub contribution: i64,
+    /// It holds the instance in FAULT now.
+    pub fault: bool,
 }
 
 /// The state of a `vrrp_script`, as its runs have left it.
@@ -148,6 +180,7 @@ enum Kind {
     Script,
     Interface,
     File,
+    Process,
 }
 
 impl Kind {
@@ -156,6 +189,7 @@ impl Kind {
             Kind::Script => "track_script",
             Kind::Interface => "track_interface",
             Kind::File => "track_file",
+            Kind::Process => "track_process",
         }
     }
 }
@@ -213,6 +247,9 @@ pub struct Tracking {
     /// Up (keepalived: IFF_UP and IFF_RUNNING). Unknown interfaces count as down, as
     /// keepalived counts an interface that does not exist.
     interfaces: BTreeMap<String, bool>,
+    /// Tracked processes: quorum or not (`None` while disabled: the kernel's process events
+    /// are not available).
+    processes: BTreeMap<String, Option<bool>>,
     instances: Vec<InstanceRefs>,
     notes: Vec<String>,
 }
@@ -229,6 +266,7 @@ impl Tracking {
             scripts: BTreeMap::new(),
             files: BTreeMap::new(),
             interfaces: BTreeMap::new(),
+            processes: BTreeMap::new(),
             instances: Vec::new(),
             notes: Vec::new(),
         };
@@ -254,12 +292,16 @@ impl Tracking {
                 (Kind::Script, &inst.track_scripts),
                 (Kind::Interface, &inst.track_interfaces),
                 (Kind::File, &inst.track_files),
+                (Kind::Process, &inst.track_processes),
             ] {
                 for r in list {
                     let Some(mut res) = t.resolve(config, kind, r, None, &inst.name) else {
                         continue;
                     };
-                    if let (Some(why), true) = (&why, res.weight != 0) {
+                    // keepalived keeps weighted processes in sync groups; the owner's
+                    // priority never moves anyway (effective_priority).
+                    let filtered = kind != Kind::Process && res.weight != 0;
+                    if let (Some(why), true) = (&why, filtered) {
                         match kind {
                             // Sync group member: weight set to 0; owner: not tracked at all.
                             Kind::Interface if group.is_some() => {
@@ -294,6 +336,34 @@ impl Tracking {
                     push_unique(&mut refs, res, &inst.name, &mut t.notes);
                 }
             }
+            // vrrp_complete_instance: the `dev` of a tracked virtual route, and the
+            // `iif`/`oif` of a tracked virtual rule, are tracked as interfaces with weight 0
+            // (TRACK_ROUTE, TRACK_RULE): down = FAULT. An explicit track_interface wins.
+            let devs = inst
+                .virtual_routes
+                .iter()
+                .filter(|r| !r.no_track)
+                .filter_map(|r| r.dev.as_ref())
+                .chain(
+                    inst.virtual_rules
+                        .iter()
+                        .filter(|r| !r.no_track)
+                        .flat_map(|r| r.iif.iter().chain(r.oif.iter())),
+                );
+            for dev in devs {
+                if !refs
+                    .iter()
+                    .any(|e| e.kind == Kind::Interface && &e.name == dev)
+                {
+                    refs.push(Ref {
+                        kind: Kind::Interface,
+                        name: dev.clone(),
+                        weight: 0,
+                        reverse: false,
+                        group: None,
+                    });
+                }
+            }
             if let Some(g) = group {
                 // sync_group_tracking_init: a member that is the address owner makes every
                 // weight of the group's own tracking 0.
@@ -305,6 +375,7 @@ impl Tracking {
                     (Kind::Script, &g.track_scripts),
                     (Kind::Interface, &g.track_interfaces),
                     (Kind::File, &g.track_files),
+                    (Kind::Process, &g.track_processes),
                 ] {
                     for r in list {
                         let Some(mut res) = t.resolve(config, kind, r, Some(&g.name), &inst.name)
@@ -351,6 +422,9 @@ impl Tracking {
                 }
                 Kind::Interface => {
                     t.interfaces.entry(r.name.clone()).or_insert(false);
+                }
+                Kind::Process => {
+                    t.processes.entry(r.name.clone()).or_insert(Some(false));
                 }
             }
         }
@@ -403,6 +477,19 @@ impl Tracking {
                 )
             }
             Kind::Interface => (i64::from(r.weight.unwrap_or(0)), r.reverse.unwrap_or(false)),
+            Kind::Process => {
+                let Some(p) = config.track_process(&r.name) else {
+                    self.notes.push(format!(
+                        "{instance}: track_process {} names no vrrp_track_process: ignored",
+                        r.name
+                    ));
+                    return None;
+                };
+                (
+                    i64::from(r.weight.unwrap_or(p.weight)),
+                    r.reverse.unwrap_or(p.reverse),
+                )
+            }
         };
         Some(Ref {
             kind,
@@ -434,6 +521,36 @@ impl Tracking {
         self.files.keys().cloned().collect()
     }
 
+    /// The `vrrp_track_process`es something tracks (the ones to watch).
+    pub fn processes(&self) -> Vec<String> {
+        self.processes.keys().cloned().collect()
+    }
+
+    /// Whether a tracked process has quorum (`None` if nothing tracks it or it is disabled).
+    pub fn process_state(&self, name: &str) -> Option<bool> {
+        self.processes.get(name).copied().flatten()
+    }
+
+    /// A tracked process gained (`up`) or lost quorum. Returns the instances whose status
+    /// changed.
+    pub fn process_quorum(&mut self, name: &str, up: bool) -> Vec<String> {
+        self.changing(|t| {
+            if let Some(Some(s)) = t.processes.get_mut(name) {
+                *s = up;
+            }
+        })
+    }
+
+    /// The kernel's process events are not available (keepalived: "track_process not
+    /// supported by kernel", the reference is dropped): the process counts for nothing.
+    pub fn disable_process(&mut self, name: &str) -> Vec<String> {
+        self.changing(|t| {
+            if let Some(s) = t.processes.get_mut(name) {
+                *s = None;
+            }
+        })
+    }
+
     /// The instances, in configuration order.
     pub fn instances(&self) -> impl Iterator<Item = &str> {
         self.instances.iter().map(|i| i.name.as_str())
@@ -461,6 +578,20 @@ impl Tracking {
     pub fn script_result(&mut self, name: &str, success: bool) -> Vec<String> {
         self.changing(|t| match t.scripts.get_mut(name) {
             Some(s) if !s.disabled => s.record(success),
+            _ => {}
+        })
+    }
+
+    /// Puts `name` straight into the settled state `good` (as if `rise` successes or
+    /// `fall` failures had just been counted), for what-if questions such as `check
+    /// --peer`'s "does this check failing move the VIP?". Returns the instances whose
+    /// status changed.
+    pub fn set_script_health(&mut self, name: &str, good: bool) -> Vec<String> {
+        self.changing(|t| match t.scripts.get_mut(name) {
+            Some(s) if !s.disabled => {
+                s.result = if good { s.rise + s.fall - 1 } else { 0 };
+                s.init = false;
+            }
             _ => {}
         })
     }
@@ -513,6 +644,7 @@ impl Tracking {
         match event {
             TrackEvent::Script { name, success } => self.script_result(name, *success),
             TrackEvent::File { name, value } => self.file_value(name, *value),
+            TrackEvent::Process { name, up } => self.process_quorum(name, *up),
         }
     }
 
@@ -535,6 +667,11 @@ impl Tracking {
         for (name, f) in &mut self.files {
             if let Some(o) = old.file_state(name) {
                 f.value = o;
+            }
+        }
+        for (name, p) in &mut self.processes {
+            if let (Some(o), Some(_)) = (old.process_state(name), p.as_ref()) {
+                *p = Some(o);
             }
         }
     }
@@ -619,6 +756,27 @@ impl Tracking {
                     weighted(up, r.weight, m)
                 }
             }
+            Kind::Process => {
+                let Some(up) = self.processes.get(&r.name).copied().flatten() else {
+                    return Effect::None;
+                };
+                if r.weight == 0 {
+                    // initialise_process_tracking_priorities: FAULT when `have_quorum !=
+                    // (multiplier == 1)`.
+                    if up == r.reverse {
+                        Effect::Fault(format!(
+                            "{} {} ({})",
+                            r.label(),
+                            if up { "has quorum" } else { "without quorum" },
+                            r.weight_text()
+                        ))
+                    } else {
+                        Effect::None
+                    }
+                } else {
+                    weighted(up, r.weight, m)
+                }
+            }
             Kind::File => {
                 let Some(f) = self.files.get(&r.name).filter(|f| !f.disabled) else {
                     return Effect::None;
@@ -656,6 +814,67 @@ impl Tracking {
                 }
             }
         }
+    }
+
+    /// Every tracked object of `instance` (its own and its sync group's) and what each does
+    /// to it now, for `status`.
+    pub fn inputs(&self, instance: &str) -> Vec<TrackInput> {
+        let Some(inst) = self.instances.iter().find(|i| i.name == instance) else {
+            return Vec::new();
+        };
+        inst.refs
+            .iter()
+            .map(|r| {
+                let (state, file_value) = match r.kind {
+                    Kind::Script => {
+                        let state = match self.scripts.get(&r.name) {
+                            Some(s) if s.disabled => "disabled",
+                            Some(s) => match s.health() {
+                                ScriptHealth::Unknown => "not run yet",
+                                ScriptHealth::Good => "ok",
+                                ScriptHealth::Bad => "failing",
+                            },
+                            None => "unknown",
+                        };
+                        (state.to_string(), None)
+                    }
+                    Kind::Interface => {
+                        let up = self.interfaces.get(&r.name).copied().unwrap_or(false);
+                        ((if up { "up" } else { "down" }).to_string(), None)
+                    }
+                    Kind::File => match self.files.get(&r.name) {
+                        Some(f) if f.disabled => ("disabled".to_string(), Some(f.value)),
+                        Some(f) => (f.value.to_string(), Some(f.value)),
+                        None => ("unknown".to_string(), None),
+                    },
+                    Kind::Process => {
+                        let state = match self.processes.get(&r.name) {
+                            Some(Some(true)) => "quorum",
+                            Some(Some(false)) => "no quorum",
+                            Some(None) => "disabled",
+                            None => "unknown",
+                        };
+                        (state.to_string(), None)
+                    }
+                };
+                let (contribution, fault) = match self.effect(r) {
+                    Effect::Delta(d) if !inst.owner => (d, false),
+                    Effect::Fault(_) => (0, true),
+                    _ => (0, false),
+                };
+                TrackInput {
+                    keyword: r.kind.keyword(),
+                    name: r.name.clone(),
+                    weight: r.weight,
+                    reverse: r.reverse,
+                    group: r.group.clone(),
+                    state,
+                    file_value,
+                    contribution,
+                    fault,
+                }
+            })
+            .collect()
     }
 
     /// Runs `change` and returns the instances whose status differs afterwards.
@@ -762,12 +981,71 @@ mod tests {
         format!("vrrp_track_file {name} {{\n file /tmp/{name}\n {extra}\n}}\n")
     }
 
+    #[test]
+    fn inputs_say_what_each_tracked_object_does_now() {
+        let c = config(&format!(
+            "{}{}{}",
+            script_def("chk", "weight -20"),
+            file_def("f", "weight 2"),
+            inst(
+                "VI_1",
+                1,
+                100,
+                "track_script {\n chk\n }\n track_interface {\n eth9 weight 0\n }\n track_file {\n f\n }"
+            )
+        ));
+        let mut t = Tracking::new(&c);
+        t.script_result("chk", false);
+        t.file_value("f", 5);
+        t.interface_state("eth9", false);
+        let inputs = t.inputs("VI_1");
+        let by = |name: &str| inputs.iter().find(|i| i.name == name).cloned();
+        let chk = by("chk").expect("script");
+        assert_eq!(
+            (chk.keyword, chk.state.as_str()),
+            ("track_script", "failing")
+        );
+        assert_eq!((chk.weight, chk.contribution, chk.fault), (-20, -20, false));
+        let f = by("f").expect("file");
+        assert_eq!((f.file_value, f.contribution), (Some(5), 10));
+        let eth9 = by("eth9").expect("interface");
+        assert_eq!((eth9.state.as_str(), eth9.fault), ("down", true));
+        // The sum is the status's delta.
+        let sum: i64 = inputs.iter().map(|i| i.contribution).sum();
+        assert_eq!(sum, i64::from(t.status("VI_1").delta));
+        assert!(t.inputs("nope").is_empty());
+    }
+
     fn st(fault: Option<&str>, delta: i32, pending: Option<&str>) -> TrackStatus {
         TrackStatus {
             fault: fault.map(str::to_string),
             delta,
             pending: pending.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn set_script_health_settles_at_once_whatever_rise_and_fall() {
+        let c = config(&format!(
+            "{}{}",
+            script_def("chk", "weight -20\n rise 5\n fall 7"),
+            inst("VI_1", 1, 100, "track_script { chk }")
+        ));
+        let mut t = Tracking::new(&c);
+        assert_eq!(t.set_script_health("chk", false), ["VI_1"]);
+        assert_eq!(t.script_health("chk"), Some(ScriptHealth::Bad));
+        assert_eq!(t.status("VI_1").delta, -20);
+        assert_eq!(t.set_script_health("chk", true), ["VI_1"]);
+        assert_eq!(t.script_health("chk"), Some(ScriptHealth::Good));
+        assert_eq!(t.status("VI_1").delta, 0);
+        // Settled as if `fall` (7) failures were needed: 6 leave it Good, the 7th does not.
+        for _ in 0..6 {
+            t.script_result("chk", false);
+        }
+        assert_eq!(t.script_health("chk"), Some(ScriptHealth::Good));
+        t.script_result("chk", false);
+        assert_eq!(t.script_health("chk"), Some(ScriptHealth::Bad));
+        assert!(t.set_script_health("missing", false).is_empty());
     }
 
     #[test]

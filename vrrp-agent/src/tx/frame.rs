@@ -248,9 +248,22 @@ pub fn build_advert_frame(
     checksum: ChecksumForm,
     buf: &mut Vec<u8>,
 ) -> Result<(), TxError> {
-    let group = IpAddr::V4(VRRP_GROUP_V4);
-    build_advert(repr, src.into(), group, checksum, buf)?;
-    let frame = FrameBuilder::from_vrrp_bytes(Endpoints::multicast(src.into()), buf)
+    build_advert_frame_to(repr, src, VRRP_GROUP_V4, src_mac, checksum, buf)
+}
+
+/// [`build_advert_frame`] to another multicast `group` (keepalived's `mcast_dst_ip` /
+/// `vrrp_mcast_group4`): the IP destination, the Ethernet one (the group's MAC) and the v3
+/// pseudo-header checksum follow it.
+pub fn build_advert_frame_to(
+    repr: &Repr,
+    src: Ipv4Addr,
+    group: Ipv4Addr,
+    src_mac: MacAddr,
+    checksum: ChecksumForm,
+    buf: &mut Vec<u8>,
+) -> Result<(), TxError> {
+    build_advert(repr, src.into(), IpAddr::V4(group), checksum, buf)?;
+    let frame = FrameBuilder::from_vrrp_bytes(Endpoints::V4 { src, dst: group }, buf)
         .src_mac(src_mac)
         .build();
     buf.clear();

@@ -42,7 +42,7 @@ mod frame;
 #[cfg(test)]
 mod tests;
 
-pub use frame::{build_advert_frame, send_frames, FrameSocket};
+pub use frame::{build_advert_frame, build_advert_frame_to, send_frames, FrameSocket};
 
 /// IP TOS of every advert: 0xc0, precedence 6 (internetwork control, DSCP CS6), as keepalived
 /// sends (PROTOCOL.md; see the captures in `wire::fixtures`).
@@ -329,26 +329,38 @@ impl AdvertSocket {
     /// in hardware only delivers 01:00:5e:00:00:12 frames, to XDP or anyone, once some
     /// socket on the host has joined the group there (keepalived's receive socket does).
     pub fn join_vrrp_group(&self) -> Result<(), TxError> {
+        self.join_group(crate::wire::VRRP_GROUP_V4)
+    }
+
+    /// Joins `group` on the socket's interface (as [`Self::join_vrrp_group`], for
+    /// keepalived's `mcast_dst_ip` / `vrrp_mcast_group4`). Already a member is success.
+    pub fn join_group(&self, group: std::net::Ipv4Addr) -> Result<(), TxError> {
         let imr_ifindex = i32::try_from(self.ifindex).unwrap_or(0);
         let mreqn = libc::ip_mreqn {
             imr_multiaddr: libc::in_addr {
-                s_addr: u32::from(crate::wire::VRRP_GROUP_V4).to_be(),
+                s_addr: u32::from(group).to_be(),
             },
             imr_address: libc::in_addr { s_addr: 0 },
             imr_ifindex,
         };
-        setsockopt(
+        match setsockopt(
             &self.socket,
             libc::IPPROTO_IP,
             libc::IP_ADD_MEMBERSHIP,
             &mreqn,
-        )
-        .map_err(|e| TxError::Open {
-            iface: self.iface.clone(),
-            src: self.src,
-            step: "setsockopt(IP_ADD_MEMBERSHIP 224.0.0.18)",
-            errno: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-        })
+        ) {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Ok(()),
+            other => other.map_err(|e| TxError::Open {
+                iface: self.iface.clone(),
+                src: self.src,
+                step: if group == crate::wire::VRRP_GROUP_V4 {
+                    "setsockopt(IP_ADD_MEMBERSHIP 224.0.0.18)"
+                } else {
+                    "setsockopt(IP_ADD_MEMBERSHIP of mcast_dst_ip / vrrp_mcast_group4)"
+                },
+                errno: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            }),
+        }
     }
 
     /// The source address the socket is bound to.

@@ -246,6 +246,9 @@ fn check(
     if let Some(c) = cfg {
         let to_us = if c.flags & CFG_UNICAST != 0 {
             table.local_addrs.contains(&AddrKey::new(family, dst))
+        } else if family == FAMILY_IPV4 && c.group4 != [0; 4] {
+            // keepalived's mcast_dst_ip / vrrp_mcast_group4.
+            dst[..4] == c.group4
         } else {
             ip.endpoints.dst() == ip.endpoints.family().vrrp_group()
         };
@@ -275,7 +278,8 @@ fn check(
     let addr_len = if family == FAMILY_IPV4 { 4 } else { 16 };
     let auth_len = if version == 2 { V2_AUTH_LEN } else { 0 };
     let msg_len = VRRP_HEADER_LEN + count * addr_len + auth_len;
-    if count == 0 || ip.vrrp_len < msg_len || msg_len > MAX_VRRP_LEN {
+    // A count of 0 is valid (keepalived's adverts for an instance without addresses).
+    if ip.vrrp_len < msg_len || msg_len > MAX_VRRP_LEN {
         return Err(Discard::Length);
     }
     let msg = frame

@@ -469,9 +469,6 @@ pub enum EmitError {
     /// VRRPv2 is IPv4 only (RFC 3768 §5.1).
     #[error("VRRPv2 cannot be sent over IPv6; use vrrp_version 3")]
     V2OverIpv6,
-    /// A message must list at least one address (receivers discard count 0, RFC 9568 §7.1).
-    #[error("a VRRP advertisement needs at least one virtual address")]
-    NoAddresses,
     /// More than 255 addresses do not fit the Count field.
     #[error("{0} virtual addresses do not fit one advertisement (at most 255)")]
     TooManyAddresses(usize),
@@ -515,8 +512,9 @@ impl Repr {
     /// 2. buffer shorter than the 8-byte header: [`Discard::Truncated`];
     /// 3. version neither 2 nor 3, or 2 over IPv6: [`Discard::Version`];
     /// 4. type not 1 (ADVERTISEMENT): [`Discard::Type`];
-    /// 5. count 0, or buffer shorter than header + addresses (+ 8 bytes v2 authentication
-    ///    data): [`Discard::Length`];
+    /// 5. buffer shorter than header + addresses (+ 8 bytes v2 authentication data):
+    ///    [`Discard::Length`]. A count of 0 is valid: keepalived sends it for an instance
+    ///    without virtual addresses, and RFC 9568 §7.1 does not discard it;
     /// 6. checksum wrong in every form the version allows: [`Discard::Checksum`].
     ///
     /// Bytes after the message (e.g. Ethernet padding) are ignored and not checksummed.
@@ -553,7 +551,7 @@ impl Repr {
         // packet (including fixed fields and IPvX addresses).
         let data = packet.buffer.as_ref();
         let len = packet.message_len(family);
-        if packet.count() == 0 || data.len() < len {
+        if data.len() < len {
             return Err(Discard::Length);
         }
         // RFC 9568 §7.1: MUST verify the VRRP checksum.
@@ -605,9 +603,6 @@ impl Repr {
     fn check_emit(&self, family: Family) -> Result<u8, EmitError> {
         if self.version == Version::V2 && family == Family::Ipv6 {
             return Err(EmitError::V2OverIpv6);
-        }
-        if self.addresses.is_empty() {
-            return Err(EmitError::NoAddresses);
         }
         let count = u8::try_from(self.addresses.len())
             .map_err(|_| EmitError::TooManyAddresses(self.addresses.len()))?;
@@ -965,6 +960,22 @@ mod tests {
         assert_eq!(parse(&bytes, ip6()), Ok(repr));
     }
 
+    /// keepalived advertises an instance without virtual addresses with count 0; such an
+    /// advert is emitted and parsed like any other.
+    #[test]
+    fn count_zero_round_trips() {
+        let ctx4 = EmitContext::new(ip4());
+        let repr = Repr {
+            addresses: vec![],
+            ..v2_repr()
+        };
+        let mut buf = [0u8; 64];
+        let n = repr.emit(&mut buf, &ctx4).expect("emits");
+        assert_eq!(n, HEADER_LEN + AUTH_DATA_LEN);
+        assert_eq!(buf[3], 0);
+        assert_eq!(parse(&buf[..n], ip4()), Ok(repr));
+    }
+
     #[test]
     fn emit_rejects_what_the_wire_cannot_carry() {
         let ctx4 = EmitContext::new(ip4());
@@ -977,14 +988,6 @@ mod tests {
             }
             .emit(&mut buf, &ctx6),
             Err(EmitError::V2OverIpv6)
-        );
-        assert_eq!(
-            Repr {
-                addresses: vec![],
-                ..v2_repr()
-            }
-            .emit(&mut buf, &ctx4),
-            Err(EmitError::NoAddresses)
         );
         let many = vec![IpAddr::from(VIP4); 256];
         assert_eq!(
@@ -1146,7 +1149,7 @@ mod tests {
             // Type comes before length.
             let m = craft(msg, ip, |m| {
                 m[0] = (m[0] & 0xf0) | 2;
-                m[3] = 0;
+                m[3] = 2;
             });
             assert_eq!(parse(&m, ip), Err(Discard::Type));
         }
@@ -1155,9 +1158,6 @@ mod tests {
     #[test]
     fn discard_length() {
         for (msg, ip, _) in cases() {
-            // Count 0.
-            let m = craft(msg, ip, |m| m[3] = 0);
-            assert_eq!(parse(&m, ip), Err(Discard::Length));
             // Count larger than the addresses present.
             let m = craft(msg, ip, |m| m[3] = 2);
             assert_eq!(parse(&m, ip), Err(Discard::Length));
@@ -1173,7 +1173,7 @@ mod tests {
         assert_eq!(parse(V3_IPV4_MSG, ip6()), Err(Discard::Length));
         // Length comes before checksum.
         let mut m = msg_with_bad_checksum(V2_MSG);
-        m[3] = 0;
+        m[3] = 2;
         assert_eq!(parse(&m, ip4()), Err(Discard::Length));
     }
 
