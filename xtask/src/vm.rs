@@ -715,6 +715,7 @@ mod tests {
     #[test]
     fn the_guest_script_quotes_filters_and_bounds_each_binary() {
         let t = VmTest {
+            package: TESTS,
             target: "election",
             filters: &["it's"],
             timeout: Duration::from_secs(77),
