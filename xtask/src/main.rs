@@ -4,6 +4,7 @@
 //! nightly's rust-src, bpf-linker built against LLVM 22), installing only what is missing
 //! and saying what it installs. When everything is present the check takes a few
 //! milliseconds.
+mod fuzz;
 mod package;
 mod vm;
 
@@ -105,6 +106,19 @@ enum Cmd {
         /// Seconds to measure each case.
         #[arg(long, default_value_t = 10)]
         secs: u32,
+    },
+    /// Fuzz the parsers, the election and the XDP program against the agent's model of it
+    /// (cargo-fuzz, libFuzzer; installs cargo-fuzz if missing), then print executions,
+    /// speed, coverage and crashes per target. Needs root for xdp_vs_agent.
+    Fuzz {
+        /// Targets to run (config, wire, election, xdp_vs_agent); default: all.
+        targets: Vec<String>,
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        secs: u32,
+        /// Minimise each corpus afterwards (before committing it).
+        #[arg(long)]
+        cmin: bool,
     },
     /// CPU of sending 50 adverts per 10 ms through raw IP sockets versus prebuilt frames on
     /// AF_PACKET, to a receiving agent. Needs root.
@@ -215,6 +229,16 @@ fn main() -> Result<()> {
         Cmd::BenchFailover { reps } => bench(&root, "bench-failover", &[&reps.to_string()]),
         Cmd::BenchCpu { secs } => bench(&root, "bench-cpu", &[&secs.to_string()]),
         Cmd::BenchXdp { repeat } => bench(&root, "bench-xdp", &[&repeat.to_string()]),
+        Cmd::Fuzz {
+            targets,
+            secs,
+            cmin,
+        } => {
+            setup()?;
+            fuzz::setup(cargo)?;
+            build_ebpf(&root)?;
+            fuzz::run(&root, &targets, secs, cmin)
+        }
         Cmd::BenchTx { secs } => bench(&root, "bench-tx", &["--secs", &secs.to_string()]),
         Cmd::BenchMetrics { secs } => bench(&root, "bench-metrics", &[&secs.to_string()]),
     }

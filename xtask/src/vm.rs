@@ -39,9 +39,16 @@ pub const KERNELS: &[Kernel] = &[
     },
 ];
 
+/// The integration tests' package.
+const TESTS: (&str, &str) = ("vrrp-tests", "tests");
+/// The fuzz harnesses' package (its corpus replay).
+const FUZZ: (&str, &str) = ("vrrp-fuzz", "vrrp-fuzz");
+
 /// One test binary to run in each VM.
 pub struct VmTest {
-    /// The `tests/tests/<target>.rs` test target of the vrrp-tests package.
+    /// The package and its directory: `vrrp-tests` (`tests/`) or `vrrp-fuzz`.
+    pub package: (&'static str, &'static str),
+    /// The `<dir>/tests/<target>.rs` test target of the package.
     pub target: &'static str,
     /// Test-name filters (`--exact` is not added: a filter matches by substring); empty: all.
     pub filters: &'static [&'static str],
@@ -58,12 +65,14 @@ pub struct VmTest {
 pub const VM_TESTS: &[VmTest] = &[
     // The XDP program on byte fixtures: loads, verdicts, counters, the watchdog timer.
     VmTest {
+        package: TESTS,
         target: "xdp_fixtures",
         filters: &[],
         timeout: Duration::from_secs(400),
     },
     // The kernel features the agent probes (and the large-message checksum path).
     VmTest {
+        package: TESTS,
         target: "kernel_support",
         filters: &[],
         timeout: Duration::from_secs(180),
@@ -71,21 +80,32 @@ pub const VM_TESTS: &[VmTest] = &[
     // Two agents on a LAN of network namespaces: start-up by priority, hard failover (the
     // Backup takes over when the Master's link goes), preemption.
     VmTest {
+        package: TESTS,
         target: "election",
         filters: &["startup_by_priority_then_hard_failover_and_preemption"],
         timeout: Duration::from_secs(300),
     },
     // VLAN and bonding interfaces (modules this host's kernel lacks).
     VmTest {
+        package: TESTS,
         target: "vlan_bond",
         filters: &[],
         timeout: Duration::from_secs(300),
     },
     // Split brain and recovery with netem.
     VmTest {
+        package: TESTS,
         target: "split_brain",
         filters: &[],
         timeout: Duration::from_secs(300),
+    },
+    // The differential corpus: every committed frame through the real XDP program and the
+    // agent's model of it, on the older verifiers and helpers too.
+    VmTest {
+        package: FUZZ,
+        target: "corpus",
+        filters: &["xdp_vs_agent_corpus"],
+        timeout: Duration::from_secs(600),
     },
 ];
 
@@ -285,7 +305,8 @@ pub fn run(root: &Path, kernels: &[&'static Kernel]) -> Result<Vec<Outcome>> {
     let present: Vec<&VmTest> = VM_TESTS
         .iter()
         .filter(|t| {
-            root.join("tests/tests")
+            root.join(t.package.1)
+                .join("tests")
                 .join(format!("{}.rs", t.target))
                 .exists()
         })
@@ -295,8 +316,8 @@ pub fn run(root: &Path, kernels: &[&'static Kernel]) -> Result<Vec<Outcome>> {
         .filter(|t| !present.iter().any(|p| p.target == t.target))
     {
         eprintln!(
-            "xtask: VM tests: tests/tests/{}.rs is not in this tree, skipped",
-            t.target
+            "xtask: VM tests: {}/tests/{}.rs is not in this tree, skipped",
+            t.package.1, t.target
         );
     }
     let (bins, agent) = build(root, &present)?;
@@ -341,20 +362,24 @@ fn vm_cargo(root: &Path, subcommand: &str) -> Command {
 /// `cargo test --no-run` for the VM tests and `cargo build` for the agent (profile
 /// [`VM_PROFILE`]), with cargo's JSON messages giving the executables' paths.
 fn build(root: &Path, tests: &[&VmTest]) -> Result<(Vec<(String, PathBuf)>, PathBuf)> {
-    let mut cmd = vm_cargo(root, "test");
-    cmd.args([
-        "--no-run",
-        "--message-format=json-render-diagnostics",
-        "-p",
-        "vrrp-tests",
-    ]);
-    for t in tests {
-        cmd.args(["--test", t.target]);
-    }
     let mut bins = Vec::new();
-    for (kind, name, exe) in artifacts(&mut cmd, "building the VM test binaries")? {
-        if kind == "test" {
-            bins.push((name, exe));
+    let mut packages: Vec<&str> = tests.iter().map(|t| t.package.0).collect();
+    packages.dedup();
+    for package in packages {
+        let mut cmd = vm_cargo(root, "test");
+        cmd.args([
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+            "-p",
+            package,
+        ]);
+        for t in tests.iter().filter(|t| t.package.0 == package) {
+            cmd.args(["--test", t.target]);
+        }
+        for (kind, name, exe) in artifacts(&mut cmd, "building the VM test binaries")? {
+            if kind == "test" {
+                bins.push((name, exe));
+            }
         }
     }
     let mut cmd = vm_cargo(root, "build");
@@ -690,6 +715,7 @@ mod tests {
     #[test]
     fn the_guest_script_quotes_filters_and_bounds_each_binary() {
         let t = VmTest {
+            package: TESTS,
             target: "election",
             filters: &["it's"],
             timeout: Duration::from_secs(77),

@@ -13,6 +13,8 @@
 //! - [`vrrp`]: the VRRP message itself.
 //! - [`frame`]: whole Ethernet frames (VLAN tags, IPv4/IPv6 header, VRRP payload).
 //! - [`arp`]: gratuitous ARP, [`nd`]: unsolicited Neighbor Advertisement.
+//! - [`receive`]: the XDP program's receive checks over a whole frame, in user space (the
+//!   reference the differential fuzzer holds the kernel to).
 #![deny(missing_docs)]
 
 use std::fmt;
@@ -24,6 +26,7 @@ pub mod checksum;
 pub mod fixtures; // real keepalived captures, shared with the kernel tests and benchmarks
 pub mod frame;
 pub mod nd;
+pub mod receive;
 pub mod vrrp;
 
 pub use checksum::ChecksumForm;
