@@ -30,11 +30,10 @@ const RT_PRIORITY_MAX: i64 = 99;
 /// keepalived logs (but accepts) a start-up delay of a minute or more.
 const STARTUP_DELAY_LARGE: Duration = Duration::from_secs(60);
 
-/// Why a different IPv6 multicast group is not supported yet.
-const GROUP6_WHY: &str = "IPv6 instances use ff02::12 only here (their adverts are checked \
-    and recorded by the XDP program, which knows no other IPv6 group); remove the line \
-    (every router of the group must then use ff02::12), or keep this configuration on \
-    keepalived";
+/// What a different IPv6 multicast group does here.
+const GROUP6_WHY: &str = "IPv6 instances are watched, not run, until IPv6 elections are \
+    active, and the XDP program records IPv6 adverts sent to ff02::12 only; keepalived \
+    would send and accept this instance's IPv6 adverts on this group";
 
 /// What `global_defs` says beyond the core keywords.
 #[derive(Debug, Default)]
@@ -548,7 +547,7 @@ impl Builder<'_> {
     }
 
     /// A multicast group for adverts, if usable: any IPv4 group; the standard IPv6 one (any
-    /// other is not supported yet, an error). A non-multicast address or one of the wrong
+    /// other has no effect yet, with a warning: IPv6 instances are only watched). A non-multicast address or one of the wrong
     /// family is ignored with a warning, as keepalived does.
     fn mcast_group(
         &mut self,
@@ -586,9 +585,9 @@ impl Builder<'_> {
         }
         if let Some(IpAddr::V6(a)) = addr {
             if a != GROUP_V6 {
-                self.diags.error(
+                self.diags.warn(
                     &w.pos,
-                    format!("`{kw} {}` is not supported yet: {GROUP6_WHY}", w.text),
+                    format!("`{kw} {}` has no effect here yet: {GROUP6_WHY}", w.text),
                 );
                 return None;
             }
