@@ -339,10 +339,19 @@ fn journal_priorities_only_when_journal_stream_names_stderr() {
         assert!(!st.success());
         std::fs::read_to_string(&log).unwrap()
     };
-    // stderr is the "journal": every line is an error, <3>.
+    // stderr is the "journal": errors are <3>, warnings (the missing virtual_ipaddress,
+    // which keepalived also only warns about) <4>, nothing unprefixed.
     let text = run(&dev_ino(&log));
     assert!(!text.is_empty());
-    assert!(text.lines().all(|l| l.starts_with("<3>")), "{text}");
+    for l in text.lines() {
+        let want = if l.contains(": warning: ") {
+            "<4>"
+        } else {
+            "<3>"
+        };
+        assert!(l.starts_with(want), "{l:?} is not {want}:\n{text}");
+    }
+    assert!(text.lines().any(|l| l.starts_with("<3>")), "{text}");
     // A JOURNAL_STREAM inherited but naming another stream: plain lines.
     let other = dir.path().join("other");
     std::fs::write(&other, "").unwrap();

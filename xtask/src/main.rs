@@ -154,7 +154,15 @@ fn main() -> Result<()> {
             build_ebpf(&root)?;
             let mut cmd = cargo();
             cmd.current_dir(&root)
-                .args(["test", "--workspace", "--exclude", "vrrp-ebpf"])
+                // Every test binary runs even when one fails, so the closing line counts
+                // them all and one failure does not hide another.
+                .args([
+                    "test",
+                    "--workspace",
+                    "--exclude",
+                    "vrrp-ebpf",
+                    "--no-fail-fast",
+                ])
                 .args(args);
             let host = run_tests(&mut cmd)?;
             let vms = if host_only {

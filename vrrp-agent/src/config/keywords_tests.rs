@@ -229,7 +229,12 @@ fn another_ipv6_group_is_accepted_with_a_warning_saying_what_it_does() {
     ] {
         let l = ok(&conf(globals, body));
         has(&l.warnings, line, column, "has no effect here yet");
-        has(&l.warnings, line, column, "records IPv6 adverts sent to ff02::12 only");
+        has(
+            &l.warnings,
+            line,
+            column,
+            "records IPv6 adverts sent to ff02::12 only",
+        );
     }
 }
 
