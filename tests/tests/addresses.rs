@@ -273,6 +273,58 @@ fn garp_for_a_vip_with_dev_goes_out_on_that_interface() -> Result<()> {
     Ok(())
 }
 
+/// keepalived's `garp_extra_if all N`: while Master, the addresses on other interfaces are
+/// announced again every N seconds; those on the instance's own interface are not.
+#[test]
+fn garp_extra_if_all_repeats_the_other_interfaces_announcements() -> Result<()> {
+    let p = Pair::new("adx", 43)?;
+    let (x_a, x_b) = (unique("adxx"), unique("adxy"));
+    veth(&p.a, &x_a, &p.b, &x_b)?;
+    let (on_x, on_a) = (p.addr(60), p.addr(61));
+    // One gratuitous ARP on becoming Master and no second burst, so whatever follows is
+    // the periodic one.
+    let conf = format!(
+        "global_defs {{\n    vrrp_garp_master_repeat 1\n    vrrp_garp_master_delay 0\n}}\n{}",
+        instance(
+            &p.a_if,
+            43,
+            100,
+            &[format!("{on_x}/24 dev {x_a}"), format!("{on_a}/24")],
+        )
+        .replace(
+            "    advert_int 0.1\n",
+            "    advert_int 0.1\n    garp_extra_if all 1\n"
+        )
+    );
+    let window = Duration::from_secs(5);
+    let cap_x = Capture::start(&p.b, &x_b, 2000, PATIENCE)?;
+    let cap_a = Capture::start(&p.b, &p.b_if, 2000, PATIENCE)?;
+    let agent = p.start("extra", &conf)?;
+    wait_count(&agent, "-> Master", 1)?;
+    std::thread::sleep(window);
+    let count_for = |frames: Vec<vrrp_tests::Captured>, addr: &str| -> Result<usize> {
+        let want: std::net::Ipv4Addr = addr.parse()?;
+        Ok(frames
+            .iter()
+            .filter_map(|c| GarpRepr::parse(&c.frame).ok())
+            .filter(|g| g.addr == want)
+            .count())
+    };
+    let on_x_seen = count_for(cap_x.finish()?, &on_x)?;
+    let on_a_seen = count_for(cap_a.finish()?, &on_a)?;
+    // 1 at once, then one a second: at least 3 in 5 s even on a slow machine.
+    ensure!(
+        on_x_seen >= 3,
+        "{on_x} (dev {x_a}) announced {on_x_seen} times in {window:?}, want the periodic ones"
+    );
+    // Control: the instance's own interface got its single burst only.
+    ensure!(
+        on_a_seen == 1,
+        "{on_a} announced {on_a_seen} times on the instance's own interface, want 1"
+    );
+    Ok(())
+}
+
 /// A VIP add that fails (its `dev` does not exist yet) puts the instance in FAULT, is logged
 /// with the errno, and is tried again with backoff; once the interface exists the instance
 /// is Master with the VIP, without any link flap of its own interface.

@@ -359,6 +359,10 @@ pub struct GarpSchedule {
     pending: Vec<(MonoTime, u32)>,
     /// The next refresh burst, while Master with refresh on.
     refresh_at: Option<MonoTime>,
+    /// `garp_extra_if all`: the period of the extra interfaces' announcements, and the next
+    /// one while Master.
+    extra_if: Option<Duration>,
+    extra_at: Option<MonoTime>,
     /// Rounds due but not handed out yet (held back by `interval`).
     owed: u32,
     /// Earliest time the next owed round may go.
@@ -390,6 +394,8 @@ impl GarpSchedule {
             master: false,
             pending: Vec::new(),
             refresh_at: None,
+            extra_if: settings.extra_if.filter(|d| !d.is_zero()),
+            extra_at: None,
             owed: 0,
             next_round_at: MonoTime::default(),
         }
@@ -407,6 +413,7 @@ impl GarpSchedule {
             self.push_pending(now + self.delay, self.repeat);
         }
         self.refresh_at = self.refresh.map(|r| now + r);
+        self.extra_at = self.extra_if.map(|p| now + p);
     }
 
     /// A lower-priority advert arrived while Master at `now` (keepalived
@@ -429,7 +436,20 @@ impl GarpSchedule {
         self.master = false;
         self.pending.clear();
         self.refresh_at = None;
+        self.extra_at = None;
         self.owed = 0;
+    }
+
+    /// Whether the addresses on other interfaces (`garp_extra_if all`) are to be announced
+    /// at `now`; the next time is then armed from `now` (keepalived's `timer_add_now`).
+    pub fn extra_if_due(&mut self, now: MonoTime) -> bool {
+        match (self.master, self.extra_at, self.extra_if) {
+            (true, Some(at), Some(period)) if at <= now => {
+                self.extra_at = Some(now + period);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// How many rounds (one message per virtual address each) to send at `now`.
@@ -471,10 +491,15 @@ impl GarpSchedule {
             return None;
         }
         let owed = (self.owed > 0).then_some(self.next_round_at);
-        [owed, self.pending.first().map(|&(t, _)| t), self.refresh_at]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            owed,
+            self.pending.first().map(|&(t, _)| t),
+            self.refresh_at,
+            self.extra_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Whether the instance is Master as far as the schedule knows.
@@ -713,6 +738,28 @@ mod tests {
         v4.became_master(at(0));
         assert_eq!(v4.due(at(0)), 1);
         assert_eq!(v4.next_deadline(), Some(at(100)));
+    }
+
+    #[test]
+    fn extra_interfaces_every_period_while_master() {
+        let mut g = GarpSchedule::new(&settings(|s| {
+            s.extra_if = Some(Duration::from_secs(5));
+        }));
+        assert!(!g.extra_if_due(at(0)), "not before becoming Master");
+        g.became_master(at(0));
+        assert!(!g.extra_if_due(at(0)), "the first one a period after");
+        assert!(g.next_deadline().is_some_and(|d| d <= at(5000)));
+        assert!(!g.extra_if_due(at(4999)));
+        assert!(g.extra_if_due(at(5300)));
+        // Re-armed from when it fired, not from the nominal time.
+        assert!(!g.extra_if_due(at(10_000)));
+        assert!(g.extra_if_due(at(10_300)));
+        g.left_master();
+        assert!(!g.extra_if_due(at(60_000)));
+        // Off by default.
+        let mut off = GarpSchedule::new(&settings(|_| {}));
+        off.became_master(at(0));
+        assert!(!off.extra_if_due(at(60_000)));
     }
 
     #[test]

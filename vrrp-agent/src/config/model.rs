@@ -156,6 +156,11 @@ pub struct GarpSettings {
     pub interval: Duration,
     /// Gap between unsolicited NAs on an interface (global `vrrp_gna_interval`, 0).
     pub gna_interval: Duration,
+    /// `garp_extra_if all N` (or the global `vrrp_garp_extra_if all N`): while Master, one
+    /// gratuitous ARP per address whose `dev` is another interface, every N seconds
+    /// (keepalived's `vmac_garp_intvl` with `VMAC_GARP_ALL_IF`). `None`: off, or no address
+    /// is on another interface.
+    pub extra_if: Option<Duration>,
 }
 
 impl Default for GarpSettings {
@@ -169,6 +174,7 @@ impl Default for GarpSettings {
             lower_prio_repeat: 5,
             interval: Duration::ZERO,
             gna_interval: Duration::ZERO,
+            extra_if: None,
         }
     }
 }

@@ -1299,6 +1299,7 @@ fn global_defaults_apply_to_instances() {
         lower_prio_repeat: 4,
         interval: Duration::from_millis(1),
         gna_interval: Duration::from_millis(2),
+        extra_if: None,
     };
     assert_eq!(g.garp, expected);
     let vi1 = &l.config.instances[0];

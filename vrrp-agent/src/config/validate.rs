@@ -131,8 +131,10 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         seen_instances.insert(draft.name.clone(), draft.pos.clone());
         let addresses: Vec<_> = draft.vips.iter().chain(&draft.vips_excluded).collect();
         let interface = draft.interface.as_ref().map(|(n, _)| n.as_str());
-        (draft.extra).check_garp_extra_if(&garp_extra_if, interface, &addresses, diags);
-        if let Some(instance) = finish_instance(draft, &config.global, global_lower, diags) {
+        let extra_if =
+            (draft.extra).check_garp_extra_if(&garp_extra_if, interface, &addresses, diags);
+        if let Some(mut instance) = finish_instance(draft, &config.global, global_lower, diags) {
+            instance.garp.extra_if = extra_if;
             config.instances.push(instance);
         }
     }
@@ -210,6 +212,8 @@ fn resolve_garp(
         lower_prio_repeat: n(&d.lower_prio_repeat).unwrap_or(lower_repeat_default),
         interval: v(&d.interval).unwrap_or(base.interval),
         gna_interval: v(&d.gna_interval).unwrap_or(base.gna_interval),
+        // Per instance, from its addresses (see `check_garp_extra_if`).
+        extra_if: None,
     }
 }
 

@@ -194,6 +194,18 @@ impl Agent {
     /// `rounds` gratuitous ARPs for router `i`'s IPv4 VIPs, each on the interface it lives on
     /// with that interface's MAC.
     pub(super) fn announce(&mut self, i: RouterId, rounds: u32) {
+        self.announce_where(i, rounds, false);
+    }
+
+    /// keepalived's `garp_extra_if all`: one gratuitous ARP for each of router `i`'s
+    /// addresses held on an interface other than its own.
+    pub(super) fn announce_extra_if(&mut self, i: RouterId) {
+        self.announce_where(i, 1, true);
+    }
+
+    /// `rounds` gratuitous ARPs for router `i`'s addresses (only those on other interfaces
+    /// when `elsewhere`), each on the interface that holds it with that interface's MAC.
+    fn announce_where(&mut self, i: RouterId, rounds: u32, elsewhere: bool) {
         let vr = &self.routers[i];
         // (ifindex, mac) -> addresses, in configuration order.
         let mut by_link: Vec<((u32, MacAddr), Vec<IpAddr>)> = Vec::new();
@@ -205,6 +217,9 @@ impl Agent {
                 Some(h) => (h.ifindex, h.mac),
                 None => (vr.ifindex, vr.mac),
             };
+            if elsewhere && link.0 == vr.ifindex {
+                continue;
+            }
             match by_link.iter_mut().find(|(l, _)| *l == link) {
                 Some((_, addrs)) => addrs.push(vip.addr),
                 None => by_link.push((link, vec![vip.addr])),

@@ -665,8 +665,12 @@ impl Agent {
                 continue;
             };
             let rounds = vr.garp.due(now);
+            let extra = vr.garp.extra_if_due(now);
             if rounds > 0 {
                 self.announce(i, rounds);
+            }
+            if extra {
+                self.announce_extra_if(i);
             }
             self.retry_vips(i, now).await;
         }

@@ -150,36 +150,34 @@ impl InstanceExtra {
         interface: Option<&str>,
         addresses: &[&VirtualAddress],
         diags: &mut Diags,
-    ) {
-        let Some(((secs, all), pos)) = self.garp_extra_if.as_ref().or(global.as_ref()) else {
-            return;
-        };
+    ) -> Option<Duration> {
+        let ((secs, all), pos) = self.garp_extra_if.as_ref().or(global.as_ref())?;
         if *secs == 0 {
-            return;
+            return None;
         }
         let elsewhere = addresses
             .iter()
             .filter_map(|a| a.dev.as_deref())
             .find(|dev| Some(*dev) != interface);
         match (all, elsewhere) {
-            (false, _) => diags.warn(
-                pos,
-                "`garp_extra_if` without `all` sends only on VMAC interfaces (use_vmac, not \
-                 supported here): it has no effect, as in keepalived without VMACs",
-            ),
-            (true, None) => diags.warn(
-                pos,
-                "`garp_extra_if all`: no address of this instance is on another interface \
-                 (`dev`), so it has no effect, as in keepalived",
-            ),
-            (true, Some(dev)) => diags.error(
-                pos,
-                format!(
-                    "`garp_extra_if all` is not supported yet: keepalived would send a \
-                     gratuitous ARP/NA every {secs} s on {dev} (an address's `dev`) while \
-                     Master; this daemon does not"
-                ),
-            ),
+            (false, _) => {
+                diags.warn(
+                    pos,
+                    "`garp_extra_if` without `all` sends only on VMAC interfaces (use_vmac, not \
+                     supported here): it has no effect, as in keepalived without VMACs",
+                );
+                None
+            }
+            (true, None) => {
+                diags.warn(
+                    pos,
+                    "`garp_extra_if all`: no address of this instance is on another interface \
+                     (`dev`), so it has no effect, as in keepalived",
+                );
+                None
+            }
+            // keepalived: a gratuitous ARP for each such address every `secs` while Master.
+            (true, Some(_)) => Some(Duration::from_secs(u64::from(*secs))),
         }
     }
 
