@@ -203,8 +203,52 @@ pub async fn run(cmd: &Command, timeout: Option<Duration>) -> Outcome {
     run_with(cmd, timeout, Leftovers::Kill).await
 }
 
+/// [`run`] for a command that must never run twice at once (a health check across a
+/// reload): `slot`, shared by its runners under a lock, holds the leader of the run in
+/// progress. A run cancelled by dropping its future leaves its (killed) leader there, and
+/// the next run first waits until that process is really gone: SIGKILL takes effect
+/// asynchronously, later on a busy machine.
+pub async fn run_exclusive(
+    cmd: &Command,
+    timeout: Option<Duration>,
+    slot: &mut Option<Pid>,
+) -> Outcome {
+    if let Some(pid) = slot.take() {
+        wait_gone(pid).await;
+    }
+    run_inner(cmd, timeout, Leftovers::Kill, Some(slot)).await
+}
+
+/// Waits until `pid` has exited (no such process, or a zombie waiting to be reaped), for at
+/// most 2 s (a reused pid must not hold anything up for long).
+async fn wait_gone(pid: Pid) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let alive = nix::sys::signal::kill(pid, None).is_ok()
+            && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| {
+                    !s.rsplit_once(')')
+                        .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+                })
+                .unwrap_or(false);
+        if !alive || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 /// [`run`], choosing what happens to what the command leaves running when it exits.
 pub async fn run_with(cmd: &Command, timeout: Option<Duration>, leftovers: Leftovers) -> Outcome {
+    run_inner(cmd, timeout, leftovers, None).await
+}
+
+async fn run_inner(
+    cmd: &Command,
+    timeout: Option<Duration>,
+    leftovers: Leftovers,
+    slot: Option<&mut Option<Pid>>,
+) -> Outcome {
     let mut c = tokio::process::Command::new(&cmd.argv[0]);
     c.args(&cmd.argv[1..])
         .stdin(Stdio::null())
@@ -223,11 +267,16 @@ pub async fn run_with(cmd: &Command, timeout: Option<Duration>, leftovers: Lefto
         Err(e) => return Outcome::SpawnFailed(format!("{}: {e}", cmd.argv[0])),
     };
     let mut guard = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)));
+    // Noted until the leader is reaped below; left there if this future is dropped.
+    let slot = slot.map(|s| {
+        *s = guard.0;
+        s
+    });
     let waited = match timeout {
         Some(t) => tokio::time::timeout(t, child.wait()).await.ok(),
         None => Some(child.wait().await),
     };
-    match waited {
+    let outcome = match waited {
         None => {
             guard.kill();
             let _ = child.wait().await;
@@ -247,7 +296,12 @@ pub async fn run_with(cmd: &Command, timeout: Option<Duration>, leftovers: Lefto
             }
         }
         Some(Err(e)) => Outcome::SpawnFailed(format!("waiting for {}: {e}", cmd.argv[0])),
+    };
+    // The leader has been reaped: nothing for the next run to wait for.
+    if let Some(s) = slot {
+        *s = None;
     }
+    outcome
 }
 
 /// Splits a command line into words: whitespace separates, '...' and "..." group (no escapes

@@ -31,10 +31,7 @@
 //! directory does not exist.
 use std::{collections::HashMap, sync::Arc};
 
-use tokio::{
-    sync::{mpsc::UnboundedSender, Mutex},
-    task::JoinHandle,
-};
+use tokio::{sync::mpsc::UnboundedSender, task::JoinHandle};
 
 use crate::config::Config;
 
@@ -100,7 +97,7 @@ pub struct Monitors {
     refused: Vec<Refusal>,
     /// Held by a script's task while it runs the script; shared with the monitors of a
     /// reload.
-    locks: HashMap<String, Arc<Mutex<()>>>,
+    locks: HashMap<String, script::RunLock>,
 }
 
 impl Monitors {
@@ -128,7 +125,7 @@ impl Monitors {
     fn start_inner(
         config: &Config,
         tx: UnboundedSender<TrackEvent>,
-        previous: Option<HashMap<String, Arc<Mutex<()>>>>,
+        previous: Option<HashMap<String, script::RunLock>>,
     ) -> Result<Monitors, TrackError> {
         let reload = previous.is_some();
         let mut old_locks = previous.unwrap_or_default();

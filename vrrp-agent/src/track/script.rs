@@ -74,15 +74,20 @@ pub(super) fn prepare(script: &VrrpScript, global: &GlobalDefs) -> Result<Prepar
     })
 }
 
+/// What the monitors of one script share across a reload: held during each run, with the
+/// leader of the run in progress (see [`process::run_exclusive`]).
+pub(super) type RunLock = Arc<Mutex<Option<nix::unistd::Pid>>>;
+
 /// Runs `p` forever (until the task is dropped or nobody listens), one run at a time. `lock`
 /// is held during each run: the monitors of a reload share it with the old ones.
-pub(super) async fn monitor(p: Prepared, tx: UnboundedSender<TrackEvent>, lock: Arc<Mutex<()>>) {
+pub(super) async fn monitor(p: Prepared, tx: UnboundedSender<TrackEvent>, lock: RunLock) {
     let mut last: Option<Outcome> = None;
     loop {
-        let running = lock.lock().await;
+        let mut running = lock.lock().await;
         let started = Instant::now();
-        // Dropped before `running` (declared later): a cancelled run is killed first.
-        let outcome = process::run(&p.cmd, Some(p.timeout)).await;
+        // A run cancelled by a reload leaves its killed leader in the slot; this one starts
+        // once that process is gone.
+        let outcome = process::run_exclusive(&p.cmd, Some(p.timeout), &mut running).await;
         drop(running);
         let success = outcome.success();
         let result = match outcome {
