@@ -5,26 +5,8 @@ use std::{path::Path, time::Duration};
 
 use super::*;
 
-const ORIGIN: &str = "/nonexistent-vrrp-agent-test/keywords.conf";
-
-fn parse(text: &str) -> Result<Loaded, ConfigError> {
-    parse_str(text, Path::new(ORIGIN))
-}
-
-fn ok(text: &str) -> Loaded {
-    parse(text)
-        .unwrap_or_else(|e| panic!("expected a usable configuration, got:\n{e}\n---\n{text}"))
-}
-
-fn errors(text: &str) -> Vec<Diagnostic> {
-    match parse(text) {
-        Ok(l) => panic!(
-            "expected errors, got warnings {:#?}\n---\n{text}",
-            l.warnings
-        ),
-        Err(e) => e.errors,
-    }
-}
+// The loader helpers of the main config tests (same pretend file, same messages).
+use super::tests::{errors, ok, ORIGIN};
 
 #[track_caller]
 fn has(diags: &[Diagnostic], line: u32, column: u32, fragment: &str) {

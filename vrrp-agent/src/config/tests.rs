@@ -20,18 +20,18 @@ fn fixture(rel: &str) -> PathBuf {
 }
 
 /// A pretend file in a directory that does not exist (relative includes find nothing).
-const ORIGIN: &str = "/nonexistent-vrrp-agent-test/keepalived.conf";
+pub(super) const ORIGIN: &str = "/nonexistent-vrrp-agent-test/keepalived.conf";
 
-fn parse(text: &str) -> Result<Loaded, ConfigError> {
+pub(super) fn parse(text: &str) -> Result<Loaded, ConfigError> {
     parse_str(text, Path::new(ORIGIN))
 }
 
-fn ok(text: &str) -> Loaded {
+pub(super) fn ok(text: &str) -> Loaded {
     parse(text)
         .unwrap_or_else(|e| panic!("expected a usable configuration, got:\n{e}\n---\n{text}"))
 }
 
-fn errors(text: &str) -> Vec<Diagnostic> {
+pub(super) fn errors(text: &str) -> Vec<Diagnostic> {
     match parse(text) {
         Ok(l) => panic!(
             "expected errors, got a configuration with warnings {:#?}\n---\n{text}",
