@@ -226,6 +226,25 @@ impl Builder<'_> {
         }
     }
 
+    /// An `inet` / `inet6` word: sets the family of a line, or reports that it contradicts the
+    /// line's addresses (`what`: route or rule).
+    fn family_word(&mut self, w: &Word, family: &mut Option<Family>, what: &str) -> Option<()> {
+        let f = if w.text == "inet" {
+            Family::V4
+        } else {
+            Family::V6
+        };
+        if family.is_some_and(|k| k != f) {
+            self.diags.error(
+                &w.pos,
+                format!("`{}` does not match the {what}'s addresses", w.text),
+            );
+            return None;
+        }
+        *family = Some(f);
+        Some(())
+    }
+
     /// The value after `words[i]`, or an error.
     fn next_value<'w>(&mut self, words: &'w [&'w Word], i: usize, what: &str) -> Option<&'w Word> {
         let v = words.get(i + 1).copied();
@@ -274,21 +293,7 @@ impl Builder<'_> {
         while i < words.len() {
             let w = words[i];
             match w.text.as_str() {
-                "inet" | "inet6" => {
-                    let f = if w.text == "inet" {
-                        Family::V4
-                    } else {
-                        Family::V6
-                    };
-                    if family.is_some_and(|k| k != f) {
-                        self.diags.error(
-                            &w.pos,
-                            format!("`{}` does not match the route's addresses", w.text),
-                        );
-                        return None;
-                    }
-                    family = Some(f);
-                }
+                "inet" | "inet6" => self.family_word(w, &mut family, "route")?,
                 "src" | "via" | "gw" => {
                     let mut v = self.next_value(&words, i, "an address")?;
                     if (w.text == "via" || w.text == "gw")
@@ -469,21 +474,7 @@ impl Builder<'_> {
         while i < words.len() {
             let w = words[i];
             match w.text.as_str() {
-                "inet" | "inet6" => {
-                    let f = if w.text == "inet" {
-                        Family::V4
-                    } else {
-                        Family::V6
-                    };
-                    if family.is_some_and(|k| k != f) {
-                        self.diags.error(
-                            &w.pos,
-                            format!("`{}` does not match the rule's addresses", w.text),
-                        );
-                        return None;
-                    }
-                    family = Some(f);
-                }
+                "inet" | "inet6" => self.family_word(w, &mut family, "rule")?,
                 "from" | "to" => {
                     let v = self.next_value(&words, i, "a prefix")?;
                     let Some((addr, len)) = prefix(&v.text, family) else {
