@@ -1114,11 +1114,12 @@ impl Agent {
     /// Sends every queued advert (see [`sender::Sender::flush`]) and counts each in its
     /// router's statistics.
     fn flush(&mut self) {
-        for sent in self.sender.flush() {
-            if let Some(vr) = self.routers.get_mut(sent.id) {
+        let routers = &mut self.routers;
+        self.sender.flush(|sent| {
+            if let Some(vr) = routers.get_mut(sent.id) {
                 vr.obs.sent(sent.ok, sent.priority);
             }
-        }
+        });
     }
 
     /// Stops routers `which` as on SIGTERM (Masters send priority 0 and drop their VIPs);

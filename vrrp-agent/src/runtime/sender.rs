@@ -207,12 +207,11 @@ impl Sender {
 
     /// Sends every queued advert, batched per socket: multicast ones as prebuilt frames on
     /// AF_PACKET (no route lookup, IP header, neighbour or netfilter work per advert),
-    /// unicast ones through the raw IP socket. Returns each send's router, priority and
-    /// whether it went out (one per destination), for the counters.
-    pub fn flush(&mut self) -> Vec<Sent> {
-        let mut sent = Vec::new();
+    /// unicast ones through the raw IP socket. `sent` hears of each send (its router,
+    /// priority and whether it went out; one per destination), for the counters.
+    pub fn flush(&mut self, mut sent: impl FnMut(Sent)) {
         if self.pending.is_empty() {
-            return sent;
+            return;
         }
         // Payloads and frames are built once per priority and reused tick after tick (one
         // per destination: the v3 pseudo-header checksum covers it).
@@ -245,7 +244,7 @@ impl Sender {
                 .collect();
             let frames: Vec<_> = batch.iter().map(|(_, b)| *b).collect();
             for (r, (id, _)) in tx::send_frames(&frames).into_iter().zip(&batch) {
-                sent.push(Sent {
+                sent(Sent {
                     id: *id,
                     priority: self.routes[id].spec.repr.priority,
                     ok: r.is_ok(),
@@ -257,7 +256,7 @@ impl Sender {
             }
         }
         if raw.is_empty() {
-            return sent;
+            return;
         }
         let batch: Vec<((RouterId, usize), Outgoing<'_>)> = raw
             .iter()
@@ -273,7 +272,7 @@ impl Sender {
             .collect();
         let outgoing: Vec<_> = batch.iter().map(|(_, o)| *o).collect();
         for (r, ((id, j), _)) in tx::send_batch(&outgoing).into_iter().zip(&batch) {
-            sent.push(Sent {
+            sent(Sent {
                 id: *id,
                 priority: self.routes[id].spec.repr.priority,
                 ok: r.is_ok(),
@@ -283,7 +282,6 @@ impl Sender {
                 tracing::warn!(instance = %s.name, iface = %s.iface, to = %s.dsts[*j], "sending an advert: {e}");
             }
         }
-        sent
     }
 
     /// Interface `name` has index `ifindex` (and MAC `mac`) now: reopens its sockets bound
