@@ -401,6 +401,24 @@ impl GarpSchedule {
         }
     }
 
+    /// New settings (reload) for a schedule that goes on: delayed bursts already due stay,
+    /// and, while Master, the refresh and `garp_extra_if` periods start again from `now`.
+    pub fn reconfigure(&mut self, settings: &GarpSettings, family: Family, now: MonoTime) {
+        let fresh = Self::for_family(settings, family);
+        self.repeat = fresh.repeat;
+        self.delay = fresh.delay;
+        self.refresh = fresh.refresh;
+        self.refresh_repeat = fresh.refresh_repeat;
+        self.lower_prio_repeat = fresh.lower_prio_repeat;
+        self.lower_prio_delay = fresh.lower_prio_delay;
+        self.interval = fresh.interval;
+        self.extra_if = fresh.extra_if;
+        if self.master {
+            self.refresh_at = self.refresh.map(|r| now + r);
+            self.extra_at = self.extra_if.map(|p| now + p);
+        }
+    }
+
     /// The instance became Master at `now` (RFC 9568 §6.4.1/§6.4.2 "send ... gratuitous
     /// ARP / unsolicited ND"): `master_repeat` rounds due now, `master_repeat` more after
     /// `master_delay`, then refreshes. Calling it again restarts the schedule.

@@ -189,7 +189,7 @@ pub enum ChangeKind {
     Removed,
     /// Its settings changed: stopped and started again.
     Restarted,
-    /// Changed in place (a new priority): kept its state, timers and VIPs.
+    /// Changed in place (VIPs, interval, priority, peers...): kept its state and timers.
     Changed,
     /// Unchanged.
     Kept,

@@ -285,8 +285,8 @@ pub fn reload(r: &ReloadReply) -> String {
             ChangeKind::Added => "added",
             ChangeKind::Removed => "removed",
             ChangeKind::Restarted => "restarted",
-            ChangeKind::Changed => "changed",
-            ChangeKind::Kept => "unchanged",
+            ChangeKind::Changed => "changed in place",
+            ChangeKind::Kept => "kept",
         };
         let _ = writeln!(
             o,

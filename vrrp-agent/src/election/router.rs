@@ -324,6 +324,46 @@ impl Router {
         true
     }
 
+    /// A new Advertisement_Interval (reload), taken in place. A Master's next advert carries
+    /// it: the advert already scheduled goes out no later than one new interval from `now`,
+    /// and the following ones keep the new interval. A v3 Backup goes on with the
+    /// Master_Adver_Interval it learned (the Master's adverts teach it the new one); in v2
+    /// Master_Adver_Interval is the configured one (RFC 3768 §6.1), so it follows at once.
+    pub fn set_advertisement_interval(&mut self, now: MonoTime, interval: Centisecs) {
+        let interval = at_least_one_cs(interval);
+        if interval == self.advertisement_interval {
+            return;
+        }
+        self.advertisement_interval = interval;
+        match self.phase {
+            Phase::Master(mut m) => {
+                self.master_adver_interval = interval;
+                m.adver_at = m.adver_at.min(now + interval.as_duration());
+                self.phase = Phase::Master(m);
+            }
+            Phase::Backup(_) if self.version == Version::V3 => {}
+            Phase::Backup(_) | Phase::Initialize | Phase::Fault => {
+                self.master_adver_interval = interval;
+            }
+        }
+        self.recompute_intervals();
+    }
+
+    /// New Preempt_Mode and preempt_delay (reload), taken in place: the next advert is
+    /// judged with them. A changed delay in Backup starts again at the next lower-priority
+    /// advert (as after hearing a Master we would not preempt).
+    pub fn set_preempt(&mut self, preempt_mode: bool, preempt_delay: Duration) {
+        self.preempt_mode = preempt_mode;
+        if preempt_delay == self.preempt_delay {
+            return;
+        }
+        self.preempt_delay = preempt_delay;
+        if let Phase::Backup(mut b) = self.phase {
+            b.preempt_hold_until = None;
+            self.phase = Phase::Backup(b);
+        }
+    }
+
     /// The priority in force after tracking (what adverts carry).
     pub fn effective_priority(&self) -> u8 {
         self.effective_priority

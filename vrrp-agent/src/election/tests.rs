@@ -2395,3 +2395,96 @@ fn a_new_configured_priority_goes_through_priority_changed() {
     assert!(!owner.set_priority(200));
     assert!(owner.set_priority(255));
 }
+
+// ----- settings taken in place (reload) -----
+
+/// A Master whose interval changes keeps its state; the advert already due goes no later
+/// than one new interval, then the new interval holds.
+#[test]
+fn a_new_interval_is_taken_in_place_by_a_master() {
+    let mut r = Router::new(v3(100));
+    r.handle(ms(0), Input::Startup);
+    r.handle(ns(MDI_100), Input::Timer);
+    assert_eq!(r.state(), State::Master);
+    let first = r.next_deadline().unwrap();
+    assert_eq!(first, ns(MDI_100 + SEC));
+    // 1 s -> 0.1 s, 200 ms after becoming Master: the next advert at once + 100 ms.
+    let now = ns(MDI_100 + 200 * MS);
+    r.set_advertisement_interval(now, cs(10));
+    assert_eq!(r.state(), State::Master);
+    assert_eq!(r.next_deadline(), Some(now + Duration::from_millis(100)));
+    let due = r.next_deadline().unwrap();
+    assert_eq!(r.handle(due, Input::Timer), vec![send(100)]);
+    assert_eq!(r.next_deadline(), Some(due + Duration::from_millis(100)));
+    // Back to 1 s: the advert already scheduled stays where it is.
+    let due = r.next_deadline().unwrap();
+    r.set_advertisement_interval(due - Duration::from_millis(50), cs(100));
+    assert_eq!(r.next_deadline(), Some(due));
+    assert_eq!(r.handle(due, Input::Timer), vec![send(100)]);
+    assert_eq!(r.next_deadline(), Some(due + Duration::from_secs(1)));
+    assert_eq!(r.advertisement_interval(), cs(100));
+}
+
+/// A v3 Backup keeps the Master's interval it learned until the Master's adverts say
+/// otherwise; a v2 Backup follows its own configured interval at once.
+#[test]
+fn a_backup_learns_the_interval_from_adverts_in_v3_and_takes_it_in_v2() {
+    let mut r = Router::new(v3(100));
+    r.handle(ms(0), Input::Startup);
+    r.handle(ms(10), advert(PEER_A, 150, cs(100), ms(10)));
+    let before = r.master_down_interval();
+    r.set_advertisement_interval(ms(20), cs(10));
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(r.master_down_interval(), before);
+    assert_eq!(r.next_deadline(), Some(ms(10) + before));
+    r.handle(ms(30), advert(PEER_A, 150, cs(10), ms(30)));
+    assert_eq!(r.master_adver_interval(), cs(10));
+    assert_eq!(
+        r.next_deadline(),
+        Some(ms(30) + Duration::from_millis(300) + r.skew_time())
+    );
+
+    let mut r = Router::new(v2(100));
+    r.handle(ms(0), Input::Startup);
+    r.set_advertisement_interval(ms(10), cs(200));
+    assert_eq!(r.master_adver_interval(), cs(200));
+    assert_eq!(
+        r.master_down_interval(),
+        Duration::from_secs(6) + r.skew_time()
+    );
+}
+
+/// nopreempt -> preempt on a higher-priority Backup: the next lower-priority advert from
+/// the Master it follows is discarded and it takes over one Skew_Time later, without any
+/// other transition.
+#[test]
+fn preempt_is_taken_in_place() {
+    let mut cfg = v3(150);
+    cfg.preempt_mode = false;
+    let mut r = Router::new(cfg);
+    r.handle(ms(0), Input::Startup);
+    r.handle(ms(100), advert(PEER_A, 100, cs(100), ms(100)));
+    r.handle(ms(1100), advert(PEER_A, 100, cs(100), ms(1100)));
+    assert_eq!(r.next_deadline(), Some(ms(1100) + r.master_down_interval()));
+    r.set_preempt(true, Duration::ZERO);
+    assert!(r.preempt_mode());
+    assert_eq!(r.state(), State::Backup);
+    r.handle(ms(2100), advert(PEER_A, 100, cs(100), ms(2100)));
+    assert_eq!(r.next_deadline(), Some(ms(2100) + r.skew_time()));
+    let out = r.handle(ms(2100) + r.skew_time(), Input::Timer);
+    assert_eq!(
+        out,
+        takeover(
+            150,
+            State::Backup,
+            Reason::Preempting {
+                priority: 100,
+                from: ip(PEER_A)
+            }
+        )
+    );
+    // And back: nopreempt with a delay changes nothing for a Master.
+    r.set_preempt(false, Duration::from_secs(5));
+    assert_eq!(r.state(), State::Master);
+    assert_eq!(r.preempt_delay(), Duration::from_secs(5));
+}

@@ -2,8 +2,8 @@
 //! new configuration's plans, decided before anything changes.
 use std::{fmt, net::IpAddr};
 
-use super::{registry::RouterId, setup, setup::Plan};
-use crate::config::Instance;
+use super::{registry::RouterId, setup::Plan};
+use crate::config::{Family, Instance, VirtualAddress};
 
 /// What a reload does to one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,103 +70,301 @@ impl Diff {
     }
 }
 
-/// Compares the running routers with the new plans, by instance name.
+/// A router's identity: what it is to the other routers on its link. Another value of
+/// any of these is another router, whatever the instance is called.
+fn identity(ifindex: u32, inst: &Instance) -> (u32, u8, Family) {
+    (ifindex, inst.vrid, inst.family)
+}
+
+/// Compares the running routers with the new plans.
+///
+/// A plan continues the running router of the same identity (interface, VRID, family),
+/// whatever their names: a renamed instance keeps its router, and two instances that swap
+/// their VRIDs are two routers that each take the other's name and settings in place. A
+/// plan whose identity no router has continues the router of its name, if that one's
+/// identity is not taken by another plan: that router restarts (it says what moved).
 pub(super) fn diff(running: &[Running<'_>], plans: &[Plan]) -> Diff {
     let mut out = Diff::default();
-    for plan in plans {
-        let Some(r) = running.iter().find(|r| r.inst.name == plan.inst.name) else {
-            out.plans.push((None, Change::Added));
+    let mut claimed = vec![false; running.len()];
+    let by_identity: Vec<Option<usize>> = plans
+        .iter()
+        .map(|p| {
+            let want = identity(p.link.index, &p.inst);
+            let j = running
+                .iter()
+                .position(|r| identity(r.ifindex, r.inst) == want)?;
+            claimed[j] = true;
+            Some(j)
+        })
+        .collect();
+    for (plan, matched) in plans.iter().zip(by_identity) {
+        if let Some(j) = matched {
+            out.plans.push((Some(running[j].id), change(&running[j], plan)));
             continue;
-        };
-        out.plans.push((Some(r.id), change(r, plan)));
+        }
+        let by_name = running
+            .iter()
+            .enumerate()
+            .find(|(j, r)| !claimed[*j] && r.inst.name == plan.inst.name);
+        match by_name {
+            Some((j, r)) => {
+                claimed[j] = true;
+                out.plans
+                    .push((Some(r.id), Change::Restarted(moved(r, plan))));
+            }
+            None => out.plans.push((None, Change::Added)),
+        }
     }
     out.removed = running
         .iter()
-        .filter(|r| !plans.iter().any(|p| p.inst.name == r.inst.name))
-        .map(|r| r.id)
+        .zip(&claimed)
+        .filter(|(_, c)| !**c)
+        .map(|(r, _)| r.id)
         .collect();
     out
 }
 
-/// What happens to running router `r` under `plan` (same name).
-fn change(r: &Running<'_>, plan: &Plan) -> Change {
+/// Why the router of `r` cannot continue as `plan` (same name, another identity).
+fn moved(r: &Running<'_>, plan: &Plan) -> String {
     let (old, new) = (r.inst, &plan.inst);
-    if plan.src.is_none() {
-        return Change::Restarted("IPv6 now: watched only".into());
-    }
+    let mut why = Vec::new();
     if plan.link.index != r.ifindex {
-        return Change::Restarted(format!(
+        why.push(format!(
             "interface {} (index {}) -> {} (index {})",
             old.interface, r.ifindex, new.interface, plan.link.index
         ));
     }
-    if plan.src != Some(r.src) {
-        let to = plan.src.map_or("none".to_string(), |a| a.to_string());
-        return Change::Restarted(format!("source address {} -> {to}", r.src));
+    if old.vrid != new.vrid {
+        why.push(format!("virtual_router_id {} -> {}", old.vrid, new.vrid));
     }
-    if setup::same_settings(old, new) {
-        return Change::Kept;
+    if old.family != new.family {
+        why.push(format!("address family {:?} -> {:?}", old.family, new.family));
     }
-    if setup::priority_change_only(old, new) {
-        return Change::ChangedInPlace(format!("priority {} -> {}", old.priority, new.priority));
-    }
-    Change::Restarted(format!("changed: {}", changed_fields(old, new).join(", ")))
+    why.join(", ")
 }
 
-/// The settings that differ between `old` and `new`, by keyword.
-fn changed_fields(old: &Instance, new: &Instance) -> Vec<&'static str> {
+/// What happens to running router `r` under `plan` (same identity).
+fn change(r: &Running<'_>, plan: &Plan) -> Change {
+    let (old, new) = (r.inst, &plan.inst);
+    match restart_reason(r, plan) {
+        Some(why) => Change::Restarted(why),
+        None => {
+            let what = in_place(old, new);
+            if what.is_empty() {
+                Change::Kept
+            } else {
+                Change::ChangedInPlace(what.join(", "))
+            }
+        }
+    }
+}
+
+/// Why the router of `r` must be replaced to run `plan` (same identity): what makes it
+/// another router to its peers or to this host. `None`: everything else is taken in place.
+fn restart_reason(r: &Running<'_>, plan: &Plan) -> Option<String> {
+    let (old, new) = (r.inst, &plan.inst);
+    if plan.src.is_none() {
+        return Some("no router for it here: watched only".into());
+    }
+    if old.version != new.version {
+        return Some(format!("version {:?} -> {:?}", old.version, new.version));
+    }
+    if plan.src != Some(r.src) {
+        let to = plan.src.map_or("none".to_string(), |a| a.to_string());
+        return Some(format!("source address {} -> {to}", r.src));
+    }
+    // The address owner starts as Master and never moves its priority: another start.
+    if old.is_address_owner() != new.is_address_owner() {
+        return Some(format!(
+            "priority {} -> {} (address owner)",
+            old.priority, new.priority
+        ));
+    }
+    let rest = unknown_changes(old, new);
+    (!rest.is_empty()).then(|| format!("changed: {}", rest.join(", ")))
+}
+
+/// `new` with every setting a running router takes in place set to `old`'s: what is left
+/// differing needs a restart.
+fn unknown_changes(old: &Instance, new: &Instance) -> Vec<&'static str> {
+    let mut n = new.clone();
+    n.name.clone_from(&old.name);
+    n.location = old.location.clone();
+    n.spans = old.spans.clone();
+    n.state = old.state;
+    n.priority = old.priority;
+    n.advert_int = old.advert_int;
+    n.preempt = old.preempt;
+    n.preempt_delay = old.preempt_delay;
+    n.auth.clone_from(&old.auth);
+    n.unicast_src_ip = old.unicast_src_ip;
+    n.mcast_src_ip = old.mcast_src_ip;
+    n.unicast_peers.clone_from(&old.unicast_peers);
+    n.unicast_peer_ttl.clone_from(&old.unicast_peer_ttl);
+    n.unicast_ttl = old.unicast_ttl;
+    n.mcast_group = old.mcast_group;
+    n.vips.clone_from(&old.vips);
+    n.vips_excluded.clone_from(&old.vips_excluded);
+    n.garp.clone_from(&old.garp);
+    n.track_scripts.clone_from(&old.track_scripts);
+    n.track_interfaces.clone_from(&old.track_interfaces);
+    n.track_files.clone_from(&old.track_files);
+    n.track_processes.clone_from(&old.track_processes);
+    n.virtual_routes.clone_from(&old.virtual_routes);
+    n.virtual_rules.clone_from(&old.virtual_rules);
+    n.smtp_alert = old.smtp_alert;
+    n.notify.clone_from(&old.notify);
+    n.v3_checksum_as_v2 = old.v3_checksum_as_v2;
+    n.dont_track_primary = old.dont_track_primary;
+    n.promote_secondaries = old.promote_secondaries;
+    n.unicast_fault_no_peer = old.unicast_fault_no_peer;
+    n.notify_priority_changes = old.notify_priority_changes;
+    if n == *old {
+        Vec::new()
+    } else {
+        // Settings added to `Instance` after this list was written: a restart is safe.
+        vec!["settings that need a new router"]
+    }
+}
+
+/// The settings a running router takes in place under `new`, each with what changed.
+pub(super) fn in_place(old: &Instance, new: &Instance) -> Vec<String> {
     let mut out = Vec::new();
-    let mut check = |name: &'static str, differs: bool| {
+    let mut check = |differs: bool, what: &dyn Fn() -> String| {
         if differs {
-            out.push(name);
+            out.push(what());
         }
     };
-    check("interface", old.interface != new.interface);
-    check("virtual_router_id", old.vrid != new.vrid);
+    check(old.name != new.name, &|| {
+        format!("renamed from {}", old.name)
+    });
+    check(old.priority != new.priority, &|| {
+        format!("priority {} -> {}", old.priority, new.priority)
+    });
+    check(old.advert_int != new.advert_int, &|| {
+        format!(
+            "advert_int {} -> {}",
+            old.advert_centisecs(),
+            new.advert_centisecs()
+        )
+    });
+    check(old.preempt != new.preempt, &|| {
+        if new.preempt { "preempt" } else { "nopreempt" }.to_string()
+    });
+    check(old.preempt_delay != new.preempt_delay, &|| {
+        format!(
+            "preempt_delay {:?} -> {:?}",
+            old.preempt_delay, new.preempt_delay
+        )
+    });
+    check(old.state != new.state, &|| "state".into());
+    check(old.auth != new.auth, &|| "authentication".into());
+    check(old.unicast_peers != new.unicast_peers, &|| {
+        format!(
+            "unicast_peer{}",
+            listed(&added_removed(&old.unicast_peers, &new.unicast_peers))
+        )
+    });
+    check(old.unicast_peer_ttl != new.unicast_peer_ttl, &|| {
+        "unicast_peer min_ttl/max_ttl".into()
+    });
+    check(old.unicast_ttl != new.unicast_ttl, &|| "unicast_ttl".into());
     check(
-        "priority",
-        old.priority != new.priority && (old.priority == 255 || new.priority == 255),
-    );
-    check("advert_int", old.advert_int != new.advert_int);
-    check("version", old.version != new.version);
-    check(
-        "nopreempt / preempt_delay",
-        old.preempt != new.preempt || old.preempt_delay != new.preempt_delay,
-    );
-    check("state", old.state != new.state);
-    check("authentication", old.auth != new.auth);
-    check(
-        "unicast_peer",
-        old.unicast_peers != new.unicast_peers || old.unicast_peer_ttl != new.unicast_peer_ttl,
-    );
-    check("unicast_ttl", old.unicast_ttl != new.unicast_ttl);
-    check(
-        "source address",
         old.unicast_src_ip != new.unicast_src_ip || old.mcast_src_ip != new.mcast_src_ip,
+        &|| "unicast_src_ip / mcast_src_ip (same address)".into(),
     );
-    let addrs = |v: &[crate::config::VirtualAddress]| {
-        v.iter()
-            .map(|a| {
-                let mut a = a.clone();
-                a.location = Default::default();
-                a
-            })
-            .collect::<Vec<_>>()
+    check(old.mcast_group != new.mcast_group, &|| "mcast_dst_ip".into());
+    check(!same_vips(&old.vips, &new.vips), &|| {
+        format!("virtual_ipaddress{}", listed(&vip_changes(&old.vips, &new.vips)))
+    });
+    check(!same_vips(&old.vips_excluded, &new.vips_excluded), &|| {
+        format!(
+            "virtual_ipaddress_excluded{}",
+            listed(&vip_changes(&old.vips_excluded, &new.vips_excluded))
+        )
+    });
+    check(old.garp != new.garp, &|| "garp settings".into());
+    check(
+        old.virtual_routes != new.virtual_routes || old.virtual_rules != new.virtual_rules,
+        &|| "virtual_routes / virtual_rules".into(),
+    );
+    check(
+        old.track_scripts != new.track_scripts
+            || old.track_interfaces != new.track_interfaces
+            || old.track_files != new.track_files
+            || old.track_processes != new.track_processes,
+        &|| "tracking".into(),
+    );
+    check(
+        old.notify != new.notify
+            || old.smtp_alert != new.smtp_alert
+            || old.notify_priority_changes != new.notify_priority_changes,
+        &|| "notify".into(),
+    );
+    check(old.v3_checksum_as_v2 != new.v3_checksum_as_v2, &|| {
+        "v3_checksum_as_v2".into()
+    });
+    check(
+        old.dont_track_primary != new.dont_track_primary
+            || old.unicast_fault_no_peer != new.unicast_fault_no_peer,
+        &|| "dont_track_primary / unicast_fault_no_peer".into(),
+    );
+    check(old.promote_secondaries != new.promote_secondaries, &|| {
+        "promote_secondaries (takes effect at the next start)".into()
+    });
+    out
+}
+
+/// Two VIPs are the same address with the same attributes, wherever they are written.
+pub(super) fn same_vip(a: &VirtualAddress, b: &VirtualAddress) -> bool {
+    let strip = |v: &VirtualAddress| {
+        let mut v = v.clone();
+        v.location = Default::default();
+        v
     };
-    check("virtual_ipaddress", addrs(&old.vips) != addrs(&new.vips));
-    check(
-        "virtual_ipaddress_excluded",
-        addrs(&old.vips_excluded) != addrs(&new.vips_excluded),
-    );
-    check("garp settings", old.garp != new.garp);
-    check(
-        "v3_checksum_as_v2",
-        old.v3_checksum_as_v2 != new.v3_checksum_as_v2,
-    );
-    if out.is_empty() {
-        out.push("other settings");
+    strip(a) == strip(b)
+}
+
+fn same_vips(a: &[VirtualAddress], b: &[VirtualAddress]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_vip(x, y))
+}
+
+/// `+addr` for each VIP added, `-addr` for each removed, `~addr` for each whose
+/// attributes (dev, label, scope, brd, prefix) changed; reordering alone lists nothing.
+fn vip_changes(old: &[VirtualAddress], new: &[VirtualAddress]) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in new {
+        match old.iter().find(|o| o.addr == n.addr) {
+            None => out.push(format!("+{}", n.addr)),
+            Some(o) if !same_vip(o, n) => out.push(format!("~{}", n.addr)),
+            Some(_) => {}
+        }
+    }
+    for o in old.iter().filter(|o| !new.iter().any(|n| n.addr == o.addr)) {
+        out.push(format!("-{}", o.addr));
     }
     out
+}
+
+fn added_removed(old: &[IpAddr], new: &[IpAddr]) -> Vec<String> {
+    let added = new
+        .iter()
+        .filter(|a| !old.contains(a))
+        .map(|a| format!("+{a}"));
+    let removed = old
+        .iter()
+        .filter(|a| !new.contains(a))
+        .map(|a| format!("-{a}"));
+    added.chain(removed).collect()
+}
+
+/// ` (a b c)`, or nothing for an empty list (a change of order only).
+fn listed(items: &[String]) -> String {
+    if items.is_empty() {
+        " (order)".into()
+    } else {
+        format!(" ({})", items.join(" "))
+    }
 }
 
 #[cfg(test)]
@@ -220,28 +418,35 @@ mod tests {
         vrrp_instance E {\n interface eth0\n virtual_router_id 5\n priority 100\n \
         virtual_ipaddress { 198.18.0.5 }\n}\n";
 
-    #[test]
-    fn each_instance_gets_its_change() {
-        let old = instances(OLD);
-        let new = instances(NEW);
-        let ids: Vec<RouterId> = {
-            let mut r = super::super::registry::Registry::<Fake>::default();
-            (0..4)
-                .map(|n| r.insert(Fake(n, format!("{n}"))).0)
-                .collect()
-        };
-        let running: Vec<Running<'_>> = old
+    fn ids(n: u8) -> Vec<RouterId> {
+        let mut r = super::super::registry::Registry::<Fake>::default();
+        (0..n).map(|n| r.insert(Fake(n, format!("{n}"))).0).collect()
+    }
+
+    fn running<'a>(insts: &'a [Instance], ids: &[RouterId]) -> Vec<Running<'a>> {
+        insts
             .iter()
-            .zip(&ids)
+            .zip(ids)
             .map(|(inst, &id)| Running {
                 id,
                 inst,
                 ifindex: 2,
                 src: IpAddr::from([198, 18, 0, 100]),
             })
-            .collect();
-        let plans: Vec<Plan> = new.iter().map(|i| plan(i, 2, [198, 18, 0, 100])).collect();
-        let d = diff(&running, &plans);
+            .collect()
+    }
+
+    fn plans(insts: &[Instance]) -> Vec<Plan> {
+        insts.iter().map(|i| plan(i, 2, [198, 18, 0, 100])).collect()
+    }
+
+    #[test]
+    fn each_instance_gets_its_change() {
+        let old = instances(OLD);
+        let new = instances(NEW);
+        let ids = ids(4);
+        let running = running(&old, &ids);
+        let d = diff(&running, &plans(&new));
         assert_eq!(
             d.plans,
             vec![
@@ -249,25 +454,31 @@ mod tests {
                     Some(ids[1]),
                     Change::ChangedInPlace("priority 100 -> 90".into())
                 ),
-                (Some(ids[0]), Change::Kept),
+                (Some(ids[0]), Change::ChangedInPlace("notify".into())),
                 (
                     Some(ids[2]),
-                    Change::Restarted("changed: virtual_ipaddress".into())
+                    Change::ChangedInPlace(
+                        "virtual_ipaddress (+198.18.0.33 -198.18.0.3)".into()
+                    )
                 ),
                 (None, Change::Added),
             ]
         );
         assert_eq!(d.removed, vec![ids[3]]);
-        assert_eq!(d.stopping(), vec![ids[3], ids[2]]);
-        assert!(!d.starts(0) && !d.starts(1) && d.starts(2) && d.starts(3));
+        assert_eq!(d.stopping(), vec![ids[3]]);
+        assert!(!d.starts(0) && !d.starts(1) && !d.starts(2) && d.starts(3));
+        // The same file again: everything kept.
+        let d = diff(&running, &plans(&old));
+        assert!(d.plans.iter().all(|(_, c)| *c == Change::Kept), "{d:?}");
 
-        // The same file on another interface index, or from another source: restarts.
+        // The same file on another interface index: other routers; the names restart.
         let moved: Vec<Plan> = old.iter().map(|i| plan(i, 9, [198, 18, 0, 100])).collect();
         let d = diff(&running, &moved);
         assert!(d
             .plans
             .iter()
             .all(|(_, c)| matches!(c, Change::Restarted(w) if w.contains("index 2") && w.contains("index 9"))));
+        assert_eq!(d.stopping().len(), 4);
         let resourced: Vec<Plan> = old.iter().map(|i| plan(i, 2, [198, 18, 0, 101])).collect();
         let d = diff(&running, &resourced);
         assert!(d
@@ -275,30 +486,194 @@ mod tests {
             .iter()
             .all(|(_, c)| matches!(c, Change::Restarted(w) if w.starts_with("source address"))));
         assert!(d.removed.is_empty());
+    }
 
-        // A unicast instance with another unicast_ttl restarts, and says why.
-        let uc = |ttl: u8| {
-            instances(&format!(
-                "vrrp_instance U {{\n interface eth0\n virtual_router_id 9\n \
-                 virtual_ipaddress {{ 198.18.0.9 }}\n unicast_ttl {ttl}\n \
-                 unicast_peer {{ 198.18.0.200 }}\n}}\n"
-            ))
+    /// One instance, `body` inside its block after interface and VRID.
+    fn one(name: &str, vrid: u8, body: &str) -> Instance {
+        instances(&format!(
+            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n{body}}}\n"
+        ))
+        .remove(0)
+    }
+
+    /// What one instance's change from `old` to `new` is (same interface and source).
+    fn classify(old: &Instance, new: &Instance) -> Change {
+        let ids = ids(1);
+        let olds = [old.clone()];
+        let d = diff(&running(&olds, &ids), &plans(std::slice::from_ref(new)));
+        assert!(d.removed.is_empty() || matches!(d.plans[0].1, Change::Added));
+        d.plans[0].1.clone()
+    }
+
+    #[test]
+    fn what_is_taken_in_place_and_what_restarts() {
+        let base = " priority 100\n advert_int 1\n virtual_ipaddress { 198.18.0.1/24 }\n";
+        let old = one("A", 1, base);
+        let inplace = |body: &str, what: &str| {
+            let new = one("A", 1, body);
+            assert_eq!(
+                classify(&old, &new),
+                Change::ChangedInPlace(what.into()),
+                "{body}"
+            );
         };
-        let (old, new) = (uc(5), uc(6));
-        let running = [Running {
-            id: ids[0],
-            inst: &old[0],
-            ifindex: 2,
-            src: IpAddr::from([198, 18, 0, 100]),
-        }];
-        let d = diff(&running, &[plan(&new[0], 2, [198, 18, 0, 100])]);
+        inplace(
+            " priority 100\n advert_int 1\n virtual_ipaddress { 198.18.0.1/24\n 198.18.0.2/24 }\n",
+            "virtual_ipaddress (+198.18.0.2)",
+        );
+        inplace(
+            " priority 100\n advert_int 1\n virtual_ipaddress { 198.18.0.1/24 label eth0:1 }\n",
+            "virtual_ipaddress (~198.18.0.1)",
+        );
+        inplace(
+            " priority 100\n advert_int 1\n virtual_ipaddress { 198.18.0.1/24 }\n              virtual_ipaddress_excluded { 198.18.1.1/24 }\n",
+            "virtual_ipaddress_excluded (+198.18.1.1)",
+        );
+        inplace(
+            " priority 100\n advert_int 2\n virtual_ipaddress { 198.18.0.1/24 }\n",
+            "advert_int 1.00s -> 2.00s",
+        );
+        inplace(
+            " priority 100\n advert_int 1\n nopreempt\n virtual_ipaddress { 198.18.0.1/24 }\n",
+            "nopreempt",
+        );
+        inplace(
+            " priority 100\n advert_int 1\n preempt_delay 5\n virtual_ipaddress { 198.18.0.1/24 }\n",
+            "preempt_delay 0ns -> 5s",
+        );
+        inplace(
+            &format!("{base} garp_master_repeat 2\n"),
+            "garp settings",
+        );
+        inplace(
+            &format!("{base} track_interface {{ lo }}\n"),
+            "tracking",
+        );
+        inplace(&format!("{base} notify_master /bin/true\n"), "notify");
+        inplace(
+            &format!("{base} unicast_peer {{ 198.18.0.7\n 198.18.0.8 }}\n"),
+            "unicast_peer (+198.18.0.7 +198.18.0.8)",
+        );
+        inplace(
+            " priority 90\n advert_int 3\n virtual_ipaddress { 198.18.0.3/24 }\n",
+            "priority 100 -> 90, advert_int 1.00s -> 3.00s, \
+             virtual_ipaddress (+198.18.0.3 -198.18.0.1)",
+        );
+        // Peers removed, and a TTL: still in place.
+        let uc = one(
+            "A",
+            1,
+            &format!("{base} unicast_peer {{ 198.18.0.7\n 198.18.0.8 }}\n"),
+        );
+        let fewer = one(
+            "A",
+            1,
+            &format!("{base} unicast_ttl 5\n unicast_peer {{ 198.18.0.8 }}\n"),
+        );
+        assert_eq!(
+            classify(&uc, &fewer),
+            Change::ChangedInPlace("unicast_peer (-198.18.0.7), unicast_ttl".into())
+        );
+        // Reordering the VIPs changes the advert, not the set.
+        let two = one(
+            "A",
+            1,
+            " virtual_ipaddress { 198.18.0.1/24\n 198.18.0.2/24 }\n",
+        );
+        let swapped = one(
+            "A",
+            1,
+            " virtual_ipaddress { 198.18.0.2/24\n 198.18.0.1/24 }\n",
+        );
+        assert_eq!(
+            classify(&two, &swapped),
+            Change::ChangedInPlace("virtual_ipaddress (order)".into())
+        );
+
+        // What needs a new router.
+        let restart = |body: &str, why: &str| {
+            let new = one("A", 1, body);
+            match classify(&old, &new) {
+                Change::Restarted(w) => assert!(w.contains(why), "{body}: {w}"),
+                c => panic!("{body}: {c:?}"),
+            }
+        };
+        restart(
+            " priority 100\n advert_int 1\n version 3\n virtual_ipaddress { 198.18.0.1/24 }\n",
+            "version",
+        );
+        restart(
+            " priority 255\n advert_int 1\n virtual_ipaddress { 198.18.0.1/24 }\n",
+            "address owner",
+        );
+    }
+
+    #[test]
+    fn a_rename_keeps_the_router_and_a_vrid_swap_changes_both_in_place() {
+        let vip = |a: &str| format!(" priority 100\n virtual_ipaddress {{ {a}/24 }}\n");
+        let old = [one("A", 1, &vip("198.18.0.1")), one("B", 2, &vip("198.18.0.2"))];
+        let ids = ids(2);
+        let running = running(&old, &ids);
+
+        let renamed = [one("A2", 1, &vip("198.18.0.1")), old[1].clone()];
+        let d = diff(&running, &plans(&renamed));
         assert_eq!(
             d.plans,
-            vec![(
-                Some(ids[0]),
-                Change::Restarted("changed: unicast_ttl".into())
-            )]
+            vec![
+                (Some(ids[0]), Change::ChangedInPlace("renamed from A".into())),
+                (Some(ids[1]), Change::Kept),
+            ]
         );
+        assert!(d.stopping().is_empty());
+
+        // A takes VRID 2 and B VRID 1, each with its VIP: router 1 is now B (B's VIP),
+        // router 2 is A.
+        let swapped = [one("A", 2, &vip("198.18.0.1")), one("B", 1, &vip("198.18.0.2"))];
+        let d = diff(&running, &plans(&swapped));
+        assert_eq!(
+            d.plans,
+            vec![
+                (
+                    Some(ids[1]),
+                    Change::ChangedInPlace(
+                        "renamed from B, virtual_ipaddress (+198.18.0.1 -198.18.0.2)".into()
+                    )
+                ),
+                (
+                    Some(ids[0]),
+                    Change::ChangedInPlace(
+                        "renamed from A, virtual_ipaddress (+198.18.0.2 -198.18.0.1)".into()
+                    )
+                ),
+            ]
+        );
+        assert!(d.stopping().is_empty());
+
+        // A moves to VRID 3: another router under the same name (restarted); B's VRID 2
+        // goes to a new instance C, which continues B's router.
+        let moved = [one("A", 3, &vip("198.18.0.1")), one("C", 2, &vip("198.18.0.2"))];
+        let d = diff(&running, &plans(&moved));
+        assert_eq!(
+            d.plans,
+            vec![
+                (
+                    Some(ids[0]),
+                    Change::Restarted("virtual_router_id 1 -> 3".into())
+                ),
+                (Some(ids[1]), Change::ChangedInPlace("renamed from B".into())),
+            ]
+        );
+        assert_eq!(d.stopping(), vec![ids[0]]);
+        assert!(d.starts(0) && !d.starts(1));
+
+        // B's name on A's VRID, and A gone: A's router continues as B; B's is removed.
+        let taken = [one("B", 1, &vip("198.18.0.1"))];
+        let d = diff(&running, &plans(&taken));
+        assert_eq!(
+            d.plans,
+            vec![(Some(ids[0]), Change::ChangedInPlace("renamed from A".into()))]
+        );
+        assert_eq!(d.removed, vec![ids[1]]);
     }
 
     #[derive(Debug)]
@@ -311,5 +686,8 @@ mod tests {
             &self.1
         }
         fn set_key(&mut self, _: vrrp_common::InstanceKey) {}
+        fn set_name(&mut self, name: &str) {
+            self.1 = name.into();
+        }
     }
 }

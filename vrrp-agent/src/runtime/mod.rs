@@ -19,6 +19,7 @@ mod control;
 mod diff;
 mod dumps;
 mod groups;
+mod inplace;
 mod kernel;
 mod links;
 pub mod lock;
@@ -163,6 +164,9 @@ impl registry::Entry for Vrouter {
     fn set_key(&mut self, key: InstanceKey) {
         self.key = key;
         self.ifindex = key.ifindex;
+    }
+    fn set_name(&mut self, name: &str) {
+        self.name = name.to_owned();
     }
 }
 

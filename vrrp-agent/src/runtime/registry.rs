@@ -35,6 +35,8 @@ pub(super) trait Entry {
     fn name(&self) -> &str;
     /// Moves it to another kernel key (its interface was re-created).
     fn set_key(&mut self, key: InstanceKey);
+    /// Gives it another instance name (a reload renamed it).
+    fn set_name(&mut self, name: &str);
 }
 
 /// Routers by id, in the order they were inserted, with their key and name lookups.
@@ -105,6 +107,21 @@ impl<V: Entry> Registry<V> {
         }
         v.set_key(key);
         self.by_key.insert(key, id);
+        true
+    }
+
+    /// Renames router `id` to `name`; the name index points at it from now on. Two routers
+    /// may swap names one after the other: the index entry of a name moves to the router
+    /// renamed to it last. False if there is no such router.
+    pub fn rename(&mut self, id: RouterId, name: &str) -> bool {
+        let Some(v) = self.items.get_mut(&id) else {
+            return false;
+        };
+        if self.by_name.get(v.name()) == Some(&id) {
+            self.by_name.remove(v.name());
+        }
+        v.set_name(name);
+        self.by_name.insert(name.to_owned(), id);
         true
     }
 }
@@ -198,6 +215,9 @@ mod tests {
         fn set_key(&mut self, key: InstanceKey) {
             self.key = key;
         }
+        fn set_name(&mut self, name: &str) {
+            self.name = name.into();
+        }
     }
 
     fn fake(ifindex: u32, vrid: u8, name: &str) -> Fake {
@@ -239,6 +259,23 @@ mod tests {
         assert_eq!(r[a].key, new);
         assert!(!r.rekey(b, new), "taken by A");
         assert_eq!(r[b].key, InstanceKey::new(3, 1, FAMILY_IPV4));
+    }
+
+    #[test]
+    fn two_routers_can_swap_names() {
+        let mut r = Registry::default();
+        let (a, _) = r.insert(fake(2, 1, "A"));
+        let (b, _) = r.insert(fake(2, 2, "B"));
+        assert!(r.rename(a, "B"));
+        assert!(r.rename(b, "A"));
+        assert_eq!(r.by_name("A"), Some(b));
+        assert_eq!(r.by_name("B"), Some(a));
+        assert_eq!(r[a].name, "B");
+        assert!(r.rename(a, "C"));
+        assert_eq!(r.by_name("B"), None);
+        assert_eq!(r.by_name("C"), Some(a));
+        assert_eq!(r.remove(a).map(|f| f.name), Some("C".into()));
+        assert_eq!(r.by_name("C"), None);
     }
 
     #[test]

@@ -13,12 +13,19 @@
 //!   are stopped as on SIGTERM (priority 0 if Master, VIPs removed, notify_stop), new ones
 //!   are registered and started, kept ones take their new settings.
 //!
-//! What happens to each instance ([`Change`]):
-//! - unchanged settings: it keeps its router, state, timers and VIPs; it does not miss an
-//!   advert;
-//! - a new priority is taken in place: the next advert carries it (a Master whose priority
-//!   drops below a Backup's hands over as when tracking lowers it);
-//! - a removed instance is stopped; one changed otherwise is stopped and started again;
+//! What happens to each instance ([`Change`]) — see [`super::diff`] for the matching:
+//! - a router continues under the new configuration when its identity (interface, VRID,
+//!   family) is configured again, whatever the instance is now called: it keeps its state,
+//!   timers and held VIPs, and takes every other setting in place ([`super::inplace`]): no
+//!   priority-0 advert, no state change, no missed advert. A new priority is in the next
+//!   advert (a Master whose priority drops below a Backup's hands over as when tracking
+//!   lowers it), a new interval too (v3 Backups learn it from it); VIPs that go leave the
+//!   interface, new ones are added and announced at once on a Master; adverts, the kernel's
+//!   instance record and its unicast peer table follow;
+//! - only what makes it another router restarts it, through one function
+//!   (`restart_routers`): another version, source address or address ownership, or the
+//!   same name on another interface, VRID or family;
+//! - a removed instance is stopped;
 //! - tracking and notifications are rebuilt from the new file; the state of a tracked
 //!   object whose definition did not change carries over, so an unchanged failing health
 //!   check does not flap the priority.
@@ -32,7 +39,9 @@ use vrrp_common::InstanceKey;
 
 use super::{
     diff::{self, Change},
-    groups_of, setup, Agent, KernelInstance, Tracker,
+    groups_of,
+    inplace::InPlace,
+    setup, Agent, KernelInstance, RouterId, Tracker,
 };
 use crate::{config, units::MonoTime};
 
@@ -229,13 +238,29 @@ impl Agent {
         let local = self.check(Step::LocalAddrs, local)?;
 
         let mut prepared = Vec::new();
+        // Routers changed in place whose adverts change (VIPs, interval, peers, name...):
+        // what they send next, opened now like a new router's.
+        let mut retx = BTreeMap::new();
         for (k, p) in plans.iter().enumerate() {
-            if !plan.starts(k) {
+            let Some(spec) = setup::tx_spec(p) else {
                 continue;
-            }
-            if let Some(spec) = setup::tx_spec(p) {
-                let r = self.sender.prepare(&spec);
-                prepared.push((k, at(Step::Sockets, r)?));
+            };
+            match &plan.plans[k] {
+                (Some(id), Change::ChangedInPlace(_)) => {
+                    let Some(cur) = self.sender.spec(*id) else {
+                        continue;
+                    };
+                    let mut same = spec.clone();
+                    same.repr.priority = cur.repr.priority; // set per send
+                    if same != *cur {
+                        retx.insert(k, at(Step::Sockets, self.sender.prepare(&spec))?);
+                    }
+                }
+                _ if plan.starts(k) => {
+                    let r = self.sender.prepare(&spec);
+                    prepared.push((k, at(Step::Sockets, r)?));
+                }
+                _ => {}
             }
         }
         at(Step::Sockets, self.fail_point(Step::Sockets))?;
@@ -287,7 +312,6 @@ impl Agent {
         // COMMIT: nothing below fails the reload.
         let now = MonoTime::now();
         let mut outcome = Vec::new();
-        let stopping = plan.stopping();
         for id in &plan.removed {
             if let Some(vr) = self.routers.get(*id) {
                 outcome.push(InstanceChange {
@@ -297,12 +321,25 @@ impl Agent {
             }
         }
         let removed = outcome.len();
-        self.stop_routers(&stopping, now).await;
+        self.stop_routers(&plan.removed, now).await;
         // Their sender registrations go after the new routers are registered: a socket the
         // old and the new router share stays open.
-        for id in &stopping {
+        for id in &plan.removed {
             self.routers.remove(*id);
         }
+        let mut prepared: BTreeMap<usize, _> = prepared.into_iter().collect();
+        let restarts: Vec<_> = plan
+            .plans
+            .iter()
+            .enumerate()
+            .filter_map(|(k, (id, c))| match (id, c) {
+                (Some(id), Change::Restarted(_)) => {
+                    Some((*id, prepared.remove(&k).map(|s| (&plans[k], s))))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut started = self.restart_routers(restarts, now).await;
         let routers = &self.routers;
         self.followups.retain(|(id, _)| routers.contains(*id));
         if self.watch_hold.is_some_and(|id| !routers.contains(id)) {
@@ -310,20 +347,29 @@ impl Agent {
         }
         self.commit_kernel(&new_kernel, &kept_keys, &written);
 
-        // Kept routers take their new settings.
+        // Kept routers take their new settings: every VIP that goes is released first,
+        // then each router takes the rest (see `inplace`).
         let mut kept = 0;
+        let mut changes = Vec::new();
         for (k, p) in plans.iter().enumerate() {
-            let (Some(id), Change::Kept | Change::ChangedInPlace(_)) = &plan.plans[k] else {
-                continue;
-            };
-            kept += 1;
-            if let Some(vr) = self.routers.get_mut(*id) {
-                if vr.inst.priority != p.inst.priority {
-                    vr.router.set_priority(p.inst.priority);
-                    tracing::info!(instance = %vr.name, "priority {} -> {} (reload)", vr.inst.priority, p.inst.priority);
+            match &plan.plans[k] {
+                (Some(_), Change::Kept) => kept += 1,
+                (Some(id), Change::ChangedInPlace(_)) => {
+                    kept += 1;
+                    changes.push(InPlace {
+                        id: *id,
+                        inst: p.inst.clone(),
+                        tx: retx.remove(&k),
+                    });
                 }
-                vr.inst = p.inst.clone();
+                _ => {}
             }
+        }
+        for c in &changes {
+            self.release_in_place(c).await;
+        }
+        for c in changes {
+            self.take_in_place(c, now).await;
         }
         // Queued notify_stop of removed instances still runs (in the shared queues).
         drop(std::mem::replace(&mut self.notifier, notifier));
@@ -337,10 +383,8 @@ impl Agent {
         if let Err(e) = self.dp.set_local_addrs(&local) {
             tracing::error!("writing the addresses unicast adverts may be sent to: {e}");
         }
-        let mut started = Vec::new();
-        let mut prepared: BTreeMap<usize, _> = prepared.into_iter().collect();
         for (k, p) in plans.iter().enumerate() {
-            if !plan.starts(k) {
+            if !matches!(plan.plans[k], (None, Change::Added)) {
                 continue;
             }
             if let Some(s) = prepared.remove(&k) {
@@ -350,7 +394,7 @@ impl Agent {
                 tracing::info!(instance = %inst.name, iface = %inst.interface, vrid = inst.vrid, af = 6, "watching adverts (IPv6: no election yet)");
             }
         }
-        for id in &stopping {
+        for id in &plan.removed {
             self.sender.unregister(*id);
         }
         for (k, (_, change)) in plan.plans.iter().enumerate() {
@@ -413,7 +457,7 @@ impl Agent {
         let (sockets, frame_sockets) = self.sender.socket_counts();
         tracing::info!(
             kept,
-            stopped = stopping.len(),
+            stopped = plan.stopping().len(),
             started = started.len(),
             routers = self.routers.len(),
             sockets,
@@ -421,6 +465,34 @@ impl Agent {
             "configuration reloaded"
         );
         Ok(outcome)
+    }
+
+    /// The restart path, the only one: each router of `restarts` stops (as on SIGTERM: a
+    /// Master sends priority 0 and releases its VIPs) and its successor, built from the new
+    /// plan with the sockets prepared for it, is registered under a new id; it starts with
+    /// the reload's other new routers, as Backup (`None`: an instance with no router of its
+    /// own, only watched). Returns the successors' ids.
+    async fn restart_routers(
+        &mut self,
+        restarts: Vec<(RouterId, Option<(&setup::Plan, super::sender::Prepared)>)>,
+        now: MonoTime,
+    ) -> Vec<RouterId> {
+        let old: Vec<RouterId> = restarts.iter().map(|(id, _)| *id).collect();
+        self.stop_routers(&old, now).await;
+        for id in &old {
+            self.routers.remove(*id);
+        }
+        let mut started = Vec::new();
+        for (_, successor) in restarts {
+            if let Some((plan, prepared)) = successor {
+                started.push(self.insert_router(plan, prepared));
+            }
+        }
+        // After the successors registered: a socket they share with the old router stays.
+        for id in &old {
+            self.sender.unregister(*id);
+        }
+        started
     }
 
     /// Writes the kernel records (and unicast peers) of the instances in `new` whose keys
@@ -487,8 +559,19 @@ impl Agent {
                     tracing::error!(instance = %ki.name, "writing the instance record: {e}");
                 }
             }
-            if fresh {
-                for (key, peer) in &ki.peers {
+            // A kept instance's peers are changed in place: the ones gone first, then the
+            // new ones and those whose TTL range changed.
+            let before: &[_] = match (fresh, old.get(&ki.key)) {
+                (false, Some(o)) if kept.contains(&ki.key) => &o.peers,
+                _ => &[],
+            };
+            for (p, _) in before.iter().filter(|(p, _)| !ki.peers.iter().any(|(q, _)| q == p)) {
+                if let Err(e) = self.dp.remove_unicast_peer(*p) {
+                    tracing::error!(instance = %ki.name, "removing a unicast peer: {e}");
+                }
+            }
+            if fresh || kept.contains(&ki.key) {
+                for (key, peer) in ki.peers.iter().filter(|p| !before.contains(p)) {
                     if let Err(e) = self.dp.allow_unicast_peer_ttl(*key, *peer) {
                         tracing::error!(instance = %ki.name, "allowing a unicast peer: {e}");
                     }

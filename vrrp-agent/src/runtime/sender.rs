@@ -184,6 +184,24 @@ impl Sender {
             return;
         }
         self.pending.retain(|(p, _)| *p != id);
+        self.close_unused();
+    }
+
+    /// What router `id` sends now.
+    pub fn spec(&self, id: RouterId) -> Option<&TxSpec> {
+        self.routes.get(&id).map(|r| &r.spec)
+    }
+
+    /// Router `id` sends what [`Sender::prepare`] prepared from now on (a reload changed
+    /// its VIPs, interval, peers...): its adverts are built afresh at the next send, an
+    /// advert already queued included; sockets nobody uses any more are closed.
+    pub fn replace(&mut self, id: RouterId, prepared: Prepared) {
+        self.register(id, prepared);
+        self.close_unused();
+    }
+
+    /// Closes the sockets no registered router uses.
+    fn close_unused(&mut self) {
         let socks: BTreeSet<&SockKey> = self.routes.values().map(|r| &r.sock).collect();
         self.sockets.retain(|k, _| socks.contains(k));
         let framed: BTreeSet<&str> = self
