@@ -308,7 +308,7 @@ fn reload_accepted_shows_the_change_and_rejected_names_the_error() -> Result<()>
     assert_eq!(code(&o), Some(0), "{}", text(&o));
     assert!(
         text(&o).contains("reload accepted")
-            && text(&o).contains("VI_1: changed (priority 100 -> 150)"),
+            && text(&o).contains("VI_1: changed in place (priority 100 -> 150)"),
         "{}",
         text(&o)
     );

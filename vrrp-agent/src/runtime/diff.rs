@@ -99,7 +99,8 @@ pub(super) fn diff(running: &[Running<'_>], plans: &[Plan]) -> Diff {
         .collect();
     for (plan, matched) in plans.iter().zip(by_identity) {
         if let Some(j) = matched {
-            out.plans.push((Some(running[j].id), change(&running[j], plan)));
+            out.plans
+                .push((Some(running[j].id), change(&running[j], plan)));
             continue;
         }
         let by_name = running
@@ -138,7 +139,10 @@ fn moved(r: &Running<'_>, plan: &Plan) -> String {
         why.push(format!("virtual_router_id {} -> {}", old.vrid, new.vrid));
     }
     if old.family != new.family {
-        why.push(format!("address family {:?} -> {:?}", old.family, new.family));
+        why.push(format!(
+            "address family {:?} -> {:?}",
+            old.family, new.family
+        ));
     }
     why.join(", ")
 }
@@ -273,9 +277,14 @@ pub(super) fn in_place(old: &Instance, new: &Instance) -> Vec<String> {
         old.unicast_src_ip != new.unicast_src_ip || old.mcast_src_ip != new.mcast_src_ip,
         &|| "unicast_src_ip / mcast_src_ip (same address)".into(),
     );
-    check(old.mcast_group != new.mcast_group, &|| "mcast_dst_ip".into());
+    check(old.mcast_group != new.mcast_group, &|| {
+        "mcast_dst_ip".into()
+    });
     check(!same_vips(&old.vips, &new.vips), &|| {
-        format!("virtual_ipaddress{}", listed(&vip_changes(&old.vips, &new.vips)))
+        format!(
+            "virtual_ipaddress{}",
+            listed(&vip_changes(&old.vips, &new.vips))
+        )
     });
     check(!same_vips(&old.vips_excluded, &new.vips_excluded), &|| {
         format!(
@@ -420,7 +429,9 @@ mod tests {
 
     fn ids(n: u8) -> Vec<RouterId> {
         let mut r = super::super::registry::Registry::<Fake>::default();
-        (0..n).map(|n| r.insert(Fake(n, format!("{n}"))).0).collect()
+        (0..n)
+            .map(|n| r.insert(Fake(n, format!("{n}"))).0)
+            .collect()
     }
 
     fn running<'a>(insts: &'a [Instance], ids: &[RouterId]) -> Vec<Running<'a>> {
@@ -437,7 +448,10 @@ mod tests {
     }
 
     fn plans(insts: &[Instance]) -> Vec<Plan> {
-        insts.iter().map(|i| plan(i, 2, [198, 18, 0, 100])).collect()
+        insts
+            .iter()
+            .map(|i| plan(i, 2, [198, 18, 0, 100]))
+            .collect()
     }
 
     #[test]
@@ -457,9 +471,7 @@ mod tests {
                 (Some(ids[0]), Change::ChangedInPlace("notify".into())),
                 (
                     Some(ids[2]),
-                    Change::ChangedInPlace(
-                        "virtual_ipaddress (+198.18.0.33 -198.18.0.3)".into()
-                    )
+                    Change::ChangedInPlace("virtual_ipaddress (+198.18.0.33 -198.18.0.3)".into())
                 ),
                 (None, Change::Added),
             ]
@@ -541,14 +553,8 @@ mod tests {
             " priority 100\n advert_int 1\n preempt_delay 5\n virtual_ipaddress { 198.18.0.1/24 }\n",
             "preempt_delay 0ns -> 5s",
         );
-        inplace(
-            &format!("{base} garp_master_repeat 2\n"),
-            "garp settings",
-        );
-        inplace(
-            &format!("{base} track_interface {{ lo }}\n"),
-            "tracking",
-        );
+        inplace(&format!("{base} garp_master_repeat 2\n"), "garp settings");
+        inplace(&format!("{base} track_interface {{ lo }}\n"), "tracking");
         inplace(&format!("{base} notify_master /bin/true\n"), "notify");
         inplace(
             &format!("{base} unicast_peer {{ 198.18.0.7\n 198.18.0.8 }}\n"),
@@ -611,7 +617,10 @@ mod tests {
     #[test]
     fn a_rename_keeps_the_router_and_a_vrid_swap_changes_both_in_place() {
         let vip = |a: &str| format!(" priority 100\n virtual_ipaddress {{ {a}/24 }}\n");
-        let old = [one("A", 1, &vip("198.18.0.1")), one("B", 2, &vip("198.18.0.2"))];
+        let old = [
+            one("A", 1, &vip("198.18.0.1")),
+            one("B", 2, &vip("198.18.0.2")),
+        ];
         let ids = ids(2);
         let running = running(&old, &ids);
 
@@ -620,7 +629,10 @@ mod tests {
         assert_eq!(
             d.plans,
             vec![
-                (Some(ids[0]), Change::ChangedInPlace("renamed from A".into())),
+                (
+                    Some(ids[0]),
+                    Change::ChangedInPlace("renamed from A".into())
+                ),
                 (Some(ids[1]), Change::Kept),
             ]
         );
@@ -628,7 +640,10 @@ mod tests {
 
         // A takes VRID 2 and B VRID 1, each with its VIP: router 1 is now B (B's VIP),
         // router 2 is A.
-        let swapped = [one("A", 2, &vip("198.18.0.1")), one("B", 1, &vip("198.18.0.2"))];
+        let swapped = [
+            one("A", 2, &vip("198.18.0.1")),
+            one("B", 1, &vip("198.18.0.2")),
+        ];
         let d = diff(&running, &plans(&swapped));
         assert_eq!(
             d.plans,
@@ -651,7 +666,10 @@ mod tests {
 
         // A moves to VRID 3: another router under the same name (restarted); B's VRID 2
         // goes to a new instance C, which continues B's router.
-        let moved = [one("A", 3, &vip("198.18.0.1")), one("C", 2, &vip("198.18.0.2"))];
+        let moved = [
+            one("A", 3, &vip("198.18.0.1")),
+            one("C", 2, &vip("198.18.0.2")),
+        ];
         let d = diff(&running, &plans(&moved));
         assert_eq!(
             d.plans,
@@ -660,7 +678,10 @@ mod tests {
                     Some(ids[0]),
                     Change::Restarted("virtual_router_id 1 -> 3".into())
                 ),
-                (Some(ids[1]), Change::ChangedInPlace("renamed from B".into())),
+                (
+                    Some(ids[1]),
+                    Change::ChangedInPlace("renamed from B".into())
+                ),
             ]
         );
         assert_eq!(d.stopping(), vec![ids[0]]);
@@ -671,7 +692,10 @@ mod tests {
         let d = diff(&running, &plans(&taken));
         assert_eq!(
             d.plans,
-            vec![(Some(ids[0]), Change::ChangedInPlace("renamed from A".into()))]
+            vec![(
+                Some(ids[0]),
+                Change::ChangedInPlace("renamed from A".into())
+            )]
         );
         assert_eq!(d.removed, vec![ids[1]]);
     }

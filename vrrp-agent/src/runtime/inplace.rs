@@ -33,7 +33,11 @@ pub(super) struct InPlace {
 
 /// Every address a router manages under `inst`, in `Vrouter::vips` order.
 fn managed(inst: &Instance) -> Vec<VirtualAddress> {
-    inst.vips.iter().chain(&inst.vips_excluded).cloned().collect()
+    inst.vips
+        .iter()
+        .chain(&inst.vips_excluded)
+        .cloned()
+        .collect()
 }
 
 impl Agent {
@@ -58,7 +62,8 @@ impl Agent {
         let mut gone: Vec<(VirtualAddress, Held)> = Vec::new();
         for (k, old) in vr.vips.iter().enumerate() {
             let slot = vr.addrs.held.get(k).copied().flatten();
-            let same = (0..new_vips.len()).find(|&j| !taken[j] && diff::same_vip(old, &new_vips[j]));
+            let same =
+                (0..new_vips.len()).find(|&j| !taken[j] && diff::same_vip(old, &new_vips[j]));
             match same {
                 Some(j) => {
                     taken[j] = true;

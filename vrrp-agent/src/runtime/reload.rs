@@ -565,7 +565,10 @@ impl Agent {
                 (false, Some(o)) if kept.contains(&ki.key) => &o.peers,
                 _ => &[],
             };
-            for (p, _) in before.iter().filter(|(p, _)| !ki.peers.iter().any(|(q, _)| q == p)) {
+            for (p, _) in before
+                .iter()
+                .filter(|(p, _)| !ki.peers.iter().any(|(q, _)| q == p))
+            {
                 if let Err(e) = self.dp.remove_unicast_peer(*p) {
                     tracing::error!(instance = %ki.name, "removing a unicast peer: {e}");
                 }
