@@ -18,6 +18,7 @@ use vrrp_tests::{
 
 const VIP: &str = "198.18.0.100";
 const VIP2: &str = "198.18.9.100";
+const VIP3: &str = "198.18.9.103";
 const TRANSITION: Duration = Duration::from_secs(10);
 
 fn has_addr(pair: &VethPair, iface_in_a: &str, addr: &str) -> bool {
@@ -57,6 +58,18 @@ fn adverts(frames: &[vrrp_tests::Captured], src: Ipv4Addr, vrid: u8) -> Vec<(Ins
             ok.then_some((c.at, ip[8], vrrp[2]))
         })
         .collect()
+}
+
+/// Whether the frame captured at `at` carries `vip` among its bytes (an advert's list).
+fn advert_has(frames: &[vrrp_tests::Captured], at: Instant, vip: &str) -> bool {
+    let Ok(addr) = vip.parse::<Ipv4Addr>() else {
+        return false;
+    };
+    frames.iter().filter(|c| c.at == at).any(|c| {
+        c.frame
+            .get(42..)
+            .is_some_and(|v| v.windows(4).any(|w| w == addr.octets()))
+    })
 }
 
 fn instance(name: &str, iface: &str, vrid: u8, prio: u8, vip: &str, extra: &str) -> String {
@@ -154,8 +167,17 @@ fn a_reload_failing_at_each_step_leaves_the_old_configuration_running() {
         .arg(&script)
         .status()
         .unwrap();
+    // VI_1 gets another VIP (a change in place, with new adverts prepared at `sockets`).
+    let v1_more = instance(
+        "VI_1",
+        &pair.a_if,
+        61,
+        150,
+        &format!("{VIP}/24\n {VIP3}"),
+        "",
+    );
     let v2 = format!(
-        "vrrp_script chk {{\n script \"{}\"\n interval 1\n}}\n{v1}{}",
+        "vrrp_script chk {{\n script \"{}\"\n interval 1\n}}\n{v1_more}{}",
         script.display(),
         instance(
             "VI_2",
@@ -181,6 +203,14 @@ fn a_reload_failing_at_each_step_leaves_the_old_configuration_running() {
         );
         still_master(&pair, &agent, &cap, since, transitions);
         assert!(!has_addr(&pair, &x_a, VIP2), "{step}: VI_2 started");
+        assert!(
+            !has_addr(&pair, &pair.a_if, VIP3),
+            "{step}: VI_1 took its new VIP"
+        );
+        let carried = adverts(&cap.seen(), VethPair::A_ADDR, 61)
+            .iter()
+            .any(|(at, _, _)| *at > since && advert_has(&cap.seen(), *at, VIP3));
+        assert!(!carried, "{step}: VI_1 advertises its new VIP");
         assert!(!xdp_on(&pair, &x_a), "{step}: XDP left on the new link");
     }
     // Nothing opened by the failed reloads is left open (sockets, monitors).
@@ -220,6 +250,14 @@ fn a_reload_failing_at_each_step_leaves_the_old_configuration_running() {
     wait_count(&agent, "configuration reloaded", 1);
     let log = agent.proc.log_text();
     assert!(log.contains("reload: added"), "{log}");
+    assert!(
+        log.contains("reload: changed in place (virtual_ipaddress (+198.18.9.103))"),
+        "{log}"
+    );
+    let more = wait_for(TRANSITION, || {
+        has_addr(&pair, &pair.a_if, VIP3).then_some(())
+    });
+    assert!(more.is_some(), "{}", agent.proc.log_text());
     let up = wait_for(TRANSITION, || has_addr(&pair, &x_a, VIP2).then_some(()));
     assert!(up.is_some(), "{}", agent.proc.log_text());
     assert!(xdp_on(&pair, &x_a));
@@ -300,8 +338,7 @@ fn real_reload_failures_are_rejected_and_a_later_good_reload_applies() {
     assert!(seen.is_some(), "{}", agent.proc.log_text());
     assert_eq!(count(&agent.proc.log_text(), " transitions="), transitions);
 
-    // Another VIP: the instance restarts, on the socket it shares with its predecessor,
-    // and advertises again.
+    // Another VIP: taken in place (no restart, no state change); the adverts carry on.
     std::fs::write(
         &conf,
         instance("VI_1", &pair.a_if, 61, 160, "198.18.0.101", ""),
@@ -313,7 +350,7 @@ fn real_reload_failures_are_rejected_and_a_later_good_reload_applies() {
     assert!(agent
         .proc
         .log_text()
-        .contains("reload: restarted (changed: virtual_ipaddress)"));
+        .contains("reload: changed in place (virtual_ipaddress (+198.18.0.101 -198.18.0.100))"));
     let again = wait_for(TRANSITION, || {
         (adverts(&cap.seen(), VethPair::A_ADDR, 61)
             .iter()
@@ -328,6 +365,7 @@ fn real_reload_failures_are_rejected_and_a_later_good_reload_applies() {
             .then_some(())
     });
     assert!(moved.is_some(), "{}", agent.proc.log_text());
+    assert_eq!(count(&agent.proc.log_text(), " transitions="), transitions);
 }
 
 #[test]

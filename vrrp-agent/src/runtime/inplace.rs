@@ -1,7 +1,8 @@
 //! A reload's changes to a running router, taken in place: no priority-0 advert, no state
 //! change, no gap in its adverts (see [`super::diff::in_place`] for what qualifies).
 //!
-//! Two phases, each run for every changed router before the next one starts:
+//! Renames come first ([`Agent::rename_in_place`]), then two phases, each run for every
+//! changed router before the next one starts:
 //! 1. [`Agent::release_in_place`]: the VIPs a Master no longer has (gone from its
 //!    configuration, or with other attributes) leave their interfaces, and its virtual
 //!    routes and rules go if they changed;
@@ -41,6 +42,19 @@ fn managed(inst: &Instance) -> Vec<VirtualAddress> {
 }
 
 impl Agent {
+    /// Renames router `id` to `name` (the name is not a router's identity). Done for every
+    /// renamed router before any successor of a restarted one is registered, so that a
+    /// successor never finds its name still held by a router that is only being renamed.
+    pub(super) fn rename_in_place(&mut self, id: RouterId, name: &str) {
+        let Some(vr) = self.routers.get(id) else {
+            return;
+        };
+        if vr.name != name {
+            tracing::info!(instance = %name, vrid = vr.key.vrid, "renamed from {} (reload)", vr.name);
+            self.routers.rename(id, name);
+        }
+    }
+
     /// Phase 1 of an in-place change (see the module documentation).
     pub(super) async fn release_in_place(&mut self, c: &InPlace) {
         let Some(vr) = self.routers.get_mut(c.id) else {
@@ -96,12 +110,6 @@ impl Agent {
             return;
         };
         let old = std::mem::replace(&mut vr.inst, inst);
-        if old.name != vr.inst.name {
-            let name = vr.inst.name.clone();
-            tracing::info!(instance = %name, vrid = vr.key.vrid, "renamed from {} (reload)", old.name);
-            self.routers.rename(id, &name);
-        }
-        let vr = &mut self.routers[id];
         let new = &vr.inst;
         if old.priority != new.priority && vr.router.set_priority(new.priority) {
             tracing::info!(instance = %vr.name, "priority {} -> {} (reload)", old.priority, new.priority);

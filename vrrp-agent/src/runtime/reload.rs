@@ -327,6 +327,11 @@ impl Agent {
         for id in &plan.removed {
             self.routers.remove(*id);
         }
+        for (k, p) in plans.iter().enumerate() {
+            if let (Some(id), Change::ChangedInPlace(_)) = &plan.plans[k] {
+                self.rename_in_place(*id, &p.inst.name);
+            }
+        }
         let mut prepared: BTreeMap<usize, _> = prepared.into_iter().collect();
         let restarts: Vec<_> = plan
             .plans
