@@ -479,6 +479,41 @@ fn a_vrid_swap_leaves_every_vip_on_its_node() {
         "{}",
         lab.logs()
     );
+
+    // Swapped back, one of them also becoming the address owner (a restart): the router
+    // of VRID 51 restarts as VI_1 while the router of VRID 52, still called VI_1 until
+    // this reload renames it to VI_2, goes on. Both must live on.
+    let iface = lab.host(0).iface.clone();
+    let out = lab.reload(
+        0,
+        &(instance("VI_1", &iface, 51, 255, "0.1", &[VIP2], "")
+            + &instance("VI_2", &iface, 52, 150, "0.1", &[VIP1], "")),
+    );
+    assert!(
+        out.contains("VI_1: restarted (priority 150 -> 255 (address owner))")
+            && out.contains("VI_2: changed in place (renamed from VI_1)"),
+        "{out}"
+    );
+    let since = Instant::now();
+    assert!(
+        wait_adverts(&lab.cap_a, since, 52, 5, |a| a.priority == 150).is_some(),
+        "VRID 52 went quiet:\n{}",
+        lab.logs()
+    );
+    assert!(
+        wait_adverts(&lab.cap_a, since, 51, 5, |a| a.priority == 255).is_some(),
+        "VRID 51 did not come back as owner:\n{}",
+        lab.logs()
+    );
+    for vip in [VIP1, VIP2] {
+        let held = wait_for(SETTLE, || lab.host(0).has_addr(vip).then_some(()));
+        assert!(held.is_some(), "{vip} lost on A:\n{}", lab.logs());
+    }
+    assert!(
+        !lab.a.agent.proc.log_text().contains("still registered"),
+        "{}",
+        lab.logs()
+    );
 }
 
 #[test]

@@ -567,6 +567,34 @@ mod tests {
     }
 
     #[test]
+    fn reconfigure_keeps_the_state_and_takes_the_new_settings() {
+        let t0 = MonoTime::from_nanos(1_000_000_000);
+        let mut g = GarpSchedule::new(&GarpSettings::default());
+        g.became_master(t0);
+        assert_eq!(g.due(t0), 5);
+        let s = settings(|s| {
+            s.master_repeat = 2;
+            s.master_delay = Duration::ZERO;
+            s.master_refresh = Some(Duration::from_secs(10));
+            s.master_refresh_repeat = 1;
+        });
+        let now = t0 + Duration::from_secs(1);
+        g.reconfigure(&s, Family::Ipv4, now);
+        assert!(g.is_master(), "still Master");
+        // The delayed second burst of the old settings is still due; the refresh starts now.
+        assert_eq!(g.due(t0 + Duration::from_secs(5)), 5);
+        assert_eq!(g.next_deadline(), Some(now + Duration::from_secs(10)));
+        assert_eq!(g.due(now + Duration::from_secs(10)), 1);
+        // The next takeover uses the new repeat, with no second burst.
+        g.became_master(now + Duration::from_secs(20));
+        assert_eq!(g.due(now + Duration::from_secs(20)), 2);
+        // A Backup's schedule stays quiet.
+        let mut b = GarpSchedule::new(&GarpSettings::default());
+        b.reconfigure(&s, Family::Ipv4, now);
+        assert_eq!(b.next_deadline(), None);
+    }
+
+    #[test]
     fn schedule_table() {
         use Op::*;
         let cases = [

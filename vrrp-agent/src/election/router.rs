@@ -325,8 +325,9 @@ impl Router {
     }
 
     /// A new Advertisement_Interval (reload), taken in place. A Master's next advert carries
-    /// it: the advert already scheduled goes out no later than one new interval from `now`,
-    /// and the following ones keep the new interval. A v3 Backup goes on with the
+    /// it: the advert already scheduled goes out no later than one new interval from `now`
+    /// (1.5 with `align_adverts`, on the grid), and the following ones keep the new
+    /// interval. A v3 Backup goes on with the
     /// Master_Adver_Interval it learned (the Master's adverts teach it the new one); in v2
     /// Master_Adver_Interval is the configured one (RFC 3768 §6.1), so it follows at once.
     pub fn set_advertisement_interval(&mut self, now: MonoTime, interval: Centisecs) {
@@ -338,7 +339,9 @@ impl Router {
         match self.phase {
             Phase::Master(mut m) => {
                 self.master_adver_interval = interval;
-                m.adver_at = m.adver_at.min(now + interval.as_duration());
+                // Back on the shared grid when that is sooner (see `align_adverts`).
+                let next = first_adver_at(now, interval.as_duration(), self.align_adverts);
+                m.adver_at = m.adver_at.min(next);
                 self.phase = Phase::Master(m);
             }
             Phase::Backup(_) if self.version == Version::V3 => {}
