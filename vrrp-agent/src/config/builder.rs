@@ -32,6 +32,7 @@ mod smtp;
 mod extras;
 #[path = "vroutes.rs"]
 mod vroutes;
+mod vmac;
 pub(crate) use extras::{GlobalExtra, InstanceExtra};
 
 /// Linux's limit on interface names (IFNAMSIZ - 1); also the limit on address labels.

@@ -135,6 +135,8 @@ pub(crate) struct InstanceExtra {
     pub notify_priority_changes: Slot<bool>,
     /// `garp_extra_if`: (seconds, all).
     pub garp_extra_if: Slot<(u32, bool)>,
+    /// `use_vmac`, `vmac_xmit_base`.
+    pub vmac: crate::config::vmac::VmacDraft,
 }
 
 impl InstanceExtra {
@@ -490,7 +492,7 @@ impl Builder<'_> {
                     self.put(&mut d.notify_priority_changes, v, stmt.pos(), kw);
                 }
             }
-            _ => return false,
+            _ => return self.vmac_keyword(kw, stmt, &mut d.vmac),
         }
         true
     }
