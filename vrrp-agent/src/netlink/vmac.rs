@@ -28,7 +28,7 @@ pub struct MacvlanInfo {
 
 impl Netlink {
     /// Creates macvlan `name` on `parent` in private mode with `mac`, administratively down,
-    /// with `alias`; returns its ifindex.
+    /// then gives it `alias`; returns its ifindex.
     pub async fn create_macvlan(
         &self,
         name: &str,
@@ -38,7 +38,6 @@ impl Netlink {
     ) -> Result<u32, NetlinkError> {
         let msg = LinkMacVlan::new(name, parent, MacVlanMode::Private)
             .address(mac.0.to_vec())
-            .alias(alias)
             .down()
             .build();
         self.request(
@@ -47,7 +46,11 @@ impl Netlink {
         )
         .await
         .map_err(|f| query_error("creating the macvlan", Iface::named(0, name), f))?;
-        Ok(self.link(name).await?.index)
+        let index = self.link(name).await?.index;
+        // The kernel ignores IFLA_IFALIAS in a create request.
+        let msg = LinkUnspec::new_with_index(index).alias(alias).build();
+        self.set_link(index, msg, "setting the alias").await?;
+        Ok(index)
     }
 
     /// `ip link set dev INDEX up|down`.
