@@ -30,9 +30,9 @@ pub(super) mod track_process;
 mod smtp;
 // `virtual_routes` / `virtual_rules` lines.
 mod extras;
+mod vmac;
 #[path = "vroutes.rs"]
 mod vroutes;
-mod vmac;
 pub(crate) use extras::{GlobalExtra, InstanceExtra};
 
 /// Linux's limit on interface names (IFNAMSIZ - 1); also the limit on address labels.

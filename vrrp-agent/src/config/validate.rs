@@ -444,7 +444,10 @@ fn finish_instance(
     }
     let (interface, _) = d.interface?;
     let (vrid, _) = d.vrid?;
-    let vmac = d.extra.vmac.finish(&d.name, !d.unicast_peers.is_empty(), diags);
+    let vmac = d
+        .extra
+        .vmac
+        .finish(&d.name, !d.unicast_peers.is_empty(), diags);
     Some(Instance {
         spans,
         name: d.name,

@@ -143,12 +143,22 @@ mod tests {
 
     #[test]
     fn default_names_are_keepalivds() {
-        let text = inst(5, false, "use_vmac") + &inst(5, true, "use_vmac") + &inst(6, false, "use_vmac vrrp.5x\n vmac_xmit_base");
+        let text = inst(5, false, "use_vmac")
+            + &inst(5, true, "use_vmac")
+            + &inst(6, false, "use_vmac vrrp.5x\n vmac_xmit_base");
         let l = load(&text);
-        let v: Vec<_> = l.config.instances.iter().map(|i| i.vmac.clone().unwrap()).collect();
+        let v: Vec<_> = l
+            .config
+            .instances
+            .iter()
+            .map(|i| i.vmac.clone().unwrap())
+            .collect();
         assert_eq!(v[0].name, "vrrp.5");
         assert_eq!(v[1].name, "vrrp6.5");
-        assert_eq!((v[2].name.as_str(), v[2].named, v[2].xmit_base), ("vrrp.5x", true, true));
+        assert_eq!(
+            (v[2].name.as_str(), v[2].named, v[2].xmit_base),
+            ("vrrp.5x", true, true)
+        );
         assert!(!v[0].xmit_base);
     }
 
@@ -160,15 +170,25 @@ mod tests {
             "use_vmac\n unicast_src_ip 198.18.0.2\n unicast_peer { 198.18.0.3 }",
         ));
         assert!(l.config.instances[0].vmac.as_ref().unwrap().xmit_base);
-        assert!(l.warnings.iter().any(|w| w.message.contains("vmac_xmit_base` is implied")));
+        assert!(l
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("vmac_xmit_base` is implied")));
         let l = load(&inst(9, false, "vmac_xmit_base"));
         assert!(l.config.instances[0].vmac.is_none());
-        assert!(l.warnings.iter().any(|w| w.message.contains("without `use_vmac`")));
+        assert!(l
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("without `use_vmac`")));
     }
 
     #[test]
     fn bad_names_and_duplicates_are_errors() {
-        for bad in ["use_vmac averylonginterfacename", "use_vmac a/b", "use_vmac 00:11:22:33:44:55"] {
+        for bad in [
+            "use_vmac averylonginterfacename",
+            "use_vmac a/b",
+            "use_vmac 00:11:22:33:44:55",
+        ] {
             let e = crate::config::parse_str(&inst(3, false, bad), std::path::Path::new("t.conf"))
                 .expect_err(bad);
             assert!(e.to_string().contains("t.conf:5:"), "{bad}: {e}");

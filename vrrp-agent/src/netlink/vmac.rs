@@ -48,9 +48,14 @@ impl Netlink {
         .map_err(|f| query_error("creating the macvlan", Iface::named(0, name), f))?;
         let index = self.link(name).await?.index;
         // The kernel ignores IFLA_IFALIAS in a create request.
-        let msg = LinkUnspec::new_with_index(index).alias(alias).build();
-        self.set_link(index, msg, "setting the alias").await?;
+        self.set_link_alias(index, alias).await?;
         Ok(index)
+    }
+
+    /// `ip link set dev INDEX alias ALIAS`.
+    pub async fn set_link_alias(&self, index: u32, alias: &str) -> Result<(), NetlinkError> {
+        let msg = LinkUnspec::new_with_index(index).alias(alias).build();
+        self.set_link(index, msg, "setting the alias").await
     }
 
     /// `ip link set dev INDEX up|down`.
@@ -66,9 +71,9 @@ impl Netlink {
         let mut msg = LinkMessage::default();
         msg.header.index = index;
         msg.attributes
-            .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![
-                AfSpecInet6::AddrGenMode(In6AddrGenMode::None),
-            ])]));
+            .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+                vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+            )]));
         self.set_link(index, msg, "setting addrgenmode none").await
     }
 
@@ -78,13 +83,10 @@ impl Netlink {
         msg: LinkMessage,
         what: &'static str,
     ) -> Result<(), NetlinkError> {
-        self.request(
-            RouteNetlinkMessage::SetLink(msg),
-            NLM_F_REQUEST | NLM_F_ACK,
-        )
-        .await
-        .map(drop)
-        .map_err(|f| query_error(what, Iface::index(index), f))
+        self.request(RouteNetlinkMessage::SetLink(msg), NLM_F_REQUEST | NLM_F_ACK)
+            .await
+            .map(drop)
+            .map_err(|f| query_error(what, Iface::index(index), f))
     }
 
     /// `ip link del dev INDEX`. Already gone (`ENODEV`) is success.
@@ -129,5 +131,11 @@ impl Netlink {
 
 /// `ENODEV` of a failed netlink call (the link is gone).
 pub fn is_enodev(e: &NetlinkError) -> bool {
-    matches!(e, NetlinkError::Query { errno: Errno(libc::ENODEV), .. })
+    matches!(
+        e,
+        NetlinkError::Query {
+            errno: Errno(libc::ENODEV),
+            ..
+        }
+    )
 }

@@ -236,7 +236,7 @@ impl Agent {
                 Some(h) => (h.ifindex, h.mac),
                 None => home,
             };
-            if elsewhere && link.0 == home.0 {
+            if elsewhere && link.0 == vr.ifindex {
                 continue;
             }
             match by_link.iter_mut().find(|(l, _)| *l == link) {

@@ -59,11 +59,17 @@ pub(super) struct VmacLink {
 }
 
 /// The base-interface sysctls set for a VMAC, with their values.
-const PARENT_SYSCTLS: [(&str, &str); 3] =
-    [("arp_ignore", "1"), ("arp_filter", "1"), ("arp_announce", "2")];
+const PARENT_SYSCTLS: [(&str, &str); 3] = [
+    ("arp_ignore", "1"),
+    ("arp_filter", "1"),
+    ("arp_announce", "2"),
+];
 /// The macvlan sysctls of an IPv4 VMAC.
-const VMAC_SYSCTLS: [(&str, &str); 3] =
-    [("arp_ignore", "1"), ("accept_local", "1"), ("rp_filter", "0")];
+const VMAC_SYSCTLS: [(&str, &str); 3] = [
+    ("arp_ignore", "1"),
+    ("accept_local", "1"),
+    ("rp_filter", "0"),
+];
 
 /// What this run created and changed, to undo at a clean stop.
 #[derive(Debug, Default)]
@@ -128,7 +134,9 @@ pub(super) fn link_local_for(parent_mac: MacAddr, vrid: u8) -> Ipv6Addr {
 }
 
 fn ours(m: &MacvlanInfo) -> bool {
-    m.alias.as_deref().is_some_and(|a| a.starts_with(ALIAS_PREFIX))
+    m.alias
+        .as_deref()
+        .is_some_and(|a| a.starts_with(ALIAS_PREFIX))
 }
 
 impl Vmacs {
@@ -136,7 +144,12 @@ impl Vmacs {
     /// plan. With `cleanup` (start-up), our macvlans that no plan wants (left by a killed
     /// run with another configuration) are removed first, and their base interfaces'
     /// sysctls restored.
-    pub async fn prepare(&mut self, netlink: &Netlink, plans: &mut [Plan], cleanup: bool) -> Result<()> {
+    pub async fn prepare(
+        &mut self,
+        netlink: &Netlink,
+        plans: &mut [Plan],
+        cleanup: bool,
+    ) -> Result<()> {
         let existing = netlink.macvlans().await?;
         let wanted: Vec<&str> = plans
             .iter()
@@ -153,12 +166,17 @@ impl Vmacs {
             }
         }
         if cleanup {
-            for m in existing.iter().filter(|m| ours(m) && !wanted.contains(&m.link.name.as_str())) {
+            for m in existing
+                .iter()
+                .filter(|m| ours(m) && !wanted.contains(&m.link.name.as_str()))
+            {
                 netlink.delete_link(m.link.index).await?;
                 tracing::info!(iface = %m.link.name, "removed a VMAC interface a previous run left");
                 if let Some(parent) = m.link.lower {
                     let still_used = existing.iter().any(|o| {
-                        ours(o) && o.link.lower == Some(parent) && wanted.contains(&o.link.name.as_str())
+                        ours(o)
+                            && o.link.lower == Some(parent)
+                            && wanted.contains(&o.link.name.as_str())
                     });
                     if !still_used {
                         if let Ok(p) = netlink.link_by_index(parent).await {
@@ -186,7 +204,16 @@ impl Vmacs {
             let alias = alias_for(&originals);
             let found = existing.iter().find(|m| m.link.name == cfg.name);
             let ifindex = match found {
+                // Made by this run (a reload): left as it is (up on a Master).
+                Some(m)
+                    if self.links.get(&cfg.name) == Some(&m.link.index)
+                        && m.link.lower == Some(parent.index)
+                        && m.link.mac == mac =>
+                {
+                    m.link.index
+                }
                 Some(m) if m.link.lower == Some(parent.index) && m.link.mac == mac => {
+                    netlink.set_link_alias(m.link.index, &alias).await?;
                     // Ours from a killed run (or keepalived's): taken over, down until Master.
                     netlink.set_link_up(m.link.index, false).await?;
                     tracing::info!(instance = %plan.inst.name, iface = %cfg.name, "took over the VMAC interface a previous run left (same base interface and MAC); down until Master");
@@ -195,7 +222,8 @@ impl Vmacs {
                 Some(m) if ours(m) => {
                     netlink.delete_link(m.link.index).await?;
                     tracing::info!(instance = %plan.inst.name, iface = %cfg.name, "removed a VMAC interface a previous run left for another base interface or MAC");
-                    self.create(netlink, &cfg.name, &parent, mac, &alias).await?
+                    self.create(netlink, &cfg.name, &parent, mac, &alias)
+                        .await?
                 }
                 _ => match netlink.link(&cfg.name).await {
                     Ok(other) if Some(other.index) != self.links.get(&cfg.name).copied() => bail!(
@@ -206,7 +234,10 @@ impl Vmacs {
                         other.kind.as_deref().unwrap_or("no link type")
                     ),
                     Ok(mine) => mine.index,
-                    Err(_) => self.create(netlink, &cfg.name, &parent, mac, &alias).await?,
+                    Err(_) => {
+                        self.create(netlink, &cfg.name, &parent, mac, &alias)
+                            .await?
+                    }
                 },
             };
             self.links.insert(cfg.name.clone(), ifindex);
@@ -214,7 +245,8 @@ impl Vmacs {
                 Family::V6 => Some(link_local_for(parent.mac, plan.inst.vrid)),
                 Family::V4 => None,
             };
-            self.set_vmac_sysctls(netlink, ifindex, &cfg.name, family, plan).await?;
+            self.set_vmac_sysctls(netlink, ifindex, &cfg.name, family, plan)
+                .await?;
             tracing::info!(instance = %plan.inst.name, iface = %cfg.name, parent = %parent.name, mac = %mac, "VMAC interface ready (down until Master)");
             plan.vmac = Some(VmacLink {
                 name: cfg.name.clone(),
@@ -266,7 +298,8 @@ impl Vmacs {
                 write_sysctl(&path, value)?;
             }
             if original != value {
-                self.changed.push((path, value.to_owned(), original.clone()));
+                self.changed
+                    .push((path, value.to_owned(), original.clone()));
             }
             originals.push((name.to_owned(), original));
         }
@@ -318,7 +351,8 @@ impl Vmacs {
         if all == "0" {
             return Ok(());
         }
-        let entries = std::fs::read_dir("/proc/sys/net/ipv4/conf").context("listing /proc/sys/net/ipv4/conf")?;
+        let entries = std::fs::read_dir("/proc/sys/net/ipv4/conf")
+            .context("listing /proc/sys/net/ipv4/conf")?;
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if name == "all" {
@@ -355,7 +389,9 @@ impl Vmacs {
                         tracing::warn!("{e:#}");
                     }
                 }
-                Ok(_) => tracing::info!(path = %path.display(), "changed by someone else since start-up: left as it is"),
+                Ok(_) => {
+                    tracing::info!(path = %path.display(), "changed by someone else since start-up: left as it is")
+                }
                 Err(_) => {}
             }
         }
