@@ -191,6 +191,41 @@ fn client_sees_only_the_virtual_mac_through_failover_and_stop_leaves_nothing() {
         a2.proc.log_text()
     );
 
+    // What r1 sent as Master (its port goes down next, which ends a capture).
+    let sent1 = watch1.finish().expect("capture r1");
+    // Hard failover: r1 cut off the LAN (its link stays up: it stays Master, macvlan up).
+    lan.cut(0).expect("cut");
+    assert!(
+        wait_for(Duration::from_secs(10), || has_vip_on(r2, "vrrp.51")
+            .then_some(()))
+        .is_some(),
+        "r2 took over\n{}",
+        a2.proc.log_text()
+    );
+    assert!(wait_for(Duration::from_secs(5), || client.ping(VIP).then_some(())).is_some());
+    assert_eq!(
+        client.neigh_mac(VIP).as_deref(),
+        Some(VMAC),
+        "after the hard failover"
+    );
+    // r1 back: it preempts, r2 goes back to Backup (VIP gone, macvlan down).
+    lan.reconnect(0).expect("reconnect");
+    assert!(
+        wait_for(Duration::from_secs(10), || (!has_vip_on(r2, "vrrp.51"))
+            .then_some(()))
+        .is_some(),
+        "r2 back to Backup\n{}",
+        a2.proc.log_text()
+    );
+    let l2 = link_line(r2, "vrrp.51").expect("r2 has vrrp.51");
+    assert!(l2.contains("state DOWN"), "{l2}");
+    assert!(wait_for(Duration::from_secs(5), || client.ping(VIP).then_some(())).is_some());
+    assert_eq!(
+        client.neigh_mac(VIP).as_deref(),
+        Some(VMAC),
+        "after r1 came back"
+    );
+
     // Failover (graceful), the client's entry sampled all along.
     let sampler = {
         let ns_name = client.ns.name().to_owned();
@@ -249,12 +284,11 @@ fn client_sees_only_the_virtual_mac_through_failover_and_stop_leaves_nothing() {
     // What r2 sent while Backup: no ARP reply for the VIP, nothing from the virtual MAC.
     // What r1 sent as Master: adverts from the virtual MAC.
     let sent2 = watch2.finish().expect("capture r2");
-    let sent1 = watch1.finish().expect("capture r1");
     let r2_master_from = sent2
         .iter()
         .position(|c| classify(&c.frame).0 == VMAC)
         .unwrap_or(sent2.len());
-    // Before it took over (the first frame from the virtual MAC), nothing of the VIP.
+    // Before it first took over (its first frame from the virtual MAC), nothing of the VIP.
     for c in &sent2[..r2_master_from] {
         let (_, _, reply) = classify(&c.frame);
         assert_ne!(
@@ -377,7 +411,9 @@ fn vmac_xmit_base_sends_adverts_from_the_base_interface() {
     assert_eq!(client.neigh_mac(VIP).as_deref(), Some(VMAC));
     // A reload (SIGHUP) leaves the Master's macvlan up with its VIP.
     a1.proc.signal(libc::SIGHUP);
-    a1.proc.wait_log("reload ", Duration::from_secs(10)).expect("reloaded");
+    a1.proc
+        .wait_log("reload ", Duration::from_secs(10))
+        .expect("reloaded");
     let l1 = link_line(r1, "vrrp.51").expect("vrrp.51");
     assert!(
         l1.contains("state UP") && has_vip_on(r1, "vrrp.51"),
