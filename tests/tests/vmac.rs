@@ -480,6 +480,12 @@ fn interop_with_keepalived_use_vmac_both_ways() {
         "keepalived stays Backup\n{}",
         k.log_text()
     );
+    // keepalived 2.2.7 keeps its macvlan up as Backup (this agent keeps its own down).
+    let lk = link_line(r2, "vrrp.51").expect("keepalived made vrrp.51");
+    assert!(
+        lk.contains(",UP") && lk.contains("macvlan mode private"),
+        "{lk}"
+    );
     assert!(client.ping(VIP));
     assert_eq!(client.neigh_mac(VIP).as_deref(), Some(VMAC));
     // The agent leaves: keepalived takes over; the client's entry does not change.
