@@ -135,6 +135,15 @@ impl Agent {
     /// Stops at the first failure; the ones added before it are held (and removed when the
     /// router leaves Master).
     pub(super) async fn add_vips(&mut self, i: RouterId) -> Result<()> {
+        let result = self.add_vips_here(i).await;
+        // use_vmac: a router that could not take its VIPs (FAULT) keeps its macvlan down.
+        if let (Err(_), Some(v)) = (&result, &self.routers[i].vmac) {
+            super::vmac::down(&self.netlink, v).await;
+        }
+        result
+    }
+
+    async fn add_vips_here(&mut self, i: RouterId) -> Result<()> {
         let t0 = std::time::Instant::now();
         let vr = &mut self.routers[i];
         vr.addrs.held.resize(vr.vips.len(), None);
