@@ -30,6 +30,7 @@ pub(super) mod track_process;
 mod smtp;
 // `virtual_routes` / `virtual_rules` lines.
 mod extras;
+mod vmac;
 #[path = "vroutes.rs"]
 mod vroutes;
 pub(crate) use extras::{GlobalExtra, InstanceExtra};

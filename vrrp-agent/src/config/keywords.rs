@@ -352,9 +352,9 @@ pub(crate) const INSTANCE: &[(&str, Support)] = &[
     ("v3_checksum_as_v2", Supported),
     // Unicast sources are always checked against unicast_peer here (PROTOCOL.md).
     ("check_unicast_src", Supported),
-    ("use_vmac", Unsupported),
+    ("use_vmac", Supported),
     ("use_vmac_addr", Unsupported),
-    ("vmac_xmit_base", Unsupported),
+    ("vmac_xmit_base", Supported),
     ("use_ipvlan", Unsupported),
     ("unicast_fault_no_peer", Supported),
     ("old_unicast_checksum", Unsupported),

@@ -32,6 +32,7 @@ mod preprocess;
 mod preprocess_tests;
 mod validate;
 mod values;
+pub mod vmac;
 
 #[cfg(test)]
 mod keywords_tests;

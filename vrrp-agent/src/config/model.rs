@@ -421,6 +421,8 @@ pub struct Instance {
     /// `notify_priority_changes` (or the global default): effective priority changes are
     /// written to the notify FIFOs.
     pub notify_priority_changes: bool,
+    /// `use_vmac` / `vmac_xmit_base`: the Master holds the virtual MAC on a macvlan.
+    pub vmac: Option<super::vmac::Vmac>,
     /// Where the settings above were written, for messages that compare configurations.
     pub spans: InstanceSpans,
 }

@@ -653,7 +653,7 @@ fn broken_keywords() {
         "unsupported-keyword.conf",
         4,
         5,
-        "`use_vmac` is a keepalived keyword this project does not support (yet)",
+        "`use_ipvlan` is a keepalived keyword this project does not support (yet)",
     );
     assert_broken(
         "unsupported-global.conf",
@@ -708,7 +708,7 @@ fn every_unsupported_instance_keyword_is_an_error() {
             "{name}"
         );
     }
-    for (name, block) in [("track_bfd", "{ b }"), ("use_vmac", "")] {
+    for (name, block) in [("track_bfd", "{ b }"), ("use_ipvlan", "")] {
         let e = errors(&instance(&format!("    {name} {block}")));
         assert_diag(
             &e,

@@ -139,6 +139,7 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         }
     }
 
+    super::vmac::assign_default_names(&mut config.instances, diags);
     check_vrids(&config.instances, diags);
     check_capacity(&config.instances, diags);
     for instance in &config.instances {
@@ -443,6 +444,10 @@ fn finish_instance(
     }
     let (interface, _) = d.interface?;
     let (vrid, _) = d.vrid?;
+    let vmac = d
+        .extra
+        .vmac
+        .finish(&d.name, !d.unicast_peers.is_empty(), diags);
     Some(Instance {
         spans,
         name: d.name,
@@ -485,6 +490,7 @@ fn finish_instance(
             .extra
             .notify_priority_changes
             .map_or(global.notify_priority_changes, |(v, _)| v),
+        vmac,
     })
 }
 

@@ -52,6 +52,7 @@ use rtnetlink::packet_core::{
 use crate::{config::VirtualAddress, wire::MacAddr};
 
 pub mod routes;
+pub mod vmac;
 
 /// Longest interface name and address label the kernel keeps (IFNAMSIZ - 1).
 pub const IFNAME_MAX: usize = 15;

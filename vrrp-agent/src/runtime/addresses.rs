@@ -119,17 +119,41 @@ impl VipState {
     }
 }
 
+impl super::Vrouter {
+    /// Where its VIPs without `dev` live, and their MAC: the `use_vmac` macvlan and the
+    /// virtual MAC, else its interface.
+    pub(super) fn home_link(&self) -> (u32, MacAddr) {
+        match &self.vmac {
+            Some(v) => (v.ifindex, v.mac),
+            None => (self.ifindex, self.mac),
+        }
+    }
+}
+
 impl Agent {
     /// Adds router `i`'s VIPs, remembering which ones this call added and where each one is.
     /// Stops at the first failure; the ones added before it are held (and removed when the
     /// router leaves Master).
     pub(super) async fn add_vips(&mut self, i: RouterId) -> Result<()> {
+        let result = self.add_vips_here(i).await;
+        // use_vmac: a router that could not take its VIPs (FAULT) keeps its macvlan down.
+        if let (Err(_), Some(v)) = (&result, &self.routers[i].vmac) {
+            super::vmac::down(&self.netlink, v).await;
+        }
+        result
+    }
+
+    async fn add_vips_here(&mut self, i: RouterId) -> Result<()> {
         let t0 = std::time::Instant::now();
         let vr = &mut self.routers[i];
         vr.addrs.held.resize(vr.vips.len(), None);
+        if let Some(v) = &vr.vmac {
+            super::vmac::up(&self.netlink, v).await?;
+        }
+        let (home, home_mac) = vr.home_link();
         let mut kept = Vec::new();
         for (k, vip) in vr.vips.iter().enumerate() {
-            let (ifindex, mac) = vip_link(&self.netlink, vip, vr.ifindex, vr.mac).await?;
+            let (ifindex, mac) = vip_link(&self.netlink, vip, home, home_mac).await?;
             let added = self.netlink.add_address(ifindex, vip).await?;
             // Added by an earlier call and not released since (a failed removal): still ours.
             let ours_before = vr.addrs.held[k].is_some_and(|h| h.added && h.ifindex == ifindex);
@@ -184,6 +208,9 @@ impl Agent {
                 Err(e) => tracing::error!(instance = %vr.name, iface = %vr.iface, "{e}"),
             }
         }
+        if let Some(v) = &vr.vmac {
+            super::vmac::down(&self.netlink, v).await;
+        }
         if kept.is_empty() {
             tracing::info!(instance = %vr.name, vips = ?removed, "VIPs removed");
         } else {
@@ -207,6 +234,7 @@ impl Agent {
     /// when `elsewhere`), each on the interface that holds it with that interface's MAC.
     fn announce_where(&mut self, i: RouterId, rounds: u32, elsewhere: bool) {
         let vr = &self.routers[i];
+        let home = vr.home_link();
         // (ifindex, mac) -> addresses, in configuration order.
         let mut by_link: Vec<((u32, MacAddr), Vec<IpAddr>)> = Vec::new();
         for (k, vip) in vr.vips.iter().enumerate() {
@@ -215,7 +243,7 @@ impl Agent {
             }
             let link = match vr.addrs.held.get(k).copied().flatten() {
                 Some(h) => (h.ifindex, h.mac),
-                None => (vr.ifindex, vr.mac),
+                None => home,
             };
             if elsewhere && link.0 == vr.ifindex {
                 continue;

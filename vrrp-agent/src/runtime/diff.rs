@@ -390,6 +390,7 @@ mod tests {
 
     fn plan(inst: &Instance, index: u32, src: [u8; 4]) -> Plan {
         Plan {
+            vmac: None,
             inst: inst.clone(),
             link: LinkInfo {
                 index,

@@ -34,6 +34,7 @@ mod setup;
 pub mod signals;
 pub mod status;
 mod timer;
+mod vmac;
 
 use std::{
     collections::{BTreeMap, VecDeque},
@@ -127,6 +128,8 @@ struct Vrouter {
     /// Source address of its adverts (what it sends is the sender's, see [`sender::TxSpec`]).
     src: IpAddr,
     mac: MacAddr,
+    /// `use_vmac`: the macvlan its VIPs live on (up only while Master).
+    vmac: Option<vmac::VmacLink>,
     /// Which VIPs it holds, where, which of them it added; the retry of a failed add.
     addrs: addresses::VipState,
     garp: GarpSchedule,
@@ -270,6 +273,8 @@ struct Agent {
     owner_conflicts: kernel::OwnerConflicts,
     /// What `status` shows of the agent as a whole.
     obs: observe::AgentObs,
+    /// The `use_vmac` macvlans and sysctls this run made or changed.
+    vmacs: vmac::Vmacs,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -327,11 +332,14 @@ impl Agent {
     async fn start(config: &Config, opts: &RunOptions, netlink: Netlink) -> Result<Agent> {
         // Resolve every interface and source address first, and every script and notify
         // command: a typo fails before anything is loaded or changed.
-        let plans = setup::plan_instances(&netlink, config).await?;
+        let mut plans = setup::plan_instances(&netlink, config).await?;
         let notifier = Notifier::new(config).map_err(|e| anyhow::anyhow!("{e}"))?;
         check_notify_security(config, &notifier)?;
         let tracker = Tracker::start(config, None)?;
 
+        // use_vmac macvlans (down until Master); a killed run's are taken over or removed.
+        let mut vmacs = vmac::Vmacs::default();
+        vmacs.prepare(&netlink, &mut plans, true).await?;
         // Addresses a previous run left behind (e.g. after SIGKILL) go before we start as
         // Backup: a Backup must not answer for the VIPs.
         for plan in &plans {
@@ -366,6 +374,7 @@ impl Agent {
             event_logs: lograte::LogRates::new(),
             owner_conflicts: Default::default(),
             obs: observe::AgentObs::new(opts.control_socket.clone()),
+            vmacs,
         };
         let flags = if opts.drop_unknown_vrids {
             vrrp_common::IFACE_DROP_UNKNOWN
@@ -1162,6 +1171,7 @@ impl Agent {
             tokio::time::sleep(wait).await;
         }
         self.dp.detach_all();
+        self.vmacs.teardown(&self.netlink).await;
         tracing::info!("stopped: priority 0 sent for Master instances, VIPs removed, XDP detached");
         let notifier = std::mem::replace(&mut self.notifier, Notifier::disabled());
         notifier.shutdown(NOTIFY_DRAIN).await;

@@ -207,7 +207,9 @@ impl Agent {
             tracing::warn!("configured but not active yet: {f}");
         }
         let plans = setup::plan_instances(&self.netlink, &config).await;
-        let plans = self.check(Step::Plan, plans)?;
+        let mut plans = self.check(Step::Plan, plans)?;
+        let vmacs = self.vmacs.prepare(&self.netlink, &mut plans, false).await;
+        self.check(Step::Plan, vmacs)?;
         // Shares the running notifier's per-instance queues: order holds across the reload.
         let notifier = self
             .notifier

@@ -20,6 +20,8 @@ pub(super) struct Plan {
     pub link: LinkInfo,
     /// Source of adverts (IPv4); `None` for a watched-only IPv6 instance.
     pub src: Option<IpAddr>,
+    /// Its `use_vmac` macvlan, once made (`runtime::vmac`).
+    pub vmac: Option<super::vmac::VmacLink>,
 }
 
 /// Resolves every instance's interface and source address.
@@ -53,7 +55,12 @@ pub(super) async fn plan_instances(netlink: &Netlink, config: &Config) -> Result
         if moved > 0 {
             tracing::warn!(instance = %inst.name, iface = %inst.interface, mtu = link.mtu, "{moved} virtual address(es) do not fit an advert on this interface: moved to virtual_ipaddress_excluded (set, not advertised), as keepalived does");
         }
-        plans.push(Plan { inst, link, src });
+        plans.push(Plan {
+            inst,
+            link,
+            src,
+            vmac: None,
+        });
     }
     Ok(plans)
 }
@@ -74,7 +81,11 @@ pub(super) async fn remove_leftover_vips(netlink: &Netlink, plan: &Plan) -> Resu
         }
         // A VIP on an interface that does not exist (yet) has nothing to clean up; taking it
         // later fails and puts the instance in FAULT until it can be taken.
-        let Ok((ifindex, _)) = vip_link(netlink, vip, plan.link.index, plan.link.mac).await else {
+        let (home, home_mac) = match &plan.vmac {
+            Some(v) => (v.ifindex, v.mac),
+            None => (plan.link.index, plan.link.mac),
+        };
+        let Ok((ifindex, _)) = vip_link(netlink, vip, home, home_mac).await else {
             continue;
         };
         let addrs = netlink.addresses(ifindex).await.unwrap_or_default();
@@ -133,10 +144,16 @@ pub(super) fn tx_spec(plan: &Plan) -> Option<TxSpec> {
         },
     };
     let multicast = inst.unicast_peers.is_empty();
+    // use_vmac: multicast adverts leave from the macvlan (the virtual MAC), unless
+    // vmac_xmit_base.
+    let (iface, ifindex) = match &plan.vmac {
+        Some(v) if multicast && !v.xmit_base => (v.name.clone(), v.ifindex),
+        _ => (inst.interface.clone(), plan.link.index),
+    };
     Some(TxSpec {
         name: inst.name.clone(),
-        iface: inst.interface.clone(),
-        ifindex: plan.link.index,
+        iface,
+        ifindex,
         src,
         dsts: if multicast {
             // 224.0.0.18, or keepalived's mcast_dst_ip / vrrp_mcast_group4.
@@ -204,6 +221,7 @@ pub(super) fn build_router(plan: &Plan) -> Vrouter {
             .collect(),
         src,
         mac: plan.link.mac,
+        vmac: plan.vmac.clone(),
         addrs: super::addresses::VipState::new(inst.vips.len() + inst.vips_excluded.len()),
         garp: GarpSchedule::new(&inst.garp),
         link_fault: !(plan.link.up && plan.link.running),

@@ -135,15 +135,17 @@ pub(crate) struct InstanceExtra {
     pub notify_priority_changes: Slot<bool>,
     /// `garp_extra_if`: (seconds, all).
     pub garp_extra_if: Slot<(u32, bool)>,
+    /// `use_vmac`, `vmac_xmit_base`.
+    pub vmac: crate::config::vmac::VmacDraft,
 }
 
 impl InstanceExtra {
     /// keepalived's `garp_extra_if` (else the global `vrrp_garp_extra_if`): while Master,
     /// every N seconds a gratuitous ARP/NA on each interface other than the instance's that
     /// holds one of its addresses (`dev`), on VMAC interfaces only unless `all`. Without
-    /// VMACs (not supported here) and without `all` it never sends; with `all` but no
-    /// address on another interface neither: warnings. Otherwise it would send, which this
-    /// daemon does not do yet: an error.
+    /// `all` it never sends here (the periodic re-announcement on VMAC interfaces is not
+    /// implemented); with `all` but no address on another interface neither: warnings.
+    /// Otherwise it sends (see `runtime::addresses`).
     pub fn check_garp_extra_if(
         &self,
         global: &Slot<(u32, bool)>,
@@ -163,8 +165,9 @@ impl InstanceExtra {
             (false, _) => {
                 diags.warn(
                     pos,
-                    "`garp_extra_if` without `all` sends only on VMAC interfaces (use_vmac, not \
-                     supported here): it has no effect, as in keepalived without VMACs",
+                    "`garp_extra_if` without `all` sends only on VMAC interfaces (use_vmac); \
+                     those periodic gratuitous ARPs are not implemented here: it has no effect \
+                     (a new Master still announces its VIPs from the virtual MAC)",
                 );
                 None
             }
@@ -490,7 +493,7 @@ impl Builder<'_> {
                     self.put(&mut d.notify_priority_changes, v, stmt.pos(), kw);
                 }
             }
-            _ => return false,
+            _ => return self.vmac_keyword(kw, stmt, &mut d.vmac),
         }
         true
     }
