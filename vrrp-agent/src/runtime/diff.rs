@@ -91,18 +91,14 @@ pub(super) fn diff(running: &[Running<'_>], plans: &[Plan]) -> Diff {
 /// What happens to running router `r` under `plan` (same name).
 fn change(r: &Running<'_>, plan: &Plan) -> Change {
     let (old, new) = (r.inst, &plan.inst);
-    if plan.src.is_none() {
-        return Change::Restarted("IPv6 now: watched only".into());
-    }
     if plan.link.index != r.ifindex {
         return Change::Restarted(format!(
             "interface {} (index {}) -> {} (index {})",
             old.interface, r.ifindex, new.interface, plan.link.index
         ));
     }
-    if plan.src != Some(r.src) {
-        let to = plan.src.map_or("none".to_string(), |a| a.to_string());
-        return Change::Restarted(format!("source address {} -> {to}", r.src));
+    if plan.src != r.src {
+        return Change::Restarted(format!("source address {} -> {}", r.src, plan.src));
     }
     if setup::same_settings(old, new) {
         return Change::Kept;
@@ -196,7 +192,7 @@ mod tests {
                 vlan_id: None,
                 master: None,
             },
-            src: Some(IpAddr::from(src)),
+            src: IpAddr::from(src),
         }
     }
 
