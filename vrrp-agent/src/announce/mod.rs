@@ -867,4 +867,24 @@ mod tests {
         assert_eq!(u16::from_be(sa.sll_protocol), 0x86dd);
         assert_eq!(sa.sll_addr[..6], [0x33, 0x33, 0, 0, 0, 1]);
     }
+
+    /// A forwarding interface's NAs carry the Router flag (RFC 9568 §6.4.2), Override set
+    /// either way; an IPv4 address is a GARP whatever `router` says.
+    #[test]
+    fn router_flag_only_when_asked() {
+        let mac = MacAddr([2, 0, 0, 0, 0, 1]);
+        let vip: Ipv6Addr = "2001:db8::100".parse().unwrap();
+        let router = Frame::announcing(mac, vip.into(), true);
+        let parsed = NaRepr::parse(router.bytes()).unwrap();
+        assert!(parsed.router);
+        assert_eq!(parsed.target, vip);
+        assert_eq!(parsed.sender_mac, mac);
+        let host = Frame::announcing(mac, vip.into(), false);
+        assert!(!NaRepr::parse(host.bytes()).unwrap().router);
+        let v4 = Frame::announcing(mac, "198.18.0.100".parse().unwrap(), true);
+        assert_eq!(
+            GarpRepr::parse(v4.bytes()),
+            Ok(GarpRepr::new(mac, Ipv4Addr::new(198, 18, 0, 100)))
+        );
+    }
 }
