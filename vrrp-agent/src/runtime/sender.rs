@@ -1,6 +1,9 @@
 //! The advert sender: owns every advert socket, every AF_PACKET frame socket and every
 //! router's built adverts, and sends what the routers queued, batched per socket.
 //!
+//! IPv4 and IPv6 routers are registered alike: the family of the source address picks the
+//! raw socket (`AF_INET` or `AF_INET6`, see [`tx::AdvertSocket`]).
+//!
 //! A router is registered with what it sends ([`TxSpec`]) under its [`RouterId`]; it never
 //! holds a socket. Sockets are shared by the routers that send through the same interface,
 //! source address and TTL (raw IP sockets) or the same interface (frame sockets), and closed
@@ -126,6 +129,7 @@ impl Sender {
         };
         let mut frames = None;
         let mut framed = false;
+        // IPv6 adverts always go through the raw IPv6 socket (the frame path builds IPv4).
         if spec.multicast && spec.src.is_ipv4() {
             if self.frames.contains_key(&spec.iface) {
                 framed = true;
