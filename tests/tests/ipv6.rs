@@ -51,6 +51,14 @@ enum Mode {
 }
 
 impl Mode {
+    /// How many instances each router runs.
+    fn instances(self) -> usize {
+        match self {
+            Mode::Multicast | Mode::Unicast => 1,
+            Mode::DualStack => 2,
+        }
+    }
+
     /// The addresses the Master holds and the client reaches.
     fn vips(self) -> &'static [&'static str] {
         match self {
@@ -405,6 +413,31 @@ fn story(mode: Mode, daemons: [Daemon; 2]) {
     lab.assert_master(0, [&s1, &s2]);
     let preempted = reconnect.elapsed();
     lab.assert_no_discards(&[&s1, &s2]);
+
+    // A reload with the same file keeps every IPv6 (and IPv4) router as it is: no
+    // transition on the Master, which keeps its VIPs.
+    if daemons[0] == Daemon::Agent {
+        let transitions = |s: &Speaker| s.proc.log_text().matches(" -> ").count();
+        let before = transitions(&s1);
+        s1.proc.signal(libc::SIGHUP);
+        let kept = wait_for(TRANSITION, || {
+            let log = s1.proc.log_text();
+            (log.matches("reload: kept").count() == mode.instances()).then_some(())
+        });
+        assert!(
+            kept.is_some(),
+            "SIGHUP with the same file must keep the instances\n{}",
+            lab.logs(&[&s1, &s2])
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(
+            transitions(&s1),
+            before,
+            "no transition on reload\n{}",
+            lab.logs(&[&s1, &s2])
+        );
+        lab.assert_master(0, [&s1, &s2]);
+    }
 
     // Graceful failover: SIGTERM on r1 sends priority 0; r2 takes over after Skew_Time.
     let stop = Instant::now();
