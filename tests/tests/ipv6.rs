@@ -21,7 +21,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use vrrp_tests::{bpftool_counters, keepalived, start_agent, wait_for, Lan, PinDir, Proc, TempDir};
+use vrrp_tests::{
+    bpftool_counters, keepalived, start_agent, unique, wait_for, Lan, PinDir, Proc, TempDir,
+};
 
 const ROUTERS: [Ipv4Addr; 2] = [Ipv4Addr::new(198, 18, 6, 1), Ipv4Addr::new(198, 18, 6, 2)];
 const ROUTERS6: [&str; 2] = ["2001:db8:6::1", "2001:db8:6::2"];
@@ -240,7 +242,9 @@ vrrp_instance VI_2 {{
     }
 
     fn start(&self, i: usize, daemon: Daemon, priority: u8) -> Speaker {
-        let tag = format!("v6r{}-{daemon:?}", i + 1).to_lowercase();
+        // Unique in this process: tests run in parallel, and the pin directory is named after
+        // the tag.
+        let tag = format!("{}-{daemon:?}", unique(&format!("v6r{}", i + 1))).to_lowercase();
         let conf = self.conf(i, priority);
         let host = &self.lan.hosts[i];
         match daemon {
