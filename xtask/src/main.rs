@@ -93,12 +93,15 @@ enum Cmd {
         #[arg(long, default_value_t = 5_000_000)]
         repeat: u32,
     },
-    /// Failover times of vrrp-agent and keepalived in the same lab (advert_int 0.1 and
-    /// 0.01), and advert jitter. Needs root; takes several minutes.
+    /// Failover times of vrrp-agent and keepalived in the same lab (IPv4 and IPv6,
+    /// advert_int 0.1 and 0.01), and advert jitter. Needs root; takes several minutes.
     BenchFailover {
         /// Repetitions per case.
         #[arg(long, default_value_t = 20)]
         reps: u32,
+        /// Address families to measure: ipv4, ipv6 or all.
+        #[arg(long, default_value = "all")]
+        family: String,
     },
     /// CPU seconds (userspace + XDP) and RSS of Master and Backup with 50 and 200 instances
     /// at advert_int 0.01, vrrp-agent next to keepalived. Needs root.
@@ -234,7 +237,9 @@ fn main() -> Result<()> {
             println!("{}", deb.display());
             Ok(())
         }
-        Cmd::BenchFailover { reps } => bench(&root, "bench-failover", &[&reps.to_string()]),
+        Cmd::BenchFailover { reps, family } => {
+            bench(&root, "bench-failover", &[&reps.to_string(), &family])
+        }
         Cmd::BenchCpu { secs } => bench(&root, "bench-cpu", &[&secs.to_string()]),
         Cmd::BenchXdp { repeat } => bench(&root, "bench-xdp", &[&repeat.to_string()]),
         Cmd::Fuzz {

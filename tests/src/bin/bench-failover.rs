@@ -1,12 +1,15 @@
 //! `cargo xtask bench-failover`: failover times of vrrp-agent and keepalived in the same lab
-//! (two routers and a client on a bridge, in network namespaces), VRRPv3, advert_int 0.1 and
-//! 0.01, N repetitions each:
+//! (two routers and a client on a bridge, in network namespaces), VRRPv3 over IPv4 and over
+//! IPv6 (ff02::12 from the link-local addresses, a 2001:db8:: VIP the client pings with
+//! `ping -6`), advert_int 0.1 and 0.01, N repetitions each:
 //! - hard: the Master's link is cut -> the Backup's first advert as Master (bridge capture);
 //! - the client-visible outage (ping every 5 ms);
 //! - graceful: SIGTERM to the Master -> the Backup's first advert as Master;
 //!
 //! next to the theoretical Master_Down_Interval and Skew_Time. Also the advert interval
 //! jitter at 0.01 s. Every figure of both daemons comes from the same run.
+//!
+//! Arguments: `[REPS] [ipv4|ipv6|all]` (default 20, all).
 use std::{
     path::{Path, PathBuf},
     time::{Duration, Instant, SystemTime},
@@ -19,6 +22,31 @@ use vrrp_tests::{
 };
 
 const VIP: &str = "198.18.8.100";
+const VIP6: &str = "2001:db8:8::100";
+
+/// The address family of the instances of one series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    fn vip(self) -> &'static str {
+        match self {
+            Family::V4 => VIP,
+            Family::V6 => VIP6,
+        }
+    }
+
+    /// The `advert_int` column's label.
+    fn label(self, advert_int: &str) -> String {
+        match self {
+            Family::V4 => format!("{advert_int} s"),
+            Family::V6 => format!("{advert_int} s, IPv6"),
+        }
+    }
+}
 
 fn until(limit: Duration, mut f: impl FnMut() -> bool) -> Result<()> {
     let t0 = Instant::now();
@@ -42,25 +70,64 @@ struct Series {
     jitter_ms: Vec<f64>,
 }
 
-fn conf(iface: &str, priority: u8, advert_int: &str) -> String {
-    lab::v3_instance("VI_1", iface, 51, priority, advert_int, VIP)
+fn conf(family: Family, iface: &str, priority: u8, advert_int: &str) -> String {
+    match family {
+        Family::V4 => lab::v3_instance("VI_1", iface, 51, priority, advert_int, VIP),
+        Family::V6 => lab::v3_instance("VI_1", iface, 51, priority, advert_int, VIP6)
+            .replace(&format!("{VIP6}/24"), &format!("{VIP6}/64")),
+    }
+}
+
+/// The address host `i` sends adverts from: its IPv4 address, or its link-local one.
+fn advert_src(lan: &Lan, i: usize, family: Family) -> Result<String> {
+    let h = &lan.hosts[i];
+    match family {
+        Family::V4 => Ok(h.addr.to_string()),
+        Family::V6 => {
+            let out =
+                h.ns.ip(&["-6", "-o", "addr", "show", "dev", &h.iface, "scope", "link"])?;
+            out.split_whitespace()
+                .skip_while(|w| *w != "inet6")
+                .nth(1)
+                .and_then(|a| a.split('/').next())
+                .map(str::to_string)
+                .context("no link-local address")
+        }
+    }
 }
 
 /// Runs the series for one daemon at one interval.
-fn series(daemon: Daemon, advert_int: &str, reps: usize) -> Result<Series> {
+fn series(daemon: Daemon, family: Family, advert_int: &str, reps: usize) -> Result<Series> {
+    let vip = family.vip();
     let mut lan = Lan::new()?;
     lan.add_host("r1", "198.18.8.1".parse()?)?;
     lan.add_host("r2", "198.18.8.2".parse()?)?;
     lan.add_host("cl", "198.18.8.10".parse()?)?;
+    if family == Family::V6 {
+        // The client's own address in the VIP's prefix (hosts run without DAD).
+        let cl = &lan.hosts[2];
+        cl.ns.ip(&[
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:8::10/64",
+            "dev",
+            &cl.iface,
+            "nodad",
+        ])?;
+        let ready = |i: usize| advert_src(&lan, i, family).is_ok();
+        until(Duration::from_secs(5), || ready(0) && ready(1))
+            .context("no link-local addresses")?;
+    }
     let dir = TempDir::new("vrrp-bf")?;
-    let c1 = conf(&lan.hosts[0].iface, 150, advert_int);
-    let c2 = conf(&lan.hosts[1].iface, 100, advert_int);
+    let c1 = conf(family, &lan.hosts[0].iface, 150, advert_int);
+    let c2 = conf(family, &lan.hosts[1].iface, 100, advert_int);
     let _r2 = lab::start(daemon, &lan.hosts[1], dir.path(), "r2", &c2)?;
     let mut r1 = lab::start(daemon, &lan.hosts[0], dir.path(), "r1", &c1)?;
-    let master1 = |lan: &Lan| lan.hosts[0].has_addr(VIP) && !lan.hosts[1].has_addr(VIP);
+    let master1 = |lan: &Lan| lan.hosts[0].has_addr(vip) && !lan.hosts[1].has_addr(vip);
     until(Duration::from_secs(15), || master1(&lan)).context("r1 never became Master")?;
-    let r2_ip = lan.hosts[1].addr.to_string();
-    let r1_ip = lan.hosts[0].addr.to_string();
+    let r2_ip = advert_src(&lan, 1, family)?;
+    let r1_ip = advert_src(&lan, 0, family)?;
     let mut out = Series::default();
 
     // Advert jitter of the Master over 3 s.
@@ -85,7 +152,9 @@ fn series(daemon: Daemon, advert_int: &str, reps: usize) -> Result<Series> {
         // Let the client's ARP entry age past Linux's 1 s locktime, or it ignores the GARP.
         std::thread::sleep(Duration::from_millis(1200));
         // Hard: cut r1.
-        let hard = takeover(&lan, &dir.path().join(format!("h{rep}")), || lan.cut(0))?;
+        let hard = takeover(&lan, vip, &dir.path().join(format!("h{rep}")), || {
+            lan.cut(0)
+        })?;
         let first = hard
             .adverts
             .iter()
@@ -107,7 +176,7 @@ fn series(daemon: Daemon, advert_int: &str, reps: usize) -> Result<Series> {
 
         std::thread::sleep(Duration::from_millis(1200));
         // Graceful: SIGTERM r1, then start it again.
-        let grace = takeover(&lan, &dir.path().join(format!("g{rep}")), || {
+        let grace = takeover(&lan, vip, &dir.path().join(format!("g{rep}")), || {
             r1.proc.signal(libc::SIGTERM);
             Ok(())
         })?;
@@ -125,7 +194,7 @@ fn series(daemon: Daemon, advert_int: &str, reps: usize) -> Result<Series> {
         until(Duration::from_secs(15), || master1(&lan)).context("restarted r1 did not preempt")?;
         eprint!(".");
     }
-    eprintln!(" {} at {advert_int} done", daemon.name());
+    eprintln!(" {} at {advert_int} ({family:?}) done", daemon.name());
     Ok(out)
 }
 
@@ -139,16 +208,21 @@ struct Takeover {
     outage_ms: Option<f64>,
 }
 
-/// Captures the bridge and pings the VIP (every 5 ms) while `act` makes r1 give up and r2
+/// Captures the bridge and pings `vip` (every 5 ms) while `act` makes r1 give up and r2
 /// take over; logs go to `prefix`-something.
-fn takeover(lan: &Lan, prefix: &Path, act: impl FnOnce() -> Result<()>) -> Result<Takeover> {
+fn takeover(
+    lan: &Lan,
+    vip: &str,
+    prefix: &Path,
+    act: impl FnOnce() -> Result<()>,
+) -> Result<Takeover> {
     let file = |what: &str| PathBuf::from(format!("{}-{what}.txt", prefix.display()));
     let cap = Capture::start(lan, 20, &file("adverts"))?;
-    let probe = Probe::start(&lan.hosts[2], VIP, 5, 15, &file("ping"))?;
+    let probe = Probe::start(&lan.hosts[2], vip, 5, 15, &file("ping"))?;
     std::thread::sleep(Duration::from_millis(300));
     let t0 = SystemTime::now();
     act()?;
-    until(Duration::from_secs(10), || lan.hosts[1].has_addr(VIP))
+    until(Duration::from_secs(10), || lan.hosts[1].has_addr(vip))
         .context("r2 did not take over")?;
     until(Duration::from_secs(5), || {
         probe.longest_gap_after(t0).is_some()
@@ -185,6 +259,12 @@ fn main() -> Result<()> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(20);
+    let families: &[Family] = match std::env::args().nth(2).as_deref() {
+        None | Some("all") => &[Family::V4, Family::V6],
+        Some("ipv4") => &[Family::V4],
+        Some("ipv6") => &[Family::V6],
+        Some(other) => bail!("unknown family {other:?}: ipv4, ipv6 or all"),
+    };
     println!(
         "Failover, vrrp-agent vs keepalived 2.2.7, VRRPv3, priority 150 -> 100, {reps} repetitions"
     );
@@ -194,11 +274,15 @@ fn main() -> Result<()> {
     );
     println!("|---|---|---:|---|---|---:|");
     let mut jitter = Vec::new();
-    for (advert_int, interval) in [("0.1", 0.1f64), ("0.01", 0.01)] {
+    let runs = families
+        .iter()
+        .flat_map(|&f| [(f, "0.1", 0.1f64), (f, "0.01", 0.01)]);
+    for (family, advert_int, interval) in runs {
         let skew = (256.0 - 100.0) / 256.0 * interval * 1000.0;
         let mdi = 3.0 * interval * 1000.0 + skew;
-        let mut a = series(Daemon::Agent, advert_int, reps)?;
-        let mut k = series(Daemon::Keepalived, advert_int, reps)?;
+        let mut a = series(Daemon::Agent, family, advert_int, reps)?;
+        let mut k = series(Daemon::Keepalived, family, advert_int, reps)?;
+        let label = family.label(advert_int);
         let ratio = |x: &[f64], y: &[f64]| match (median(x), median(y)) {
             (Some(x), Some(y)) if x > 0.0 => format!("{:.2}", y / x),
             _ => "n/a".into(),
@@ -238,14 +322,15 @@ fn main() -> Result<()> {
         for (name, theory, x, y) in rows {
             let r = ratio(x, y);
             println!(
-                "| {advert_int} s | {name} | {theory:.1} | {} | {} | {r} |",
+                "| {label} | {name} | {theory:.1} | {} | {} | {r} |",
                 fmt(x),
                 fmt(y)
             );
         }
         if advert_int == "0.01" {
-            jitter.push(("vrrp-agent", a.jitter_ms));
-            jitter.push(("keepalived", k.jitter_ms));
+            let tag = if family == Family::V6 { " (IPv6)" } else { "" };
+            jitter.push((format!("vrrp-agent{tag}"), a.jitter_ms));
+            jitter.push((format!("keepalived{tag}"), k.jitter_ms));
         }
     }
     println!("\nAdvert interval jitter at advert_int 0.01 (|interval - 10 ms| between consecutive adverts of the Master, over 3 s, captured on the bridge)\n");

@@ -72,9 +72,20 @@ enum Frame {
 
 impl Frame {
     fn for_addr(mac: MacAddr, addr: IpAddr) -> Frame {
+        Frame::announcing(mac, addr, false)
+    }
+
+    /// The announcement of `addr`; for IPv6 with the Router flag set when `router`.
+    fn announcing(mac: MacAddr, addr: IpAddr, router: bool) -> Frame {
         match addr {
             IpAddr::V4(v4) => Frame::Arp(GarpRepr::new(mac, v4).to_frame()),
-            IpAddr::V6(v6) => Frame::Na(NaRepr::new(mac, v6).to_frame()),
+            IpAddr::V6(v6) => Frame::Na(
+                NaRepr {
+                    router,
+                    ..NaRepr::new(mac, v6)
+                }
+                .to_frame(),
+            ),
         }
     }
 
@@ -123,6 +134,23 @@ fn iface(ifindex: u32) -> Iface {
     // SAFETY: on success buf holds a NUL-terminated name.
     let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
     Iface::named(ifindex, &name.to_string_lossy())
+}
+
+/// Whether interface `ifindex` forwards IPv6 (`net.ipv6.conf.<iface>.forwarding` is 1), as
+/// keepalived reads it to set the Router flag of its unsolicited Neighbor Advertisements.
+/// Unreadable (no IPv6 on it, no such interface): false.
+pub fn ipv6_forwarding(ifindex: u32) -> bool {
+    let Iface {
+        name: Some(name), ..
+    } = iface(ifindex)
+    else {
+        return false;
+    };
+    if name.contains('/') || name.starts_with('.') {
+        return false;
+    }
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{name}/forwarding"))
+        .is_ok_and(|v| v.trim() == "1")
 }
 
 fn last_errno() -> i32 {
@@ -194,7 +222,22 @@ impl Announcer {
         mac: MacAddr,
         addrs: &[IpAddr],
     ) -> Vec<Result<(), AnnounceError>> {
-        let frames: Vec<Frame> = addrs.iter().map(|&a| Frame::for_addr(mac, a)).collect();
+        self.announce_as(ifindex, mac, addrs, false)
+    }
+
+    /// [`Announcer::announce`], with the Router flag of the Neighbor Advertisements set when
+    /// `router` (the interface forwards IPv6, see [`ipv6_forwarding`]; RFC 9568 §6.4.2).
+    pub fn announce_as(
+        &self,
+        ifindex: u32,
+        mac: MacAddr,
+        addrs: &[IpAddr],
+        router: bool,
+    ) -> Vec<Result<(), AnnounceError>> {
+        let frames: Vec<Frame> = addrs
+            .iter()
+            .map(|&a| Frame::announcing(mac, a, router))
+            .collect();
         let mut results = Vec::with_capacity(addrs.len());
         let mut eintr = 0;
         for (chunk_frames, chunk_addrs) in frames.chunks(BATCH).zip(addrs.chunks(BATCH)) {
@@ -869,5 +912,25 @@ mod tests {
         let sa = sockaddr(7, &v6);
         assert_eq!(u16::from_be(sa.sll_protocol), 0x86dd);
         assert_eq!(sa.sll_addr[..6], [0x33, 0x33, 0, 0, 0, 1]);
+    }
+
+    /// A forwarding interface's NAs carry the Router flag (RFC 9568 §6.4.2), Override set
+    /// either way; an IPv4 address is a GARP whatever `router` says.
+    #[test]
+    fn router_flag_only_when_asked() {
+        let mac = MacAddr([2, 0, 0, 0, 0, 1]);
+        let vip: Ipv6Addr = "2001:db8::100".parse().unwrap();
+        let router = Frame::announcing(mac, vip.into(), true);
+        let parsed = NaRepr::parse(router.bytes()).unwrap();
+        assert!(parsed.router);
+        assert_eq!(parsed.target, vip);
+        assert_eq!(parsed.sender_mac, mac);
+        let host = Frame::announcing(mac, vip.into(), false);
+        assert!(!NaRepr::parse(host.bytes()).unwrap().router);
+        let v4 = Frame::announcing(mac, "198.18.0.100".parse().unwrap(), true);
+        assert_eq!(
+            GarpRepr::parse(v4.bytes()),
+            Ok(GarpRepr::new(mac, Ipv4Addr::new(198, 18, 0, 100)))
+        );
     }
 }

@@ -204,7 +204,7 @@ fn accepted_with_a_warning_that_says_why() {
 
 #[test]
 fn another_ipv6_group_is_accepted_with_a_warning_saying_what_it_does() {
-    // keepalived runs these files: a warning, never an error (IPv6 instances are watched).
+    // keepalived runs these files: a warning, never an error (IPv6 adverts go to ff02::12).
     for (globals, body, line, column) in [
         ("  vrrp_mcast_group6 ff02::1:12", "", 2, 21),
         ("", "    mcast_dst_ip ff02::1:12", 5, 18),

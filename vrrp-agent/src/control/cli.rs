@@ -1,6 +1,6 @@
 //! `vrrp-agent status` and `vrrp-agent reload`: the client side of the control socket.
 //!
-//! Exit codes of `status`: [`EXIT_OK`] every instance is MASTER or BACKUP (or watched),
+//! Exit codes of `status`: [`EXIT_OK`] every instance is MASTER or BACKUP,
 //! [`EXIT_ERROR`] usage or protocol error (an unknown instance, a refused connection),
 //! [`EXIT_FAULT`] an instance is in FAULT, [`EXIT_NO_AGENT`] no agent answers on the
 //! socket, [`EXIT_NOT_STARTED`] an instance has not started yet (INIT: waiting for a
@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn fault_wins_over_init_and_init_over_ok() {
         use InstanceState::*;
-        assert_eq!(status_exit_code([Master, Backup, Watching]), EXIT_OK);
+        assert_eq!(status_exit_code([Master, Backup]), EXIT_OK);
         assert_eq!(status_exit_code([Master, Init]), EXIT_NOT_STARTED);
         assert_eq!(status_exit_code([Init, Fault, Master]), EXIT_FAULT);
         assert_eq!(status_exit_code([]), EXIT_OK);

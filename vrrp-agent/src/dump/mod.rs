@@ -46,10 +46,10 @@ pub struct DumpInstance<'a> {
     pub script_commands: Vec<(String, String)>,
 }
 
-/// keepalived's state numbers (`VRRP_STATE_*`); an IPv6 instance that only watches is INIT.
+/// keepalived's state numbers (`VRRP_STATE_*`).
 pub fn state_number(s: InstanceState) -> u8 {
     match s {
-        InstanceState::Init | InstanceState::Watching => 0,
+        InstanceState::Init => 0,
         InstanceState::Backup => 1,
         InstanceState::Master => 2,
         InstanceState::Fault => 3,
@@ -59,7 +59,7 @@ pub fn state_number(s: InstanceState) -> u8 {
 /// keepalived's state names (`get_state_str`).
 fn state_name(s: InstanceState) -> &'static str {
     match s {
-        InstanceState::Init | InstanceState::Watching => "INIT",
+        InstanceState::Init => "INIT",
         InstanceState::Backup => "BACKUP",
         InstanceState::Master => "MASTER",
         InstanceState::Fault => "FAULT",

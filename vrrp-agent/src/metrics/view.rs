@@ -10,14 +10,13 @@ use vrrp_common::{Counters, Discard};
 use crate::runtime::status::{InstanceState, InstanceStats, InstanceStatus, Snapshot};
 
 /// keepalived-exporter's number of a state (`keepalived_vrrp_state`): 0 INIT, 1 BACKUP,
-/// 2 MASTER, 3 FAULT; `None` for an instance with no election (IPv6, watched only).
-pub fn state_number(s: InstanceState) -> Option<u8> {
+/// 2 MASTER, 3 FAULT.
+pub fn state_number(s: InstanceState) -> u8 {
     match s {
-        InstanceState::Init => Some(0),
-        InstanceState::Backup => Some(1),
-        InstanceState::Master => Some(2),
-        InstanceState::Fault => Some(3),
-        InstanceState::Watching => None,
+        InstanceState::Init => 0,
+        InstanceState::Backup => 1,
+        InstanceState::Master => 2,
+        InstanceState::Fault => 3,
     }
 }
 
@@ -208,12 +207,11 @@ pub fn render(view: Option<&View>, instruments: &Registry) -> Vec<u8> {
 }
 
 fn fill(s: &Scratch, view: &View) {
-    // Instances with an election (keepalived has no "watching" state).
     let instances: Vec<(&InstanceStatus, u8)> = view
         .snapshot
         .instances
         .iter()
-        .filter_map(|i| Some((i, state_number(i.state)?)))
+        .map(|i| (i, state_number(i.state)))
         .collect();
     for &(name, help, value) in STATS {
         if let Some(c) = s.counters(name, help, INSTANCE_LABELS) {
@@ -347,8 +345,8 @@ pub fn discard_label(reason: Discard) -> &'static str {
 mod tests {
     use super::*;
 
-    /// A snapshot of one Master instance with two VIPs (one excluded) and one watched IPv6
-    /// instance, through serde as the control socket carries it.
+    /// A snapshot of one Master instance with two VIPs (one excluded) and one IPv6 Backup
+    /// with the same VRID, through serde as the control socket carries it.
     fn snapshot() -> Snapshot {
         let instance = |name: &str, family: &str, state: &str, vips: serde_json::Value| {
             serde_json::json!({
@@ -384,7 +382,7 @@ mod tests {
                     vip("198.18.0.11/24", "eth1", false),
                     vip("198.18.0.12/32", "eth0", true),
                 ])),
-                instance("VI_6", "ipv6", "WATCHING",
+                instance("VI_6", "ipv6", "BACKUP",
                          serde_json::json!([vip("2001:db8::1/128", "eth0", false)])),
             ],
             "sync_groups": []
@@ -440,6 +438,7 @@ mod tests {
             r#"keepalived_script_status{name="chk"} 0"#,
             r#"keepalived_effective_priority{iname="VI_1",intf="eth0",vrid="51"} 90"#,
             r#"keepalived_configured_priority{iname="VI_1",intf="eth0",vrid="51"} 100"#,
+            r#"keepalived_vrrp_state{iname="VI_6",intf="eth0",ip_address="2001:db8::1",vrid="51"} 1"#,
             r#"keepalived_xdp_discards_total{family="ipv4",intf="eth0",reason="checksum",vrid="51"} 2"#,
             r#"keepalived_notify_commands_total{result="succeeded"} 3"#,
         ] {
@@ -452,10 +451,6 @@ mod tests {
         assert!(
             !t.contains("198.18.0.12"),
             "excluded VIPs are not the exporter's:\n{t}"
-        );
-        assert!(
-            !t.contains("VI_6"),
-            "watched-only instances have no state:\n{t}"
         );
         for (name, _, _) in STATS {
             assert!(t.contains(&format!("# TYPE {name} counter")), "{name}");

@@ -218,8 +218,9 @@ impl Agent {
         }
     }
 
-    /// `rounds` gratuitous ARPs for router `i`'s IPv4 VIPs, each on the interface it lives on
-    /// with that interface's MAC.
+    /// `rounds` gratuitous ARPs (IPv4) and unsolicited Neighbor Advertisements (IPv6) for
+    /// router `i`'s VIPs, excluded ones included, as keepalived sends them; each on the
+    /// interface it lives on with that interface's MAC.
     pub(super) fn announce(&mut self, i: RouterId, rounds: u32) {
         self.announce_where(i, rounds, false);
     }
@@ -230,17 +231,15 @@ impl Agent {
         self.announce_where(i, 1, true);
     }
 
-    /// `rounds` gratuitous ARPs for router `i`'s addresses (only those on other interfaces
-    /// when `elsewhere`), each on the interface that holds it with that interface's MAC.
+    /// `rounds` gratuitous ARPs / unsolicited NAs for router `i`'s addresses (only those on
+    /// other interfaces when `elsewhere`), each on the interface that holds it with that
+    /// interface's MAC. NAs carry the Router flag when that interface forwards IPv6.
     fn announce_where(&mut self, i: RouterId, rounds: u32, elsewhere: bool) {
         let vr = &self.routers[i];
         let home = vr.home_link();
         // (ifindex, mac) -> addresses, in configuration order.
         let mut by_link: Vec<((u32, MacAddr), Vec<IpAddr>)> = Vec::new();
         for (k, vip) in vr.vips.iter().enumerate() {
-            if !vip.addr.is_ipv4() {
-                continue;
-            }
             let link = match vr.addrs.held.get(k).copied().flatten() {
                 Some(h) => (h.ifindex, h.mac),
                 None => home,
@@ -253,11 +252,18 @@ impl Agent {
                 None => by_link.push((link, vec![vip.addr])),
             }
         }
+        // Read once per call (a sysctl read per interface holding an IPv6 VIP).
+        let router: Vec<bool> = by_link
+            .iter()
+            .map(|((ifindex, _), addrs)| {
+                addrs.iter().any(IpAddr::is_ipv6) && crate::announce::ipv6_forwarding(*ifindex)
+            })
+            .collect();
         for _ in 0..rounds {
-            for ((ifindex, mac), addrs) in &by_link {
-                for r in self.announcer.announce(*ifindex, *mac, addrs) {
+            for (((ifindex, mac), addrs), &router) in by_link.iter().zip(&router) {
+                for r in self.announcer.announce_as(*ifindex, *mac, addrs, router) {
                     if let Err(e) = r {
-                        tracing::warn!(instance = %vr.name, iface = %vr.iface, "gratuitous ARP: {e}");
+                        tracing::warn!(instance = %vr.name, iface = %vr.iface, "announcing a VIP: {e}");
                     }
                 }
             }

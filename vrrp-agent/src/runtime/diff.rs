@@ -167,15 +167,11 @@ fn change(r: &Running<'_>, plan: &Plan) -> Change {
 /// another router to its peers or to this host. `None`: everything else is taken in place.
 fn restart_reason(r: &Running<'_>, plan: &Plan) -> Option<String> {
     let (old, new) = (r.inst, &plan.inst);
-    if plan.src.is_none() {
-        return Some("no router for it here: watched only".into());
-    }
     if old.version != new.version {
         return Some(format!("version {:?} -> {:?}", old.version, new.version));
     }
-    if plan.src != Some(r.src) {
-        let to = plan.src.map_or("none".to_string(), |a| a.to_string());
-        return Some(format!("source address {} -> {to}", r.src));
+    if plan.src != r.src {
+        return Some(format!("source address {} -> {}", r.src, plan.src));
     }
     // The address owner starts as Master and never moves its priority: another start.
     if old.is_address_owner() != new.is_address_owner() {
@@ -404,7 +400,7 @@ mod tests {
                 vlan_id: None,
                 master: None,
             },
-            src: Some(IpAddr::from(src)),
+            src: IpAddr::from(src),
         }
     }
 

@@ -22,8 +22,8 @@ impl Agent {
             }
         };
         let snap = self.snapshot();
-        // The scripts' command lines (JSON's track_script) and IPv6 instances (watched, not
-        // routers) are not kept by the runtime: read from the configuration file.
+        // The scripts' command lines (JSON's track_script) are not kept by the runtime: read
+        // from the configuration file.
         let file = config::load(&self.opts.config).ok().map(|l| l.config);
         let scripts: Vec<(String, String)> = file
             .iter()

@@ -55,7 +55,7 @@ pub use reload::{InstanceChange, ReloadOutcome, Step as ReloadStep};
 
 use crate::{
     announce::{Announcer, GarpSchedule},
-    config::{self, Config, Family, Instance, VirtualAddress},
+    config::{self, Config, Instance, VirtualAddress},
     dataplane::{vlan, Dataplane, XdpModeChoice},
     election::{Action, DownWatch, Input, Reason, Router, State},
     netlink::Netlink,
@@ -97,23 +97,6 @@ pub struct RunOptions {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// The control socket to serve `status` and `reload` on; `None`: none.
     pub control_socket: Option<PathBuf>,
-}
-
-/// Configured features whose behaviour is not active in this version, by name, so that `run`
-/// can say so at start-up instead of silently ignoring them.
-pub fn inactive_features(config: &Config) -> Vec<String> {
-    config
-        .instances
-        .iter()
-        .filter(|inst| inst.family == Family::V6)
-        .map(|inst| {
-            format!(
-                "{}: IPv6 election (the kernel checks and records its adverts; the agent does not \
-                 advertise or own its addresses yet)",
-                inst.name
-            )
-        })
-        .collect()
 }
 
 /// One virtual router and the I/O state around its election.
@@ -244,10 +227,9 @@ struct Agent {
     /// Debug builds: the reload steps at which a test injects failures, one per reload
     /// (`VRRP_AGENT_FAIL_RELOAD`, see `reload`); always empty in release builds.
     fail_reload: VecDeque<reload::Step>,
-    /// The routers (IPv4 instances), by id, with their key and name lookups.
+    /// The routers (one per instance), by id, with their key and name lookups.
     routers: Registry<Vrouter>,
-    /// Every configured instance in the kernel (IPv6 ones included), by key: for event logs
-    /// and reload.
+    /// Every configured instance in the kernel, by key: for event logs and reload.
     kernel: BTreeMap<InstanceKey, KernelInstance>,
     /// Advert sockets, frame sockets, built adverts, and the adverts to send at the end of
     /// this turn.
@@ -290,9 +272,6 @@ pub async fn run(opts: RunOptions) -> Result<()> {
         tracing::warn!("{w}");
     }
     let config = loaded.config;
-    for f in inactive_features(&config) {
-        tracing::warn!("configured but not active yet: {f}");
-    }
     if config.instances.is_empty() {
         bail!("{}: no vrrp_instance configured", opts.config.display());
     }
@@ -406,7 +385,7 @@ impl Agent {
         Ok(agent)
     }
 
-    /// Programs the kernel for one instance and, for IPv4, builds its router (not started).
+    /// Programs the kernel for one instance and builds its router (not started).
     fn add_instance(&mut self, plan: &Plan) -> Result<()> {
         let ki = self.kernel_instance(&plan.inst, plan.link.index);
         self.dp.set_instance(ki.key, ki.cfg)?;
@@ -414,17 +393,12 @@ impl Agent {
             self.dp.allow_unicast_peer_ttl(*key, *peer)?;
         }
         self.kernel.insert(ki.key, ki);
-        let Some(spec) = setup::tx_spec(plan) else {
-            let inst = &plan.inst;
-            tracing::info!(instance = %inst.name, iface = %inst.interface, vrid = inst.vrid, af = 6, "watching adverts (IPv6: no election yet)");
-            return Ok(());
-        };
-        let prepared = self.sender.prepare(&spec)?;
+        let prepared = self.sender.prepare(&setup::tx_spec(plan))?;
         self.insert_router(plan, prepared);
         Ok(())
     }
 
-    /// Registers the router of an IPv4 `plan` (not started) with the sockets prepared for it.
+    /// Registers the router of `plan` (not started) with the sockets prepared for it.
     fn insert_router(&mut self, plan: &Plan, prepared: sender::Prepared) -> RouterId {
         let vr = setup::build_router(plan);
         let (id, displaced) = self.routers.insert(vr);
@@ -460,7 +434,11 @@ impl Agent {
                 .into_iter()
                 .map(|a| a.addr)
                 .collect();
-            keys.extend(kernel::unicast_destinations(&plan.inst, plan.src, &addrs));
+            keys.extend(kernel::unicast_destinations(
+                &plan.inst,
+                Some(plan.src),
+                &addrs,
+            ));
         }
         Ok(keys)
     }
@@ -1287,23 +1265,4 @@ fn log_suppressed(kernel: &BTreeMap<InstanceKey, KernelInstance>, key: &Instance
         lograte::BURST,
         lograte::REFILL
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inactive_features_name_ipv6_elections_only() {
-        let loaded = config::parse_str(
-            "vrrp_script chk { script \"/bin/true\" }\nvrrp_instance VI_1 {\n interface lo0x\n virtual_router_id 5\n \
-             virtual_ipaddress { 198.18.0.1 }\n track_script { chk }\n notify_master /bin/true\n}\n\
-             vrrp_instance VI_6 {\n interface lo0x\n virtual_router_id 6\n virtual_ipaddress { 2001:db8::1 }\n}\n",
-            std::path::Path::new("t.conf"),
-        )
-        .expect("parses");
-        let f = inactive_features(&loaded.config);
-        assert_eq!(f.len(), 1, "{f:?}");
-        assert!(f[0].starts_with("VI_6: IPv6 election"), "{f:?}");
-    }
 }

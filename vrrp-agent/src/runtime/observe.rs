@@ -367,17 +367,11 @@ impl Agent {
     /// [`Agent::snapshot`] with the kernel's counters already read.
     pub(super) fn snapshot_with(&self, counters: &KernelCounters) -> Snapshot {
         let clocks = Clocks::now();
-        let mut instances: Vec<InstanceStatus> = self
+        let instances: Vec<InstanceStatus> = self
             .routers
             .iter()
             .map(|(i, vr)| self.router_status(i, vr, counters, clocks))
             .collect();
-        for (key, ki) in &self.kernel {
-            if self.routers.by_key(key).is_some() {
-                continue;
-            }
-            instances.push(self.watched_status(ki, counters, clocks));
-        }
         let sync_groups = self
             .groups
             .iter()
@@ -613,58 +607,6 @@ impl Agent {
             discards: discards(&c),
             kernel_valid: c.valid,
             mismatches,
-        }
-    }
-
-    /// An instance the kernel checks adverts for but no router runs (IPv6).
-    fn watched_status(
-        &self,
-        ki: &super::KernelInstance,
-        counters: &BTreeMap<vrrp_common::InstanceKey, Counters>,
-        clocks: Clocks,
-    ) -> InstanceStatus {
-        let c = counters.get(&ki.key).copied().unwrap_or_default();
-        let peers = match self.dp.peer_table(&ki.key) {
-            Ok(Some(t)) => t
-                .peers
-                .iter()
-                .filter(|r| r.last_seen_ns != 0)
-                .map(|r| peer_status(&PeerKey::new(ki.key, r.addr), r, clocks))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let interval = secs(Centisecs::new(ki.cfg.adver_int_cs));
-        InstanceStatus {
-            name: ki.name.clone(),
-            interface: ki.iface.clone(),
-            vrid: ki.key.vrid,
-            family: family_of(ki.key.family),
-            version: ki.cfg.version,
-            state: InstanceState::Watching,
-            state_since_unix: unix_secs(self.obs.started_wall),
-            state_for_secs: clocks.ago(self.obs.started_mono),
-            state_reason: None,
-            fault_reason: None,
-            sync_group: None,
-            priority: PriorityStatus {
-                configured: 0,
-                effective: 0,
-                tracking_delta: 0,
-                inputs: Vec::new(),
-            },
-            advert_interval_secs: interval,
-            master_advert_interval_secs: interval,
-            unicast_peers: Vec::new(),
-            master: None,
-            peers,
-            vips: Vec::new(),
-            stats: InstanceStats {
-                advert_rcvd: c.valid,
-                ..Default::default()
-            },
-            discards: discards(&c),
-            kernel_valid: c.valid,
-            mismatches: Vec::new(),
         }
     }
 }

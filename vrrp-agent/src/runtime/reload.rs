@@ -203,9 +203,6 @@ impl Agent {
                 ),
             });
         }
-        for f in super::inactive_features(&config) {
-            tracing::warn!("configured but not active yet: {f}");
-        }
         let plans = setup::plan_instances(&self.netlink, &config).await;
         let mut plans = self.check(Step::Plan, plans)?;
         let vmacs = self.vmacs.prepare(&self.netlink, &mut plans, false).await;
@@ -218,12 +215,6 @@ impl Agent {
             .and_then(|n| super::check_notify_security(&config, &n).map(|()| n));
         let notifier = self.check(Step::Notify, notifier)?;
 
-        // The kernel's records by instance name before: for watched-only IPv6 instances.
-        let before: BTreeMap<String, KernelInstance> = self
-            .kernel
-            .values()
-            .map(|k| (k.name.clone(), k.clone()))
-            .collect();
         let running: Vec<diff::Running<'_>> = self
             .routers
             .iter()
@@ -244,9 +235,7 @@ impl Agent {
         // what they send next, opened now like a new router's.
         let mut retx = BTreeMap::new();
         for (k, p) in plans.iter().enumerate() {
-            let Some(spec) = setup::tx_spec(p) else {
-                continue;
-            };
+            let spec = setup::tx_spec(p);
             match &plan.plans[k] {
                 (Some(id), Change::ChangedInPlace(_)) => {
                     let Some(cur) = self.sender.spec(*id) else {
@@ -267,17 +256,14 @@ impl Agent {
         }
         at(Step::Sockets, self.fail_point(Step::Sockets))?;
 
-        // The kernel's view: which records stay as they are (kept routers, unchanged
-        // watched-only IPv6 instances), which are new.
+        // The kernel's view: which records stay as they are (kept routers), which are new.
         let new_kernel: Vec<KernelInstance> = plans
             .iter()
             .map(|p| self.kernel_instance(&p.inst, p.link.index))
             .collect();
         let mut kept_keys = BTreeSet::new();
         for (k, ki) in new_kernel.iter().enumerate() {
-            let watched_same = plans[k].src.is_none() && self.kernel.get(&ki.key) == Some(ki);
-            let router_kept = !plan.starts(k) && plans[k].src.is_some();
-            if watched_same || router_kept {
+            if !plan.starts(k) {
                 kept_keys.insert(ki.key);
             }
         }
@@ -396,9 +382,6 @@ impl Agent {
             }
             if let Some(s) = prepared.remove(&k) {
                 started.push(self.insert_router(p, s));
-            } else {
-                let inst = &p.inst;
-                tracing::info!(instance = %inst.name, iface = %inst.interface, vrid = inst.vrid, af = 6, "watching adverts (IPv6: no election yet)");
             }
         }
         for id in &plan.removed {
@@ -409,26 +392,6 @@ impl Agent {
                 name: plans[k].inst.name.clone(),
                 change: change.clone(),
             });
-        }
-        // A watched-only IPv6 instance has no router: its change is its kernel record's.
-        for (k, p) in plans.iter().enumerate() {
-            if p.src.is_some() || plan.plans[k].0.is_some() {
-                continue;
-            }
-            outcome[removed + k].change = match before.get(&p.inst.name) {
-                Some(old) if *old == new_kernel[k] => Change::Kept,
-                Some(_) => Change::Restarted("kernel settings changed".into()),
-                None => Change::Added,
-            };
-        }
-        for name in before.keys() {
-            let router = outcome.iter().any(|c| &c.name == name);
-            if !router && !plans.iter().any(|p| &p.inst.name == name) {
-                outcome.push(InstanceChange {
-                    name: name.clone(),
-                    change: Change::Removed,
-                });
-            }
         }
         self.config = config;
         self.sync_vlans(true).await;

@@ -1,6 +1,9 @@
 //! The advert sender: owns every advert socket, every AF_PACKET frame socket and every
 //! router's built adverts, and sends what the routers queued, batched per socket.
 //!
+//! IPv4 and IPv6 routers are registered alike: the family of the source address picks the
+//! raw socket (`AF_INET` or `AF_INET6`, see [`tx::AdvertSocket`]).
+//!
 //! A router is registered with what it sends ([`TxSpec`]) under its [`RouterId`]; it never
 //! holds a socket. Sockets are shared by the routers that send through the same interface,
 //! source address and TTL (raw IP sockets) or the same interface (frame sockets), and closed
@@ -19,7 +22,7 @@ use anyhow::Result;
 use super::registry::RouterId;
 use crate::{
     tx::{self, AdvertSocket, FrameSocket, Outgoing},
-    wire::{vrrp::Repr, ChecksumForm, MacAddr, VRRP_TTL},
+    wire::{vrrp::Repr, ChecksumForm, Family, MacAddr, VRRP_TTL},
 };
 
 /// What a router sends, and from where.
@@ -43,10 +46,11 @@ pub(super) struct TxSpec {
 }
 
 impl TxSpec {
-    /// A configured multicast group other than 224.0.0.18, which its socket must join.
-    fn extra_group(&self) -> Option<std::net::Ipv4Addr> {
+    /// A configured multicast group other than 224.0.0.18 or ff02::12, which its socket
+    /// must join.
+    fn extra_group(&self) -> Option<IpAddr> {
         match self.dsts.first() {
-            Some(IpAddr::V4(g)) if self.multicast && *g != crate::wire::VRRP_GROUP_V4 => Some(*g),
+            Some(&g) if self.multicast && g != Family::of(&g).vrrp_group() => Some(g),
             _ => None,
         }
     }
@@ -117,7 +121,7 @@ impl Sender {
             Some(open) => {
                 // A shared socket joins each router's group (joining twice is fine).
                 if let Some(g) = spec.extra_group() {
-                    open.join_group(g)?;
+                    join(open, g)?;
                 }
                 None
             }
@@ -125,6 +129,7 @@ impl Sender {
         };
         let mut frames = None;
         let mut framed = false;
+        // IPv6 adverts always go through the raw IPv6 socket (the frame path builds IPv4).
         if spec.multicast && spec.src.is_ipv4() {
             if self.frames.contains_key(&spec.iface) {
                 framed = true;
@@ -316,7 +321,7 @@ impl Sender {
             };
             let mut spec = spec.spec.clone();
             spec.ifindex = ifindex;
-            let groups: BTreeSet<std::net::Ipv4Addr> = self
+            let groups: BTreeSet<IpAddr> = self
                 .routes
                 .values()
                 .filter(|r| &r.sock == key)
@@ -324,7 +329,7 @@ impl Sender {
                 .collect();
             match open_socket(key, &spec, None).and_then(|s| {
                 for g in groups {
-                    s.join_group(g)?;
+                    join(&s, g)?;
                 }
                 Ok(s)
             }) {
@@ -363,19 +368,24 @@ impl Sender {
     }
 }
 
-/// Opens the raw IP socket `key` for `spec`, a member of the VRRP group and of `group`.
-fn open_socket(
-    key: &SockKey,
-    spec: &TxSpec,
-    group: Option<std::net::Ipv4Addr>,
-) -> Result<AdvertSocket> {
-    let IpAddr::V4(src) = key.src else {
-        anyhow::bail!("instance {}: IPv6 adverts are not sent yet", spec.name);
+/// Joins the multicast `group` (of the socket's family) on `socket`'s interface.
+fn join(socket: &AdvertSocket, group: IpAddr) -> Result<(), tx::TxError> {
+    match group {
+        IpAddr::V4(g) => socket.join_group(g),
+        IpAddr::V6(g) => socket.join_group_v6(g),
+    }
+}
+
+/// Opens the raw IP socket `key` for `spec` (IPv4 or IPv6, by its source address), a member
+/// of the VRRP group (224.0.0.18 or ff02::12) and of `group`.
+fn open_socket(key: &SockKey, spec: &TxSpec, group: Option<IpAddr>) -> Result<AdvertSocket> {
+    let socket = match key.src {
+        IpAddr::V4(src) => AdvertSocket::open(&key.iface, spec.ifindex, src)?,
+        IpAddr::V6(src) => AdvertSocket::open_v6(&key.iface, spec.ifindex, src)?,
     };
-    let socket = AdvertSocket::open(&key.iface, spec.ifindex, src)?;
     socket.join_vrrp_group()?;
     if let Some(g) = group {
-        socket.join_group(g)?;
+        join(&socket, g)?;
     }
     if key.ttl != VRRP_TTL {
         socket.set_unicast_ttl(key.ttl)?;

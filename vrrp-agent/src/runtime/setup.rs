@@ -18,8 +18,11 @@ use crate::{
 pub(super) struct Plan {
     pub inst: Instance,
     pub link: LinkInfo,
-    /// Source of adverts (IPv4); `None` for a watched-only IPv6 instance.
-    pub src: Option<IpAddr>,
+    /// Source of adverts: `unicast_src_ip` / `mcast_src_ip`, else the interface's primary
+    /// IPv4 address (RFC 9568 §5.1.1.1) or its IPv6 link-local address (§5.1.2.1). Also the
+    /// router's own address in the equal-priority tie-break, compared with senders of the
+    /// same family only.
+    pub src: IpAddr,
     /// Its `use_vmac` macvlan, once made (`runtime::vmac`).
     pub vmac: Option<super::vmac::VmacLink>,
 }
@@ -34,21 +37,23 @@ pub(super) async fn plan_instances(netlink: &Netlink, config: &Config) -> Result
                 inst.name, inst.interface
             )
         })?;
-        let src = match inst.family {
-            Family::V4 => match inst.unicast_src_ip.or(inst.mcast_src_ip) {
-                Some(a) => Some(a),
-                None => netlink.primary_ipv4(link.index).await?.map(IpAddr::V4),
-            },
-            Family::V6 => None,
+        let src = match (inst.unicast_src_ip.or(inst.mcast_src_ip), inst.family) {
+            (Some(a), _) => Some(a),
+            (None, Family::V4) => netlink.primary_ipv4(link.index).await?.map(IpAddr::V4),
+            (None, Family::V6) => link_local(netlink, link.index).await?.map(IpAddr::V6),
         };
-        if inst.family == Family::V4 && src.is_none() {
+        let Some(src) = src else {
+            let what = match inst.family {
+                Family::V4 => "an IPv4 address",
+                Family::V6 => "a usable IPv6 link-local address (is it up? is DAD still running?)",
+            };
             bail!(
-                "instance {}: interface {} has no IPv4 address to send adverts from; add one or \
-                 set unicast_src_ip",
+                "instance {}: interface {} has no {what} to send adverts from; add one or set \
+                 unicast_src_ip",
                 inst.name,
                 inst.interface
             );
-        }
+        };
         // keepalived sizes adverts for the interface's MTU, as `check` did for 1500 bytes.
         let mut inst = inst.clone();
         let moved = inst.fit_vips_to_mtu(link.mtu);
@@ -65,6 +70,32 @@ pub(super) async fn plan_instances(netlink: &Netlink, config: &Config) -> Result
     Ok(plans)
 }
 
+/// How long [`plan_instances`] waits for a tentative link-local address to finish Duplicate
+/// Address Detection (one probe of `RetransTimer`, 1 s, by default).
+const LINK_LOCAL_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The interface's link-local IPv6 address, waiting up to [`LINK_LOCAL_WAIT`] while it is
+/// tentative (an interface brought up just before the agent starts).
+async fn link_local(
+    netlink: &Netlink,
+    ifindex: u32,
+) -> Result<Option<std::net::Ipv6Addr>, crate::netlink::NetlinkError> {
+    let until = std::time::Instant::now() + LINK_LOCAL_WAIT;
+    loop {
+        if let Some(a) = netlink.link_local_ipv6(ifindex).await? {
+            return Ok(Some(a));
+        }
+        let tentative =
+            netlink.addresses(ifindex).await?.iter().any(|a| {
+                matches!(a.addr, IpAddr::V6(v6) if v6.is_unicast_link_local()) && a.tentative
+            });
+        if !tentative || std::time::Instant::now() >= until {
+            return Ok(None);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Removes the VIPs of `plan` that a previous run left on the interfaces (e.g. after
 /// SIGKILL): a Backup must not answer for them.
 ///
@@ -76,7 +107,7 @@ pub(super) async fn remove_leftover_vips(netlink: &Netlink, plan: &Plan) -> Resu
     let inst = &plan.inst;
     let owner = inst.priority == 255;
     for vip in inst.vips.iter().chain(&inst.vips_excluded) {
-        if Some(vip.addr) == plan.src {
+        if vip.addr == plan.src {
             continue; // the address adverts are sent from
         }
         // A VIP on an interface that does not exist (yet) has nothing to clean up; taking it
@@ -122,10 +153,10 @@ pub(super) async fn vip_link(
     }
 }
 
-/// What the router of an IPv4 plan sends, and from where; `None` for a watched-only IPv6
-/// instance.
-pub(super) fn tx_spec(plan: &Plan) -> Option<TxSpec> {
-    let src = plan.src.filter(IpAddr::is_ipv4)?;
+/// What the router of a plan sends, and from where: v3 over IPv6 to ff02::12 (or the
+/// unicast peers), or v2/v3 over IPv4.
+pub(super) fn tx_spec(plan: &Plan) -> TxSpec {
+    let src = plan.src;
     let inst = &plan.inst;
     let repr = Repr {
         version: match inst.version {
@@ -144,13 +175,14 @@ pub(super) fn tx_spec(plan: &Plan) -> Option<TxSpec> {
         },
     };
     let multicast = inst.unicast_peers.is_empty();
-    // use_vmac: multicast adverts leave from the macvlan (the virtual MAC), unless
-    // vmac_xmit_base.
+    // use_vmac: IPv4 multicast adverts leave from the macvlan (the virtual MAC), unless
+    // vmac_xmit_base. IPv6 ones leave from the parent: their source is the parent's
+    // link-local address, which a socket on the macvlan cannot bind.
     let (iface, ifindex) = match &plan.vmac {
-        Some(v) if multicast && !v.xmit_base => (v.name.clone(), v.ifindex),
+        Some(v) if multicast && !v.xmit_base && src.is_ipv4() => (v.name.clone(), v.ifindex),
         _ => (inst.interface.clone(), plan.link.index),
     };
-    Some(TxSpec {
+    TxSpec {
         name: inst.name.clone(),
         iface,
         ifindex,
@@ -169,13 +201,13 @@ pub(super) fn tx_spec(plan: &Plan) -> Option<TxSpec> {
         },
         multicast,
         repr,
-    })
+    }
 }
 
-/// The router of an IPv4 plan (`src` set), in Initialize.
+/// The router of a plan, in Initialize.
 pub(super) fn build_router(plan: &Plan) -> Vrouter {
     let inst = &plan.inst;
-    let src = plan.src.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let src = plan.src;
     let version = match inst.version {
         config::Version::V2 => crate::election::Version::V2,
         config::Version::V3 => crate::election::Version::V3,
@@ -201,6 +233,7 @@ pub(super) fn build_router(plan: &Plan) -> Vrouter {
         instance = %inst.name,
         iface = %inst.interface,
         vrid = inst.vrid,
+        af = if src.is_ipv4() { 4 } else { 6 },
         priority = inst.priority,
         interval = %interval,
         from = %src,
@@ -223,7 +256,7 @@ pub(super) fn build_router(plan: &Plan) -> Vrouter {
         mac: plan.link.mac,
         vmac: plan.vmac.clone(),
         addrs: super::addresses::VipState::new(inst.vips.len() + inst.vips_excluded.len()),
-        garp: GarpSchedule::new(&inst.garp),
+        garp: GarpSchedule::for_family(&inst.garp, wire::Family::of(&src)),
         link_fault: !(plan.link.up && plan.link.running),
         link_up: plan.link.up && plan.link.running,
         track_fault: None,

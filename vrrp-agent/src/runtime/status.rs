@@ -26,9 +26,8 @@ pub struct Snapshot {
     pub taken_unix: f64,
     /// The agent as a whole.
     pub agent: AgentStatus,
-    /// Every configured instance: the elections (IPv4) in the order the agent runs them
-    /// (configuration order; instances added by a reload last), then watched-only IPv6
-    /// instances.
+    /// Every configured instance (IPv4 and IPv6) in the order the agent runs them
+    /// (configuration order; instances added by a reload last).
     pub instances: Vec<InstanceStatus>,
     /// Every `vrrp_sync_group`.
     pub sync_groups: Vec<SyncGroupStatus>,
@@ -98,8 +97,6 @@ pub enum InstanceState {
     Master,
     /// Held down by tracking, its interface or a failed VIP add.
     Fault,
-    /// IPv6 instance whose adverts the kernel checks and records; no election yet.
-    Watching,
 }
 
 impl InstanceState {
@@ -110,7 +107,6 @@ impl InstanceState {
             InstanceState::Backup => "BACKUP",
             InstanceState::Master => "MASTER",
             InstanceState::Fault => "FAULT",
-            InstanceState::Watching => "WATCHING",
         }
     }
 }

@@ -14,10 +14,10 @@
 //! ([`FrameSocket`], [`build_advert_frame`], [`send_frames`]), which skips the kernel's
 //! per-packet IP work; see `frame.rs` for what that trades away.
 //!
-//! Only IPv4 sockets exist so far. The socket, the batch and the errors carry an [`IpAddr`]
-//! and check the family of every destination, so an IPv6 `open` (hop limits, IPV6_TCLASS,
-//! IPV6_MULTICAST_IF, link-local source, scope id = the interface) slots in without changing
-//! [`send_batch`].
+//! IPv6 adverts (RFC 9568, v3 only) go through a raw IPv6 socket ([`AdvertSocket::open_v6`]):
+//! hop limit 255, IPV6_TCLASS 0xc0, IPV6_MULTICAST_IF, bound to the interface's link-local
+//! address (or `unicast_src_ip`) with the interface as scope; the agent computes the checksum
+//! over the IPv6 pseudo-header ([`build_advert`]). They never take the AF_PACKET path.
 use std::{
     collections::HashMap,
     ffi::c_void,
@@ -273,7 +273,29 @@ impl AdvertSocket {
     /// (An IPPROTO_RAW socket never receives, but then the agent would have to write the IP
     /// header itself; with protocol 112 the kernel does, as on any other socket.)
     pub fn open(iface: &str, ifindex: u32, src: Ipv4Addr) -> Result<AdvertSocket, TxError> {
-        let src_ip = IpAddr::V4(src);
+        Self::open_ip(iface, ifindex, IpAddr::V4(src))
+    }
+
+    /// Opens a raw IPPROTO_VRRP IPv6 socket that sends from `src` out of `iface`, set up as
+    /// [`AdvertSocket::open`] does for IPv4 (drop-all filter, bound to the interface and to
+    /// `src`, no multicast loop), with RFC 9568 §5.1.2's IPv6 fields:
+    /// - `src` is the interface's link-local address (§5.1.2.1) or `unicast_src_ip`; a
+    ///   link-local one is bound with the interface as scope;
+    /// - hop limit 255 for unicast and multicast (IPV6_UNICAST_HOPS, IPV6_MULTICAST_HOPS;
+    ///   §5.1.2.3);
+    /// - multicast out of `ifindex` (IPV6_MULTICAST_IF), traffic class 0xc0 (IPV6_TCLASS).
+    ///
+    /// The kernel does not checksum a raw IPv6 socket's payload unless IPV6_CHECKSUM is set;
+    /// [`build_advert`] writes the pseudo-header checksum itself.
+    pub fn open_v6(
+        iface: &str,
+        ifindex: u32,
+        src: std::net::Ipv6Addr,
+    ) -> Result<AdvertSocket, TxError> {
+        Self::open_ip(iface, ifindex, IpAddr::V6(src))
+    }
+
+    fn open_ip(iface: &str, ifindex: u32, src_ip: IpAddr) -> Result<AdvertSocket, TxError> {
         let fail = |step: &'static str| {
             move |e: io::Error| TxError::Open {
                 iface: iface.to_owned(),
@@ -283,37 +305,73 @@ impl AdvertSocket {
             }
         };
         // socket2 adds SOCK_CLOEXEC; with SOCK_NONBLOCK both are set by socket(2) itself.
+        let (domain, what) = match src_ip {
+            IpAddr::V4(_) => (Domain::IPV4, "socket(AF_INET, SOCK_RAW, IPPROTO_VRRP)"),
+            IpAddr::V6(_) => (Domain::IPV6, "socket(AF_INET6, SOCK_RAW, IPPROTO_VRRP)"),
+        };
         let socket = Socket::new(
-            Domain::IPV4,
+            domain,
             Type::RAW.nonblocking(),
             Some(Protocol::from(i32::from(IPPROTO_VRRP))),
         )
-        .map_err(fail("socket(AF_INET, SOCK_RAW, IPPROTO_VRRP)"))?;
+        .map_err(fail(what))?;
         attach_drop_all(&socket).map_err(fail("setsockopt(SO_ATTACH_FILTER)"))?;
         socket
             .set_recv_buffer_size(RCVBUF_REQUEST)
             .map_err(fail("setsockopt(SO_RCVBUF)"))?;
-        setsockopt_int(&socket, libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, 0)
-            .map_err(fail("setsockopt(IP_MULTICAST_ALL)"))?;
         socket
             .bind_device(Some(iface.as_bytes()))
             .map_err(fail("setsockopt(SO_BINDTODEVICE)"))?;
-        socket
-            .bind(&SockAddr::from(SocketAddrV4::new(src, 0)))
-            .map_err(fail("bind"))?;
-        socket
-            .set_ttl_v4(u32::from(VRRP_TTL))
-            .map_err(fail("setsockopt(IP_TTL)"))?;
-        socket
-            .set_multicast_ttl_v4(u32::from(VRRP_TTL))
-            .map_err(fail("setsockopt(IP_MULTICAST_TTL)"))?;
-        set_multicast_if_v4(&socket, ifindex).map_err(fail("setsockopt(IP_MULTICAST_IF)"))?;
-        socket
-            .set_multicast_loop_v4(false)
-            .map_err(fail("setsockopt(IP_MULTICAST_LOOP)"))?;
-        socket
-            .set_tos_v4(u32::from(ADVERT_TOS))
-            .map_err(fail("setsockopt(IP_TOS)"))?;
+        match src_ip {
+            IpAddr::V4(src) => {
+                setsockopt_int(&socket, libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, 0)
+                    .map_err(fail("setsockopt(IP_MULTICAST_ALL)"))?;
+                socket
+                    .bind(&SockAddr::from(SocketAddrV4::new(src, 0)))
+                    .map_err(fail("bind"))?;
+                socket
+                    .set_ttl_v4(u32::from(VRRP_TTL))
+                    .map_err(fail("setsockopt(IP_TTL)"))?;
+                socket
+                    .set_multicast_ttl_v4(u32::from(VRRP_TTL))
+                    .map_err(fail("setsockopt(IP_MULTICAST_TTL)"))?;
+                set_multicast_if_v4(&socket, ifindex)
+                    .map_err(fail("setsockopt(IP_MULTICAST_IF)"))?;
+                socket
+                    .set_multicast_loop_v4(false)
+                    .map_err(fail("setsockopt(IP_MULTICAST_LOOP)"))?;
+                socket
+                    .set_tos_v4(u32::from(ADVERT_TOS))
+                    .map_err(fail("setsockopt(IP_TOS)"))?;
+            }
+            IpAddr::V6(src) => {
+                setsockopt_int(&socket, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_ALL, 0)
+                    .map_err(fail("setsockopt(IPV6_MULTICAST_ALL)"))?;
+                let scope = if is_link_local_v6(src) { ifindex } else { 0 };
+                socket
+                    .bind(&SockAddr::from(SocketAddrV6::new(src, 0, 0, scope)))
+                    .map_err(fail("bind"))?;
+                socket
+                    .set_unicast_hops_v6(u32::from(VRRP_TTL))
+                    .map_err(fail("setsockopt(IPV6_UNICAST_HOPS)"))?;
+                socket
+                    .set_multicast_hops_v6(u32::from(VRRP_TTL))
+                    .map_err(fail("setsockopt(IPV6_MULTICAST_HOPS)"))?;
+                socket
+                    .set_multicast_if_v6(ifindex)
+                    .map_err(fail("setsockopt(IPV6_MULTICAST_IF)"))?;
+                socket
+                    .set_multicast_loop_v6(false)
+                    .map_err(fail("setsockopt(IPV6_MULTICAST_LOOP)"))?;
+                setsockopt_int(
+                    &socket,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_TCLASS,
+                    libc::c_int::from(ADVERT_TOS),
+                )
+                .map_err(fail("setsockopt(IPV6_TCLASS)"))?;
+            }
+        }
         drain(&socket);
         Ok(AdvertSocket {
             socket,
@@ -328,8 +386,30 @@ impl AdvertSocket {
     /// not from this socket (its filter drops everything), but a NIC that filters multicast
     /// in hardware only delivers 01:00:5e:00:00:12 frames, to XDP or anyone, once some
     /// socket on the host has joined the group there (keepalived's receive socket does).
+    /// For IPv6: ff02::12 (the hardware filter then passes 33:33:00:00:00:12).
     pub fn join_vrrp_group(&self) -> Result<(), TxError> {
-        self.join_group(crate::wire::VRRP_GROUP_V4)
+        match self.src {
+            IpAddr::V4(_) => self.join_group(crate::wire::VRRP_GROUP_V4),
+            IpAddr::V6(_) => self.join_group_v6(crate::wire::VRRP_GROUP_V6),
+        }
+    }
+
+    /// Joins the IPv6 `group` on the socket's interface (ff02::12, or keepalived's
+    /// `mcast_dst_ip` / `vrrp_mcast_group6`). Already a member is success.
+    pub fn join_group_v6(&self, group: std::net::Ipv6Addr) -> Result<(), TxError> {
+        match self.socket.join_multicast_v6(&group, self.ifindex) {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Ok(()),
+            other => other.map_err(|e| TxError::Open {
+                iface: self.iface.clone(),
+                src: self.src,
+                step: if group == crate::wire::VRRP_GROUP_V6 {
+                    "setsockopt(IPV6_ADD_MEMBERSHIP ff02::12)"
+                } else {
+                    "setsockopt(IPV6_ADD_MEMBERSHIP of mcast_dst_ip / vrrp_mcast_group6)"
+                },
+                errno: errno_of(&e),
+            }),
+        }
     }
 
     /// Joins `group` on the socket's interface (as [`Self::join_vrrp_group`], for
@@ -365,15 +445,21 @@ impl AdvertSocket {
 
     /// Sends unicast adverts with IP TTL `ttl` instead of 255 (keepalived's `unicast_ttl`,
     /// for peers some routers away). Multicast adverts keep TTL 255 (IP_MULTICAST_TTL).
+    /// For IPv6 the unicast hop limit (IPV6_UNICAST_HOPS).
     pub fn set_unicast_ttl(&self, ttl: u8) -> Result<(), TxError> {
-        self.socket
-            .set_ttl_v4(u32::from(ttl))
-            .map_err(|e| TxError::Open {
-                iface: self.iface.clone(),
-                src: self.src,
-                step: "setsockopt(IP_TTL)",
-                errno: errno_of(&e),
-            })
+        let (r, step) = match self.src {
+            IpAddr::V4(_) => (self.socket.set_ttl_v4(u32::from(ttl)), "setsockopt(IP_TTL)"),
+            IpAddr::V6(_) => (
+                self.socket.set_unicast_hops_v6(u32::from(ttl)),
+                "setsockopt(IPV6_UNICAST_HOPS)",
+            ),
+        };
+        r.map_err(|e| TxError::Open {
+            iface: self.iface.clone(),
+            src: self.src,
+            step,
+            errno: errno_of(&e),
+        })
     }
 
     /// The source address the socket is bound to.
@@ -803,6 +889,11 @@ fn set_multicast_if_v4(socket: &Socket, ifindex: u32) -> io::Result<()> {
         imr_ifindex,
     };
     setsockopt(socket, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &mreqn)
+}
+
+/// fe80::/10.
+fn is_link_local_v6(a: std::net::Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
 }
 
 /// Discards what the socket queued before its filter was attached: a raw socket receives

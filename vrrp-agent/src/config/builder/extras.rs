@@ -31,9 +31,9 @@ const RT_PRIORITY_MAX: i64 = 99;
 const STARTUP_DELAY_LARGE: Duration = Duration::from_secs(60);
 
 /// What a different IPv6 multicast group does here.
-const GROUP6_WHY: &str = "IPv6 instances are watched, not run, until IPv6 elections are \
-    active, and the XDP program records IPv6 adverts sent to ff02::12 only; keepalived \
-    would send and accept this instance's IPv6 adverts on this group";
+const GROUP6_WHY: &str = "the XDP program records IPv6 adverts sent to ff02::12 only, so \
+    IPv6 instances advertise there; keepalived would send and accept this instance's IPv6 \
+    adverts on this group";
 
 /// What `global_defs` says beyond the core keywords.
 #[derive(Debug, Default)]
@@ -548,7 +548,8 @@ impl Builder<'_> {
     }
 
     /// A multicast group for adverts, if usable: any IPv4 group; the standard IPv6 one (any
-    /// other has no effect yet, with a warning: IPv6 instances are only watched). A non-multicast address or one of the wrong
+    /// other has no effect yet, with a warning: the XDP program records IPv6 adverts to
+    /// ff02::12 only). A non-multicast address or one of the wrong
     /// family is ignored with a warning, as keepalived does.
     fn mcast_group(
         &mut self,
