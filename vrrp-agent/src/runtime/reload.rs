@@ -298,9 +298,13 @@ impl Agent {
         }
         let removed = outcome.len();
         self.stop_routers(&stopping, now).await;
+        // A removed Master keeps its VIPs until the new Master is heard (make-before-break).
+        let lingering = self
+            .linger_for_handover(&plan.removed, &stopping, &new_kernel)
+            .await;
         // Their sender registrations go after the new routers are registered: a socket the
         // old and the new router share stays open.
-        for id in &stopping {
+        for id in stopping.iter().filter(|id| !lingering.contains(id)) {
             self.routers.remove(*id);
         }
         let routers = &self.routers;
@@ -309,6 +313,7 @@ impl Agent {
             self.watch_hold = None;
         }
         self.commit_kernel(&new_kernel, &kept_keys, &written);
+        self.keep_lingering_records();
 
         // Kept routers take their new settings.
         let mut kept = 0;
@@ -350,7 +355,7 @@ impl Agent {
                 tracing::info!(instance = %inst.name, iface = %inst.interface, vrid = inst.vrid, af = 6, "watching adverts (IPv6: no election yet)");
             }
         }
-        for id in &stopping {
+        for id in stopping.iter().filter(|id| !lingering.contains(id)) {
             self.sender.unregister(*id);
         }
         for (k, (_, change)) in plan.plans.iter().enumerate() {
