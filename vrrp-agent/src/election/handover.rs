@@ -30,6 +30,13 @@ use crate::units::{Centisecs, MonoTime};
 /// window in which the old Master keeps accepting packets for the VIPs after a preemption.
 pub const HANDOVER_GRACE: Duration = Duration::from_millis(10);
 
+/// How often the runtime looks at the kernel's peer records while no new Master has been
+/// heard. The XDP program raises an event for a new source or a changed priority only: a
+/// Backup that was Master less than three intervals ago (a maintenance off and on, a quick
+/// restart) comes back without one. Polling every 2 ms makes the release at most 2 ms
+/// later than the grace wants, far inside it; it lasts only while a departure waits.
+pub const HANDOVER_POLL: Duration = Duration::from_millis(2);
+
 /// Added to the Backups' longest Master_Down_Interval before the old Master gives up
 /// waiting and removes the addresses anyway (nobody took over).
 pub const HANDOVER_MARGIN: Duration = Duration::from_millis(20);
@@ -55,6 +62,8 @@ pub struct Handover {
     heard_at: Option<MonoTime>,
     /// When to let go even if nobody was heard.
     give_up_at: MonoTime,
+    /// When the runtime next reads the kernel's records (while nobody was heard).
+    poll_at: MonoTime,
 }
 
 impl Handover {
@@ -66,6 +75,7 @@ impl Handover {
             local,
             heard_at: None,
             give_up_at: now + give_up_after(advertisement_interval),
+            poll_at: now + HANDOVER_POLL,
         }
     }
 
@@ -76,6 +86,7 @@ impl Handover {
             local,
             heard_at: Some(heard_at),
             give_up_at: heard_at + HANDOVER_GRACE,
+            poll_at: heard_at + HANDOVER_GRACE,
         }
     }
 
@@ -93,6 +104,22 @@ impl Handover {
         match self.heard_at {
             Some(at) => (at + HANDOVER_GRACE).min(self.give_up_at),
             None => self.give_up_at,
+        }
+    }
+
+    /// When the router must be woken: the release, or before it (nobody heard yet) the
+    /// next look at the kernel's records.
+    pub fn wake_at(&self) -> MonoTime {
+        match self.heard_at {
+            Some(_) => self.deadline(),
+            None => self.poll_at.min(self.deadline()),
+        }
+    }
+
+    /// A timer at `now`: the next poll is one [`HANDOVER_POLL`] later.
+    pub fn polled(&mut self, now: MonoTime) {
+        if self.poll_at <= now {
+            self.poll_at = now + HANDOVER_POLL;
         }
     }
 

@@ -302,7 +302,7 @@ impl Router {
             Phase::Master(m) => Some(m.adver_at),
             Phase::Initialize | Phase::Fault => None,
         };
-        let handover = self.handover.map(|h| h.deadline());
+        let handover = self.handover.map(|h| h.wake_at());
         phase.into_iter().chain(handover).min()
     }
 
@@ -314,6 +314,13 @@ impl Router {
     /// When a running handover lets the VIPs go (if nobody is heard sooner, its bound).
     pub fn handover_deadline(&self) -> Option<MonoTime> {
         self.handover.map(|h| h.deadline())
+    }
+
+    /// When a running handover wants the kernel's records fed (see
+    /// [`HANDOVER_POLL`](super::handover::HANDOVER_POLL)) or lets the VIPs go; the runtime
+    /// feeds the records as [`Input::Advert`] before `Input::Timer` at that moment.
+    pub fn handover_wake(&self) -> Option<MonoTime> {
+        self.handover.map(|h| h.wake_at())
     }
 
     /// Whether `vrrp-agent maintenance on` is in force.
@@ -572,6 +579,8 @@ impl Router {
         // give-up bound.
         if self.handover.is_some_and(|h| h.deadline() <= now) {
             self.release_handover(out);
+        } else if let Some(h) = &mut self.handover {
+            h.polled(now);
         }
         match self.phase {
             Phase::Backup(b) if b.down_at <= now => {

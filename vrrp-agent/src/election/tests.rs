@@ -1392,11 +1392,13 @@ fn shutdown_from_each_state() {
                 Input::Shutdown,
                 // Make-before-break: the VIPs stay until a new Master is heard, at most
                 // 4 intervals + the margin.
+                // 4 intervals + the margin; the runtime polls the kernel's records every 2 ms.
                 vec![send(0), sd(State::Master)],
                 State::Initialize,
-                Some(ms(9020)),
+                Some(ms(5002)),
             ),
-            step(ms(5001), Input::Shutdown, vec![], State::Initialize, Some(ms(9020))),
+            step(ms(5001), Input::Shutdown, vec![], State::Initialize, Some(ms(5002))),
+            step(ms(5002), Input::Timer, vec![], State::Initialize, Some(ms(5004))),
             step(ms(9020), Input::Timer, vec![Action::RemoveVips], State::Initialize, None),
         ],
     );

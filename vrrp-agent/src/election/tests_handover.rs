@@ -2,7 +2,7 @@
 //! deadlines at advert_int 0.01 s (the interval of the benchmark's fast rows).
 use std::{net::IpAddr, time::Duration};
 
-use super::handover::{give_up_after, HANDOVER_GRACE};
+use super::handover::{give_up_after, HANDOVER_GRACE, HANDOVER_POLL};
 use super::*;
 use crate::units::{Centisecs, MonoTime};
 
@@ -64,7 +64,11 @@ fn shutdown_keeps_the_vips_until_the_new_master_is_heard_and_its_grace_passed() 
         ]
     );
     assert!(r.handing_over());
-    assert_eq!(r.next_deadline(), Some(t + Duration::from_millis(60)));
+    assert_eq!(r.handover_deadline(), Some(t + Duration::from_millis(60)));
+    // Until someone is heard, the runtime reads the kernel's records every 2 ms.
+    assert_eq!(r.next_deadline(), Some(t + HANDOVER_POLL));
+    assert_eq!(r.handle(t + HANDOVER_POLL, Input::Timer), vec![]);
+    assert_eq!(r.next_deadline(), Some(t + HANDOVER_POLL * 2));
     // Not news: our own looped-back advert, a priority 0, an advert from before we resigned.
     for input in [
         advert(LOCAL, 100, t + Duration::from_millis(1)),
@@ -72,7 +76,7 @@ fn shutdown_keeps_the_vips_until_the_new_master_is_heard_and_its_grace_passed() 
         advert(PEER, 100, t - Duration::from_millis(1)),
     ] {
         assert_eq!(r.handle(t + Duration::from_millis(2), input), vec![]);
-        assert_eq!(r.next_deadline(), Some(t + Duration::from_millis(60)));
+        assert_eq!(r.handover_deadline(), Some(t + Duration::from_millis(60)));
     }
     // The Backup took over after its Skew_Time: its advert, read a little late.
     let heard = t + Duration::from_micros(6_200);
@@ -207,7 +211,8 @@ fn maintenance_without_a_peer_keeps_serving() {
     let (mut r, t) = master(100);
     r.handle(t, Input::Maintenance(true));
     let down = t + Duration::from_nanos(39_960_937);
-    assert_eq!(r.next_deadline(), Some(down));
+    assert_eq!(r.master_down_timer(), Some(down));
+    assert_eq!(r.handover_deadline(), Some(t + Duration::from_millis(60)));
     assert_eq!(
         r.handle(down, Input::Timer),
         vec![

@@ -182,14 +182,14 @@ impl Agent {
         }
     }
 
-    /// Before a handover's deadline is judged: the kernel's records of the instance, so a
-    /// new Master whose first advert raised no event (a ring buffer overrun, a known peer
-    /// back within three intervals) still ends the wait at its real arrival.
+    /// At a handover's wake-up: the kernel's records of the instance, so a new Master whose
+    /// first advert raised no event (a known peer back within three intervals, a ring
+    /// buffer overrun) still ends the wait at its real arrival.
     pub(super) async fn refresh_handover(&mut self, i: RouterId, now: MonoTime) {
         let due = self
             .routers
             .get(i)
-            .and_then(|r| r.router.handover_deadline())
+            .and_then(|r| r.router.handover_wake())
             .is_some_and(|d| d <= now);
         if due {
             self.feed_kernel_records(i, now).await;
