@@ -188,7 +188,12 @@ impl Probe {
             .lines()
             .filter(|l| l.contains("bytes from"))
             .filter_map(|l| {
-                let at = l.strip_prefix('[')?.split(']').next()?.parse::<f64>().ok()?;
+                let at = l
+                    .strip_prefix('[')?
+                    .split(']')
+                    .next()?
+                    .parse::<f64>()
+                    .ok()?;
                 let seq = l.split("icmp_seq=").nth(1)?.split_whitespace().next()?;
                 Some((at, seq.parse().ok()?))
             })

@@ -99,7 +99,12 @@ impl Lab {
 
     /// Pings the VIP every 2 ms while `act` runs and until host `to` holds the VIP alone
     /// (and 300 ms more); the longest gap and the lost replies after `act` began.
-    fn measure(&self, name: &str, to: usize, act: impl FnOnce() -> Result<()>) -> Result<(Duration, u64)> {
+    fn measure(
+        &self,
+        name: &str,
+        to: usize,
+        act: impl FnOnce() -> Result<()>,
+    ) -> Result<(Duration, u64)> {
         let log = self.dir.path().join(format!("{name}-ping.txt"));
         let probe = Probe::start(self.client(), VIP, 2, 30, &log)?;
         wait_for(SETTLE, || (!probe.replies().is_empty()).then_some(()))
@@ -108,8 +113,10 @@ impl Lab {
         let t0 = SystemTime::now();
         act()?;
         let from = 1 - to;
-        wait_for(SETTLE, || (self.holds(to) && !self.holds(from)).then_some(()))
-            .with_context(|| format!("{name}: host {to} never held the VIP alone"))?;
+        wait_for(SETTLE, || {
+            (self.holds(to) && !self.holds(from)).then_some(())
+        })
+        .with_context(|| format!("{name}: host {to} never held the VIP alone"))?;
         std::thread::sleep(Duration::from_millis(300));
         let gap = probe
             .longest_gap_after(t0)
@@ -164,14 +171,20 @@ fn sigterm_hands_over_without_losing_replies_and_exits_soon() -> Result<()> {
     let m = lab.measure("sigterm", 1, || {
         let t = Instant::now();
         r1.proc.signal(libc::SIGTERM);
-        exited = r1.proc.wait_timeout(Duration::from_secs(10)).map(|_| t.elapsed());
+        exited = r1
+            .proc
+            .wait_timeout(Duration::from_secs(10))
+            .map(|_| t.elapsed());
         Ok(())
     })?;
     assert_seamless("SIGTERM", m);
     // Master_Down_Interval at 0.3 s is 1.08 s; with a Backup the exit comes about 130 ms
     // after the signal (its Skew_Time and the grace).
     let took = exited.context("r1 did not exit after SIGTERM")?;
-    assert!(took < Duration::from_secs(3), "SIGTERM -> exit took {took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "SIGTERM -> exit took {took:?}"
+    );
     let log = r1.proc.log_text();
     assert!(log.contains("handing the VIPs over"), "{log}");
     Ok(())
@@ -203,7 +216,12 @@ fn maintenance_on_hands_over_shows_priority_1_and_off_preempts_back() -> Result<
     let o = lab.cli(0, "r1", &["maintenance", "on", "NOPE"])?;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let o = lab.cli(0, "r1", &["maintenance", "on"])?;
-    assert_eq!(o.status.code(), Some(2), "no INSTANCE nor --all: {}", text(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "no INSTANCE nor --all: {}",
+        text(&o)
+    );
     // Off: priority 150 is back and r1 preempts r2, which hands over in turn.
     let m = lab.measure("maintenance off", 0, || {
         let o = lab.cli(0, "r1", &["maintenance", "off", "--all"])?;
@@ -252,7 +270,10 @@ fn a_recovered_higher_priority_node_takes_over_without_losing_replies() -> Resul
     assert_seamless("preemption by the recovered node", m);
     let r2 = lab.r2.as_ref().context("r2")?;
     let log = r2.proc.log_text();
-    assert!(log.contains("Master -> Backup: higher priority 150"), "{log}");
+    assert!(
+        log.contains("Master -> Backup: higher priority 150"),
+        "{log}"
+    );
     drop(back);
     Ok(())
 }
@@ -266,9 +287,15 @@ fn without_a_backup_the_vips_go_after_the_bound_and_the_process_exits() -> Resul
     // Still answering for a while: nobody took over yet (the bound is 4 * 0.3 s + 20 ms).
     std::thread::sleep(Duration::from_millis(300));
     let held = lab.holds(0);
-    let exited = r1.proc.wait_timeout(Duration::from_secs(10)).map(|_| t.elapsed());
+    let exited = r1
+        .proc
+        .wait_timeout(Duration::from_secs(10))
+        .map(|_| t.elapsed());
     let took = exited.context("r1 did not exit")?;
-    assert!(held || took < Duration::from_millis(300), "the VIP went at once");
+    assert!(
+        held || took < Duration::from_millis(300),
+        "the VIP went at once"
+    );
     assert!(held, "the VIP went before the bound (exit after {took:?})");
     assert!(
         took >= Duration::from_millis(1200) && took < Duration::from_secs(5),

@@ -180,9 +180,7 @@ fn main() -> ExitCode {
         | Cmd::Status { .. }
         | Cmd::Reload { .. }
         | Cmd::Maintenance { .. }
-        | Cmd::Manpages { .. } => {
-            LogLevel::Info
-        }
+        | Cmd::Manpages { .. } => LogLevel::Info,
     };
     // Under systemd with stderr in the journal: `<N>` priority prefixes, no timestamps.
     systemd::init_logging(level.directive());

@@ -88,11 +88,10 @@ pub fn send(path: &Path, req: &Request) -> Result<Response, ClientError> {
     })?;
     stream.set_read_timeout(Some(TIMEOUT)).map_err(io_err)?;
     stream.set_write_timeout(Some(TIMEOUT)).map_err(io_err)?;
-    let mut line =
-        serde_json::to_string(req).map_err(|e| ClientError::Protocol {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+    let mut line = serde_json::to_string(req).map_err(|e| ClientError::Protocol {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     line.push('\n');
     // An agent that refuses us answers and closes without reading: the write may then
     // fail, but its answer is still there to read.

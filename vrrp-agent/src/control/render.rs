@@ -49,11 +49,11 @@ pub fn table(s: &Snapshot) -> String {
                 crate::runtime::status::Family::Ipv6 => "6".into(),
             },
             i.state.to_string(),
-            match (i.priority.maintenance, i.priority.effective == i.priority.configured) {
-                (true, _) => format!(
-                    "{}/{} maint",
-                    i.priority.effective, i.priority.configured
-                ),
+            match (
+                i.priority.maintenance,
+                i.priority.effective == i.priority.configured,
+            ) {
+                (true, _) => format!("{}/{} maint", i.priority.effective, i.priority.configured),
                 (false, true) => i.priority.effective.to_string(),
                 (false, false) => format!("{}/{}", i.priority.effective, i.priority.configured),
             },

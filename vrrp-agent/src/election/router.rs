@@ -311,6 +311,11 @@ impl Router {
         self.handover.is_some()
     }
 
+    /// Whether a running handover has heard the new Master (its VIPs go after the grace).
+    pub fn handover_heard(&self) -> bool {
+        self.handover.is_some_and(|h| h.heard())
+    }
+
     /// When a running handover lets the VIPs go (if nobody is heard sooner, its bound).
     pub fn handover_deadline(&self) -> Option<MonoTime> {
         self.handover.map(|h| h.deadline())
@@ -446,7 +451,8 @@ impl Router {
             return None;
         };
         // A handover's deadline is the election's to keep, not the watchdog's.
-        if self.handover.is_some() || !self.preempt_delay.is_zero()
+        if self.handover.is_some()
+            || !self.preempt_delay.is_zero()
             || matches!(b.armed_by, ArmedBy::Resign { .. })
             || b.down_at != b.counted_from + self.master_down_interval
         {

@@ -725,16 +725,14 @@ fn master_higher_priority_goes_backup_with_learned_interval() {
         &[step(
             ms(4001),
             advert(PEER_A, 150, cs(10), ms(4000)),
-            vec![
-                change(
-                    State::Master,
-                    State::Backup,
-                    Reason::HigherPriority {
-                        priority: 150,
-                        from: ip(PEER_A),
-                    },
-                ),
-            ],
+            vec![change(
+                State::Master,
+                State::Backup,
+                Reason::HigherPriority {
+                    priority: 150,
+                    from: ip(PEER_A),
+                },
+            )],
             State::Backup,
             // The VIPs go after the handover grace (Master_Down_Interval would be later).
             Some(ms(4000) + HANDOVER_GRACE),
@@ -761,16 +759,14 @@ fn master_higher_priority_v2_keeps_interval() {
         &[step(
             ms(4001),
             advert(PEER_A, 150, cs(100), ms(4000)),
-            vec![
-                change(
-                    State::Master,
-                    State::Backup,
-                    Reason::HigherPriority {
-                        priority: 150,
-                        from: ip(PEER_A),
-                    },
-                ),
-            ],
+            vec![change(
+                State::Master,
+                State::Backup,
+                Reason::HigherPriority {
+                    priority: 150,
+                    from: ip(PEER_A),
+                },
+            )],
             State::Backup,
             Some(ms(4000) + HANDOVER_GRACE),
         )],
@@ -945,16 +941,14 @@ fn master_steps_down_for_a_scanned_record_without_an_event() {
         &[step(
             since + Duration::from_secs(1),
             advert(PEER_A, 100, cs(100), b_at),
-            vec![
-                change(
-                    State::Master,
-                    State::Backup,
-                    Reason::HigherPriority {
-                        priority: 100,
-                        from: ip(PEER_A),
-                    },
-                ),
-            ],
+            vec![change(
+                State::Master,
+                State::Backup,
+                Reason::HigherPriority {
+                    priority: 100,
+                    from: ip(PEER_A),
+                },
+            )],
             State::Backup,
             // The handover grace, then Master_Down_Interval at priority 50 from B's
             // advert: 3 s + 206/256 s.
@@ -990,16 +984,14 @@ fn master_equal_priority_tie_break() {
             step(
                 ms(4000),
                 advert(sender, 100, cs(100), ms(4000)),
-                vec![
-                    change(
-                        State::Master,
-                        State::Backup,
-                        Reason::EqualPriorityHigherAddress {
-                            priority: 100,
-                            from: ip(sender),
-                        },
-                    ),
-                ],
+                vec![change(
+                    State::Master,
+                    State::Backup,
+                    Reason::EqualPriorityHigherAddress {
+                        priority: 100,
+                        from: ip(sender),
+                    },
+                )],
                 State::Backup,
                 Some(ms(4000) + HANDOVER_GRACE),
             )
@@ -1132,16 +1124,14 @@ fn lazy_feeding_counts_from_received_at_and_ignores_duplicates() {
         &[step(
             ms(7001),
             advert(PEER_A, 150, cs(100), ms(7000)),
-            vec![
-                change(
-                    State::Master,
-                    State::Backup,
-                    Reason::HigherPriority {
-                        priority: 150,
-                        from: ip(PEER_A),
-                    },
-                ),
-            ],
+            vec![change(
+                State::Master,
+                State::Backup,
+                Reason::HigherPriority {
+                    priority: 150,
+                    from: ip(PEER_A),
+                },
+            )],
             State::Backup,
             Some(ms(7000) + HANDOVER_GRACE),
         )],
@@ -1397,9 +1387,27 @@ fn shutdown_from_each_state() {
                 State::Initialize,
                 Some(ms(5002)),
             ),
-            step(ms(5001), Input::Shutdown, vec![], State::Initialize, Some(ms(5002))),
-            step(ms(5002), Input::Timer, vec![], State::Initialize, Some(ms(5004))),
-            step(ms(9020), Input::Timer, vec![Action::RemoveVips], State::Initialize, None),
+            step(
+                ms(5001),
+                Input::Shutdown,
+                vec![],
+                State::Initialize,
+                Some(ms(5002)),
+            ),
+            step(
+                ms(5002),
+                Input::Timer,
+                vec![],
+                State::Initialize,
+                Some(ms(5004)),
+            ),
+            step(
+                ms(9020),
+                Input::Timer,
+                vec![Action::RemoveVips],
+                State::Initialize,
+                None,
+            ),
         ],
     );
     assert_eq!(r.current_master(), None);
@@ -1915,16 +1923,14 @@ fn priority_change_in_master_lets_a_higher_backup_preempt() {
             step(
                 ms(4000),
                 advert(PEER_A, 100, cs(100), ms(4000)),
-                vec![
-                    change(
-                        State::Master,
-                        State::Backup,
-                        Reason::HigherPriority {
-                            priority: 100,
-                            from: ip(PEER_A),
-                        },
-                    ),
-                ],
+                vec![change(
+                    State::Master,
+                    State::Backup,
+                    Reason::HigherPriority {
+                        priority: 100,
+                        from: ip(PEER_A),
+                    },
+                )],
                 State::Backup,
                 Some(ms(4000) + HANDOVER_GRACE),
             ),

@@ -48,7 +48,10 @@ fn master(priority: u8) -> (Router, MonoTime) {
 #[test]
 fn the_bound_is_four_intervals_and_the_margin() {
     assert_eq!(give_up_after(Centisecs::new(1)), Duration::from_millis(60));
-    assert_eq!(give_up_after(Centisecs::new(100)), Duration::from_millis(4020));
+    assert_eq!(
+        give_up_after(Centisecs::new(100)),
+        Duration::from_millis(4020)
+    );
 }
 
 #[test]
@@ -108,7 +111,10 @@ fn shutdown_without_a_backup_lets_go_at_the_bound() {
     let (mut r, t) = master(100);
     r.handle(t, Input::Shutdown);
     let bound = t + Duration::from_millis(60);
-    assert_eq!(r.handle(bound - Duration::from_micros(1), Input::Timer), vec![]);
+    assert_eq!(
+        r.handle(bound - Duration::from_micros(1), Input::Timer),
+        vec![]
+    );
     assert_eq!(r.handle(bound, Input::Timer), vec![Action::RemoveVips]);
     assert_eq!(r.next_deadline(), None);
     // A second SIGTERM (ReleaseVips) during a handover lets go at once; afterwards nothing.
@@ -201,7 +207,10 @@ fn maintenance_resigns_once_hands_over_and_stays_backup_at_priority_1() {
     assert_eq!(r.effective_priority(), 120);
     let next = heard + Duration::from_millis(10);
     assert_eq!(r.handle(next, advert(PEER, 100, next)), vec![]);
-    assert_eq!(r.next_deadline(), Some(next + Duration::from_nanos(5_312_500)));
+    assert_eq!(
+        r.next_deadline(),
+        Some(next + Duration::from_nanos(5_312_500))
+    );
 }
 
 #[test]

@@ -81,6 +81,18 @@ impl Agent {
         Response::maintenance(MaintenanceReply { on, instances })
     }
 
+    /// A departing router's handover has just heard the new Master (its VIPs go after the
+    /// grace). Hook for `use_vmac`: the two nodes must not both send from the virtual MAC,
+    /// so the old Master's macvlan goes here, at once, not with the VIPs after the grace
+    /// (the client then reaches the new Master through the switch, which learns the
+    /// virtual MAC from the new Master's gratuitous ARP). Without `use_vmac` there is
+    /// nothing to do before the grace ends.
+    pub(super) fn new_master_heard(&mut self, i: RouterId) {
+        if let Some(vr) = self.routers.get(i) {
+            tracing::debug!(instance = %vr.name, "new Master heard: handing over");
+        }
+    }
+
     /// For a reload, after it stopped `stopping` (Masters among them resigned and started
     /// their handovers): which of them stay registered until their handover is done. Those
     /// are the `removed` ones whose kernel key no instance of the new configuration

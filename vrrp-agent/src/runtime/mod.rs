@@ -981,8 +981,13 @@ impl Agent {
                 let Some(vr) = self.routers.get_mut(i) else {
                     continue;
                 };
+                let heard_before = vr.router.handover_heard();
                 let actions = vr.router.handle(now, input);
+                let heard = !heard_before && vr.router.handover_heard();
                 self.apply(i, now, actions).await;
+                if heard {
+                    self.new_master_heard(i);
+                }
                 self.sync_watch(i);
             }
             if !std::mem::take(&mut self.faults_dirty) {
