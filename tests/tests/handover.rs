@@ -304,3 +304,30 @@ fn without_a_backup_the_vips_go_after_the_bound_and_the_process_exits() -> Resul
     assert!(!lab.holds(0), "the VIP is still there after the exit");
     Ok(())
 }
+
+#[test]
+fn a_reload_removing_the_master_instance_hands_over_before_it_goes() -> Result<()> {
+    let lab = Lab::new("x", true)?;
+    let m = lab.measure("reload removing", 1, || {
+        let h = &lab.lan.hosts[0];
+        // VI_1 is gone from the file; another instance keeps the configuration valid.
+        let other = v3_instance("VI_2", &h.iface, 41, 150, ADVERT_INT, "198.18.40.101");
+        std::fs::write(lab.dir.path().join("r1.conf"), other)?;
+        let o = lab.cli(0, "r1", &["reload"])?;
+        if !o.status.success() {
+            bail!("reload: {}", text(&o));
+        }
+        assert!(text(&o).contains("VI_1: removed"), "{}", text(&o));
+        Ok(())
+    })?;
+    assert_seamless("reload removing the Master instance", m);
+    let r1 = lab.r1.as_ref().context("r1")?;
+    wait_for(SETTLE, || {
+        r1.proc
+            .log_text()
+            .contains("handover done; instance removed")
+            .then_some(())
+    })
+    .context("the removed instance never went")?;
+    Ok(())
+}
