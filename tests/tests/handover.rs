@@ -181,6 +181,7 @@ fn sigterm_hands_over_without_losing_replies_and_exits_soon() -> Result<()> {
     // Master_Down_Interval at 0.3 s is 1.08 s; with a Backup the exit comes about 130 ms
     // after the signal (its Skew_Time and the grace).
     let took = exited.context("r1 did not exit after SIGTERM")?;
+    eprintln!("SIGTERM -> exit: {took:?}");
     assert!(
         took < Duration::from_secs(3),
         "SIGTERM -> exit took {took:?}"
