@@ -177,6 +177,42 @@ impl Probe {
         any.then(|| Duration::from_secs_f64(gap))
     }
 
+    /// Requests lost after `since`: icmp_seq numbers missing between the last reply at or
+    /// before `since` and the last reply (a request after the last reply is still in
+    /// flight, not lost). `None` if no reply came after `since`.
+    pub fn lost_after(&self, since: SystemTime) -> Option<u64> {
+        let t0 = epoch_secs(since);
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        // [1795325201.576400] 64 bytes from 198.18.8.100: icmp_seq=17 ttl=64 time=0.05 ms
+        let mut seqs: Vec<(f64, u64)> = text
+            .lines()
+            .filter(|l| l.contains("bytes from"))
+            .filter_map(|l| {
+                let at = l
+                    .strip_prefix('[')?
+                    .split(']')
+                    .next()?
+                    .parse::<f64>()
+                    .ok()?;
+                let seq = l.split("icmp_seq=").nth(1)?.split_whitespace().next()?;
+                Some((at, seq.parse().ok()?))
+            })
+            .collect();
+        seqs.sort_by_key(|&(_, s)| s);
+        seqs.dedup_by_key(|&mut (_, s)| s);
+        let first = seqs.iter().rfind(|(at, _)| *at <= t0).map(|&(_, s)| s);
+        let after: Vec<u64> = seqs
+            .iter()
+            .filter(|(at, _)| *at > t0)
+            .map(|&(_, s)| s)
+            .collect();
+        let last = *after.iter().max()?;
+        let from = first.unwrap_or(*after.iter().min()?);
+        let expected = last.saturating_sub(from);
+        let got = after.iter().filter(|&&s| s > from).count() as u64;
+        Some(expected.saturating_sub(got))
+    }
+
     /// Stops the probe.
     pub fn stop(self) {
         self.proc.signal(libc::SIGINT);

@@ -109,6 +109,26 @@ enum Cmd {
         #[arg(long, value_name = "PATH")]
         control_socket: Option<PathBuf>,
     },
+    /// Hand instances over to their peers for planned work (`on`: priority 0 once, the VIPs
+    /// kept until the new Master is heard, then Backup at priority 1), or give them their
+    /// priority back (`off`). Survives a reload, not a restart. Exit 0: done; 1: error (an
+    /// unknown instance); 3: no agent running.
+    Maintenance {
+        /// on or off.
+        mode: OnOff,
+        /// The instance.
+        #[arg(required_unless_present = "all")]
+        instance: Option<String>,
+        /// Every instance.
+        #[arg(long, conflicts_with = "instance")]
+        all: bool,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The agent's control socket (default: as `run` picks it in this network namespace).
+        #[arg(long, value_name = "PATH")]
+        control_socket: Option<PathBuf>,
+    },
     /// Write the man pages (vrrp-agent.8 and one per subcommand, e.g. vrrp-agent-run.8)
     /// generated from this command line definition into a directory.
     #[command(hide = true)]
@@ -116,6 +136,13 @@ enum Cmd {
         /// The directory.
         out_dir: PathBuf,
     },
+}
+
+/// `maintenance on|off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 /// `run --log-level`.
@@ -149,9 +176,11 @@ fn main() -> ExitCode {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     let level = match &cli.cmd {
         Cmd::Run { log_level, .. } => *log_level,
-        Cmd::Check { .. } | Cmd::Status { .. } | Cmd::Reload { .. } | Cmd::Manpages { .. } => {
-            LogLevel::Info
-        }
+        Cmd::Check { .. }
+        | Cmd::Status { .. }
+        | Cmd::Reload { .. }
+        | Cmd::Maintenance { .. }
+        | Cmd::Manpages { .. } => LogLevel::Info,
     };
     // Under systemd with stderr in the journal: `<N>` priority prefixes, no timestamps.
     systemd::init_logging(level.directive());
@@ -183,6 +212,18 @@ fn main() -> ExitCode {
             json,
             control_socket,
         } => vrrp_agent::control::cli::reload(control_socket, json),
+        Cmd::Maintenance {
+            mode,
+            instance,
+            all: _,
+            json,
+            control_socket,
+        } => vrrp_agent::control::maintenance::maintenance(
+            control_socket,
+            mode == OnOff::On,
+            instance,
+            json,
+        ),
         Cmd::Run {
             config,
             config_id,

@@ -5,6 +5,9 @@
 //! - hard: the Master's link is cut -> the Backup's first advert as Master (bridge capture);
 //! - the client-visible outage (ping every 5 ms);
 //! - graceful: SIGTERM to the Master -> the Backup's first advert as Master;
+//! - graceful and preemption (the recovered higher-priority node taking the VIP back), as
+//!   the client sees them: lost replies and the longest gap, pinging every
+//!   [`CLIENT_MS`] ms (make-before-break handover: 0 lost, a gap of one ping interval);
 //!
 //! next to the theoretical Master_Down_Interval and Skew_Time. Also the advert interval
 //! jitter at 0.01 s. Every figure of both daemons comes from the same run.
@@ -47,6 +50,10 @@ impl Family {
         }
     }
 }
+/// The client's ping interval in the graceful and preemption rows (ms).
+const CLIENT_MS: u32 = 2;
+/// The client's ping interval in the link-down rows (ms).
+const HARD_CLIENT_MS: u32 = 5;
 
 fn until(limit: Duration, mut f: impl FnMut() -> bool) -> Result<()> {
     let t0 = Instant::now();
@@ -67,6 +74,9 @@ struct Series {
     hard_outage_ms: Vec<f64>,
     graceful_advert_ms: Vec<f64>,
     graceful_outage_ms: Vec<f64>,
+    graceful_lost: Vec<f64>,
+    preempt_outage_ms: Vec<f64>,
+    preempt_lost: Vec<f64>,
     jitter_ms: Vec<f64>,
 }
 
@@ -152,9 +162,14 @@ fn series(daemon: Daemon, family: Family, advert_int: &str, reps: usize) -> Resu
         // Let the client's ARP entry age past Linux's 1 s locktime, or it ignores the GARP.
         std::thread::sleep(Duration::from_millis(1200));
         // Hard: cut r1.
-        let hard = takeover(&lan, vip, &dir.path().join(format!("h{rep}")), || {
-            lan.cut(0)
-        })?;
+        let hard = takeover(
+            &lan,
+            vip,
+            &dir.path().join(format!("h{rep}")),
+            1,
+            HARD_CLIENT_MS,
+            || lan.cut(0),
+        )?;
         let first = hard
             .adverts
             .iter()
@@ -176,10 +191,17 @@ fn series(daemon: Daemon, family: Family, advert_int: &str, reps: usize) -> Resu
 
         std::thread::sleep(Duration::from_millis(1200));
         // Graceful: SIGTERM r1, then start it again.
-        let grace = takeover(&lan, vip, &dir.path().join(format!("g{rep}")), || {
-            r1.proc.signal(libc::SIGTERM);
-            Ok(())
-        })?;
+        let grace = takeover(
+            &lan,
+            vip,
+            &dir.path().join(format!("g{rep}")),
+            1,
+            CLIENT_MS,
+            || {
+                r1.proc.signal(libc::SIGTERM);
+                Ok(())
+            },
+        )?;
         let first = grace
             .adverts
             .iter()
@@ -188,9 +210,32 @@ fn series(daemon: Daemon, family: Family, advert_int: &str, reps: usize) -> Resu
             out.graceful_advert_ms.push((a.at - grace.t0) * 1000.0);
         }
         out.graceful_outage_ms.extend(grace.outage_ms);
+        out.graceful_lost.extend(grace.lost);
         r1.proc.wait_timeout(Duration::from_secs(3));
         drop(r1);
-        r1 = lab::start(daemon, &lan.hosts[0], dir.path(), &format!("r1-{rep}"), &c1)?;
+        std::thread::sleep(Duration::from_millis(1200));
+        // Preemption: r1 comes back and takes the VIP from r2.
+        let mut back = None;
+        let pre = takeover(
+            &lan,
+            vip,
+            &dir.path().join(format!("p{rep}")),
+            0,
+            CLIENT_MS,
+            || {
+                back = Some(lab::start(
+                    daemon,
+                    &lan.hosts[0],
+                    dir.path(),
+                    &format!("r1-{rep}"),
+                    &c1,
+                )?);
+                Ok(())
+            },
+        )?;
+        r1 = back.context("r1 did not start again")?;
+        out.preempt_outage_ms.extend(pre.outage_ms);
+        out.preempt_lost.extend(pre.lost);
         until(Duration::from_secs(15), || master1(&lan)).context("restarted r1 did not preempt")?;
         eprint!(".");
     }
@@ -206,24 +251,32 @@ struct Takeover {
     adverts: Vec<lab::Advert>,
     /// The client's longest gap between ping replies after `t0`.
     outage_ms: Option<f64>,
+    /// Requests without a reply after `t0`.
+    lost: Option<f64>,
 }
 
-/// Captures the bridge and pings `vip` (every 5 ms) while `act` makes r1 give up and r2
-/// take over; logs go to `prefix`-something.
+/// Captures the bridge and pings `vip` (every `client_ms`) while `act` makes the other
+/// router give up and router `to` take over (and the other let go of the VIP); logs go to
+/// `prefix`-something.
 fn takeover(
     lan: &Lan,
     vip: &str,
     prefix: &Path,
+    to: usize,
+    client_ms: u32,
     act: impl FnOnce() -> Result<()>,
 ) -> Result<Takeover> {
     let file = |what: &str| PathBuf::from(format!("{}-{what}.txt", prefix.display()));
-    let cap = Capture::start(lan, 20, &file("adverts"))?;
-    let probe = Probe::start(&lan.hosts[2], vip, 5, 15, &file("ping"))?;
+    let cap = Capture::start(lan, 30, &file("adverts"))?;
+    let probe = Probe::start(&lan.hosts[2], vip, client_ms, 25, &file("ping"))?;
     std::thread::sleep(Duration::from_millis(300));
     let t0 = SystemTime::now();
     act()?;
-    until(Duration::from_secs(10), || lan.hosts[1].has_addr(vip))
-        .context("r2 did not take over")?;
+    let from = 1 - to;
+    until(Duration::from_secs(10), || {
+        lan.hosts[to].has_addr(vip) && !lan.hosts[from].has_addr(vip)
+    })
+    .with_context(|| format!("r{} did not take over", to + 1))?;
     until(Duration::from_secs(5), || {
         probe.longest_gap_after(t0).is_some()
     })
@@ -235,6 +288,7 @@ fn takeover(
         outage_ms: probe
             .longest_gap_after(t0)
             .map(|g| g.as_secs_f64() * 1000.0),
+        lost: probe.lost_after(t0).map(|n| n as f64),
     };
     probe.stop();
     cap.stop();
@@ -268,7 +322,8 @@ fn main() -> Result<()> {
     println!(
         "Failover, vrrp-agent vs keepalived 2.2.7, VRRPv3, priority 150 -> 100, {reps} repetitions"
     );
-    println!("(ms; min / median / p95 / max; theory for the Backup at priority 100)\n");
+    println!("(ms, lost replies in counts; min / median / p95 / max; theory for the Backup at priority 100,");
+    println!("or for the outage rows the client's ping interval: {HARD_CLIENT_MS} ms link down, {CLIENT_MS} ms otherwise)\n");
     println!(
         "| advert_int | measure | theory | vrrp-agent | keepalived | keepalived / agent (median) |"
     );
@@ -314,9 +369,27 @@ fn main() -> Result<()> {
             ),
             (
                 "client-visible outage (SIGTERM)",
-                skew,
+                f64::from(CLIENT_MS),
                 &mut a.graceful_outage_ms,
                 &mut k.graceful_outage_ms,
+            ),
+            (
+                "lost client replies (SIGTERM)",
+                0.0,
+                &mut a.graceful_lost,
+                &mut k.graceful_lost,
+            ),
+            (
+                "client-visible outage (preemption by the recovered node)",
+                f64::from(CLIENT_MS),
+                &mut a.preempt_outage_ms,
+                &mut k.preempt_outage_ms,
+            ),
+            (
+                "lost client replies (preemption)",
+                0.0,
+                &mut a.preempt_lost,
+                &mut k.preempt_lost,
             ),
         ];
         for (name, theory, x, y) in rows {

@@ -67,6 +67,11 @@ pub enum ClientError {
 
 /// Sends one request and reads its answer.
 pub fn request(path: &Path, command: Command) -> Result<Response, ClientError> {
+    send(path, &Request::new(command))
+}
+
+/// Sends `req` and reads its answer.
+pub fn send(path: &Path, req: &Request) -> Result<Response, ClientError> {
     let io_err = |source| ClientError::Io {
         path: path.to_path_buf(),
         source,
@@ -83,11 +88,10 @@ pub fn request(path: &Path, command: Command) -> Result<Response, ClientError> {
     })?;
     stream.set_read_timeout(Some(TIMEOUT)).map_err(io_err)?;
     stream.set_write_timeout(Some(TIMEOUT)).map_err(io_err)?;
-    let mut line =
-        serde_json::to_string(&Request::new(command)).map_err(|e| ClientError::Protocol {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+    let mut line = serde_json::to_string(req).map_err(|e| ClientError::Protocol {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     line.push('\n');
     // An agent that refuses us answers and closes without reading: the write may then
     // fail, but its answer is still there to read.
@@ -117,7 +121,7 @@ pub fn request(path: &Path, command: Command) -> Result<Response, ClientError> {
     Ok(response)
 }
 
-fn fail(e: &ClientError) -> ExitCode {
+pub(super) fn fail(e: &ClientError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(match e {
         ClientError::NoAgent { .. } => EXIT_NO_AGENT,

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::runtime::status::Snapshot;
 
 pub mod cli;
+pub mod maintenance;
 pub mod render;
 pub mod server;
 
@@ -96,6 +97,11 @@ pub enum Command {
     Status,
     /// Re-read the configuration, as SIGHUP does, and say what changed.
     Reload,
+    /// `vrrp-agent maintenance on`: hand over and stay Backup at priority 1 (the request's
+    /// `instance`, or every instance without one).
+    MaintenanceOn,
+    /// `vrrp-agent maintenance off`: back to the tracked priority.
+    MaintenanceOff,
 }
 
 /// One request line.
@@ -105,6 +111,9 @@ pub struct Request {
     pub schema_version: u32,
     /// What it asks.
     pub command: Command,
+    /// `maintenance_on` / `maintenance_off`: the instance (all of them when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 impl Request {
@@ -113,6 +122,7 @@ impl Request {
         Request {
             schema_version: PROTOCOL_VERSION,
             command,
+            instance: None,
         }
     }
 }
@@ -128,6 +138,9 @@ pub struct Response {
     /// The answer to `reload`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reload: Option<ReloadReply>,
+    /// The answer to `maintenance_on` / `maintenance_off`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<maintenance::MaintenanceReply>,
     /// The request could not be served (unreadable, unknown command, not allowed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -140,6 +153,7 @@ impl Response {
             schema_version: PROTOCOL_VERSION,
             status: Some(s),
             reload: None,
+            maintenance: None,
             error: None,
         }
     }
@@ -150,6 +164,18 @@ impl Response {
             schema_version: PROTOCOL_VERSION,
             status: None,
             reload: Some(r),
+            maintenance: None,
+            error: None,
+        }
+    }
+
+    /// A maintenance answer.
+    pub fn maintenance(m: maintenance::MaintenanceReply) -> Self {
+        Response {
+            schema_version: PROTOCOL_VERSION,
+            status: None,
+            reload: None,
+            maintenance: Some(m),
             error: None,
         }
     }
@@ -160,6 +186,7 @@ impl Response {
             schema_version: PROTOCOL_VERSION,
             status: None,
             reload: None,
+            maintenance: None,
             error: Some(message.into()),
         }
     }

@@ -49,10 +49,13 @@ pub fn table(s: &Snapshot) -> String {
                 crate::runtime::status::Family::Ipv6 => "6".into(),
             },
             i.state.to_string(),
-            if i.priority.effective == i.priority.configured {
-                i.priority.effective.to_string()
-            } else {
-                format!("{}/{}", i.priority.effective, i.priority.configured)
+            match (
+                i.priority.maintenance,
+                i.priority.effective == i.priority.configured,
+            ) {
+                (true, _) => format!("{}/{} maint", i.priority.effective, i.priority.configured),
+                (false, true) => i.priority.effective.to_string(),
+                (false, false) => format!("{}/{}", i.priority.effective, i.priority.configured),
             },
             master_cell(i),
             vips_cell(i),
@@ -143,8 +146,11 @@ pub fn details(s: &Snapshot, i: &InstanceStatus) -> String {
     let p = &i.priority;
     let _ = writeln!(
         o,
-        "  Priority:         {} (configured {}, tracking {:+})",
-        p.effective, p.configured, p.tracking_delta
+        "  Priority:         {} (configured {}, tracking {:+}{})",
+        p.effective,
+        p.configured,
+        p.tracking_delta,
+        if p.maintenance { ", maintenance" } else { "" }
     );
     for t in &p.inputs {
         let _ = writeln!(

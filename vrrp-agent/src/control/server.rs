@@ -35,6 +35,8 @@ const QUEUE: usize = 16;
 pub struct AgentRequest {
     /// What is asked.
     pub command: Command,
+    /// The instance it names, if any (`maintenance`).
+    pub instance: Option<String>,
     /// Where the answer goes.
     pub reply: oneshot::Sender<Response>,
 }
@@ -207,7 +209,7 @@ async fn serve(
                     "request schema version {} is newer than this agent's ({PROTOCOL_VERSION})",
                     r.schema_version
                 )),
-                Ok(r) => ask(&tx, r.command, netlink.as_ref()).await,
+                Ok(r) => ask(&tx, r.command, r.instance, netlink.as_ref()).await,
             }
         };
         write.write_all(line_of(&response).as_bytes()).await?;
@@ -228,10 +230,16 @@ fn line_of(r: &Response) -> String {
 async fn ask(
     tx: &mpsc::Sender<AgentRequest>,
     command: Command,
+    instance: Option<String>,
     netlink: Option<&Netlink>,
 ) -> Response {
     let (reply, answer) = oneshot::channel();
-    if tx.try_send(AgentRequest { command, reply }).is_err() {
+    let req = AgentRequest {
+        command,
+        instance,
+        reply,
+    };
+    if tx.try_send(req).is_err() {
         return Response::error("the agent is busy (too many requests waiting); try again");
     }
     let mut response = match tokio::time::timeout(ANSWER_TIMEOUT, answer).await {

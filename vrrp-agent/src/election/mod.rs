@@ -39,6 +39,7 @@
 //! nanoseconds of a `Duration` (no float truncated to zero), and intervals are
 //! [`Centisecs`](crate::units::Centisecs) or `Duration`, never a bare integer.
 
+pub mod handover;
 mod router;
 mod timers;
 mod types;
@@ -49,3 +50,5 @@ pub use types::{Action, Actions, Input, Reason, State, Version};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_handover;

@@ -1,6 +1,7 @@
 //! One VRRP router: the state machine of RFC 9568 §6.4 / RFC 3768 §6.4.
 use std::{net::IpAddr, time::Duration};
 
+use super::handover::Handover;
 use super::timers::{master_down_interval, skew_time};
 use super::types::{Action, Actions, Input, Reason, State, Version};
 use crate::units::{Centisecs, MonoTime};
@@ -216,6 +217,13 @@ pub struct Router {
     heard_master: Option<MasterInfo>,
     /// Newest `received_at` handled per sender: the duplicate filter.
     seen: Vec<(IpAddr, MonoTime)>,
+    /// A planned departure that still holds the VIPs (make-before-break, see
+    /// [`handover`](super::handover)); in any state but Master.
+    handover: Option<Handover>,
+    /// `vrrp-agent maintenance on`: the effective priority is 1 until off.
+    maintenance: bool,
+    /// The effective priority tracking asks for (applied when not in maintenance).
+    tracked_priority: u8,
 }
 
 impl Router {
@@ -240,6 +248,9 @@ impl Router {
             faulty: false,
             heard_master: None,
             seen: Vec::with_capacity(SEEN_CAPACITY),
+            handover: None,
+            maintenance: false,
+            tracked_priority: priority,
         };
         router.recompute_intervals();
         router
@@ -250,7 +261,7 @@ impl Router {
         let mut out = Actions::new();
         match input {
             Input::Startup => self.on_startup(now, &mut out),
-            Input::Shutdown => self.on_shutdown(&mut out),
+            Input::Shutdown => self.on_shutdown(now, &mut out),
             Input::Timer => self.on_timer(now, &mut out),
             Input::Advert {
                 from,
@@ -276,6 +287,8 @@ impl Router {
             }
             Input::GroupBackup => self.on_group_backup(now, &mut out),
             Input::VipRemoved => self.on_vip_removed(now, &mut out),
+            Input::Maintenance(on) => self.on_maintenance(now, on, &mut out),
+            Input::ReleaseVips => self.release_handover(&mut out),
         }
         out
     }
@@ -284,11 +297,40 @@ impl Router {
     /// `None` in Initialize and Fault. May be at or before the last `now` after an advert
     /// handed in late; the runtime then calls `Input::Timer` at once.
     pub fn next_deadline(&self) -> Option<MonoTime> {
-        match self.phase {
+        let phase = match self.phase {
             Phase::Backup(b) => Some(b.down_at),
             Phase::Master(m) => Some(m.adver_at),
             Phase::Initialize | Phase::Fault => None,
-        }
+        };
+        let handover = self.handover.map(|h| h.wake_at());
+        phase.into_iter().chain(handover).min()
+    }
+
+    /// Whether a planned departure still holds the VIPs, waiting for the new Master.
+    pub fn handing_over(&self) -> bool {
+        self.handover.is_some()
+    }
+
+    /// Whether a running handover has heard the new Master (its VIPs go after the grace).
+    pub fn handover_heard(&self) -> bool {
+        self.handover.is_some_and(|h| h.heard())
+    }
+
+    /// When a running handover lets the VIPs go (if nobody is heard sooner, its bound).
+    pub fn handover_deadline(&self) -> Option<MonoTime> {
+        self.handover.map(|h| h.deadline())
+    }
+
+    /// When a running handover wants the kernel's records fed (see
+    /// [`HANDOVER_POLL`](super::handover::HANDOVER_POLL)) or lets the VIPs go; the runtime
+    /// feeds the records as [`Input::Advert`] before `Input::Timer` at that moment.
+    pub fn handover_wake(&self) -> Option<MonoTime> {
+        self.handover.map(|h| h.wake_at())
+    }
+
+    /// Whether `vrrp-agent maintenance on` is in force.
+    pub fn in_maintenance(&self) -> bool {
+        self.maintenance
     }
 
     /// The current state.
@@ -451,7 +493,9 @@ impl Router {
         let Phase::Backup(b) = self.phase else {
             return None;
         };
-        if !self.preempt_delay.is_zero()
+        // A handover's deadline is the election's to keep, not the watchdog's.
+        if self.handover.is_some()
+            || !self.preempt_delay.is_zero()
             || matches!(b.armed_by, ArmedBy::Resign { .. })
             || b.down_at != b.counted_from + self.master_down_interval
         {
@@ -549,7 +593,7 @@ impl Router {
         }
     }
 
-    fn on_shutdown(&mut self, out: &mut Actions) {
+    fn on_shutdown(&mut self, now: MonoTime, out: &mut Actions) {
         match self.phase {
             // Nothing to shut down.
             Phase::Initialize => return,
@@ -559,9 +603,15 @@ impl Router {
             // RFC 9568 §6.4.3 / RFC 3768 §6.4.3: Shutdown in Master: cancel the Adver_Timer,
             // send an ADVERTISEMENT with Priority 0, transition to Initialize. The VIPs go
             // too (keepalived: SIGTERM removes them).
+            // Make-before-break: the VIPs stay until the new Master is heard (see
+            // `handover`); the next `Input::Timer` past `next_deadline` removes them.
             Phase::Master(_) => {
                 out.push(Action::SendAdvert { priority: 0 });
-                out.push(Action::RemoveVips);
+                self.handover = Some(Handover::start(
+                    now,
+                    self.primary_address,
+                    self.advertisement_interval,
+                ));
             }
             // Fault holds nothing; only the state changes.
             Phase::Fault => {}
@@ -574,6 +624,13 @@ impl Router {
     }
 
     fn on_timer(&mut self, now: MonoTime, out: &mut Actions) {
+        // A departure's VIPs go once the new Master's announcement had its grace, or at the
+        // give-up bound.
+        if self.handover.is_some_and(|h| h.deadline() <= now) {
+            self.release_handover(out);
+        } else if let Some(h) = &mut self.handover {
+            h.polled(now);
+        }
         match self.phase {
             Phase::Backup(b) if b.down_at <= now => {
                 // RFC 9568 §6.4.2 / RFC 3768 §6.4.2: "If the Master_Down_Timer fires": send
@@ -615,6 +672,11 @@ impl Router {
     }
 
     fn on_advert(&mut self, now: MonoTime, advert: Advert, out: &mut Actions) {
+        // A departure listens in every state (after SIGTERM it is in Initialize): the first
+        // advert of someone else is the new Master's.
+        if let Some(h) = &mut self.handover {
+            h.advert(advert.from, advert.priority, advert.received_at);
+        }
         // RFC 9568 §6.4.1: in Initialize adverts are not processed; keepalived likewise
         // ignores adverts in FAULT.
         if !matches!(self.phase, Phase::Backup(_) | Phase::Master(_)) {
@@ -797,7 +859,15 @@ impl Router {
             address: from,
             priority,
         });
-        out.push(Action::RemoveVips);
+        // RFC 9568 §6.4.3 releases the VIPs here. The advert that preempts us was sent
+        // just before the new Master adds them and announces them: keep answering for the
+        // grace of `handover`, so the client never has no one to send to (the RFC's "MUST
+        // NOT accept packets for the VIPs" then holds from the end of the grace).
+        self.handover = Some(Handover::heard_already(
+            now,
+            self.primary_address,
+            received_at,
+        ));
         out.push(state_change(State::Master, State::Backup, reason));
     }
 
@@ -808,6 +878,15 @@ impl Router {
             return;
         }
         let priority = priority.clamp(1, OWNER_PRIORITY - 1);
+        self.tracked_priority = priority;
+        if self.maintenance {
+            return;
+        }
+        self.set_effective(priority);
+    }
+
+    /// Puts `priority` in force (recomputing the timers), as `Input::PriorityChanged` does.
+    fn set_effective(&mut self, priority: u8) {
         if priority == self.effective_priority {
             return;
         }
@@ -825,6 +904,63 @@ impl Router {
             };
             b.down_at = b.down_at.min(b.counted_from + run);
             self.phase = Phase::Backup(b);
+        }
+    }
+
+    /// `vrrp-agent maintenance on|off` (see `Input::Maintenance`).
+    fn on_maintenance(&mut self, now: MonoTime, on: bool, out: &mut Actions) {
+        if on == self.maintenance {
+            return;
+        }
+        self.maintenance = on;
+        if !on {
+            // The tracked priority is back (an owner's is its 255); a Backup's running
+            // timer is shortened if that makes it expire sooner, as for tracking.
+            let priority = if self.priority == OWNER_PRIORITY {
+                OWNER_PRIORITY
+            } else {
+                self.tracked_priority
+            };
+            self.set_effective(priority);
+            return;
+        }
+        // An address owner in maintenance advertises 1 as well: nothing else lets a Backup
+        // take its addresses.
+        self.set_effective(1);
+        if !matches!(self.phase, Phase::Master(_)) {
+            return;
+        }
+        // Resign once with priority 0 (RFC 9568 §6.4.3 Shutdown's advert), hand the VIPs
+        // over, and wait as Backup of priority 1: the new Master's adverts keep it there;
+        // with nobody else, its Master_Down_Timer makes it Master again (the VIPs were
+        // held all along).
+        out.push(Action::SendAdvert { priority: 0 });
+        self.handover = Some(Handover::start(
+            now,
+            self.primary_address,
+            self.advertisement_interval,
+        ));
+        self.master_adver_interval = self.advertisement_interval;
+        self.recompute_intervals();
+        self.phase = Phase::Backup(Backup {
+            down_at: now + self.master_down_interval,
+            counted_from: now,
+            armed_by: ArmedBy::Start,
+            discarded_lower: None,
+            preempt_hold_until: None,
+        });
+        self.heard_master = None;
+        out.push(state_change(
+            State::Master,
+            State::Backup,
+            Reason::Maintenance,
+        ));
+    }
+
+    /// Ends a departure: its VIPs go now.
+    fn release_handover(&mut self, out: &mut Actions) {
+        if self.handover.take().is_some() {
+            out.push(Action::RemoveVips);
         }
     }
 
@@ -885,6 +1021,8 @@ impl Router {
 
     fn on_fault(&mut self, out: &mut Actions) {
         self.faulty = true;
+        // A fault is not planned: whatever a departure still holds goes now.
+        self.release_handover(out);
         match self.phase {
             // Remembered: Startup will enter Fault.
             Phase::Initialize | Phase::Fault => return,
@@ -918,6 +1056,9 @@ impl Router {
     /// RFC 9568 §6.4.1 (owner) and §6.4.2 (Master_Down_Timer fired): send an advert,
     /// announce the VIPs, set Adver_Timer, transition to Master.
     fn become_master(&mut self, now: MonoTime, from: State, reason: Reason, out: &mut Actions) {
+        // Back to Master during a departure (nobody took over): the VIPs were never given
+        // up; AddVips below finds them in place.
+        self.handover = None;
         out.push(Action::SendAdvert {
             priority: self.effective_priority,
         });

@@ -3,6 +3,7 @@
 //! that adverts from "before start-up" exist).
 use std::{net::IpAddr, time::Duration};
 
+use super::handover::HANDOVER_GRACE;
 use super::*;
 use crate::units::{Centisecs, MonoTime};
 
@@ -724,19 +725,17 @@ fn master_higher_priority_goes_backup_with_learned_interval() {
         &[step(
             ms(4001),
             advert(PEER_A, 150, cs(10), ms(4000)),
-            vec![
-                Action::RemoveVips,
-                change(
-                    State::Master,
-                    State::Backup,
-                    Reason::HigherPriority {
-                        priority: 150,
-                        from: ip(PEER_A),
-                    },
-                ),
-            ],
+            vec![change(
+                State::Master,
+                State::Backup,
+                Reason::HigherPriority {
+                    priority: 150,
+                    from: ip(PEER_A),
+                },
+            )],
             State::Backup,
-            Some(ns(4000 * MS + 360_937_500)),
+            // The VIPs go after the handover grace (Master_Down_Interval would be later).
+            Some(ms(4000) + HANDOVER_GRACE),
         )],
     );
     assert_eq!(r.master_adver_interval(), cs(10));
@@ -760,19 +759,16 @@ fn master_higher_priority_v2_keeps_interval() {
         &[step(
             ms(4001),
             advert(PEER_A, 150, cs(100), ms(4000)),
-            vec![
-                Action::RemoveVips,
-                change(
-                    State::Master,
-                    State::Backup,
-                    Reason::HigherPriority {
-                        priority: 150,
-                        from: ip(PEER_A),
-                    },
-                ),
-            ],
+            vec![change(
+                State::Master,
+                State::Backup,
+                Reason::HigherPriority {
+                    priority: 150,
+                    from: ip(PEER_A),
+                },
+            )],
             State::Backup,
-            Some(ns(4000 * MS + MDI_100)),
+            Some(ms(4000) + HANDOVER_GRACE),
         )],
     );
 }
@@ -945,20 +941,18 @@ fn master_steps_down_for_a_scanned_record_without_an_event() {
         &[step(
             since + Duration::from_secs(1),
             advert(PEER_A, 100, cs(100), b_at),
-            vec![
-                Action::RemoveVips,
-                change(
-                    State::Master,
-                    State::Backup,
-                    Reason::HigherPriority {
-                        priority: 100,
-                        from: ip(PEER_A),
-                    },
-                ),
-            ],
+            vec![change(
+                State::Master,
+                State::Backup,
+                Reason::HigherPriority {
+                    priority: 100,
+                    from: ip(PEER_A),
+                },
+            )],
             State::Backup,
-            // Master_Down_Interval at priority 50 from B's advert: 3 s + 206/256 s.
-            Some(b_at + Duration::from_nanos(3 * SEC + 804_687_500)),
+            // The handover grace, then Master_Down_Interval at priority 50 from B's
+            // advert: 3 s + 206/256 s.
+            Some(b_at + HANDOVER_GRACE),
         )],
     );
 }
@@ -990,19 +984,16 @@ fn master_equal_priority_tie_break() {
             step(
                 ms(4000),
                 advert(sender, 100, cs(100), ms(4000)),
-                vec![
-                    Action::RemoveVips,
-                    change(
-                        State::Master,
-                        State::Backup,
-                        Reason::EqualPriorityHigherAddress {
-                            priority: 100,
-                            from: ip(sender),
-                        },
-                    ),
-                ],
+                vec![change(
+                    State::Master,
+                    State::Backup,
+                    Reason::EqualPriorityHigherAddress {
+                        priority: 100,
+                        from: ip(sender),
+                    },
+                )],
                 State::Backup,
-                Some(ns(4000 * MS + MDI_100)),
+                Some(ms(4000) + HANDOVER_GRACE),
             )
         } else {
             // The loser is answered as a lower priority (keepalived).
@@ -1133,19 +1124,16 @@ fn lazy_feeding_counts_from_received_at_and_ignores_duplicates() {
         &[step(
             ms(7001),
             advert(PEER_A, 150, cs(100), ms(7000)),
-            vec![
-                Action::RemoveVips,
-                change(
-                    State::Master,
-                    State::Backup,
-                    Reason::HigherPriority {
-                        priority: 150,
-                        from: ip(PEER_A),
-                    },
-                ),
-            ],
+            vec![change(
+                State::Master,
+                State::Backup,
+                Reason::HigherPriority {
+                    priority: 150,
+                    from: ip(PEER_A),
+                },
+            )],
             State::Backup,
-            Some(ns(7000 * MS + MDI_100)),
+            Some(ms(7000) + HANDOVER_GRACE),
         )],
     );
 }
@@ -1392,11 +1380,34 @@ fn shutdown_from_each_state() {
             step(
                 ms(5000),
                 Input::Shutdown,
-                vec![send(0), Action::RemoveVips, sd(State::Master)],
+                // Make-before-break: the VIPs stay until a new Master is heard, at most
+                // 4 intervals + the margin.
+                // 4 intervals + the margin; the runtime polls the kernel's records every 2 ms.
+                vec![send(0), sd(State::Master)],
+                State::Initialize,
+                Some(ms(5002)),
+            ),
+            step(
+                ms(5001),
+                Input::Shutdown,
+                vec![],
+                State::Initialize,
+                Some(ms(5002)),
+            ),
+            step(
+                ms(5002),
+                Input::Timer,
+                vec![],
+                State::Initialize,
+                Some(ms(5004)),
+            ),
+            step(
+                ms(9020),
+                Input::Timer,
+                vec![Action::RemoveVips],
                 State::Initialize,
                 None,
             ),
-            step(ms(5001), Input::Shutdown, vec![], State::Initialize, None),
         ],
     );
     assert_eq!(r.current_master(), None);
@@ -1912,20 +1923,16 @@ fn priority_change_in_master_lets_a_higher_backup_preempt() {
             step(
                 ms(4000),
                 advert(PEER_A, 100, cs(100), ms(4000)),
-                vec![
-                    Action::RemoveVips,
-                    change(
-                        State::Master,
-                        State::Backup,
-                        Reason::HigherPriority {
-                            priority: 100,
-                            from: ip(PEER_A),
-                        },
-                    ),
-                ],
+                vec![change(
+                    State::Master,
+                    State::Backup,
+                    Reason::HigherPriority {
+                        priority: 100,
+                        from: ip(PEER_A),
+                    },
+                )],
                 State::Backup,
-                // Skew for priority 90: 166/256 s.
-                Some(ns(4000 * MS + 3 * SEC + 648_437_500)),
+                Some(ms(4000) + HANDOVER_GRACE),
             ),
         ],
     );
@@ -2073,7 +2080,7 @@ fn random_inputs_keep_invariants() {
                     "seed {seed} step {i}: Timer left {d:?} <= {now:?}"
                 );
             }
-            let input = match rng.below(12) {
+            let input = match rng.below(14) {
                 0 => Input::Startup,
                 1 => Input::Shutdown,
                 2 => Input::Timer,
@@ -2081,6 +2088,8 @@ fn random_inputs_keep_invariants() {
                 4 => Input::Fault,
                 5 => Input::FaultCleared,
                 6 if !fed.is_empty() => fed[rng.below(fed.len() as u64) as usize],
+                7 => Input::Maintenance(rng.below(2) == 0),
+                8 if rng.below(4) == 0 => Input::ReleaseVips,
                 _ => {
                     let received_at = now - Duration::from_micros(rng.below(5_000_000));
                     let interval = if version == Version::V2 && rng.below(2) == 0 {
@@ -2138,7 +2147,7 @@ fn check_actions(acts: &[Action], vips_held: &mut bool, r: &Router, seed: u64, i
     for (n, a) in acts.iter().enumerate() {
         match *a {
             Action::AddVips => {
-                assert!(!*vips_held, "{ctx}: AddVips twice");
+                // Held already only when a handover was under way (nobody took over).
                 *vips_held = true;
             }
             Action::RemoveVips => {
@@ -2171,12 +2180,16 @@ fn check_actions(acts: &[Action], vips_held: &mut bool, r: &Router, seed: u64, i
     }
     assert_eq!(
         *vips_held,
-        r.state() == State::Master,
+        r.state() == State::Master || r.handing_over(),
         "{ctx}: VIPs vs state"
+    );
+    assert!(
+        !(r.state() == State::Master && r.handing_over()),
+        "{ctx}: a Master hands nothing over"
     );
     assert_eq!(
         r.next_deadline().is_some(),
-        matches!(r.state(), State::Backup | State::Master),
+        matches!(r.state(), State::Backup | State::Master) || r.handing_over(),
         "{ctx}: deadline vs state"
     );
     assert_eq!(

@@ -79,6 +79,14 @@ pub enum Input {
     /// a Backup takes over or, if none does, it becomes Master again and re-adds them all.
     /// Ignored in other states.
     VipRemoved,
+    /// `vrrp-agent maintenance on` (true) / `off` (false). On: the effective priority is 1
+    /// until off, whatever tracking says; a Master resigns (priority 0) and hands over
+    /// (see [`handover`](super::handover)), then stays Backup. Off: the tracked priority
+    /// is back, and the usual preemption rules apply.
+    Maintenance(bool),
+    /// Give up at once the VIPs a handover still holds (a second SIGTERM, an instance
+    /// going away). Nothing when none are held.
+    ReleaseVips,
 }
 
 /// Something the runtime must do, in the order returned.
@@ -163,6 +171,8 @@ pub enum Reason {
     SyncGroup,
     /// Master -> Backup: someone else removed one of its VIPs.
     VipRemoved,
+    /// Master -> Backup: `vrrp-agent maintenance on`.
+    Maintenance,
 }
 
 impl fmt::Display for Reason {
@@ -194,6 +204,7 @@ impl fmt::Display for Reason {
             Reason::Fault => f.write_str("fault"),
             Reason::FaultCleared => f.write_str("fault cleared"),
             Reason::SyncGroup => f.write_str("following its sync group"),
+            Reason::Maintenance => f.write_str("maintenance on: handing over"),
             Reason::VipRemoved => {
                 f.write_str("a VIP was removed by someone else; resigning to re-elect")
             }

@@ -49,6 +49,8 @@ impl Agent {
                 Response::status(s)
             }
             Command::Reload => Response::reload(self.reload_for_control().await),
+            Command::MaintenanceOn => self.maintenance(true, req.instance).await,
+            Command::MaintenanceOff => self.maintenance(false, req.instance).await,
         };
         // The client may have gone; nothing to do then.
         let _ = req.reply.send(response);

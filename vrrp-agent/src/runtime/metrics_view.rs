@@ -40,7 +40,8 @@ impl Agent {
         if r.state() != State::Backup {
             return;
         }
-        if let Some(due) = r.next_deadline() {
+        // Only the Master_Down_Timer counts (a handover's deadline may be the one due).
+        if let Some(due) = r.master_down_timer().filter(|d| *d <= now) {
             let late = now.as_nanos().saturating_sub(due.as_nanos());
             instruments().master_down_late(DownPath::Agent, Duration::from_nanos(late));
         }

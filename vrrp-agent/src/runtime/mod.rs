@@ -19,6 +19,7 @@ mod control;
 mod diff;
 mod dumps;
 mod groups;
+mod handover;
 mod inplace;
 mod kernel;
 mod links;
@@ -257,6 +258,8 @@ struct Agent {
     obs: observe::AgentObs,
     /// The `use_vmac` macvlans and sysctls this run made or changed.
     vmacs: vmac::Vmacs,
+    /// `vrrp-agent maintenance on`, and routers a reload removed that are handing over.
+    planned: handover::Planned,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -354,6 +357,7 @@ impl Agent {
             owner_conflicts: Default::default(),
             obs: observe::AgentObs::new(opts.control_socket.clone()),
             vmacs,
+            planned: handover::Planned::default(),
         };
         let flags = if opts.drop_unknown_vrids {
             vrrp_common::IFACE_DROP_UNKNOWN
@@ -522,6 +526,10 @@ impl Agent {
             tracing::warn!(instance = %vr.name, iface = %vr.iface, "{why}: starting in FAULT");
             self.feed(id, now, Input::Fault).await;
         }
+        if self.planned.contains(&self.routers[id].name) {
+            // Started again by a reload: still in maintenance (priority 1).
+            self.feed(id, now, Input::Maintenance(true)).await;
+        }
         self.feed(id, now, Input::Startup).await;
     }
 
@@ -546,6 +554,8 @@ impl Agent {
         );
         // systemd's WatchdogSec=: fed from this loop, so a hung loop gets restarted.
         let mut watchdog = crate::systemd::Watchdog::from_env();
+        // SIGTERM came: the loop runs on only until the Masters' handovers are done.
+        let mut stopping = false;
         loop {
             let next = self
                 .routers
@@ -557,7 +567,18 @@ impl Agent {
             tokio::select! {
                 biased;
                 req = signals.recv() => match req {
-                    signals::Request::Stop(name) => { tracing::info!("{name}: stopping"); return Ok(()); }
+                    signals::Request::Stop(name) if stopping => {
+                        tracing::info!("{name} again: stopping now");
+                        return Ok(());
+                    }
+                    signals::Request::Stop(name) => {
+                        tracing::info!("{name}: stopping");
+                        if !self.begin_stop().await {
+                            return Ok(());
+                        }
+                        tracing::info!("handing the VIPs over before exiting");
+                        stopping = true;
+                    }
                     signals::Request::Reload => {
                         tracing::info!(config = %self.opts.config.display(), "SIGHUP: reloading");
                         let outcome = self.reload().await;
@@ -613,6 +634,10 @@ impl Agent {
                 }
             }
             self.flush();
+            self.reap_lingering();
+            if stopping && self.handovers_done() {
+                return Ok(());
+            }
         }
     }
 
@@ -645,6 +670,7 @@ impl Agent {
                 }
                 _ => {}
             }
+            self.refresh_handover(i, now).await;
             let Some(vr) = self.routers.get(i) else {
                 continue;
             };
@@ -946,8 +972,13 @@ impl Agent {
                 let Some(vr) = self.routers.get_mut(i) else {
                     continue;
                 };
+                let heard_before = vr.router.handover_heard();
                 let actions = vr.router.handle(now, input);
+                let heard = !heard_before && vr.router.handover_heard();
                 self.apply(i, now, actions).await;
+                if heard {
+                    self.new_master_heard(i);
+                }
                 self.sync_watch(i);
             }
             if !std::mem::take(&mut self.faults_dirty) {
@@ -1137,6 +1168,8 @@ impl Agent {
     /// SIGTERM / SIGINT: each Master sends priority 0 and drops its VIPs; notify_stop runs;
     /// XDP is detached and the pins removed.
     async fn shutdown(&mut self) {
+        // A second signal (or a loop error) during a handover: the VIPs go now.
+        self.release_handovers().await;
         let all = self.routers.ids();
         let (was_master, skew) = self.stop_routers(&all, MonoTime::now()).await;
         if was_master {

@@ -596,6 +596,7 @@ impl Agent {
                 effective: vr.router.effective_priority(),
                 tracking_delta: track.delta,
                 inputs,
+                maintenance: vr.router.in_maintenance(),
             },
             advert_interval_secs: secs(vr.router.advertisement_interval()),
             master_advert_interval_secs: secs(vr.router.master_adver_interval()),

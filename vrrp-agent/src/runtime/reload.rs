@@ -310,9 +310,13 @@ impl Agent {
         }
         let removed = outcome.len();
         self.stop_routers(&plan.removed, now).await;
+        // A removed Master keeps its VIPs until the new Master is heard (make-before-break).
+        let lingering = self
+            .linger_for_handover(&plan.removed, &plan.removed, &new_kernel)
+            .await;
         // Their sender registrations go after the new routers are registered: a socket the
         // old and the new router share stays open.
-        for id in &plan.removed {
+        for id in plan.removed.iter().filter(|id| !lingering.contains(id)) {
             self.routers.remove(*id);
         }
         for (k, p) in plans.iter().enumerate() {
@@ -339,6 +343,7 @@ impl Agent {
             self.watch_hold = None;
         }
         self.commit_kernel(&new_kernel, &kept_keys, &written);
+        self.keep_lingering_records();
 
         // Kept routers take their new settings: every VIP that goes is released first,
         // then each router takes the rest (see `inplace`).
@@ -384,7 +389,7 @@ impl Agent {
                 started.push(self.insert_router(p, s));
             }
         }
-        for id in &plan.removed {
+        for id in plan.removed.iter().filter(|id| !lingering.contains(id)) {
             self.sender.unregister(*id);
         }
         for (k, (_, change)) in plan.plans.iter().enumerate() {
@@ -449,6 +454,13 @@ impl Agent {
     ) -> Vec<RouterId> {
         let old: Vec<RouterId> = restarts.iter().map(|(id, _)| *id).collect();
         self.stop_routers(&old, now).await;
+        // A restarted Master lets its VIPs go at once: its successor (same VRID) starts
+        // now and takes them back by preemption or election.
+        for &id in &old {
+            if self.routers.get(id).is_some_and(|vr| vr.router.handing_over()) {
+                self.feed(id, now, Input::ReleaseVips).await;
+            }
+        }
         for id in &old {
             self.routers.remove(*id);
         }

@@ -181,6 +181,9 @@ pub struct PriorityStatus {
     pub tracking_delta: i32,
     /// Every tracked object of the instance (its own and its sync group's).
     pub inputs: Vec<TrackInput>,
+    /// `vrrp-agent maintenance on`: the effective priority is 1 until `off`.
+    #[serde(default)]
+    pub maintenance: bool,
 }
 
 /// Kind of a tracked object.
@@ -431,6 +434,7 @@ pub(crate) mod tests {
                 priority: PriorityStatus {
                     configured: 100,
                     effective: 90,
+                    maintenance: false,
                     tracking_delta: -10,
                     inputs: vec![TrackInput {
                         kind: TrackKind::Script,

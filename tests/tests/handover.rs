@@ -1,0 +1,334 @@
+//! Make-before-break handover (issue 12): two agents and a client pinging the VIP every
+//! 2 ms on a bridge. Whenever the Master leaves on purpose (SIGTERM, `maintenance on`, a
+//! reload lowering its priority, preemption by a recovered higher-priority node) the
+//! client loses no reply: the old Master keeps answering until the new Master is heard.
+//!
+//! At advert_int 0.3 the old behaviour (VIPs removed with the priority-0 advert) costs the
+//! client the Backup's Skew_Time, about 180 ms (90 replies); the bounds below are far above
+//! the expected 2 ms and far below that.
+use std::{
+    process::Output,
+    time::{Duration, Instant, SystemTime},
+};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use vrrp_tests::{
+    agent_bin,
+    lab::{v3_instance, Probe},
+    start_agent_with, wait_for, Agent, Lan, Netns, TempDir,
+};
+
+const VIP: &str = "198.18.40.100";
+const ADVERT_INT: &str = "0.3";
+/// The client-visible gap allowed (expected: the 2 ms ping interval; a loaded machine
+/// delays ping itself by tens of ms).
+const GAP_BOUND: Duration = Duration::from_millis(120);
+/// Replies that may go missing on a very busy machine (the old behaviour loses about 90,
+/// or 9 when the loaded machine lets ping send only every 20 ms).
+const LOST_BOUND: u64 = 3;
+const SETTLE: Duration = Duration::from_secs(20);
+
+fn conf(iface: &str, priority: u8) -> String {
+    v3_instance("VI_1", iface, 40, priority, ADVERT_INT, VIP)
+}
+
+/// A bridge with r1, r2 and a client; r2 (priority 100) started first, then r1 (150),
+/// which becomes Master. Dropped in field order: agents, then namespaces, then files.
+struct Lab {
+    r1: Option<Agent>,
+    r2: Option<Agent>,
+    lan: Lan,
+    dir: TempDir,
+}
+
+impl Lab {
+    fn new(tag: &str, with_backup: bool) -> Result<Lab> {
+        let mut lan = Lan::new_tagged(&format!("ho{tag}"))?;
+        lan.add_host(&format!("ho{tag}1"), "198.18.40.1".parse()?)?;
+        lan.add_host(&format!("ho{tag}2"), "198.18.40.2".parse()?)?;
+        lan.add_host(&format!("ho{tag}c"), "198.18.40.10".parse()?)?;
+        let dir = TempDir::new(&format!("ho-{tag}"))?;
+        let mut lab = Lab {
+            r1: None,
+            r2: None,
+            lan,
+            dir,
+        };
+        if with_backup {
+            lab.r2 = Some(lab.start(1, "r2", 100)?);
+        }
+        lab.r1 = Some(lab.start(0, "r1", 150)?);
+        wait_for(SETTLE, || (lab.holds(0) && !lab.holds(1)).then_some(()))
+            .context("r1 never became the only Master")?;
+        Ok(lab)
+    }
+
+    fn start(&self, host: usize, tag: &str, priority: u8) -> Result<Agent> {
+        let h = &self.lan.hosts[host];
+        let sock = self.sock(tag);
+        start_agent_with(
+            &h.ns,
+            self.dir.path(),
+            tag,
+            &conf(&h.iface, priority),
+            &["--control-socket", &sock],
+        )
+    }
+
+    fn sock(&self, tag: &str) -> String {
+        self.dir
+            .path()
+            .join(format!("{tag}.sock"))
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn holds(&self, host: usize) -> bool {
+        self.lan.hosts[host].has_addr(VIP)
+    }
+
+    fn client(&self) -> &vrrp_tests::LanHost {
+        &self.lan.hosts[2]
+    }
+
+    /// `vrrp-agent ARGS --control-socket <tag's>` in host `host`'s namespace.
+    fn cli(&self, host: usize, tag: &str, args: &[&str]) -> Result<Output> {
+        cli(&self.lan.hosts[host].ns, &self.sock(tag), args)
+    }
+
+    /// Pings the VIP every 2 ms while `act` runs and until host `to` holds the VIP alone
+    /// (and 300 ms more); the longest gap and the lost replies after `act` began.
+    fn measure(
+        &self,
+        name: &str,
+        to: usize,
+        act: impl FnOnce() -> Result<()>,
+    ) -> Result<(Duration, u64)> {
+        let log = self.dir.path().join(format!("{name}-ping.txt"));
+        let probe = Probe::start(self.client(), VIP, 2, 30, &log)?;
+        wait_for(SETTLE, || (!probe.replies().is_empty()).then_some(()))
+            .context("the client gets no reply before the handover")?;
+        std::thread::sleep(Duration::from_millis(200));
+        let t0 = SystemTime::now();
+        act()?;
+        let from = 1 - to;
+        wait_for(SETTLE, || {
+            (self.holds(to) && !self.holds(from)).then_some(())
+        })
+        .with_context(|| format!("{name}: host {to} never held the VIP alone"))?;
+        std::thread::sleep(Duration::from_millis(300));
+        let gap = probe
+            .longest_gap_after(t0)
+            .with_context(|| format!("{name}: no reply after the handover"))?;
+        let lost = probe.lost_after(t0).unwrap_or(u64::MAX);
+        probe.stop();
+        eprintln!("{name}: longest gap {gap:?}, {lost} lost");
+        Ok((gap, lost))
+    }
+}
+
+fn cli(ns: &Netns, sock: &str, args: &[&str]) -> Result<Output> {
+    ns.command(agent_bin()?)
+        .args(args)
+        .args(["--control-socket", sock])
+        .output()
+        .context("running vrrp-agent")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn assert_seamless(name: &str, (gap, lost): (Duration, u64)) {
+    assert!(
+        gap < GAP_BOUND && lost <= LOST_BOUND,
+        "{name}: the client saw a gap of {gap:?} and lost {lost} replies (bounds {GAP_BOUND:?}, {LOST_BOUND})"
+    );
+}
+
+/// `status --json` of instance VI_1.
+fn vi1(lab: &Lab, host: usize, tag: &str) -> Result<Value> {
+    let o = lab.cli(host, tag, &["status", "--json"])?;
+    let s: Value =
+        serde_json::from_slice(&o.stdout).with_context(|| format!("status: {}", text(&o)))?;
+    s["instances"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["name"] == "VI_1"))
+        .cloned()
+        .context("no VI_1 in the status")
+}
+
+#[test]
+fn sigterm_hands_over_without_losing_replies_and_exits_soon() -> Result<()> {
+    let mut lab = Lab::new("t", true)?;
+    let mut r1 = lab.r1.take().context("r1")?;
+    let mut exited = None;
+    let m = lab.measure("sigterm", 1, || {
+        let t = Instant::now();
+        r1.proc.signal(libc::SIGTERM);
+        exited = r1
+            .proc
+            .wait_timeout(Duration::from_secs(10))
+            .map(|_| t.elapsed());
+        Ok(())
+    })?;
+    assert_seamless("SIGTERM", m);
+    // Master_Down_Interval at 0.3 s is 1.08 s; with a Backup the exit comes about 130 ms
+    // after the signal (its Skew_Time and the grace).
+    let took = exited.context("r1 did not exit after SIGTERM")?;
+    eprintln!("SIGTERM -> exit: {took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "SIGTERM -> exit took {took:?}"
+    );
+    let log = r1.proc.log_text();
+    assert!(log.contains("handing the VIPs over"), "{log}");
+    Ok(())
+}
+
+#[test]
+fn maintenance_on_hands_over_shows_priority_1_and_off_preempts_back() -> Result<()> {
+    let lab = Lab::new("m", true)?;
+    let m = lab.measure("maintenance on", 1, || {
+        let o = lab.cli(0, "r1", &["maintenance", "on", "VI_1"])?;
+        if !o.status.success() {
+            bail!("maintenance on: {}", text(&o));
+        }
+        assert!(text(&o).contains("VI_1: maintenance on"), "{}", text(&o));
+        Ok(())
+    })?;
+    assert_seamless("maintenance on", m);
+    // Backup at an effective priority of 1 until off, in JSON and in the text.
+    let i = vi1(&lab, 0, "r1")?;
+    assert_eq!(i["state"], "BACKUP", "{i}");
+    assert_eq!(i["priority"]["effective"], 1, "{i}");
+    assert_eq!(i["priority"]["maintenance"], true, "{i}");
+    let o = lab.cli(0, "r1", &["status"])?;
+    assert!(text(&o).contains("1/150 maint"), "{}", text(&o));
+    // It stays there (r2 keeps the VIP) well past a Master_Down_Interval.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(lab.holds(1) && !lab.holds(0));
+    // An unknown instance is an error (exit 1); --all and the instance are exclusive.
+    let o = lab.cli(0, "r1", &["maintenance", "on", "NOPE"])?;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = lab.cli(0, "r1", &["maintenance", "on"])?;
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "no INSTANCE nor --all: {}",
+        text(&o)
+    );
+    // Off: priority 150 is back and r1 preempts r2, which hands over in turn.
+    let m = lab.measure("maintenance off", 0, || {
+        let o = lab.cli(0, "r1", &["maintenance", "off", "--all"])?;
+        if !o.status.success() {
+            bail!("maintenance off: {}", text(&o));
+        }
+        Ok(())
+    })?;
+    assert_seamless("preemption after maintenance off", m);
+    let i = vi1(&lab, 0, "r1")?;
+    assert_eq!(i["priority"]["effective"], 150, "{i}");
+    assert_eq!(i["priority"]["maintenance"], false, "{i}");
+    Ok(())
+}
+
+#[test]
+fn a_reload_lowering_the_priority_hands_over_to_the_preempting_backup() -> Result<()> {
+    let lab = Lab::new("r", true)?;
+    let m = lab.measure("reload", 1, || {
+        let h = &lab.lan.hosts[0];
+        std::fs::write(lab.dir.path().join("r1.conf"), conf(&h.iface, 50))?;
+        let o = lab.cli(0, "r1", &["reload"])?;
+        if !o.status.success() {
+            bail!("reload: {}", text(&o));
+        }
+        Ok(())
+    })?;
+    assert_seamless("reload lowering the priority", m);
+    Ok(())
+}
+
+#[test]
+fn a_recovered_higher_priority_node_takes_over_without_losing_replies() -> Result<()> {
+    let mut lab = Lab::new("p", true)?;
+    // r1 leaves (handing over to r2), then comes back and preempts r2.
+    let mut r1 = lab.r1.take().context("r1")?;
+    r1.proc.signal(libc::SIGTERM);
+    r1.proc.wait_timeout(Duration::from_secs(10));
+    drop(r1);
+    wait_for(SETTLE, || lab.holds(1).then_some(())).context("r2 did not take over")?;
+    let mut back = None;
+    let m = lab.measure("preemption", 0, || {
+        back = Some(lab.start(0, "r1b", 150)?);
+        Ok(())
+    })?;
+    assert_seamless("preemption by the recovered node", m);
+    let r2 = lab.r2.as_ref().context("r2")?;
+    let log = r2.proc.log_text();
+    assert!(
+        log.contains("Master -> Backup: higher priority 150"),
+        "{log}"
+    );
+    drop(back);
+    Ok(())
+}
+
+#[test]
+fn without_a_backup_the_vips_go_after_the_bound_and_the_process_exits() -> Result<()> {
+    let mut lab = Lab::new("n", false)?;
+    let mut r1 = lab.r1.take().context("r1")?;
+    let t = Instant::now();
+    r1.proc.signal(libc::SIGTERM);
+    // Still answering for a while: nobody took over yet (the bound is 4 * 0.3 s + 20 ms).
+    std::thread::sleep(Duration::from_millis(300));
+    let held = lab.holds(0);
+    let exited = r1
+        .proc
+        .wait_timeout(Duration::from_secs(10))
+        .map(|_| t.elapsed());
+    let took = exited.context("r1 did not exit")?;
+    assert!(
+        held || took < Duration::from_millis(300),
+        "the VIP went at once"
+    );
+    assert!(held, "the VIP went before the bound (exit after {took:?})");
+    assert!(
+        took >= Duration::from_millis(1200) && took < Duration::from_secs(5),
+        "SIGTERM -> exit took {took:?} (bound 1.22 s)"
+    );
+    assert!(!lab.holds(0), "the VIP is still there after the exit");
+    Ok(())
+}
+
+#[test]
+fn a_reload_removing_the_master_instance_hands_over_before_it_goes() -> Result<()> {
+    let lab = Lab::new("x", true)?;
+    let m = lab.measure("reload removing", 1, || {
+        let h = &lab.lan.hosts[0];
+        // VI_1 is gone from the file; another instance keeps the configuration valid.
+        let other = v3_instance("VI_2", &h.iface, 41, 150, ADVERT_INT, "198.18.40.101");
+        std::fs::write(lab.dir.path().join("r1.conf"), other)?;
+        let o = lab.cli(0, "r1", &["reload"])?;
+        if !o.status.success() {
+            bail!("reload: {}", text(&o));
+        }
+        assert!(text(&o).contains("VI_1: removed"), "{}", text(&o));
+        Ok(())
+    })?;
+    assert_seamless("reload removing the Master instance", m);
+    let r1 = lab.r1.as_ref().context("r1")?;
+    wait_for(SETTLE, || {
+        r1.proc
+            .log_text()
+            .contains("handover done; instance removed")
+            .then_some(())
+    })
+    .context("the removed instance never went")?;
+    Ok(())
+}
