@@ -40,6 +40,7 @@ pub use probe::{KernelSupport, WatchdogPath, FEATURES};
 
 pub mod vlan;
 
+mod accept;
 mod rx;
 pub use rx::ALL_IFACES;
 
@@ -188,6 +189,8 @@ pub struct Dataplane {
     attached: Vec<Attachment>,
     /// Slot of each configured instance in `VRRP_PEERS` / `VRRP_STATS`.
     slots: std::collections::BTreeMap<InstanceKey, u16>,
+    /// Interfaces marked `IFACE_NO_ACCEPT` (see `accept`).
+    no_accept_ifaces: std::collections::BTreeSet<u32>,
     /// `VRRP_PEERS` mapped read-only into our memory.
     peers_view: PeersView,
     /// Who keeps Backups' Master_Down_Timers on this kernel.
@@ -349,6 +352,7 @@ impl Dataplane {
             pinned: Vec::new(),
             attached: Vec::new(),
             slots: std::collections::BTreeMap::new(),
+            no_accept_ifaces: std::collections::BTreeSet::new(),
             watchdog: watchdog.clone(),
             _log: log,
         };
@@ -736,7 +740,7 @@ impl Dataplane {
                 (c.ifindex, c.vrid, c.family) = (k.ifindex, k.vrid, k.family);
                 (k, c)
             })
-            .filter(|(_, c)| c.valid + c.discards() + c.events + c.events_lost > 0)
+            .filter(|(_, c)| c.valid + c.discards() + c.events + c.events_lost + c.no_accept > 0)
             .collect())
     }
 
