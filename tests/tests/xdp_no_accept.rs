@@ -47,9 +47,9 @@ fn loaded(marked: bool) -> (Dataplane, InstanceKey, InstanceKey) {
     let k6 = InstanceKey::new(LO, 60, FAMILY_IPV6);
     dp.set_instance(k4, v3_cfg()).unwrap();
     dp.set_instance(k6, v3_cfg()).unwrap();
-    dp.add_no_accept_vips(&k4, &[AddrKey::new(FAMILY_IPV4, addr_bytes(VIP.into()))])
+    dp.set_no_accept_vips(&k4, &[AddrKey::new(FAMILY_IPV4, addr_bytes(VIP.into()))])
         .unwrap();
-    dp.add_no_accept_vips(&k6, &[AddrKey::new(FAMILY_IPV6, addr_bytes(VIP6.into()))])
+    dp.set_no_accept_vips(&k6, &[AddrKey::new(FAMILY_IPV6, addr_bytes(VIP6.into()))])
         .unwrap();
     if marked {
         dp.set_no_accept_iface(LO, true).unwrap();
@@ -217,13 +217,25 @@ fn leaving_master_takes_the_vips_out_of_the_table() {
     let (mut dp, k4, k6) = loaded(true);
     let key = AddrKey::new(FAMILY_IPV4, addr_bytes(VIP.into()));
     assert_eq!(run(&dp, &ipv4(VIP, UDP)), XDP_DROP);
-    // Another instance's removal of the same address leaves it (it is not its entry).
-    dp.remove_no_accept_vips(&k6, &[key]).unwrap();
+    // Another instance leaving Master leaves this one's entry.
+    dp.clear_no_accept_vips(&k6).unwrap();
     assert_eq!(run(&dp, &ipv4(VIP, UDP)), XDP_DROP);
-    dp.remove_no_accept_vips(&k4, &[key]).unwrap();
+    assert_eq!(run(&dp, &ipv6(VIP6, UDP, 0x9c)), XDP_PASS);
+    // A new VIP list replaces the old one.
+    dp.set_no_accept_vips(&k4, &[AddrKey::new(FAMILY_IPV4, addr_bytes(OTHER.into()))])
+        .unwrap();
     assert_eq!(run(&dp, &ipv4(VIP, UDP)), XDP_PASS);
-    let left: Vec<_> = dp.no_accept_vips().unwrap();
-    assert_eq!(left.len(), 1, "only the IPv6 VIP is left: {left:?}");
-    assert_eq!(left[0].0.family, FAMILY_IPV6);
-    assert_eq!(counters(&dp, k4).no_accept, 2);
+    assert_eq!(run(&dp, &ipv4(OTHER, UDP)), XDP_DROP);
+    dp.clear_no_accept_vips(&k4).unwrap();
+    assert_eq!(run(&dp, &ipv4(OTHER, UDP)), XDP_PASS);
+    assert_eq!(dp.no_accept_vips().unwrap(), vec![], "nothing left after {key:?}");
+    assert_eq!(counters(&dp, k4).no_accept, 3);
+}
+
+#[test]
+fn removing_an_instance_removes_its_vips() {
+    let (mut dp, k4, _) = loaded(true);
+    dp.remove_instance(k4).unwrap();
+    assert_eq!(run(&dp, &ipv4(VIP, UDP)), XDP_PASS);
+    assert_eq!(dp.no_accept_vips().unwrap().len(), 1, "the IPv6 one is left");
 }

@@ -191,6 +191,8 @@ pub struct Dataplane {
     slots: std::collections::BTreeMap<InstanceKey, u16>,
     /// Interfaces marked `IFACE_NO_ACCEPT` (see `accept`).
     no_accept_ifaces: std::collections::BTreeSet<u32>,
+    /// The `VRRP_VIPS` entries of each instance (see `accept`).
+    no_accept_vips: std::collections::BTreeMap<InstanceKey, std::collections::BTreeSet<vrrp_common::AddrKey>>,
     /// `VRRP_PEERS` mapped read-only into our memory.
     peers_view: PeersView,
     /// Who keeps Backups' Master_Down_Timers on this kernel.
@@ -353,6 +355,7 @@ impl Dataplane {
             attached: Vec::new(),
             slots: std::collections::BTreeMap::new(),
             no_accept_ifaces: std::collections::BTreeSet::new(),
+            no_accept_vips: std::collections::BTreeMap::new(),
             watchdog: watchdog.clone(),
             _log: log,
         };
@@ -515,6 +518,8 @@ impl Dataplane {
         let mut map: HashMap<&mut MapData, InstanceKey, InstanceConfig> =
             HashMap::try_from(map).map_err(|e| map_err(name, e))?;
         map.remove(&key).map_err(|e| map_err(name, e))?;
+        // No VIP entry outlives its instance (it would drop traffic for good).
+        self.clear_no_accept_vips(&key)?;
         if let Some(slot) = self.slots.remove(&key) {
             self.reset_slot(slot, InstanceKey::default())?;
         }

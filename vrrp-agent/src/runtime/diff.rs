@@ -163,6 +163,7 @@ fn changed_fields(old: &Instance, new: &Instance) -> Vec<&'static str> {
         "v3_checksum_as_v2",
         old.v3_checksum_as_v2 != new.v3_checksum_as_v2,
     );
+    check("accept / no_accept", old.accept_mode != new.accept_mode);
     if out.is_empty() {
         out.push("other settings");
     }
