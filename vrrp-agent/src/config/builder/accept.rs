@@ -215,3 +215,104 @@ pub(crate) fn strict_garp(d: &super::GarpDraft, garp: &mut crate::config::model:
         garp.lower_prio_delay = std::time::Duration::ZERO;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{parse_str, ConfigError, Instance};
+
+    fn conf(global: &str, body: &str) -> String {
+        format!(
+            "global_defs {{\n{global}\n}}\nvrrp_instance VI {{\n interface lo0x\n virtual_router_id 9\n{body}\n}}\n"
+        )
+    }
+
+    fn load(global: &str, body: &str) -> Result<Instance, ConfigError> {
+        parse_str(&conf(global, body), std::path::Path::new("t.conf"))
+            .map(|l| l.config.instances[0].clone())
+    }
+
+    fn ok(global: &str, body: &str) -> Instance {
+        load(global, body).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The errors as (line, message).
+    fn errors(global: &str, body: &str) -> Vec<(u32, String)> {
+        match load(global, body) {
+            Ok(_) => panic!("accepted: {global} / {body}"),
+            Err(e) => e.errors.iter().map(|d| (d.line, d.message.clone())).collect(),
+        }
+    }
+
+    const V4: &str = " virtual_ipaddress { 198.18.0.10/24 }";
+
+    #[test]
+    fn accept_is_keepalived_default_without_strict_mode() {
+        let i = ok("", V4);
+        assert!(i.accept_mode && !i.strict);
+        assert!(!ok("", &format!("{V4}\n no_accept")).accept_mode);
+        assert!(ok("", &format!("{V4}\n no_accept\n accept")).accept_mode, "the last wins");
+    }
+
+    #[test]
+    fn strict_mode_defaults_to_no_accept_but_the_owner_accepts() {
+        let i = ok(" vrrp_strict", &format!(" version 3\n{V4}"));
+        assert!(!i.accept_mode && i.strict);
+        let owner = ok(" vrrp_strict", &format!(" version 3\n priority 255\n state MASTER\n{V4}"));
+        assert!(owner.accept_mode, "the address owner always accepts");
+        let owner = ok("", &format!(" priority 255\n no_accept\n{V4}"));
+        assert!(owner.accept_mode, "even with no_accept");
+        let v3 = ok(" vrrp_strict", &format!(" version 3\n accept\n{V4}"));
+        assert!(v3.accept_mode, "accept is allowed with v3");
+    }
+
+    #[test]
+    fn strict_mode_per_instance_overrides_the_global_one() {
+        let i = ok("", &format!(" version 3\n strict_mode\n{V4}"));
+        assert!(i.strict && !i.accept_mode);
+        let i = ok(" vrrp_strict", &format!(" strict_mode off\n{V4}\n unicast_peer {{ 198.18.0.2 }}"));
+        assert!(!i.strict && i.accept_mode);
+    }
+
+    #[test]
+    fn strict_mode_sends_no_garp_in_answer_to_a_lower_priority() {
+        let g = " vrrp_garp_lower_prio_repeat 3";
+        let i = ok(g, V4);
+        assert_eq!(i.garp.lower_prio_repeat, 3);
+        let i = ok(&format!("{g}\n vrrp_strict"), &format!(" version 3\n{V4}"));
+        assert_eq!(i.garp.lower_prio_repeat, 0);
+        assert!(i.garp.lower_prio_delay.is_zero());
+        let e = errors(" vrrp_strict", &format!(" version 3\n garp_lower_prio_repeat 2\n{V4}"));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, 8);
+        assert!(e[0].1.contains("garp_lower_prio_repeat"), "{e:?}");
+    }
+
+    #[test]
+    fn every_strict_refusal_is_an_error_at_its_line() {
+        let e = errors(
+            " vrrp_strict",
+            " state MASTER\n priority 150\n preempt_delay 5\n accept\n authentication {\n  auth_type PASS\n  auth_pass x\n }\n unicast_peer { 198.18.0.2 }",
+        );
+        let lines: Vec<u32> = e.iter().map(|(l, _)| *l).collect();
+        // state (7), preempt_delay (9), accept (10), authentication (11), unicast_peer (15);
+        // and no virtual_ipaddress (instance at 4).
+        assert_eq!(lines, [4, 7, 9, 10, 11, 15], "{e:#?}");
+        assert!(e.iter().all(|(_, m)| m.contains("strict") || m.contains("RFC 3768")), "{e:#?}");
+    }
+
+    #[test]
+    fn strict_ipv6_wants_a_link_local_first_address() {
+        let e = errors(" vrrp_strict", " virtual_ipaddress { 2001:db8::10/64 }");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, 7);
+        assert!(e[0].1.contains("link-local"), "{e:?}");
+        ok(" vrrp_strict", " virtual_ipaddress { fe80::10/64\n 2001:db8::10/64 }");
+    }
+
+    #[test]
+    fn accept_takes_no_value() {
+        let e = errors("", &format!("{V4}\n no_accept yes"));
+        assert_eq!(e[0].0, 8);
+        assert!(e[0].1.contains("takes no value"), "{e:?}");
+    }
+}
