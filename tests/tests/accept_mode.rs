@@ -8,7 +8,9 @@ use std::{
     time::Duration,
 };
 
-use vrrp_tests::{bpftool_counters, bpftool_dump, formatted, in_netns, start_agent, wait_for, Agent, Lan, TempDir};
+use vrrp_tests::{
+    bpftool_counters, bpftool_dump, formatted, in_netns, start_agent, wait_for, Agent, Lan, TempDir,
+};
 
 const R1: Ipv4Addr = Ipv4Addr::new(198, 18, 81, 1);
 const R2: Ipv4Addr = Ipv4Addr::new(198, 18, 81, 2);
@@ -37,7 +39,11 @@ fn wait_master(agent: &Agent, lan: &Lan, i: usize) {
     let up = wait_for(Duration::from_secs(10), || {
         lan.hosts[i].has_addr(&VIP.to_string()).then_some(())
     });
-    assert!(up.is_some(), "no Master with the VIP\n{}", agent.proc.log_text());
+    assert!(
+        up.is_some(),
+        "no Master with the VIP\n{}",
+        agent.proc.log_text()
+    );
 }
 
 /// A UDP socket bound to VIP:PORT in router `i`'s namespace.
@@ -92,49 +98,98 @@ fn no_accept_drops(agent: &Agent) -> u64 {
 fn a_no_accept_master_drops_what_clients_send_to_its_vip_but_answers_arp() {
     let lan = lab();
     let dir = TempDir::new("vrrp-ac").unwrap();
-    let r1 = start_agent(&lan.hosts[0].ns, dir.path(), "r1", &conf(&lan.hosts[0].iface, 100, "no_accept")).unwrap();
+    let r1 = start_agent(
+        &lan.hosts[0].ns,
+        dir.path(),
+        "r1",
+        &conf(&lan.hosts[0].iface, 100, "no_accept"),
+    )
+    .unwrap();
     wait_master(&r1, &lan, 0);
     assert_eq!(vip_table(&r1), [VIP.to_string()]);
 
     let listener = listen(&lan, 0);
-    assert_eq!(send_and_receive(&lan, &listener, b"one"), None, "the datagram was delivered");
-    assert!(!lan.hosts[2].ping(&VIP.to_string()), "the VIP answered a ping");
+    assert_eq!(
+        send_and_receive(&lan, &listener, b"one"),
+        None,
+        "the datagram was delivered"
+    );
+    assert!(
+        !lan.hosts[2].ping(&VIP.to_string()),
+        "the VIP answered a ping"
+    );
     // ARP is not filtered: the client resolved the VIP to the Master.
     assert_eq!(
         lan.hosts[2].neigh_mac(&VIP.to_string()).as_deref(),
         Some(lan.hosts[0].mac().as_str())
     );
     // The Master's own address is not a VIP: it still answers.
-    assert!(lan.hosts[2].ping(&R1.to_string()), "the Master's own address");
+    assert!(
+        lan.hosts[2].ping(&R1.to_string()),
+        "the Master's own address"
+    );
     let drops = no_accept_drops(&r1);
     assert!(drops >= 2, "datagram and ping counted: {drops}");
 
     // A higher priority takes over: the old Master's entry goes with its VIP, and the new
     // Master filters instead.
-    let r2 = start_agent(&lan.hosts[1].ns, dir.path(), "r2", &conf(&lan.hosts[1].iface, 150, "no_accept")).unwrap();
+    let r2 = start_agent(
+        &lan.hosts[1].ns,
+        dir.path(),
+        "r2",
+        &conf(&lan.hosts[1].iface, 150, "no_accept"),
+    )
+    .unwrap();
     wait_master(&r2, &lan, 1);
     let gone = wait_for(Duration::from_secs(5), || {
         (!lan.hosts[0].has_addr(&VIP.to_string()) && vip_table(&r1).is_empty()).then_some(())
     });
-    assert!(gone.is_some(), "old Master still has {:?}\n{}", vip_table(&r1), r1.proc.log_text());
+    assert!(
+        gone.is_some(),
+        "old Master still has {:?}\n{}",
+        vip_table(&r1),
+        r1.proc.log_text()
+    );
     assert_eq!(vip_table(&r2), [VIP.to_string()]);
     drop(listener);
     let listener = listen(&lan, 1);
     // The client learns the new Master's MAC for the VIP (gratuitous ARP, or ARP again).
-    let _ = lan.hosts[2].ns.ip(&["neigh", "flush", "dev", &lan.hosts[2].iface]);
-    assert_eq!(send_and_receive(&lan, &listener, b"two"), None, "delivered on the new Master");
-    assert!(no_accept_drops(&r2) >= 1, "{:?}", bpftool_counters(&r2.pins));
+    let _ = lan.hosts[2]
+        .ns
+        .ip(&["neigh", "flush", "dev", &lan.hosts[2].iface]);
+    assert_eq!(
+        send_and_receive(&lan, &listener, b"two"),
+        None,
+        "delivered on the new Master"
+    );
+    assert!(
+        no_accept_drops(&r2) >= 1,
+        "{:?}",
+        bpftool_counters(&r2.pins)
+    );
 }
 
 #[test]
 fn with_accept_the_master_takes_what_clients_send_to_its_vip() {
     let lan = lab();
     let dir = TempDir::new("vrrp-ac").unwrap();
-    let r1 = start_agent(&lan.hosts[0].ns, dir.path(), "r1", &conf(&lan.hosts[0].iface, 100, "accept")).unwrap();
+    let r1 = start_agent(
+        &lan.hosts[0].ns,
+        dir.path(),
+        "r1",
+        &conf(&lan.hosts[0].iface, 100, "accept"),
+    )
+    .unwrap();
     wait_master(&r1, &lan, 0);
     let listener = listen(&lan, 0);
-    assert_eq!(send_and_receive(&lan, &listener, b"hello").as_deref(), Some(&b"hello"[..]));
-    assert!(lan.hosts[2].ping(&VIP.to_string()), "the VIP did not answer a ping");
+    assert_eq!(
+        send_and_receive(&lan, &listener, b"hello").as_deref(),
+        Some(&b"hello"[..])
+    );
+    assert!(
+        lan.hosts[2].ping(&VIP.to_string()),
+        "the VIP did not answer a ping"
+    );
     assert!(vip_table(&r1).is_empty());
     assert_eq!(no_accept_drops(&r1), 0);
 }

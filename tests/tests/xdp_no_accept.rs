@@ -15,9 +15,7 @@ use vrrp_agent::{
         Endpoints,
     },
 };
-use vrrp_common::{
-    AddrKey, Counters, InstanceConfig, InstanceKey, FAMILY_IPV4, FAMILY_IPV6,
-};
+use vrrp_common::{AddrKey, Counters, InstanceConfig, InstanceKey, FAMILY_IPV4, FAMILY_IPV6};
 
 const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
@@ -139,7 +137,11 @@ const ICMPV6: u8 = 58;
 fn ipv4_packets_to_a_no_accept_vip_are_dropped_and_counted() {
     let (dp, k4, _) = loaded(true);
     for proto in [UDP, ICMP, TCP] {
-        assert_eq!(run(&dp, &ipv4(VIP, proto)), XDP_DROP, "proto {proto} to the VIP");
+        assert_eq!(
+            run(&dp, &ipv4(VIP, proto)),
+            XDP_DROP,
+            "proto {proto} to the VIP"
+        );
     }
     assert_eq!(counters(&dp, k4).no_accept, 3);
     assert_eq!(counters(&dp, k4).discards(), 0, "not a VRRP discard");
@@ -156,7 +158,11 @@ fn ipv6_packets_to_a_no_accept_vip_are_dropped_but_neighbour_discovery_goes_on()
     assert_eq!(run(&dp, &ipv6(VIP6, ICMPV6, 128)), XDP_DROP, "echo request");
     assert_eq!(run(&dp, &ipv6(VIP6, ICMPV6, 135)), XDP_PASS, "NS");
     assert_eq!(run(&dp, &ipv6(VIP6, ICMPV6, 136)), XDP_PASS, "NA");
-    assert_eq!(run(&dp, &ipv6(OTHER6, UDP, 0x9c)), XDP_PASS, "other address");
+    assert_eq!(
+        run(&dp, &ipv6(OTHER6, UDP, 0x9c)),
+        XDP_PASS,
+        "other address"
+    );
     assert_eq!(counters(&dp, k6).no_accept, 2);
 }
 
@@ -228,7 +234,11 @@ fn leaving_master_takes_the_vips_out_of_the_table() {
     assert_eq!(run(&dp, &ipv4(OTHER, UDP)), XDP_DROP);
     dp.clear_no_accept_vips(&k4).unwrap();
     assert_eq!(run(&dp, &ipv4(OTHER, UDP)), XDP_PASS);
-    assert_eq!(dp.no_accept_vips().unwrap(), vec![], "nothing left after {key:?}");
+    assert_eq!(
+        dp.no_accept_vips().unwrap(),
+        vec![],
+        "nothing left after {key:?}"
+    );
     assert_eq!(counters(&dp, k4).no_accept, 3);
 }
 
@@ -237,5 +247,9 @@ fn removing_an_instance_removes_its_vips() {
     let (mut dp, k4, _) = loaded(true);
     dp.remove_instance(k4).unwrap();
     assert_eq!(run(&dp, &ipv4(VIP, UDP)), XDP_PASS);
-    assert_eq!(dp.no_accept_vips().unwrap().len(), 1, "the IPv6 one is left");
+    assert_eq!(
+        dp.no_accept_vips().unwrap().len(),
+        1,
+        "the IPv6 one is left"
+    );
 }

@@ -795,7 +795,10 @@ mod tests {
     fn no_accept_bits_cover_the_bitmap() {
         assert_eq!(no_accept_bit(0), (0, 1));
         assert_eq!(no_accept_bit(65), (1, 2));
-        assert_eq!(no_accept_bit(NO_ACCEPT_BITS - 1), (NO_ACCEPT_WORDS - 1, 1 << 63));
+        assert_eq!(
+            no_accept_bit(NO_ACCEPT_BITS - 1),
+            (NO_ACCEPT_WORDS - 1, 1 << 63)
+        );
         assert_eq!(no_accept_bit(NO_ACCEPT_BITS + 3), no_accept_bit(3));
     }
 

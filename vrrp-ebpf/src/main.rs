@@ -58,11 +58,10 @@ use vrrp_common::{
     PeerEvent, PeerKey, PeerTable, UnicastPeer, WatchCommand, WatchTimer, AUTH_PASS, CFG_CONSUME,
     CFG_OWNER, CFG_UNICAST, CFG_UNICAST_TTL, EVENTS_RING_BYTES, EV_INTERVAL, EV_MASTER_DOWN,
     EV_NEW_SOURCE, EV_OWNER_CONFLICT, EV_PRIORITY, EV_PRIORITY_ZERO, FAMILY_IPV4, FAMILY_IPV6,
-    IFACE_DROP_UNKNOWN, IFACE_NO_ACCEPT, INLINE_CSUM_BYTES, IPPROTO_VRRP, MAX_IFACES, MAX_INSTANCES,
-    MAX_LOCAL_ADDRS, MAX_UNICAST_PEERS, MAX_UNKNOWN_KEYS, MAX_VIPS, MAX_VRRP_LEN, NO_ACCEPT_WORDS,
-    OWNER_CONFLICT_EVENT_EVERY,
-    PEERS_PER_INSTANCE, SCRATCH_BYTES, WATCH_BAD_COMMAND, WATCH_OK, WATCH_RETRY_NS, WATCH_SLACK_NS,
-    WATCH_TIMER_FAILED,
+    IFACE_DROP_UNKNOWN, IFACE_NO_ACCEPT, INLINE_CSUM_BYTES, IPPROTO_VRRP, MAX_IFACES,
+    MAX_INSTANCES, MAX_LOCAL_ADDRS, MAX_UNICAST_PEERS, MAX_UNKNOWN_KEYS, MAX_VIPS, MAX_VRRP_LEN,
+    NO_ACCEPT_WORDS, OWNER_CONFLICT_EVENT_EVERY, PEERS_PER_INSTANCE, SCRATCH_BYTES,
+    WATCH_BAD_COMMAND, WATCH_OK, WATCH_RETRY_NS, WATCH_SLACK_NS, WATCH_TIMER_FAILED,
 };
 
 /// Instance settings, written by the agent.
@@ -329,7 +328,7 @@ fn no_accept(ctx: &XdpContext, family: u8, off: usize) -> u32 {
     let ifindex = ifindex(ctx);
     let (word, mask) = vrrp_common::no_accept_bit(ifindex);
     match VRRP_NO_ACCEPT_IFACES.get(word) {
-        Some(w) if *w & mask != 0 => no_accept_filter(ctx, family, off, ifindex),
+        Some(w) if *w & mask != 0 => no_accept_filter(ctx, family, off),
         _ => xdp_action::XDP_PASS,
     }
 }
@@ -343,19 +342,10 @@ const ND_NEIGHBOR_ADVERT: u8 = 136;
 
 /// See [`no_accept`]: the interface's bit is set.
 #[inline(never)]
-fn no_accept_filter(ctx: &XdpContext, family: u8, off: usize, ifindex: u32) -> u32 {
-    // Interfaces share a bit when their indexes are equal modulo the bitmap's size: the
-    // interface's own entry decides.
-    // SAFETY: read-only lookup of a plain value the agent writes whole.
-    let marked = unsafe { VRRP_IFACES.get(&ifindex) }
-        .is_some_and(|c| c.flags & IFACE_NO_ACCEPT != 0);
-    if !marked {
-        return xdp_action::XDP_PASS;
-    }
+fn no_accept_filter(ctx: &XdpContext, family: u8, off: usize) -> u32 {
     let mut key = AddrKey::new(family, [0; 16]);
     if family == FAMILY_IPV4 {
-        let Some(dst) = load::<[u8; 4]>(ctx, off + core::mem::offset_of!(Ipv4Hdr, dst_addr))
-        else {
+        let Some(dst) = load::<[u8; 4]>(ctx, off + core::mem::offset_of!(Ipv4Hdr, dst_addr)) else {
             return xdp_action::XDP_PASS;
         };
         key.addr[..4].copy_from_slice(&dst);
@@ -379,6 +369,15 @@ fn no_accept_filter(ctx: &XdpContext, family: u8, off: usize, ifindex: u32) -> u
     let Some(slot) = (unsafe { VRRP_VIPS.get(&key) }).copied() else {
         return xdp_action::XDP_PASS;
     };
+    // Interfaces share a bit when their indexes are equal modulo the bitmap's size: the
+    // interface's own entry decides (looked up only for a packet to a VIP, so that other
+    // traffic on a marked interface pays one hash lookup).
+    // SAFETY: read-only lookup of a plain value the agent writes whole.
+    let marked =
+        unsafe { VRRP_IFACES.get(&ifindex(ctx)) }.is_some_and(|c| c.flags & IFACE_NO_ACCEPT != 0);
+    if !marked {
+        return xdp_action::XDP_PASS;
+    }
     if let Some(c) = VRRP_STATS.get_ptr_mut(slot) {
         // SAFETY: this CPU's counters, as in `discard`.
         unsafe { (*c).no_accept += 1 };

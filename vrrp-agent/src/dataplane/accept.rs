@@ -14,7 +14,10 @@ impl Dataplane {
     /// `VRRP_IFACES` (other settings kept; an entry left without settings is removed) and
     /// their bits in `VRRP_NO_ACCEPT_IFACES`. The bitmap is written before a flag is set and
     /// after one is cleared, so that no marked interface is ever skipped.
-    pub fn set_no_accept_ifaces(&mut self, ifindexes: &BTreeSet<u32>) -> Result<(), DataplaneError> {
+    pub fn set_no_accept_ifaces(
+        &mut self,
+        ifindexes: &BTreeSet<u32>,
+    ) -> Result<(), DataplaneError> {
         let old = std::mem::take(&mut self.no_accept_ifaces);
         let union: BTreeSet<u32> = old.union(ifindexes).copied().collect();
         self.write_no_accept_bitmap(&union)?;

@@ -192,7 +192,8 @@ pub struct Dataplane {
     /// Interfaces marked `IFACE_NO_ACCEPT` (see `accept`).
     no_accept_ifaces: std::collections::BTreeSet<u32>,
     /// The `VRRP_VIPS` entries of each instance (see `accept`).
-    no_accept_vips: std::collections::BTreeMap<InstanceKey, std::collections::BTreeSet<vrrp_common::AddrKey>>,
+    no_accept_vips:
+        std::collections::BTreeMap<InstanceKey, std::collections::BTreeSet<vrrp_common::AddrKey>>,
     /// `VRRP_PEERS` mapped read-only into our memory.
     peers_view: PeersView,
     /// Who keeps Backups' Master_Down_Timers on this kernel.

@@ -63,7 +63,9 @@ impl Agent {
             return;
         }
         match self.dp.set_no_accept_ifaces(&want) {
-            Ok(()) => tracing::info!(ifindexes = ?want, "no_accept: packets to the VIPs of no_accept Masters are dropped on these interfaces"),
+            Ok(()) => {
+                tracing::info!(ifindexes = ?want, "no_accept: packets to the VIPs of no_accept Masters are dropped on these interfaces")
+            }
             Err(e) => tracing::error!("no_accept: marking the interfaces failed: {e}"),
         }
     }

@@ -53,7 +53,12 @@ impl Builder<'_> {
     }
 
     /// `vrrp_strict` in global_defs; false for any other keyword.
-    pub(super) fn accept_global(&mut self, kw: &str, stmt: &Stmt, strict: &mut Option<Pos>) -> bool {
+    pub(super) fn accept_global(
+        &mut self,
+        kw: &str,
+        stmt: &Stmt,
+        strict: &mut Option<Pos>,
+    ) -> bool {
         if kw != "vrrp_strict" {
             return false;
         }
@@ -73,11 +78,7 @@ pub(crate) fn resolve(
     family: Family,
     diags: &mut Diags,
 ) -> (bool, bool) {
-    let strict = d
-        .accept
-        .strict
-        .as_ref()
-        .map_or(global_strict, |(v, _)| *v);
+    let strict = d.accept.strict.as_ref().map_or(global_strict, |(v, _)| *v);
     let priority = d.priority.as_ref().map_or(100, |(p, _)| *p);
     let owner = priority == 255;
     let name = &d.name;
@@ -189,7 +190,8 @@ fn strict_checks(d: &InstanceDraft, version: Version, family: Family, diags: &mu
     }
     if family == Family::V6 && d.unicast_peers.is_empty() {
         if let Some(first) = d.vips.first() {
-            let link_local = matches!(first.addr, std::net::IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
+            let link_local =
+                matches!(first.addr, std::net::IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80);
             if !link_local {
                 diags.error(
                     &first.location,
@@ -239,7 +241,11 @@ mod tests {
     fn errors(global: &str, body: &str) -> Vec<(u32, String)> {
         match load(global, body) {
             Ok(_) => panic!("accepted: {global} / {body}"),
-            Err(e) => e.errors.iter().map(|d| (d.line, d.message.clone())).collect(),
+            Err(e) => e
+                .errors
+                .iter()
+                .map(|d| (d.line, d.message.clone()))
+                .collect(),
         }
     }
 
@@ -250,14 +256,20 @@ mod tests {
         let i = ok("", V4);
         assert!(i.accept_mode && !i.strict);
         assert!(!ok("", &format!("{V4}\n no_accept")).accept_mode);
-        assert!(ok("", &format!("{V4}\n no_accept\n accept")).accept_mode, "the last wins");
+        assert!(
+            ok("", &format!("{V4}\n no_accept\n accept")).accept_mode,
+            "the last wins"
+        );
     }
 
     #[test]
     fn strict_mode_defaults_to_no_accept_but_the_owner_accepts() {
         let i = ok(" vrrp_strict", &format!(" version 3\n{V4}"));
         assert!(!i.accept_mode && i.strict);
-        let owner = ok(" vrrp_strict", &format!(" version 3\n priority 255\n state MASTER\n{V4}"));
+        let owner = ok(
+            " vrrp_strict",
+            &format!(" version 3\n priority 255\n state MASTER\n{V4}"),
+        );
         assert!(owner.accept_mode, "the address owner always accepts");
         let owner = ok("", &format!(" priority 255\n no_accept\n{V4}"));
         assert!(owner.accept_mode, "even with no_accept");
@@ -269,7 +281,10 @@ mod tests {
     fn strict_mode_per_instance_overrides_the_global_one() {
         let i = ok("", &format!(" version 3\n strict_mode\n{V4}"));
         assert!(i.strict && !i.accept_mode);
-        let i = ok(" vrrp_strict", &format!(" strict_mode off\n{V4}\n unicast_peer {{ 198.18.0.2 }}"));
+        let i = ok(
+            " vrrp_strict",
+            &format!(" strict_mode off\n{V4}\n unicast_peer {{ 198.18.0.2 }}"),
+        );
         assert!(!i.strict && i.accept_mode);
     }
 
@@ -281,7 +296,10 @@ mod tests {
         let i = ok(&format!("{g}\n vrrp_strict"), &format!(" version 3\n{V4}"));
         assert_eq!(i.garp.lower_prio_repeat, 0);
         assert!(i.garp.lower_prio_delay.is_zero());
-        let e = errors(" vrrp_strict", &format!(" version 3\n garp_lower_prio_repeat 2\n{V4}"));
+        let e = errors(
+            " vrrp_strict",
+            &format!(" version 3\n garp_lower_prio_repeat 2\n{V4}"),
+        );
         assert_eq!(e.len(), 1, "{e:?}");
         assert_eq!(e[0].0, 8);
         assert!(e[0].1.contains("garp_lower_prio_repeat"), "{e:?}");
@@ -297,7 +315,11 @@ mod tests {
         // state (7), preempt_delay (9), accept (10), authentication (11), unicast_peer (15);
         // and no virtual_ipaddress (instance at 4).
         assert_eq!(lines, [4, 7, 9, 10, 11, 15], "{e:#?}");
-        assert!(e.iter().all(|(_, m)| m.contains("strict") || m.contains("RFC 3768")), "{e:#?}");
+        assert!(
+            e.iter()
+                .all(|(_, m)| m.contains("strict") || m.contains("RFC 3768")),
+            "{e:#?}"
+        );
     }
 
     #[test]
@@ -306,7 +328,10 @@ mod tests {
         assert_eq!(e.len(), 1, "{e:?}");
         assert_eq!(e[0].0, 7);
         assert!(e[0].1.contains("link-local"), "{e:?}");
-        ok(" vrrp_strict", " virtual_ipaddress { fe80::10/64\n 2001:db8::10/64 }");
+        ok(
+            " vrrp_strict",
+            " virtual_ipaddress { fe80::10/64\n 2001:db8::10/64 }",
+        );
     }
 
     #[test]
