@@ -701,10 +701,14 @@ fn every_unsupported_instance_keyword_is_an_error() {
             &format!("`{name}` is a keepalived keyword this project does not support (yet)"),
         );
     }
-    for name in ["native_ipv6"] {
+    assert_eq!(
+        keywords::lookup(keywords::Context::Instance, "native_ipv6"),
+        Some(keywords::Support::Unsupported),
+    );
+    for name in ["accept", "no_accept", "strict_mode"] {
         assert_eq!(
             keywords::lookup(keywords::Context::Instance, name),
-            Some(keywords::Support::Unsupported),
+            Some(keywords::Support::Supported),
             "{name}"
         );
     }
