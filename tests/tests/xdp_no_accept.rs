@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use vrrp_agent::{
-    dataplane::Dataplane,
+    dataplane::{Dataplane, ALL_IFACES},
     runtime::addr_bytes,
     units::Centisecs,
     wire::{
@@ -15,7 +15,10 @@ use vrrp_agent::{
         Endpoints,
     },
 };
-use vrrp_common::{AddrKey, Counters, InstanceConfig, InstanceKey, FAMILY_IPV4, FAMILY_IPV6};
+use vrrp_common::{
+    AddrKey, Counters, IfaceConfig, InstanceConfig, InstanceKey, FAMILY_IPV4, FAMILY_IPV6,
+    IFACE_DROP_UNKNOWN, IFACE_NO_ACCEPT,
+};
 
 const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
@@ -216,6 +219,29 @@ fn an_interface_without_no_accept_is_not_filtered() {
     dp.set_no_accept_iface(twin, false).unwrap();
     assert_eq!(counters(&dp, k4).no_accept, 1);
     assert_eq!(counters(&dp, k6).no_accept, 0);
+}
+
+#[test]
+fn a_marked_interface_keeps_the_default_settings() {
+    // `--drop-unknown-vrids` is written as the default entry (key 0); the marked interface's
+    // own entry must keep it.
+    let mut dp = Dataplane::load(None).unwrap_or_else(|e| panic!("{e}"));
+    let drop_unknown = IfaceConfig {
+        flags: IFACE_DROP_UNKNOWN,
+        ..Default::default()
+    };
+    dp.set_iface_config(ALL_IFACES, drop_unknown).unwrap();
+    dp.set_no_accept_iface(LO, true).unwrap();
+    assert_eq!(
+        dp.iface_config(LO).unwrap().map(|c| c.flags),
+        Some(IFACE_DROP_UNKNOWN | IFACE_NO_ACCEPT)
+    );
+    dp.set_no_accept_iface(LO, false).unwrap();
+    assert_eq!(
+        dp.iface_config(LO).unwrap(),
+        None,
+        "back to the default entry"
+    );
 }
 
 #[test]

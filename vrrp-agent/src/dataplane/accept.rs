@@ -5,13 +5,14 @@
 use std::collections::BTreeSet;
 
 use aya::maps::{Array, HashMap, MapData, MapError};
-use vrrp_common::{map_names, no_accept_bit, AddrKey, IfaceConfig, InstanceKey, IFACE_NO_ACCEPT};
+use vrrp_common::{map_names, no_accept_bit, AddrKey, InstanceKey, IFACE_NO_ACCEPT};
 
-use super::{map_err, Dataplane, DataplaneError};
+use super::{map_err, Dataplane, DataplaneError, ALL_IFACES};
 
 impl Dataplane {
     /// Makes exactly the interfaces in `ifindexes` filter: their `IFACE_NO_ACCEPT` bit in
-    /// `VRRP_IFACES` (other settings kept; an entry left without settings is removed) and
+    /// `VRRP_IFACES` (other settings kept, those of the default entry for an interface
+    /// without one; an entry left equal to the default entry is removed) and
     /// their bits in `VRRP_NO_ACCEPT_IFACES`. The bitmap is written before a flag is set and
     /// after one is cleared, so that no marked interface is ever skipped.
     pub fn set_no_accept_ifaces(
@@ -21,15 +22,19 @@ impl Dataplane {
         let old = std::mem::take(&mut self.no_accept_ifaces);
         let union: BTreeSet<u32> = old.union(ifindexes).copied().collect();
         self.write_no_accept_bitmap(&union)?;
+        // An interface without an entry of its own follows the default entry (key 0): its
+        // new entry starts from the default's settings, and goes again when it has nothing
+        // else.
+        let default = self.iface_config(ALL_IFACES)?.unwrap_or_default();
         for &ifindex in ifindexes.difference(&old) {
-            let mut cfg = self.iface_config(ifindex)?.unwrap_or_default();
+            let mut cfg = self.iface_config(ifindex)?.unwrap_or(default);
             cfg.flags |= IFACE_NO_ACCEPT;
             self.set_iface_config(ifindex, cfg)?;
         }
         for &ifindex in old.difference(ifindexes) {
             if let Some(mut cfg) = self.iface_config(ifindex)? {
                 cfg.flags &= !IFACE_NO_ACCEPT;
-                if cfg == IfaceConfig::default() {
+                if cfg == default {
                     self.remove_iface_config(ifindex)?;
                 } else {
                     self.set_iface_config(ifindex, cfg)?;
