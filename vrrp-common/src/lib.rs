@@ -54,8 +54,20 @@ pub mod map_names {
     /// This host's addresses that unicast adverts may be sent to, written by the agent:
     /// [`AddrKey`](super::AddrKey) -> `u32` (1).
     pub const LOCAL_ADDRS: &str = "VRRP_LOCAL_ADDRS";
+    /// The virtual addresses of the instances that are Master in no_accept mode, written by
+    /// the agent on each transition: [`AddrKey`](super::AddrKey) -> the instance's slot
+    /// (`u32`, whose [`Counters::no_accept`](super::Counters::no_accept) counts the drops).
+    /// Packets sent to one of them are dropped on interfaces with
+    /// [`IFACE_NO_ACCEPT`](super::IFACE_NO_ACCEPT) (RFC 9568 §6.4.3).
+    pub const VIPS: &str = "VRRP_VIPS";
+    /// Bitmap of the interfaces with [`IFACE_NO_ACCEPT`](super::IFACE_NO_ACCEPT), written by
+    /// the agent: array of [`NO_ACCEPT_WORDS`](super::NO_ACCEPT_WORDS) `u64`, bit
+    /// `ifindex % NO_ACCEPT_BITS` (see [`no_accept_bit`](super::no_accept_bit)). The XDP
+    /// program tests it (an array lookup the verifier inlines) before anything else on a
+    /// non-VRRP packet, so that interfaces without no_accept pay no hash lookup.
+    pub const NO_ACCEPT_IFACES: &str = "VRRP_NO_ACCEPT_IFACES";
     /// All maps the agent pins, in the order it pins them.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 12] = [
         INSTANCES,
         UNICAST,
         PEERS,
@@ -66,6 +78,8 @@ pub mod map_names {
         IFACES,
         LOCAL_ADDRS,
         VLAN_NETS,
+        VIPS,
+        NO_ACCEPT_IFACES,
     ];
 }
 
@@ -77,6 +91,22 @@ pub const MAX_UNICAST_PEERS: u32 = 16384;
 pub const MAX_IFACES: u32 = 1024;
 /// Capacity of the map of this host's addresses (unicast advert destinations).
 pub const MAX_LOCAL_ADDRS: u32 = 4096;
+/// Capacity of the no_accept VIP table (`VRRP_VIPS`): the addresses (virtual_ipaddress and
+/// virtual_ipaddress_excluded) of every instance this host is Master of in no_accept mode.
+pub const MAX_VIPS: u32 = 16384;
+/// Words of the `VRRP_NO_ACCEPT_IFACES` bitmap.
+pub const NO_ACCEPT_WORDS: u32 = 64;
+/// Bits of the `VRRP_NO_ACCEPT_IFACES` bitmap.
+pub const NO_ACCEPT_BITS: u32 = NO_ACCEPT_WORDS * 64;
+
+/// Where interface `ifindex` is in the `VRRP_NO_ACCEPT_IFACES` bitmap: (word, bit mask).
+/// Interfaces whose indexes are equal modulo [`NO_ACCEPT_BITS`] share a bit; the XDP
+/// program then confirms with the interface's own `VRRP_IFACES` entry.
+pub const fn no_accept_bit(ifindex: u32) -> (u32, u64) {
+    let bit = ifindex % NO_ACCEPT_BITS;
+    (bit / 64, 1u64 << (bit % 64))
+}
+
 /// Capacity of the map counting packets for unconfigured instances.
 pub const MAX_UNKNOWN_KEYS: u32 = 4096;
 /// Sources remembered per instance. VRRP has one Master per instance, two during a
@@ -176,11 +206,18 @@ impl UnicastPeer {
 /// that another VRRP speaker on the host (keepalived during a migration) still gets its own
 /// VRIDs' adverts; `run --drop-unknown-vrids` sets it for every interface.
 pub const IFACE_DROP_UNKNOWN: u32 = 1 << 0;
+/// `IfaceConfig::flags`: an instance in no_accept mode (keepalived's `no_accept`, or
+/// `vrrp_strict` without `accept`) uses this interface: packets that are not VRRP and are
+/// sent to an address in `VRRP_VIPS` are dropped (and counted) here, except ARP (not IP)
+/// and IPv6 Neighbour Solicitations and Advertisements (RFC 9568 §6.4.3). The agent also
+/// sets the interface's bit in `VRRP_NO_ACCEPT_IFACES`.
+pub const IFACE_NO_ACCEPT: u32 = 1 << 1;
 
 /// Per-interface settings in `VRRP_IFACES`, keyed by interface index; key 0 holds the
 /// settings of every interface without an entry of its own. Only read on the slow paths
-/// (packets not for a configured instance), so that adding settings here costs valid
-/// adverts nothing.
+/// (packets not for a configured instance, and non-VRRP packets on an interface whose
+/// `VRRP_NO_ACCEPT_IFACES` bit is set), so that adding settings here costs valid adverts
+/// nothing.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IfaceConfig {
@@ -648,6 +685,9 @@ pub struct Counters {
     pub bad_source: u64,
     /// See [`Discard::OwnerConflict`].
     pub owner_conflict: u64,
+    /// Not VRRP: packets sent to one of this instance's VIPs while it is Master in no_accept
+    /// mode, dropped (RFC 9568 §6.4.3; see [`IFACE_NO_ACCEPT`]). Not in [`Counters::discards`].
+    pub no_accept: u64,
 }
 
 impl Counters {
@@ -703,6 +743,7 @@ impl Counters {
         self.valid += other.valid;
         self.events += other.events;
         self.events_lost += other.events_lost;
+        self.no_accept += other.no_accept;
         for r in Discard::ALL {
             *self.discard_mut(r) += other.discard(r);
         }
@@ -741,13 +782,24 @@ mod tests {
         assert_eq!(size_of::<PeerRecord>(), 64);
         assert_eq!(size_of::<PeerTable>(), 8 + 64 * PEERS_PER_INSTANCE);
         assert_eq!(size_of::<PeerEvent>(), 40);
-        assert_eq!(size_of::<Counters>(), 8 + 8 * (3 + Discard::ALL.len()));
+        assert_eq!(size_of::<Counters>(), 8 + 8 * (4 + Discard::ALL.len()));
         assert_eq!(size_of::<MasterDownWatch>(), 40);
         assert_eq!(size_of::<WatchCommand>(), 24);
         assert_eq!(size_of::<WatchTimer>(), 48);
         assert_eq!(size_of::<UnicastPeer>(), 4);
         assert_eq!(size_of::<IfaceConfig>(), 8);
         assert_eq!(size_of::<AddrKey>(), 20);
+    }
+
+    #[test]
+    fn no_accept_bits_cover_the_bitmap() {
+        assert_eq!(no_accept_bit(0), (0, 1));
+        assert_eq!(no_accept_bit(65), (1, 2));
+        assert_eq!(
+            no_accept_bit(NO_ACCEPT_BITS - 1),
+            (NO_ACCEPT_WORDS - 1, 1 << 63)
+        );
+        assert_eq!(no_accept_bit(NO_ACCEPT_BITS + 3), no_accept_bit(3));
     }
 
     #[test]

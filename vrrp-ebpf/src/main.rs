@@ -11,6 +11,11 @@
 //! something the election acts on changed: a new source, a priority change, priority 0, an
 //! interval change.
 //!
+//! On an interface where an instance runs in no_accept mode (RFC 9568 §6.4.3), a packet that
+//! is not VRRP and is sent to a VIP of a no_accept Master (`VRRP_VIPS`) is dropped and
+//! counted; ARP and IPv6 Neighbour Solicitations / Advertisements go on. Elsewhere a non-VRRP
+//! packet costs one inlined array load more (the `VRRP_NO_ACCEPT_IFACES` bitmap).
+//!
 //! Cost: one hash lookup per VRRP packet (the instance); everything else on the valid path
 //! is an array slot the agent assigned to the instance, and small messages are checksummed
 //! straight from packet memory.
@@ -53,10 +58,10 @@ use vrrp_common::{
     PeerEvent, PeerKey, PeerTable, UnicastPeer, WatchCommand, WatchTimer, AUTH_PASS, CFG_CONSUME,
     CFG_OWNER, CFG_UNICAST, CFG_UNICAST_TTL, EVENTS_RING_BYTES, EV_INTERVAL, EV_MASTER_DOWN,
     EV_NEW_SOURCE, EV_OWNER_CONFLICT, EV_PRIORITY, EV_PRIORITY_ZERO, FAMILY_IPV4, FAMILY_IPV6,
-    IFACE_DROP_UNKNOWN, INLINE_CSUM_BYTES, IPPROTO_VRRP, MAX_IFACES, MAX_INSTANCES,
-    MAX_LOCAL_ADDRS, MAX_UNICAST_PEERS, MAX_UNKNOWN_KEYS, MAX_VRRP_LEN, OWNER_CONFLICT_EVENT_EVERY,
-    PEERS_PER_INSTANCE, SCRATCH_BYTES, WATCH_BAD_COMMAND, WATCH_OK, WATCH_RETRY_NS, WATCH_SLACK_NS,
-    WATCH_TIMER_FAILED,
+    IFACE_DROP_UNKNOWN, IFACE_NO_ACCEPT, INLINE_CSUM_BYTES, IPPROTO_VRRP, MAX_IFACES,
+    MAX_INSTANCES, MAX_LOCAL_ADDRS, MAX_UNICAST_PEERS, MAX_UNKNOWN_KEYS, MAX_VIPS, MAX_VRRP_LEN,
+    NO_ACCEPT_WORDS, OWNER_CONFLICT_EVENT_EVERY, PEERS_PER_INSTANCE, SCRATCH_BYTES,
+    WATCH_BAD_COMMAND, WATCH_OK, WATCH_RETRY_NS, WATCH_SLACK_NS, WATCH_TIMER_FAILED,
 };
 
 /// Instance settings, written by the agent.
@@ -76,6 +81,16 @@ static VRRP_IFACES: HashMap<u32, IfaceConfig, { MAX_IFACES as usize }> = HashMap
 /// This host's addresses, which unicast adverts must be sent to; written by the agent.
 #[btf_map]
 static VRRP_LOCAL_ADDRS: HashMap<AddrKey, u32, { MAX_LOCAL_ADDRS as usize }> = HashMap::new();
+
+/// VIPs of the instances that are Master in no_accept mode -> the instance's slot; written
+/// by the agent on each transition.
+#[btf_map]
+static VRRP_VIPS: HashMap<AddrKey, u32, { MAX_VIPS as usize }> = HashMap::new();
+
+/// Bitmap of the interfaces with `IFACE_NO_ACCEPT` (bit `ifindex % NO_ACCEPT_BITS`), written
+/// by the agent: the one test a non-VRRP packet pays on other interfaces.
+#[btf_map]
+static VRRP_NO_ACCEPT_IFACES: Array<u64, { NO_ACCEPT_WORDS as usize }> = Array::new();
 
 /// Who is advertising, per instance slot. Memory-mappable, so the agent reads last-seen
 /// times without a syscall.
@@ -166,9 +181,14 @@ const VRRP_GROUP_V6: [u8; 16] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 /// `check_vrrp`'s result for an advert that passed every check.
 const VALID: u32 = u32::MAX;
 
+/// `process`' verdict for a packet dropped by the no_accept filter: XDP_DROP, whatever
+/// VLAN devices the interface has (the VLAN exception below is for adverts).
+const NO_ACCEPT_DROP: u32 = 0x100;
+
 #[xdp]
 pub fn vrrp_xdp(ctx: XdpContext) -> u32 {
     match process(&ctx) {
+        NO_ACCEPT_DROP => xdp_action::XDP_DROP,
         // On an interface with VLAN devices, an advert whose tag was offloaded looks
         // untagged here; dropping it would hide it from the VLAN device. Counted, passed.
         xdp_action::XDP_DROP if vlan_side(&ctx, [0; 4], VLAN_PARENT_BITS) != VLAN_NONE => {
@@ -244,7 +264,8 @@ fn process(ctx: &XdpContext) -> u32 {
         // The protocol byte first: everything that is not VRRP leaves here.
         match load::<u8>(ctx, off + core::mem::offset_of!(Ipv4Hdr, proto)) {
             Some(IPPROTO_VRRP) => {}
-            _ => return xdp_action::XDP_PASS,
+            Some(_) => return no_accept(ctx, FAMILY_IPV4, off),
+            None => return xdp_action::XDP_PASS,
         }
         match parse_ipv4(ctx, off) {
             Ok(ip) => ip,
@@ -253,7 +274,8 @@ fn process(ctx: &XdpContext) -> u32 {
     } else if proto == ETH_P_IPV6 {
         match load::<u8>(ctx, off + core::mem::offset_of!(Ipv6Hdr, next_hdr)) {
             Some(IPPROTO_VRRP) => {}
-            _ => return xdp_action::XDP_PASS,
+            Some(_) => return no_accept(ctx, FAMILY_IPV6, off),
+            None => return xdp_action::XDP_PASS,
         }
         match parse_ipv6(ctx, off) {
             Ok(ip) => ip,
@@ -295,6 +317,72 @@ fn process(ctx: &XdpContext) -> u32 {
     }
     log_discard(ctx, &ip, hdr[1], reason);
     discard(ctx, ip.family, hdr[1], slot, reason)
+}
+
+/// The no_accept filter of a non-VRRP IP packet whose header starts at `off`: PASS, unless
+/// the interface is marked `IFACE_NO_ACCEPT` and the destination is a VIP of a no_accept
+/// Master (then [`NO_ACCEPT_DROP`], counted under that instance). Interfaces whose bit in
+/// `VRRP_NO_ACCEPT_IFACES` is clear leave after one inlined array load.
+#[inline(always)]
+fn no_accept(ctx: &XdpContext, family: u8, off: usize) -> u32 {
+    let ifindex = ifindex(ctx);
+    let (word, mask) = vrrp_common::no_accept_bit(ifindex);
+    match VRRP_NO_ACCEPT_IFACES.get(word) {
+        Some(w) if *w & mask != 0 => no_accept_filter(ctx, family, off),
+        _ => xdp_action::XDP_PASS,
+    }
+}
+
+/// ICMPv6 (IPv6 next header 58).
+const IPPROTO_ICMPV6: u8 = 58;
+/// ICMPv6 Neighbor Solicitation (RFC 4861 §4.3).
+const ND_NEIGHBOR_SOLICIT: u8 = 135;
+/// ICMPv6 Neighbor Advertisement (RFC 4861 §4.4).
+const ND_NEIGHBOR_ADVERT: u8 = 136;
+
+/// See [`no_accept`]: the interface's bit is set.
+#[inline(never)]
+fn no_accept_filter(ctx: &XdpContext, family: u8, off: usize) -> u32 {
+    let mut key = AddrKey::new(family, [0; 16]);
+    if family == FAMILY_IPV4 {
+        let Some(dst) = load::<[u8; 4]>(ctx, off + core::mem::offset_of!(Ipv4Hdr, dst_addr)) else {
+            return xdp_action::XDP_PASS;
+        };
+        key.addr[..4].copy_from_slice(&dst);
+    } else {
+        let Some(dst) = load::<[u8; 16]>(ctx, off + core::mem::offset_of!(Ipv6Hdr, dst_addr))
+        else {
+            return xdp_action::XDP_PASS;
+        };
+        key.addr = dst;
+        // Neighbour Discovery for the VIP must go on (RFC 9568 §6.4.3: the Master answers
+        // for it), as keepalived's `neighbor-discovery` rule lets it through.
+        let next = load::<u8>(ctx, off + core::mem::offset_of!(Ipv6Hdr, next_hdr));
+        if next == Some(IPPROTO_ICMPV6) {
+            let kind = load::<u8>(ctx, off + Ipv6Hdr::LEN);
+            if kind == Some(ND_NEIGHBOR_SOLICIT) || kind == Some(ND_NEIGHBOR_ADVERT) {
+                return xdp_action::XDP_PASS;
+            }
+        }
+    }
+    // SAFETY: read-only lookup of a u32 the agent writes whole.
+    let Some(slot) = (unsafe { VRRP_VIPS.get(&key) }).copied() else {
+        return xdp_action::XDP_PASS;
+    };
+    // Interfaces share a bit when their indexes are equal modulo the bitmap's size: the
+    // interface's own entry decides (looked up only for a packet to a VIP, so that other
+    // traffic on a marked interface pays one hash lookup).
+    // SAFETY: read-only lookup of a plain value the agent writes whole.
+    let marked =
+        unsafe { VRRP_IFACES.get(&ifindex(ctx)) }.is_some_and(|c| c.flags & IFACE_NO_ACCEPT != 0);
+    if !marked {
+        return xdp_action::XDP_PASS;
+    }
+    if let Some(c) = VRRP_STATS.get_ptr_mut(slot) {
+        // SAFETY: this CPU's counters, as in `discard`.
+        unsafe { (*c).no_accept += 1 };
+    }
+    NO_ACCEPT_DROP
 }
 
 /// `vlan_side`: the interface has no VLAN devices the agent knows of.

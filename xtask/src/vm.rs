@@ -70,6 +70,13 @@ pub const VM_TESTS: &[VmTest] = &[
         filters: &[],
         timeout: Duration::from_secs(400),
     },
+    // The no_accept filter on byte fixtures (IPv4, IPv6, Neighbour Discovery).
+    VmTest {
+        package: TESTS,
+        target: "xdp_no_accept",
+        filters: &[],
+        timeout: Duration::from_secs(180),
+    },
     // The kernel features the agent probes (and the large-message checksum path).
     VmTest {
         package: TESTS,

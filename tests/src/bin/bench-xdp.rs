@@ -1,11 +1,14 @@
 //! `cargo xtask bench-xdp`: cost of the XDP program per packet, measured by the kernel with
 //! BPF_PROG_TEST_RUN and a large repeat count (median of 5 rounds), for non-VRRP traffic,
-//! valid adverts and invalid adverts.
+//! valid adverts and invalid adverts, and for non-VRRP traffic on an interface with a
+//! no_accept instance (a second copy of the program whose loopback device is marked, with a
+//! VIP of each family in its VIP table).
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use anyhow::{Context, Result};
 use vrrp_agent::{
     dataplane::Dataplane,
+    runtime::addr_bytes,
     units::Centisecs,
     wire::{
         frame::FrameBuilder,
@@ -13,7 +16,7 @@ use vrrp_agent::{
         Endpoints,
     },
 };
-use vrrp_common::{InstanceConfig, InstanceKey, AUTH_PASS, FAMILY_IPV4, FAMILY_IPV6};
+use vrrp_common::{AddrKey, InstanceConfig, InstanceKey, AUTH_PASS, FAMILY_IPV4, FAMILY_IPV6};
 
 const LO: u32 = 1;
 
@@ -77,7 +80,7 @@ fn main() -> Result<()> {
     arp[13] = 0x06;
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("floor: ARP (returns after the EtherType)", arp),
-        ("non-VRRP (IPv4 UDP, 60 B)", udp),
+        ("non-VRRP (IPv4 UDP, 60 B)", udp.clone()),
         ("valid advert v2 PASS", valid_v2),
         ("valid advert v3 IPv4", FrameBuilder::new(&v3a, m4)?.build()),
         (
@@ -119,10 +122,50 @@ fn main() -> Result<()> {
             .build(),
         ),
     ];
+    // The same program with lo marked no_accept and a VIP of each family in its table.
+    let mut na = Dataplane::load(None).context("loading a second copy of the XDP program")?;
+    let na_key = InstanceKey::new(LO, 52, FAMILY_IPV4);
+    let na_key6 = InstanceKey::new(LO, 52, FAMILY_IPV6);
+    na.set_instance(na_key, v3)?;
+    na.set_instance(na_key6, v3)?;
+    na.set_no_accept_vips(&na_key, &[AddrKey::new(FAMILY_IPV4, addr_bytes(vip))])?;
+    na.set_no_accept_vips(&na_key6, &[AddrKey::new(FAMILY_IPV6, addr_bytes(vip6))])?;
+    na.set_no_accept_iface(LO, true)?;
+    let mut udp_vip = udp.clone();
+    udp_vip[30..34].copy_from_slice(&[198, 18, 0, 100]);
+    let mut udp_other = udp.clone();
+    udp_other[30..34].copy_from_slice(&[198, 18, 0, 7]);
+    let udp6 = |dst: Ipv6Addr| {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd];
+        f.extend_from_slice(&[0x60, 0, 0, 0, 0, 8, 17, 64]);
+        f.extend_from_slice(&Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x50).octets());
+        f.extend_from_slice(&dst.octets());
+        f.extend_from_slice(&[0x9c, 0x40, 0x13, 0x88, 0, 8, 0, 0]);
+        f
+    };
+    let na_cases: Vec<(&str, Vec<u8>)> = vec![
+        ("no_accept interface: non-VRRP IPv4 UDP to a VIP", udp_vip),
+        (
+            "no_accept interface: non-VRRP IPv4 UDP to another address",
+            udp_other,
+        ),
+        (
+            "no_accept interface: non-VRRP IPv6 UDP to a VIP",
+            udp6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100)),
+        ),
+        (
+            "no_accept interface: non-VRRP IPv6 UDP to another address",
+            udp6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 7)),
+        ),
+    ];
     println!("XDP program cost per packet (BPF_PROG_TEST_RUN, {repeat} repetitions, median of 5 rounds)\n");
     println!("| packet | verdict | ns/packet |");
     println!("|---|---|---:|");
-    for (name, frame) in &cases {
+    let all = cases
+        .iter()
+        .map(|(n, f)| (&dp, *n, f))
+        .chain(na_cases.iter().map(|(n, f)| (&na, *n, f)));
+    for (dp, name, frame) in all {
         let mut samples = Vec::new();
         let mut verdict = 0;
         for _ in 0..5 {

@@ -34,6 +34,8 @@ mod vmac;
 #[path = "vroutes.rs"]
 mod vroutes;
 pub(crate) use extras::{GlobalExtra, InstanceExtra};
+// `accept`, `no_accept`, `strict_mode`, `vrrp_strict`.
+pub(crate) mod accept;
 
 /// Linux's limit on interface names (IFNAMSIZ - 1); also the limit on address labels.
 const IFNAME_MAX: usize = 15;
@@ -118,6 +120,8 @@ pub(crate) struct GlobalDraft {
     pub smtp: SmtpSettings,
     /// Process tuning, start-up delay (see `extras`).
     pub extra: GlobalExtra,
+    /// `vrrp_strict` (see `accept`).
+    pub strict: Option<Pos>,
 }
 
 #[derive(Debug)]
@@ -164,6 +168,8 @@ pub(crate) struct InstanceDraft {
     pub v3_checksum_as_v2: Slot<bool>,
     /// dont_track_primary, promote_secondaries, unicast_fault_no_peer (see `extras`).
     pub extra: InstanceExtra,
+    /// accept, no_accept, strict_mode (see `accept`).
+    pub accept: accept::AcceptDraft,
     /// Supported keywords written in the block, valid or not (so that an invalid value is
     /// not also reported as a missing one).
     pub seen: HashSet<String>,
@@ -741,7 +747,9 @@ impl Builder<'_> {
                     }
                 }
                 other => {
-                    if !self.global_extra(other, stmt, &mut g.extra) {
+                    if !self.global_extra(other, stmt, &mut g.extra)
+                        && !self.accept_global(other, stmt, &mut g.strict)
+                    {
                         self.internal(stmt);
                     }
                 }
@@ -920,6 +928,7 @@ impl Builder<'_> {
             notify: Notify::default(),
             v3_checksum_as_v2: None,
             extra: InstanceExtra::default(),
+            accept: Default::default(),
             seen: HashSet::new(),
         };
         for stmt in &block.stmts {
@@ -1100,7 +1109,9 @@ impl Builder<'_> {
                 }
             }
             other => {
-                if !self.instance_extra(other, stmt, &mut d.extra, parent) {
+                if !self.instance_extra(other, stmt, &mut d.extra, parent)
+                    && !self.accept_keyword(other, stmt, &mut d.accept)
+                {
                     self.internal(stmt);
                 }
             }

@@ -221,6 +221,8 @@ pub struct GlobalDefs {
     pub mcast_group4: Option<Ipv4Addr>,
     /// `vrrp_notify_priority_changes`: the default of instances' `notify_priority_changes`.
     pub notify_priority_changes: bool,
+    /// `vrrp_strict`: instances default to strict mode (see [`Instance::strict`]).
+    pub vrrp_strict: bool,
 }
 
 /// keepalived's RLIMIT_RTTIME when `vrrp_rt_priority` is set and `vrrp_rlimit_rttime` is not
@@ -423,6 +425,13 @@ pub struct Instance {
     pub notify_priority_changes: bool,
     /// `use_vmac` / `vmac_xmit_base`: the Master holds the virtual MAC on a macvlan.
     pub vmac: Option<super::vmac::Vmac>,
+    /// Accept_Mode (RFC 9568 §6.1): while Master, accept packets sent to the virtual
+    /// addresses (`accept`, keepalived's default without strict mode; always for the
+    /// address owner). Off (`no_accept`, or strict mode): the XDP program drops them.
+    pub accept_mode: bool,
+    /// keepalived's strict mode (`vrrp_strict`, or the instance's `strict_mode`): the
+    /// configuration was checked against RFC 3768 / RFC 9568 as keepalived checks it.
+    pub strict: bool,
     /// Where the settings above were written, for messages that compare configurations.
     pub spans: InstanceSpans,
 }

@@ -84,6 +84,7 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         startup_delay: global.extra.startup_delay(),
         mcast_group4: global.extra.mcast_group4(),
         notify_priority_changes: global.extra.notify_priority_changes.is_some_and(|(v, _)| v),
+        vrrp_strict: global.strict.is_some(),
     };
 
     let mut config = Config {
@@ -409,6 +410,8 @@ fn finish_instance(
         (a, _) => a.as_ref().and_then(|a| a.auth),
     };
 
+    let (accept_mode, strict) =
+        super::builder::accept::resolve(&d, global.vrrp_strict, version, family, diags);
     let unicast_ttl = match d.unicast_ttl {
         Some((_, pos)) if d.unicast_peers.is_empty() => {
             diags.warn(
@@ -422,7 +425,10 @@ fn finish_instance(
         }
         t => t.map(|(v, _)| v),
     };
-    let garp = resolve_garp(&d.garp, &global.garp, Some(global_lower));
+    let mut garp = resolve_garp(&d.garp, &global.garp, Some(global_lower));
+    if strict {
+        super::builder::accept::strict_garp(&d.garp, &mut garp);
+    }
     let (vips, vips_excluded) = fit_vips(name, d.vips, d.vips_excluded, family, version, diags);
 
     let spans = InstanceSpans {
@@ -491,6 +497,8 @@ fn finish_instance(
             .notify_priority_changes
             .map_or(global.notify_priority_changes, |(v, _)| v),
         vmac,
+        accept_mode,
+        strict,
     })
 }
 

@@ -40,6 +40,7 @@ pub use probe::{KernelSupport, WatchdogPath, FEATURES};
 
 pub mod vlan;
 
+mod accept;
 mod rx;
 pub use rx::ALL_IFACES;
 
@@ -188,6 +189,11 @@ pub struct Dataplane {
     attached: Vec<Attachment>,
     /// Slot of each configured instance in `VRRP_PEERS` / `VRRP_STATS`.
     slots: std::collections::BTreeMap<InstanceKey, u16>,
+    /// Interfaces marked `IFACE_NO_ACCEPT` (see `accept`).
+    no_accept_ifaces: std::collections::BTreeSet<u32>,
+    /// The `VRRP_VIPS` entries of each instance (see `accept`).
+    no_accept_vips:
+        std::collections::BTreeMap<InstanceKey, std::collections::BTreeSet<vrrp_common::AddrKey>>,
     /// `VRRP_PEERS` mapped read-only into our memory.
     peers_view: PeersView,
     /// Who keeps Backups' Master_Down_Timers on this kernel.
@@ -349,6 +355,8 @@ impl Dataplane {
             pinned: Vec::new(),
             attached: Vec::new(),
             slots: std::collections::BTreeMap::new(),
+            no_accept_ifaces: std::collections::BTreeSet::new(),
+            no_accept_vips: std::collections::BTreeMap::new(),
             watchdog: watchdog.clone(),
             _log: log,
         };
@@ -511,6 +519,8 @@ impl Dataplane {
         let mut map: HashMap<&mut MapData, InstanceKey, InstanceConfig> =
             HashMap::try_from(map).map_err(|e| map_err(name, e))?;
         map.remove(&key).map_err(|e| map_err(name, e))?;
+        // No VIP entry outlives its instance (it would drop traffic for good).
+        self.clear_no_accept_vips(&key)?;
         if let Some(slot) = self.slots.remove(&key) {
             self.reset_slot(slot, InstanceKey::default())?;
         }
@@ -736,7 +746,7 @@ impl Dataplane {
                 (c.ifindex, c.vrid, c.family) = (k.ifindex, k.vrid, k.family);
                 (k, c)
             })
-            .filter(|(_, c)| c.valid + c.discards() + c.events + c.events_lost > 0)
+            .filter(|(_, c)| c.valid + c.discards() + c.events + c.events_lost + c.no_accept > 0)
             .collect())
     }
 

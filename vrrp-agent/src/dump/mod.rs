@@ -140,6 +140,9 @@ fn instance_data(out: &mut String, i: &DumpInstance<'_>) {
         i.master_down_timer.as_micros()
     ));
     w(format!("   Interface = {}", c.interface));
+    if c.strict {
+        w("   Enforcing strict VRRP compliance".into());
+    }
     w(format!(
         "   Using src_ip = {}{}",
         i.src_ip.map_or("(none)".to_string(), |a| a.to_string()),
@@ -201,7 +204,10 @@ fn instance_data(out: &mut String, i: &DumpInstance<'_>) {
             (st.master_advert_interval_secs * 1000.0).round() as u64
         ));
     }
-    w("   Accept = enabled".into());
+    w(format!(
+        "   Accept = {}",
+        if c.accept_mode { "enabled" } else { "disabled" }
+    ));
     w(format!(
         "   Preempt = {}",
         if c.preempt { "enabled" } else { "disabled" }
@@ -521,7 +527,7 @@ fn json_entry<'a>(i: &'a DumpInstance<'a>) -> JsonEntry<'a> {
             iname: &st.name,
             dont_track_primary: 0,
             skip_check_adv_addr: 0,
-            strict_mode: 0,
+            strict_mode: u8::from(c.strict),
             vmac_ifname: "",
             ifp_ifname: &c.interface,
             master_priority,
@@ -541,7 +547,7 @@ fn json_entry<'a>(i: &'a DumpInstance<'a>) -> JsonEntry<'a> {
             promote_secondaries: false,
             adver_int: G(st.advert_interval_secs),
             master_adver_int: G(st.master_advert_interval_secs),
-            accept: 1,
+            accept: u8::from(c.accept_mode),
             nopreempt: !c.preempt,
             preempt_delay: c.preempt_delay.as_secs(),
             state: state_number(st.state),

@@ -296,6 +296,12 @@ fn fill(s: &Scratch, view: &View) {
         "Events lost because the ring buffer was full.",
         key_labels,
     );
+    let no_accept = s.counters(
+        "keepalived_xdp_no_accept_drops_total",
+        "Packets sent to a VIP of this instance while it was Master in no_accept mode, \
+         dropped by the XDP program (RFC 9568 §6.4.3).",
+        key_labels,
+    );
     for kv in &view.kernel {
         let vrid = kv.vrid.to_string();
         let family = if kv.family == 6 { "ipv6" } else { "ipv4" };
@@ -310,6 +316,7 @@ fn fill(s: &Scratch, view: &View) {
             (&valid, kv.counters.valid),
             (&events, kv.counters.events),
             (&lost, kv.counters.events_lost),
+            (&no_accept, kv.counters.no_accept),
         ] {
             if let Some(c) = c {
                 c.with_label_values(&base).inc_by(v);

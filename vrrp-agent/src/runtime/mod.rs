@@ -13,6 +13,7 @@
 //! A Backup does not wake per received advert. At its Master_Down deadline it first reads
 //! the kernel's record of the Master (shared memory, no syscall) and feeds the newest advert
 //! to the election, which re-arms the timer from the advert's real receive time.
+mod accept;
 mod addresses;
 mod attach;
 mod control;
@@ -376,6 +377,7 @@ impl Agent {
             agent.add_instance(plan)?;
         }
         agent.attach_all().await?;
+        agent.sync_no_accept_ifaces();
         agent.init_tracked_interfaces().await;
         let now = MonoTime::now();
         for id in agent.routers.ids() {
@@ -764,6 +766,7 @@ impl Agent {
         self.sync_vlans(false).await;
         // A new MAC or ifindex first (sockets, frames, XDP, kernel records follow it).
         let usable = self.follow_link(ev).await;
+        self.sync_no_accept_ifaces();
         let link_ok = ev.up && ev.running && !ev.removed;
         let ok = link_ok && usable;
         for vr in self.routers.values_mut() {
@@ -1017,6 +1020,7 @@ impl Agent {
                 // §6.4: send, then take or release the addresses); netlink takes a while.
                 Action::AddVips => {
                     self.flush();
+                    self.no_accept_take(i);
                     if let Err(e) = self.add_vips(i).await {
                         self.vip_add_failed(i, now, &e);
                         return;
@@ -1025,6 +1029,7 @@ impl Agent {
                 Action::RemoveVips => {
                     self.flush();
                     self.remove_vips(i).await;
+                    self.no_accept_release(i);
                 }
                 Action::Announce => {
                     self.routers[i].garp.became_master(now);

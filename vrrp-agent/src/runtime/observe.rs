@@ -633,11 +633,16 @@ fn peer_status(key: &PeerKey, r: &PeerRecord, clocks: Clocks) -> PeerStatus {
 }
 
 fn discards(c: &Counters) -> BTreeMap<String, u64> {
-    Discard::ALL
+    let mut out: BTreeMap<String, u64> = Discard::ALL
         .iter()
         .filter(|d| c.discard(**d) > 0)
         .map(|d| (d.name().to_string(), c.discard(*d)))
-        .collect()
+        .collect();
+    // Not VRRP: packets to the VIPs dropped while Master in no_accept mode.
+    if c.no_accept > 0 {
+        out.insert("no_accept".to_string(), c.no_accept);
+    }
+    out
 }
 
 fn family_of(f: u8) -> Family {

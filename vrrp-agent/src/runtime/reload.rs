@@ -378,6 +378,7 @@ impl Agent {
                 .find(|o| o.name == g.name && o.members == g.members)
                 .and_then(|o| o.notified);
         }
+        self.sync_no_accept_ifaces();
         if let Err(e) = self.dp.set_local_addrs(&local) {
             tracing::error!("writing the addresses unicast adverts may be sent to: {e}");
         }

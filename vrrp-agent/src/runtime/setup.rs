@@ -219,7 +219,7 @@ pub(super) fn build_router(plan: &Plan) -> Vrouter {
         advertisement_interval: interval,
         preempt_mode: inst.preempt,
         preempt_delay: inst.preempt_delay,
-        accept_mode: false,
+        accept_mode: inst.accept_mode,
         primary_address: src,
         // One wake-up and one sendmmsg per tick for all instances of an interval.
         align_adverts: true,
