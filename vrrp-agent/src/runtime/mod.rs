@@ -28,6 +28,7 @@ mod observe;
 mod options;
 mod registry;
 mod reload;
+mod resync;
 mod sender;
 mod setup;
 pub mod signals;
@@ -266,6 +267,8 @@ struct Agent {
     owner_conflicts: kernel::OwnerConflicts,
     /// What `status` shows of the agent as a whole.
     obs: observe::AgentObs,
+    /// Events the kernel dropped on a full ring buffer, as last seen (see `resync`).
+    ring_loss: resync::RingLoss,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -362,6 +365,7 @@ impl Agent {
             event_logs: lograte::LogRates::new(),
             owner_conflicts: Default::default(),
             obs: observe::AgentObs::new(opts.control_socket.clone()),
+            ring_loss: resync::RingLoss::default(),
         };
         let flags = if opts.drop_unknown_vrids {
             vrrp_common::IFACE_DROP_UNKNOWN
@@ -612,9 +616,11 @@ impl Agent {
                     guard.clear_ready();
                     drain(guard.get_inner_mut());
                     let now = MonoTime::now();
+                    let n = batch.len();
                     for ev in batch {
                         self.on_event(now, &ev).await;
                     }
+                    self.check_ring_loss(now, n).await;
                 }
                 // Last: a scrape waits for the timer, signals and kernel events.
                 Some(ask) = async { scrapes.as_mut()?.recv().await }, if scrapes.is_some() => {
@@ -677,6 +683,7 @@ impl Agent {
         for (key, n) in self.event_logs.summaries(now) {
             log_suppressed(&self.kernel, &key, n);
         }
+        self.check_ring_loss(now, 0).await;
         self.periodic_observations(now);
     }
 
