@@ -620,7 +620,7 @@ impl Agent {
                     for ev in batch {
                         self.on_event(now, &ev).await;
                     }
-                    self.check_ring_loss(now, n).await;
+                    let _ = self.check_ring_loss(now, n).await;
                 }
                 // Last: a scrape waits for the timer, signals and kernel events.
                 Some(ask) = async { scrapes.as_mut()?.recv().await }, if scrapes.is_some() => {
@@ -628,6 +628,10 @@ impl Agent {
                 }
             }
             self.flush();
+            // After the adverts of this turn are out: the once-a-second look at lost events.
+            if self.check_ring_loss(MonoTime::now(), 0).await {
+                self.flush();
+            }
         }
     }
 
@@ -683,7 +687,6 @@ impl Agent {
         for (key, n) in self.event_logs.summaries(now) {
             log_suppressed(&self.kernel, &key, n);
         }
-        self.check_ring_loss(now, 0).await;
         self.periodic_observations(now);
     }
 

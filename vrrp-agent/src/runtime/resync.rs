@@ -12,10 +12,11 @@
 //!
 //! The agent looks at `events_lost` (per instance, summed over CPUs) after every large batch
 //! of events (a full or nearly full ring: the sign that it fell behind) and once every
-//! [`CHECK_EVERY`] otherwise. For every instance whose count grew it feeds the election the
-//! kernel's peer records, as if their events had come: a Backup all of them (a Master that
-//! resigned with priority 0 or changed its interval during the gap), a Master those that
-//! would make it step down. The election ignores records it has already seen, so a resync
+//! [`CHECK_EVERY`] otherwise (after the turn's adverts are out, so a Master's schedule never
+//! waits for it: with 1,023 instances the read is 1,023 syscalls). For every instance whose
+//! count grew it feeds the election the kernel's peer records, as if their events had come:
+//! a Backup all of them (a Master that resigned with priority 0 or changed its interval
+//! during the gap), a Master those that would make it step down. The election ignores records it has already seen, so a resync
 //! never does harm.
 use std::{collections::BTreeMap, time::Duration};
 
@@ -75,22 +76,22 @@ impl RingLoss {
 
 impl Agent {
     /// Reads `events_lost` if due (see the module comment) and resynchronises every
-    /// instance that lost events from the kernel's peer records.
-    pub(super) async fn check_ring_loss(&mut self, now: MonoTime, batch: usize) {
+    /// instance that lost events from the kernel's peer records. Returns whether it read.
+    pub(super) async fn check_ring_loss(&mut self, now: MonoTime, batch: usize) -> bool {
         if !self.ring_loss.due(now, batch) {
-            return;
+            return false;
         }
         let counts = match self.dp.events_lost() {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!("reading the kernel's lost-event counts: {e}");
                 self.ring_loss.update(now, []);
-                return;
+                return true;
             }
         };
         let (grown, lost) = self.ring_loss.update(now, counts);
         if grown.is_empty() {
-            return;
+            return true;
         }
         tracing::warn!(
             lost,
@@ -108,6 +109,7 @@ impl Agent {
                 _ => {}
             }
         }
+        true
     }
 }
 
