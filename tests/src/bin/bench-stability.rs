@@ -57,6 +57,10 @@ struct Outcome {
     master_adverts: usize,
     /// Runs of adverts from the Backup (each a takeover while the Master was alive).
     backup_takeovers: usize,
+    /// Of those, takeovers that came less than Master_Down_Interval after the Master's last
+    /// advert: not explained by a silent Master (the timer fired early, or a record was
+    /// misread).
+    unexplained_takeovers: usize,
     /// Master silences longer than Master_Down_Interval.
     master_silences: usize,
     /// State changes either daemon logged during the window.
@@ -160,6 +164,10 @@ fn run(daemon: Daemon, advert_int: &str, minutes: u32) -> Result<Outcome> {
     for a in ads.iter().filter(|a| a.src == r2_ip && a.prio > 0) {
         if last_backup.is_none_or(|t| a.at - t > 1.0) {
             out.backup_takeovers += 1;
+            let last_master = master.iter().copied().rfind(|t| *t < a.at);
+            if last_master.is_some_and(|t| a.at - t < master_down) {
+                out.unexplained_takeovers += 1;
+            }
         }
         last_backup = Some(a.at);
     }
@@ -261,6 +269,10 @@ fn main() -> Result<()> {
     row("takeovers by the Backup (Master alive)", &|o| {
         o.backup_takeovers.to_string()
     });
+    row(
+        "of which the Master's last advert was < Master_Down_Interval before",
+        &|o| o.unexplained_takeovers.to_string(),
+    );
     row("Master silent > Master_Down_Interval", &|o| {
         o.master_silences.to_string()
     });
