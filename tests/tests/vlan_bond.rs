@@ -594,3 +594,79 @@ fn tagged_adverts_for_a_vlan_the_agent_does_not_serve_reach_it() {
     );
     assert_eq!(agent_state(&agent.proc, "PARENT"), Some("Master"));
 }
+
+/// How many VLAN devices the scale test puts on each side.
+const VLANS: u16 = 64;
+
+/// VIPs of the scale test (198.19.<i>.100) that `ns` holds.
+fn vlan_vips(ns: &Netns) -> usize {
+    ns.ip(&["-4", "-o", "addr", "show"])
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("198.19.") && l.contains(".100/"))
+        .count()
+}
+
+/// Instances on 64 VLAN interfaces of one veth (one instance per VLAN, every one with the
+/// same VRID, so that only the VLAN tells them apart): two agents start, elect (A, priority
+/// 200, Master of all 64), A stops (resigning each) and B takes all 64 over, B stops; no VIP
+/// and no pin is left behind.
+#[test]
+fn instances_on_64_vlans_elect_fail_over_and_stop_cleanly() {
+    if !vlan_supported() {
+        return;
+    }
+    let dir = TempDir::new("stv").unwrap();
+    let (a, b) = (Netns::new("stva").unwrap(), Netns::new("stvb").unwrap());
+    let (a_if, b_if) = (unique("stva"), unique("stvb"));
+    veth(&a, &a_if, &b, &b_if).unwrap();
+    let (mut conf_a, mut conf_b) = (String::new(), String::new());
+    for i in 0..VLANS {
+        let vid = 200 + i;
+        let a_vl = add_vlan(&a, &a_if, vid, &format!("198.19.{i}.1/24"));
+        let b_vl = add_vlan(&b, &b_if, vid, &format!("198.19.{i}.2/24"));
+        let vip = format!("198.19.{i}.100");
+        conf_a += &instance(&format!("A{i}"), &a_vl, 64, 200, &vip);
+        conf_b += &instance(&format!("B{i}"), &b_vl, 64, 100, &vip);
+    }
+    let all = usize::from(VLANS);
+    let mut ra = start_agent(&a, dir.path(), "stva", &conf_a).unwrap();
+    let up = wait_for(TRANSITION * 2, || (vlan_vips(&a) == all).then_some(()));
+    assert!(
+        up.is_some(),
+        "A holds {} of {all} VIPs\n{}",
+        vlan_vips(&a),
+        logs(&[&ra.proc])
+    );
+    let mut rb = start_agent(&b, dir.path(), "stvb", &conf_b).unwrap();
+    std::thread::sleep(HOLD);
+    assert_eq!(
+        vlan_vips(&b),
+        0,
+        "B took over from a live Master\n{}",
+        logs(&[&ra.proc, &rb.proc])
+    );
+    assert_eq!(
+        vlan_vips(&a),
+        all,
+        "A lost VIPs\n{}",
+        logs(&[&ra.proc, &rb.proc])
+    );
+
+    ra.proc.signal(libc::SIGTERM);
+    let st = ra.proc.wait_timeout(TRANSITION).expect("A did not stop");
+    assert!(st.success(), "A failed to stop\n{}", logs(&[&ra.proc]));
+    assert_eq!(vlan_vips(&a), 0, "A left VIPs behind");
+    let over = wait_for(TRANSITION * 2, || (vlan_vips(&b) == all).then_some(()));
+    assert!(
+        over.is_some(),
+        "B holds {} of {all} VIPs after A stopped\n{}",
+        vlan_vips(&b),
+        logs(&[&rb.proc])
+    );
+    rb.proc.signal(libc::SIGTERM);
+    let st = rb.proc.wait_timeout(TRANSITION).expect("B did not stop");
+    assert!(st.success(), "B failed to stop\n{}", logs(&[&rb.proc]));
+    assert_eq!(vlan_vips(&b), 0, "B left VIPs behind");
+    assert!(!ra.pins.exists() && !rb.pins.exists(), "pins left behind");
+}

@@ -103,6 +103,17 @@ enum Cmd {
         #[arg(long, default_value = "all")]
         family: String,
     },
+    /// Steady state: spurious transitions per hour of two vrrp-agents, then two keepalived,
+    /// with nothing injected, and how late the Master's adverts and the Backup's takeovers
+    /// come. Needs root.
+    BenchStability {
+        /// Advertisement interval in seconds.
+        #[arg(long, default_value = "0.01")]
+        advert: String,
+        /// Minutes of steady state per daemon.
+        #[arg(long, default_value_t = 5)]
+        minutes: u32,
+    },
     /// CPU seconds (userspace + XDP) and RSS of Master and Backup with 50 and 200 instances
     /// at advert_int 0.01, vrrp-agent next to keepalived. Needs root.
     BenchCpu {
@@ -241,6 +252,11 @@ fn main() -> Result<()> {
             bench(&root, "bench-failover", &[&reps.to_string(), &family])
         }
         Cmd::BenchCpu { secs } => bench(&root, "bench-cpu", &[&secs.to_string()]),
+        Cmd::BenchStability { advert, minutes } => bench(
+            &root,
+            "bench-stability",
+            &["--advert", &advert, "--minutes", &minutes.to_string()],
+        ),
         Cmd::BenchXdp { repeat } => bench(&root, "bench-xdp", &[&repeat.to_string()]),
         Cmd::Fuzz {
             targets,

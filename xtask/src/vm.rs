@@ -92,12 +92,13 @@ pub const VM_TESTS: &[VmTest] = &[
         filters: &["startup_by_priority_then_hard_failover_and_preemption"],
         timeout: Duration::from_secs(300),
     },
-    // VLAN and bonding interfaces (modules this host's kernel lacks).
+    // VLAN and bonding interfaces (modules this host's kernel lacks), and two agents with
+    // instances on 64 VLANs.
     VmTest {
         package: TESTS,
         target: "vlan_bond",
         filters: &[],
-        timeout: Duration::from_secs(300),
+        timeout: Duration::from_secs(600),
     },
     // Split brain and recovery with netem.
     VmTest {

@@ -2133,7 +2133,8 @@ fn bounds_run_fits_vips_to_the_interface_mtu() {
 
 #[test]
 fn bounds_instances_and_unicast_peers_fit_the_xdp_maps() {
-    // 1024 instances (VRIDs 1 to 255 on eth0 to eth4) load; 1025 do not.
+    // 1023 instances (VRIDs 1 to 255 on eth0 to eth4; slot 0 of the maps is never used)
+    // load; 1024 do not.
     let instances = |n: usize| -> String {
         (0..n)
             .map(|i| {
@@ -2148,15 +2149,15 @@ fn bounds_instances_and_unicast_peers_fit_the_xdp_maps() {
             })
             .collect()
     };
-    let l = ok(&instances(1024));
-    assert_eq!(l.config.instances.len(), 1024);
-    let e = errors(&instances(1025));
-    // V1024 starts on line 1024 * 5 + 1.
+    let l = ok(&instances(1023));
+    assert_eq!(l.config.instances.len(), 1023);
+    let e = errors(&instances(1024));
+    // V1023 starts on line 1023 * 5 + 1.
     assert_diag(
         &e,
-        5121,
+        5116,
         1,
-        "vrrp_instance V1024 is instance number 1025: one agent runs at most 1024 instances",
+        "vrrp_instance V1023 is instance number 1024: one agent runs at most 1023 instances",
     );
 
     // 16384 unicast peers in all; one more is an error at the instance that crosses.

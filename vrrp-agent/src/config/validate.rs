@@ -577,11 +577,11 @@ fn check_advert_int(raw: Duration, pos: &Pos, version: Version, diags: &mut Diag
 
 /// One virtual router per (interface, family, VRID): the receive path tells them apart by
 /// exactly that (PROTOCOL.md).
-/// The XDP maps hold at most `MAX_INSTANCES` instances and `MAX_UNICAST_PEERS` unicast
-/// peers: more would pass `check` and stop `run` with a full map. (keepalived has no such
-/// limit.)
+/// The XDP maps hold at most `MAX_INSTANCES - 1` instances (slot 0 is never assigned) and
+/// `MAX_UNICAST_PEERS` unicast peers: more would pass `check` and stop `run` with a full
+/// map. (keepalived has no such limit.)
 fn check_capacity(instances: &[Instance], diags: &mut Diags) {
-    let max_instances = vrrp_common::MAX_INSTANCES as usize;
+    let max_instances = vrrp_common::MAX_INSTANCES as usize - 1;
     if let Some(first_over) = instances.get(max_instances) {
         diags.error(
             &first_over.location,

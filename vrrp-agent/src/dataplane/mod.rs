@@ -710,6 +710,23 @@ impl Dataplane {
         }))
     }
 
+    /// Events the kernel could not queue (the ring buffer was full), per configured
+    /// instance, summed over CPUs: one lookup per instance, no other map.
+    pub fn events_lost(&self) -> Result<Vec<(InstanceKey, u64)>, DataplaneError> {
+        let name = map_names::STATS;
+        let map = self.map(name)?;
+        let stats: PerCpuArray<&MapData, Counters> =
+            PerCpuArray::try_from(map).map_err(|e| map_err(name, e))?;
+        let mut out = Vec::with_capacity(self.slots.len());
+        for (key, slot) in &self.slots {
+            let per_cpu = stats
+                .get(&u32::from(*slot), 0)
+                .map_err(|e| map_err(name, e))?;
+            out.push((*key, per_cpu.iter().map(|c| c.events_lost).sum()));
+        }
+        Ok(out)
+    }
+
     /// Counters per instance key, summed over CPUs: configured instances from their slots,
     /// others (unknown VRID, unreadable packets) from `VRRP_UNKNOWN`.
     pub fn counters(&self) -> Result<Vec<(InstanceKey, Counters)>, DataplaneError> {

@@ -31,6 +31,7 @@ mod observe;
 mod options;
 mod registry;
 mod reload;
+mod resync;
 mod sender;
 mod setup;
 pub mod signals;
@@ -261,6 +262,8 @@ struct Agent {
     vmacs: vmac::Vmacs,
     /// `vrrp-agent maintenance on`, and routers a reload removed that are handing over.
     planned: handover::Planned,
+    /// Events the kernel dropped on a full ring buffer, as last seen (see `resync`).
+    ring_loss: resync::RingLoss,
 }
 
 /// Runs the agent until SIGTERM or SIGINT.
@@ -359,6 +362,7 @@ impl Agent {
             obs: observe::AgentObs::new(opts.control_socket.clone()),
             vmacs,
             planned: handover::Planned::default(),
+            ring_loss: resync::RingLoss::default(),
         };
         let flags = if opts.drop_unknown_vrids {
             vrrp_common::IFACE_DROP_UNKNOWN
@@ -626,9 +630,11 @@ impl Agent {
                     guard.clear_ready();
                     drain(guard.get_inner_mut());
                     let now = MonoTime::now();
+                    let n = batch.len();
                     for ev in batch {
                         self.on_event(now, &ev).await;
                     }
+                    let _ = self.check_ring_loss(now, n).await;
                 }
                 // Last: a scrape waits for the timer, signals and kernel events.
                 Some(ask) = async { scrapes.as_mut()?.recv().await }, if scrapes.is_some() => {
@@ -636,6 +642,10 @@ impl Agent {
                 }
             }
             self.flush();
+            // After the adverts of this turn are out: the once-a-second look at lost events.
+            if self.check_ring_loss(MonoTime::now(), 0).await {
+                self.flush();
+            }
             self.reap_lingering();
             if stopping && self.handovers_done() {
                 return Ok(());
