@@ -1,0 +1,189 @@
+//! The faults, their random parameters (all drawn from the seeded generator before the
+//! fault runs, so the schedule depends on the seed only) and their settle bounds.
+use std::time::Duration;
+
+use super::{
+    lab::{self, runs, ADVERT_INT, GROUP, RELAYED, VRIDS},
+    rng::Rng,
+};
+
+/// Kinds of fault, in the order of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Kill,
+    Term,
+    Link,
+    Loss,
+    Partition,
+    Delay,
+    Reorder,
+    Reload,
+    Health,
+    Invalid,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 10] = [
+        Kind::Kill,
+        Kind::Term,
+        Kind::Link,
+        Kind::Loss,
+        Kind::Partition,
+        Kind::Delay,
+        Kind::Reorder,
+        Kind::Reload,
+        Kind::Health,
+        Kind::Invalid,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Kill => "SIGKILL + restart",
+            Kind::Term => "SIGTERM + restart",
+            Kind::Link => "link down/up",
+            Kind::Loss => "packet loss (r3)",
+            Kind::Partition => "partition (r3, 100% loss)",
+            Kind::Delay => "delay (r3)",
+            Kind::Reorder => "reordering (r3)",
+            Kind::Reload => "SIGHUP, new priority",
+            Kind::Health => "health check flip",
+            Kind::Invalid => "invalid advert burst",
+        }
+    }
+
+    /// Faults during which two Masters are expected (the checker's own partitions).
+    pub fn partitions(self) -> bool {
+        matches!(self, Kind::Loss | Kind::Partition)
+    }
+}
+
+/// One fault with its parameters.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub kind: Kind,
+    /// The router it hits (relay faults: r3; invalid adverts: none).
+    pub node: Option<usize>,
+    /// How long the fault lasts before it is undone.
+    pub hold: Duration,
+    /// Link: on the router's side (else the switch's).
+    pub router_side: bool,
+    /// Loss probability.
+    pub loss: f64,
+    /// Delay and jitter.
+    pub delay: Duration,
+    pub jitter: Duration,
+    /// Reload: the new priority and the VRIDs it applies to.
+    pub new_prio: u8,
+    pub vrids: Vec<u8>,
+    /// Invalid adverts: how many, and the seed of their contents.
+    pub count: u32,
+    pub seed: u64,
+    /// Quiet time after the LAN settled, before the next fault.
+    pub gap: Duration,
+}
+
+/// Draws the next fault.
+pub fn draw(rng: &mut Rng) -> Fault {
+    let kind = *rng.pick(&Kind::ALL);
+    let secs = |rng: &mut Rng, lo: f64, hi: f64| Duration::from_secs_f64(rng.uniform(lo, hi));
+    let mut f = Fault {
+        kind,
+        node: Some(rng.below(4) as usize),
+        hold: Duration::ZERO,
+        router_side: rng.chance(0.5),
+        loss: 0.0,
+        delay: Duration::ZERO,
+        jitter: Duration::ZERO,
+        new_prio: 0,
+        vrids: Vec::new(),
+        count: 0,
+        seed: rng.next_u64(),
+        gap: secs(rng, 0.3, 1.5),
+    };
+    match kind {
+        // keepalived is the reference fourth router: only the agents are SIGKILLed
+        // (keepalived 2.2.7 does not remove a killed run's VIPs at its next start).
+        Kind::Kill => {
+            f.node = Some(rng.below(3) as usize);
+            f.hold = secs(rng, 0.2, 2.0);
+        }
+        Kind::Term => f.hold = secs(rng, 0.2, 2.0),
+        Kind::Link | Kind::Health => f.hold = secs(rng, 0.5, 3.0),
+        Kind::Loss => {
+            f.node = Some(RELAYED);
+            f.hold = secs(rng, 1.0, 4.0);
+            f.loss = rng.uniform(0.1, 0.6);
+        }
+        Kind::Partition => {
+            f.node = Some(RELAYED);
+            f.hold = secs(rng, 0.5, 3.0);
+            f.loss = 1.0;
+        }
+        Kind::Delay => {
+            f.node = Some(RELAYED);
+            f.hold = secs(rng, 1.0, 4.0);
+            f.delay = Duration::from_millis(rng.range(5, 40));
+        }
+        Kind::Reorder => {
+            f.node = Some(RELAYED);
+            f.hold = secs(rng, 1.0, 4.0);
+            f.jitter = Duration::from_millis(rng.range(5, 40));
+        }
+        Kind::Reload => {
+            let node = f.node.unwrap_or(0);
+            let mine: Vec<u8> = VRIDS.iter().copied().filter(|v| runs(node, *v)).collect();
+            let v = *rng.pick(&mine);
+            // The group's members move together, or they would fight over the group.
+            f.vrids = if GROUP.contains(&v) {
+                GROUP.to_vec()
+            } else {
+                vec![v]
+            };
+            f.new_prio = rng.range(50, 250) as u8;
+        }
+        Kind::Invalid => {
+            f.node = None;
+            f.count = rng.range(200, 1000) as u32;
+        }
+    }
+    f
+}
+
+/// Time the checker needs to see a settled LAN once it is: the client's reachability
+/// window (a reply to a request sent 0.3 s back) and the "nobody else advertises" window.
+pub const OBSERVE: f64 = 0.4 + 3.0 * ADVERT_INT;
+/// keepalived's `garp_lower_prio_delay` (default: `garp_master_delay`, 5 s): under partial
+/// loss the relayed router can become Master, announce the VIP to the client and step down
+/// again before the real Master hears it; the client then keeps the wrong MAC until the
+/// real Master's second round of gratuitous ARPs for the lower-priority advert it heard.
+pub const GARP_LOWER_PRIO_DELAY: f64 = 5.0;
+/// An agent's own work at a stop or a reload (remove VIPs, send priority 0, re-read the
+/// file), generously.
+pub const WORK: f64 = 0.5;
+
+/// Timer part of the settle bound of `kind` after its begin (`ending` false) or its last
+/// action (`ending` true): Master_Down_Interval (at most 3.996 × advert_int) for a Backup
+/// to take over, plus one advert interval for a Master to hear a better one and step down.
+pub fn timers(kind: Kind, ending: bool) -> f64 {
+    let mdi = lab::master_down_max();
+    let takeover = mdi + ADVERT_INT;
+    match (kind, ending) {
+        (Kind::Invalid, _) => 0.0,
+        // A restarted router waits one Master_Down_Interval as Backup, then preempts.
+        (Kind::Kill | Kind::Term, true) => mdi + takeover,
+        (Kind::Term, false) => WORK + takeover,
+        (Kind::Reload, _) => WORK + mdi + takeover,
+        (Kind::Link | Kind::Health, _) => mdi + takeover,
+        (Kind::Loss, _) => GARP_LOWER_PRIO_DELAY + mdi + takeover,
+        (Kind::Partition | Kind::Delay | Kind::Reorder, _) => mdi + takeover,
+        (Kind::Kill, false) => f64::INFINITY,
+    }
+}
+
+/// The settle bound: timers + what the checker needs to see it + the scheduling margin.
+pub fn bound(kind: Kind, ending: bool, margin: f64) -> f64 {
+    if kind == Kind::Invalid {
+        return 0.0;
+    }
+    timers(kind, ending) + OBSERVE + margin
+}
