@@ -51,6 +51,16 @@ impl Kind {
         }
     }
 
+    /// Whether the LAN must settle while the fault lasts (after its bound from the begin):
+    /// not after a SIGKILL (the dead router keeps its VIPs until its restart cleans them
+    /// up), nor while r3's port drops, delays or reorders frames.
+    pub fn settles_during(self) -> bool {
+        !matches!(
+            self,
+            Kind::Kill | Kind::Loss | Kind::Partition | Kind::Delay | Kind::Reorder
+        )
+    }
+
     /// Faults during which two Masters are expected (the checker's own partitions).
     pub fn partitions(self) -> bool {
         matches!(self, Kind::Loss | Kind::Partition)
@@ -152,11 +162,8 @@ pub fn draw(rng: &mut Rng) -> Fault {
 /// Time the checker needs to see a settled LAN once it is: the client's reachability
 /// window (a reply to a request sent 0.3 s back) and the "nobody else advertises" window.
 pub const OBSERVE: f64 = 0.4 + 3.0 * ADVERT_INT;
-/// keepalived's `garp_lower_prio_delay` (default: `garp_master_delay`, 5 s): under partial
-/// loss the relayed router can become Master, announce the VIP to the client and step down
-/// again before the real Master hears it; the client then keeps the wrong MAC until the
-/// real Master's second round of gratuitous ARPs for the lower-priority advert it heard.
-pub const GARP_LOWER_PRIO_DELAY: f64 = 5.0;
+/// The instances' `garp_master_refresh` period (see `lab::GARP_REFRESH`).
+pub const GARP_REFRESH: f64 = lab::GARP_REFRESH as f64;
 /// An agent's own work at a stop or a reload (remove VIPs, send priority 0, re-read the
 /// file), generously.
 pub const WORK: f64 = 0.5;
@@ -174,16 +181,22 @@ pub fn timers(kind: Kind, ending: bool) -> f64 {
         (Kind::Term, false) => WORK + takeover,
         (Kind::Reload, _) => WORK + mdi + takeover,
         (Kind::Link | Kind::Health, _) => mdi + takeover,
-        (Kind::Loss, _) => GARP_LOWER_PRIO_DELAY + mdi + takeover,
-        (Kind::Partition | Kind::Delay | Kind::Reorder, _) => mdi + takeover,
+        (Kind::Loss | Kind::Partition | Kind::Delay | Kind::Reorder, _) => mdi + takeover,
         (Kind::Kill, false) => f64::INFINITY,
     }
 }
 
-/// The settle bound: timers + what the checker needs to see it + the scheduling margin.
+/// The settle bound: timers + one `garp_master_refresh` period (when two routers announce
+/// within milliseconds of each other, as a partition heals or a restarted router preempts
+/// the one that just took over, the client may keep the MAC of the one that stepped down
+/// until the Master's next refresh) + what the checker needs to see it + the scheduling
+/// margin.
 pub fn bound(kind: Kind, ending: bool, margin: f64) -> f64 {
     if kind == Kind::Invalid {
         return 0.0;
     }
-    timers(kind, ending) + OBSERVE + margin
+    if !ending && !kind.settles_during() {
+        return f64::INFINITY;
+    }
+    timers(kind, ending) + GARP_REFRESH + OBSERVE + margin
 }

@@ -22,6 +22,14 @@ pub const ADVERT_INT: f64 = 0.05;
 pub const VRIDS: [u8; 4] = [41, 42, 43, 44];
 /// The sync group's members.
 pub const GROUP: [u8; 2] = [41, 42];
+/// `garp_master_refresh` of every instance, seconds. When a partition heals, the router
+/// that was Master on both sides stays Master and announces nothing (it was never not
+/// Master), while the client's ARP entry still points at the Master of the other side,
+/// which has just stepped down: without periodic gratuitous ARPs the client stays cut off
+/// until its neighbour entry expires (15 to 45 s). The same happens under partial loss
+/// when the relayed router briefly becomes Master. keepalived has the same keyword for
+/// the same reason.
+pub const GARP_REFRESH: u32 = 1;
 /// The router behind the relay.
 pub const RELAYED: usize = 2;
 /// The keepalived router.
@@ -337,7 +345,8 @@ pub fn tail(text: &str, n: usize) -> String {
 
 /// A node's keepalived.conf: the sync group G (41, 42) on the agents, 43 and 44 on all;
 /// every instance tracks the node's health file (weight 0, so FAULT, on the group: its
-/// members ignore weights; -60 on the others).
+/// members ignore weights; -60 on the others), and repeats its gratuitous ARPs every
+/// `GARP_REFRESH` seconds while Master (see there).
 fn conf(n: &Node) -> String {
     let mut s = format!(
         "global_defs {{\n    router_id sk-{}\n}}\nvrrp_track_file health {{\n    file {}\n}}\n",
@@ -352,6 +361,7 @@ fn conf(n: &Node) -> String {
         s.push_str(&format!(
             "vrrp_instance VI_{vrid} {{\n    state BACKUP\n    interface {iface}\n    \
              virtual_router_id {vrid}\n    priority {prio}\n    version 3\n    advert_int {ADVERT_INT}\n    \
+             garp_master_refresh {GARP_REFRESH}\n    \
              virtual_ipaddress {{\n        {vip}/24 dev {iface}\n    }}\n    \
              track_file {{\n        health weight {weight}\n    }}\n}}\n",
             iface = n.iface,

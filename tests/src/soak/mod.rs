@@ -202,13 +202,13 @@ fn print_bounds(opts: &Options) {
         opts.margin
     );
     println!(
-        "settle bounds (timers + observation + margin), from the fault's begin / its last action:"
+        "settle bounds (timers + garp_master_refresh + observation + margin), from the fault's begin / its last action:"
     );
     for k in Kind::ALL {
         let b = |end| {
-            let t = faults::timers(k, end);
+            let t = faults::bound(k, end, opts.margin);
             if t.is_infinite() {
-                "none (stale VIPs until the restart)".to_string()
+                "none while it lasts".to_string()
             } else {
                 format!("{:.2} s", faults::bound(k, end, opts.margin))
             }
@@ -559,13 +559,9 @@ impl Soak {
                 continue;
             }
             let (path, pos) = self.log_pos[i].clone();
-            let Ok(text) = std::fs::read(&path) else {
+            let Some(new) = read_from(&path, pos) else {
                 continue;
             };
-            if (text.len() as u64) <= pos {
-                continue;
-            }
-            let new = &text[pos as usize..];
             let Some(end) = new.iter().rposition(|b| *b == b'\n') else {
                 continue;
             };
@@ -740,6 +736,16 @@ impl Soak {
         }
         s
     }
+}
+
+/// What `path` holds from byte `pos` on, if anything.
+fn read_from(path: &std::path::Path, pos: u64) -> Option<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    f.seek(SeekFrom::Start(pos)).ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    (!buf.is_empty()).then_some(buf)
 }
 
 /// The larger of a kind's two bounds (a SIGKILL has none while the router is down).

@@ -294,10 +294,7 @@ impl Wire {
             realtime(10);
             let mut buf = vec![0u8; 2048];
             while !stop2.load(Ordering::Relaxed) {
-                let got = match recv_stamped(&fd, &mut buf, 0) {
-                    Ok(g) => g,
-                    Err(_) => None,
-                };
+                let got = recv_stamped(&fd, &mut buf, 0).unwrap_or_default();
                 let Ok(mut st) = state2.lock() else { return };
                 let Some((n, at)) = got else {
                     st.drained_at = now();
