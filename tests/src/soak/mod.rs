@@ -527,7 +527,13 @@ impl Soak {
             };
             let fb = FrameBuilder::new(&repr, ip)?.src_mac(ATTACKER_MAC);
             let frame = match rng.below(6) {
-                0 => fb.vrrp_checksum(rng.next_u64() as u16 | 1).build(),
+                0 => {
+                    // A random checksum is right once in 65,536 (the 30-minute soak sent
+                    // one): flip bits of the right one instead.
+                    let mut fr = fb.build();
+                    fr[40] ^= (rng.next_u64() as u8) | 1;
+                    fr
+                }
                 1 => fb.version_type(0x21).build(),
                 2 => fb.version_type(0x32).build(),
                 3 => fb.ttl(rng.range(1, 254) as u8).build(),
