@@ -5,6 +5,7 @@
 
 pub mod lab;
 pub mod metrics;
+pub mod soak;
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
@@ -174,6 +175,11 @@ impl Proc {
             // SAFETY: kill(2) on our own child's pid.
             unsafe { libc::kill(c.id() as i32, sig) };
         }
+    }
+
+    /// Its exit status if it has exited, without waiting.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
     }
 
     /// Waits up to `timeout` for the process to exit; its exit code if it did.

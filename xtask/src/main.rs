@@ -148,6 +148,20 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         secs: u32,
     },
+    /// Chaos soak: three agents and one keepalived under a random schedule of faults
+    /// (reproducible from the seed), with an invariant checker; prints one table and exits
+    /// non-zero on any violation. Needs root.
+    Soak {
+        /// Minutes of faults.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Seed of the schedule (default: from the clock, printed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Scheduling margin added to every settle bound, seconds.
+        #[arg(long, default_value_t = 1.0)]
+        margin: f64,
+    },
 }
 
 fn main() -> Result<()> {
@@ -270,6 +284,27 @@ fn main() -> Result<()> {
         }
         Cmd::BenchTx { secs } => bench(&root, "bench-tx", &["--secs", &secs.to_string()]),
         Cmd::BenchMetrics { secs } => bench(&root, "bench-metrics", &[&secs.to_string()]),
+        Cmd::Soak {
+            minutes,
+            seed,
+            margin,
+        } => {
+            let seed = seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_secs() % 100_000)
+            });
+            let args = [
+                "--minutes".to_string(),
+                minutes.to_string(),
+                "--seed".into(),
+                seed.to_string(),
+                "--margin".into(),
+                margin.to_string(),
+            ];
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            bench(&root, "soak", &args)
+        }
     }
 }
 
