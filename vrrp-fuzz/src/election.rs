@@ -146,8 +146,9 @@ pub fn run(data: &[u8]) -> usize {
 impl Sim {
     /// Hands `input` to router `r` now, then carries out what it returns.
     fn input(&mut self, r: usize, input: Input) {
+        let was_handing_over = self.nodes[r].router.handing_over();
         let actions = self.nodes[r].router.handle(self.now, input);
-        self.apply(r, input, &actions);
+        self.apply(r, input, &actions, was_handing_over);
     }
 
     /// Delivers adverts and fires timers in time order up to `t`, then sets the clock to `t`.
@@ -198,7 +199,9 @@ impl Sim {
     }
 
     /// Checks router `r`'s actions for `input` and sends its adverts.
-    fn apply(&mut self, r: usize, input: Input, actions: &[Action]) {
+    /// `was_handing_over`: the router held its VIPs for a departure before `input`; if it
+    /// becomes Master again its AddVips finds them in place.
+    fn apply(&mut self, r: usize, input: Input, actions: &[Action], was_handing_over: bool) {
         let now = self.now;
         let ctx = || format!("router {r} on {input:?} at {now:?}: {actions:?}");
         for (i, a) in actions.iter().enumerate() {
@@ -216,7 +219,11 @@ impl Sim {
                     }
                 }
                 Action::AddVips => {
-                    assert!(!self.nodes[r].vips, "{}: AddVips twice", ctx());
+                    assert!(
+                        !self.nodes[r].vips || was_handing_over,
+                        "{}: AddVips twice",
+                        ctx()
+                    );
                     self.nodes[r].vips = true;
                 }
                 Action::RemoveVips => {
@@ -235,16 +242,18 @@ impl Sim {
         }
         let router = &self.nodes[r].router;
         let state = router.state();
+        // A planned departure (shutdown, maintenance, preemption) keeps the VIPs until the
+        // new Master is heard (make-before-break); otherwise VIPs exactly while Master.
         assert_eq!(
             self.nodes[r].vips,
-            state == State::Master,
+            state == State::Master || router.handing_over(),
             "{}: VIPs vs state",
             ctx()
         );
         assert_eq!(
             router.next_deadline().is_some(),
-            matches!(state, State::Backup | State::Master),
-            "{}: a deadline exactly in Backup and Master",
+            matches!(state, State::Backup | State::Master) || router.handing_over(),
+            "{}: a deadline exactly in Backup and Master, and while handing over",
             ctx()
         );
         if state == State::Backup {

@@ -308,7 +308,6 @@ impl Agent {
                 });
             }
         }
-        let removed = outcome.len();
         self.stop_routers(&plan.removed, now).await;
         // A removed Master keeps its VIPs until the new Master is heard (make-before-break).
         let lingering = self
@@ -458,8 +457,13 @@ impl Agent {
         // A restarted Master lets its VIPs go at once: its successor (same VRID) starts
         // now and takes them back by preemption or election.
         for &id in &old {
-            if self.routers.get(id).is_some_and(|vr| vr.router.handing_over()) {
-                self.feed(id, now, Input::ReleaseVips).await;
+            if self
+                .routers
+                .get(id)
+                .is_some_and(|vr| vr.router.handing_over())
+            {
+                self.feed(id, now, crate::election::Input::ReleaseVips)
+                    .await;
             }
         }
         for id in &old {
