@@ -23,13 +23,13 @@ fn unit_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/vrrp-agent.service")
 }
 
-/// One v3 instance on `iface`; with `v6`, an IPv6 instance too (it draws a warning).
+/// One v3 instance on `iface`; with `warn`, a global keyword that draws a warning.
 fn conf(iface: &str, vrid: u8, warn: bool) -> String {
     let mut c = String::new();
     if warn {
-        // Accepted with a warning (<4> in the journal): the XDP program records IPv6
-        // adverts to ff02::12 only.
-        c.push_str("global_defs {\n    vrrp_mcast_group6 ff02::1:12\n}\n");
+        // Accepted with a warning (<4> in the journal): not a multicast address, ignored
+        // as keepalived does.
+        c.push_str("global_defs {\n    vrrp_mcast_group4 198.18.0.1\n}\n");
     }
     c.push_str(&format!(
         "vrrp_instance VI_1 {{\n    state BACKUP\n    interface {iface}\n    \
@@ -303,7 +303,7 @@ fn logs_carry_syslog_priorities_when_stderr_is_the_journal() {
     }
     assert!(
         text.lines()
-            .any(|l| l.starts_with("<4>") && l.contains("vrrp_mcast_group6")),
+            .any(|l| l.starts_with("<4>") && l.contains("vrrp_mcast_group4")),
         "the configuration warning is not <4>:\n{text}"
     );
     assert!(

@@ -252,6 +252,81 @@ fn a_consuming_instance_records_valid_adverts_and_ends_them_in_xdp() {
     assert_eq!(run(&dp, &f), XDP_PASS);
 }
 
+/// keepalived's `mcast_dst_ip` / `vrrp_mcast_group6`: an IPv6 instance with another group
+/// accepts adverts sent to that group and counts those sent to ff02::12 as Destination
+/// discards (passed on, unrecorded),
+/// as keepalived does (its receive socket is bound to its group); an instance without a
+/// group accepts ff02::12 and discards the other group.
+#[test]
+fn an_ipv6_instance_accepts_adverts_on_its_group_only() {
+    let mut dp = loaded();
+    let group = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 0x12);
+    let key = InstanceKey::new(LO, 58, FAMILY_IPV6);
+    dp.set_instance(
+        key,
+        InstanceConfig {
+            group6: group.octets(),
+            ..v3_cfg(10)
+        },
+    )
+    .unwrap();
+    let src: IpAddr = SRC6.into();
+    let to_group = Endpoints::new(src, IpAddr::V6(group)).unwrap();
+    let to_standard = Endpoints::multicast(src);
+
+    // Not for this instance: counted, and passed on untouched (another speaker's).
+    assert_counted(
+        &dp,
+        &frame(&v3(58, 100, VIP6.into()), to_standard).build(),
+        key,
+        Discard::Destination,
+        src,
+        XDP_PASS,
+    );
+    // On the group, the other rules hold: hop limit 255.
+    assert_discard(
+        &dp,
+        &frame(&v3(58, 100, VIP6.into()), to_group).ttl(1).build(),
+        key,
+        Discard::Ttl,
+        src,
+    );
+    let f = frame(&v3(58, 100, VIP6.into()), to_group).build();
+    // The Ethernet destination is the group's MAC, 33:33:00:01:00:12.
+    assert_eq!(f[..6], [0x33, 0x33, 0, 1, 0, 0x12]);
+    assert_eq!(run(&dp, &f), XDP_PASS);
+    let rec = dp
+        .peer(&PeerKey::new(key, addr_bytes(src)))
+        .unwrap()
+        .expect("an advert to the instance's group is recorded");
+    assert_eq!((rec.priority, rec.adverts), (100, 1));
+    let c = counters(&dp, key);
+    assert_eq!(
+        (
+            c.valid,
+            c.discard(Discard::Destination),
+            c.discard(Discard::Ttl)
+        ),
+        (1, 1, 1)
+    );
+
+    // Instance 52 (IPv6, no group): ff02::12 only.
+    let k52v6 = InstanceKey::new(LO, 52, FAMILY_IPV6);
+    assert_counted(
+        &dp,
+        &frame(&v3(52, 100, VIP6.into()), to_group).build(),
+        k52v6,
+        Discard::Destination,
+        src,
+        XDP_PASS,
+    );
+    assert_eq!(
+        run(&dp, &frame(&v3(52, 100, VIP6.into()), to_standard).build()),
+        XDP_PASS
+    );
+    assert_eq!(counters(&dp, k52v6).valid, 1);
+}
+
 #[test]
 fn keepalived_adverts_captured_on_the_wire_are_valid() {
     // fixtures::V2_FRAME: keepalived 2.2.7, vrid 51, PASS secret12, advert_int 1.

@@ -282,6 +282,9 @@ pub struct InstanceConfig {
     /// The IPv4 multicast group a multicast instance's adverts are sent to (network byte
     /// order; keepalived's `mcast_dst_ip` / `vrrp_mcast_group4`). All zero: 224.0.0.18.
     pub group4: [u8; 4],
+    /// The IPv6 multicast group a multicast instance's adverts are sent to (network byte
+    /// order; keepalived's `mcast_dst_ip` / `vrrp_mcast_group6`). All zero: ff02::12.
+    pub group6: [u8; 16],
 }
 
 /// Key of a peer record and of an allowed unicast source: the instance plus a source
@@ -777,7 +780,7 @@ mod tests {
     #[test]
     fn layouts_have_no_implicit_padding() {
         assert_eq!(size_of::<InstanceKey>(), 8);
-        assert_eq!(size_of::<InstanceConfig>(), 20);
+        assert_eq!(size_of::<InstanceConfig>(), 36);
         assert_eq!(size_of::<PeerKey>(), 24);
         assert_eq!(size_of::<PeerRecord>(), 64);
         assert_eq!(size_of::<PeerTable>(), 8 + 64 * PEERS_PER_INSTANCE);

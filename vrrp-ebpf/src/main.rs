@@ -755,7 +755,14 @@ fn check_vrrp(
             };
             ip.dst[..4] == group
         } else {
-            ip.dst == VRRP_GROUP_V6
+            // keepalived's mcast_dst_ip / vrrp_mcast_group6, when configured: keepalived
+            // binds its receive socket to the group, so it hears no other.
+            let group = if c.group6 == [0; 16] {
+                VRRP_GROUP_V6
+            } else {
+                c.group6
+            };
+            ip.dst == group
         };
         if !to_us {
             return Discard::Destination as u32;

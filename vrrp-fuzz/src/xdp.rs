@@ -71,6 +71,14 @@ pub fn table() -> ReceiveTable {
             ..v3(0)
         },
     );
+    // ... and its IPv6 form (or vrrp_mcast_group6): ff02::1:12.
+    t.instances.insert(
+        k6(58),
+        InstanceConfig {
+            group6: [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0x12],
+            ..v3(0)
+        },
+    );
     for vrid in [54, 55] {
         t.unicast.insert(
             PeerKey::new(k4(vrid), addr_bytes(PEER.into())),
@@ -273,6 +281,15 @@ pub fn seeds() -> Vec<Vec<u8>> {
         (
             repr(Version::V3, 58, 100, 10, vip4, Auth::None),
             Endpoints::new(v4, IpAddr::V4(Ipv4Addr::new(239, 18, 0, 18))).expect("v4"),
+        ),
+        (repr(Version::V3, 58, 100, 10, vip6, Auth::None), mcast6),
+        (
+            repr(Version::V3, 58, 100, 10, vip6, Auth::None),
+            Endpoints::new(
+                ll,
+                IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 0x12)),
+            )
+            .expect("v6"),
         ),
     ];
     for (r, ip) in cases {

@@ -203,21 +203,58 @@ fn accepted_with_a_warning_that_says_why() {
 }
 
 #[test]
-fn another_ipv6_group_is_accepted_with_a_warning_saying_what_it_does() {
-    // keepalived runs these files: a warning, never an error (IPv6 adverts go to ff02::12).
-    for (globals, body, line, column) in [
-        ("  vrrp_mcast_group6 ff02::1:12", "", 2, 21),
-        ("", "    mcast_dst_ip ff02::1:12", 5, 18),
-    ] {
-        let l = ok(&conf(globals, body));
-        has(&l.warnings, line, column, "has no effect here yet");
-        has(
-            &l.warnings,
-            line,
-            column,
-            "records IPv6 adverts sent to ff02::12 only",
-        );
-    }
+fn ipv6_multicast_group_of_adverts() {
+    let text = |global: &str, own: &str| {
+        format!(
+            "global_defs {{\n{global}\n}}\nvrrp_instance VI_6 {{\n    interface eth0\n    \
+             virtual_router_id 51\n    version 3\n{own}\n    virtual_ipaddress {{\n        \
+             2001:db8::100/64\n    }}\n}}\n"
+        )
+    };
+    let group = |l: &Loaded| l.config.instances[0].mcast_group;
+    let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+    // Default: ff02::12.
+    let l = ok(&text("", ""));
+    assert_eq!(group(&l), None);
+    assert_eq!(
+        l.config.instances[0].advert_group(),
+        ip("ff02::12").unwrap()
+    );
+    // The global group (any scope, as keepalived), silently: it is used.
+    let l = ok(&text("  vrrp_mcast_group6 ff05::1:12", ""));
+    assert_eq!(group(&l), ip("ff05::1:12"));
+    assert_eq!(
+        l.config.global.mcast_group6,
+        Some("ff05::1:12".parse().unwrap())
+    );
+    assert!(
+        l.warnings.iter().all(|w| !w.message.contains("mcast")),
+        "{:?}",
+        l.warnings
+    );
+    // The instance's own (link scope) wins, the standard one included.
+    let l = ok(&text(
+        "  vrrp_mcast_group6 ff05::1:12",
+        "    mcast_dst_ip ff02::1:12",
+    ));
+    assert_eq!(group(&l), ip("ff02::1:12"));
+    let l = ok(&text(
+        "  vrrp_mcast_group6 ff05::1:12",
+        "    mcast_dst_ip ff02::12",
+    ));
+    assert_eq!(group(&l), None);
+    // An IPv4 instance keeps 224.0.0.18 under vrrp_mcast_group6; an IPv6 group given as its
+    // mcast_dst_ip is skipped with a warning, as keepalived does.
+    let l = ok(&conf("  vrrp_mcast_group6 ff02::1:12", ""));
+    assert_eq!(group(&l), None);
+    let l = ok(&conf("", "    mcast_dst_ip ff02::1:12"));
+    assert_eq!(group(&l), None);
+    has(
+        &l.warnings,
+        5,
+        18,
+        "is not an IPv4 address like the instance's",
+    );
 }
 
 #[test]

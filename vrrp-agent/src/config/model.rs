@@ -2,7 +2,7 @@
 //! checked; defaults are keepalived's.
 use std::{
     fmt,
-    net::{IpAddr, Ipv4Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
     path::PathBuf,
     time::Duration,
 };
@@ -219,6 +219,8 @@ pub struct GlobalDefs {
     pub startup_delay: Option<Duration>,
     /// `vrrp_mcast_group4`, when not 224.0.0.18: the group of IPv4 multicast adverts.
     pub mcast_group4: Option<Ipv4Addr>,
+    /// `vrrp_mcast_group6`, when not ff02::12: the group of IPv6 multicast adverts.
+    pub mcast_group6: Option<Ipv6Addr>,
     /// `vrrp_notify_priority_changes`: the default of instances' `notify_priority_changes`.
     pub notify_priority_changes: bool,
     /// `vrrp_strict`: instances default to strict mode (see [`Instance::strict`]).
@@ -418,7 +420,7 @@ pub struct Instance {
     /// to multicast.
     pub unicast_fault_no_peer: bool,
     /// The multicast group of its adverts when not the standard one (`mcast_dst_ip`, else
-    /// the global `vrrp_mcast_group4`); IPv4 only.
+    /// the global `vrrp_mcast_group4` / `vrrp_mcast_group6` of its family).
     pub mcast_group: Option<IpAddr>,
     /// `notify_priority_changes` (or the global default): effective priority changes are
     /// written to the notify FIFOs.

@@ -83,6 +83,7 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         tuning: global.extra.tuning(),
         startup_delay: global.extra.startup_delay(),
         mcast_group4: global.extra.mcast_group4(),
+        mcast_group6: global.extra.mcast_group6(),
         notify_priority_changes: global.extra.notify_priority_changes.is_some_and(|(v, _)| v),
         vrrp_strict: global.strict.is_some(),
     };
@@ -491,7 +492,9 @@ fn finish_instance(
         dont_track_primary: d.extra.dont_track_primary,
         promote_secondaries: d.extra.promote_secondaries,
         unicast_fault_no_peer: d.extra.unicast_fault_no_peer,
-        mcast_group: d.extra.mcast_group(family, global.mcast_group4, diags),
+        mcast_group: d
+            .extra
+            .mcast_group(family, global.mcast_group4, global.mcast_group6, diags),
         notify_priority_changes: d
             .extra
             .notify_priority_changes

@@ -72,6 +72,10 @@ pub fn kernel_instance(inst: &Instance, ifindex: u32) -> KernelInstance {
             Some(IpAddr::V4(g)) if !unicast => g.octets(),
             _ => [0; 4],
         },
+        group6: match inst.mcast_group {
+            Some(IpAddr::V6(g)) if !unicast => g.octets(),
+            _ => [0; 16],
+        },
     };
     let peers = inst
         .unicast_peers
@@ -178,5 +182,32 @@ mod tests {
         assert!(c.should_log(b, s(101)), "another sender is news");
         assert!(!c.should_log(a, s(159)));
         assert!(c.should_log(a, s(160)));
+    }
+
+    /// The group each family's multicast instance accepts adverts on reaches the XDP
+    /// instance table (zero: the standard group); a unicast instance has none.
+    #[test]
+    fn the_configured_group_reaches_the_instance_table() {
+        let inst = |global: &str, vip: &str, extra: &str| {
+            let text = format!(
+                "global_defs {{\n{global}\n}}\nvrrp_instance V {{\n interface eth0\n \
+                 virtual_router_id 51\n version 3\n{extra}\n virtual_ipaddress {{\n  {vip}\n \
+                 }}\n}}\n"
+            );
+            let l = crate::config::parse_str(&text, std::path::Path::new("t.conf"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            kernel_instance(&l.config.instances[0], 7).cfg
+        };
+        let both = " vrrp_mcast_group4 224.0.0.19\n vrrp_mcast_group6 ff02::1:12";
+        let c = inst("", "2001:db8::100/64", "");
+        assert_eq!((c.group4, c.group6), ([0; 4], [0; 16]));
+        let c = inst(both, "2001:db8::100/64", "");
+        let want: std::net::Ipv6Addr = "ff02::1:12".parse().unwrap();
+        assert_eq!((c.group4, c.group6), ([0; 4], want.octets()));
+        let c = inst(both, "198.18.0.100/24", "");
+        assert_eq!((c.group4, c.group6), ([224, 0, 0, 19], [0; 16]));
+        let unicast = " unicast_src_ip 2001:db8::1\n unicast_peer {\n  2001:db8::2\n }";
+        let c = inst(both, "2001:db8::100/64", unicast);
+        assert_eq!((c.group4, c.group6), ([0; 4], [0; 16]));
     }
 }

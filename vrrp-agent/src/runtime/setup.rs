@@ -188,7 +188,7 @@ pub(super) fn tx_spec(plan: &Plan) -> TxSpec {
         ifindex,
         src,
         dsts: if multicast {
-            // 224.0.0.18, or keepalived's mcast_dst_ip / vrrp_mcast_group4.
+            // 224.0.0.18 / ff02::12, or keepalived's mcast_dst_ip / vrrp_mcast_group4 / 6.
             vec![inst.advert_group()]
         } else {
             inst.unicast_peers.clone()

@@ -249,6 +249,9 @@ fn check(
         } else if family == FAMILY_IPV4 && c.group4 != [0; 4] {
             // keepalived's mcast_dst_ip / vrrp_mcast_group4.
             dst[..4] == c.group4
+        } else if family == FAMILY_IPV6 && c.group6 != [0; 16] {
+            // keepalived's mcast_dst_ip / vrrp_mcast_group6.
+            dst == c.group6
         } else {
             ip.endpoints.dst() == ip.endpoints.family().vrrp_group()
         };

@@ -30,11 +30,6 @@ const RT_PRIORITY_MAX: i64 = 99;
 /// keepalived logs (but accepts) a start-up delay of a minute or more.
 const STARTUP_DELAY_LARGE: Duration = Duration::from_secs(60);
 
-/// What a different IPv6 multicast group does here.
-const GROUP6_WHY: &str = "the XDP program records IPv6 adverts sent to ff02::12 only, so \
-    IPv6 instances advertise there; keepalived would send and accept this instance's IPv6 \
-    adverts on this group";
-
 /// What `global_defs` says beyond the core keywords.
 #[derive(Debug, Default)]
 pub(crate) struct GlobalExtra {
@@ -46,6 +41,8 @@ pub(crate) struct GlobalExtra {
     pub startup_delay: Slot<Duration>,
     /// `vrrp_mcast_group4` when valid and not 224.0.0.18.
     pub mcast_group4: Slot<Ipv4Addr>,
+    /// `vrrp_mcast_group6` when valid and not ff02::12.
+    pub mcast_group6: Slot<Ipv6Addr>,
     pub notify_priority_changes: Slot<bool>,
     /// `vrrp_garp_extra_if`: (seconds, all).
     pub garp_extra_if: Slot<(u32, bool)>,
@@ -122,6 +119,10 @@ impl GlobalExtra {
     pub fn mcast_group4(&self) -> Option<Ipv4Addr> {
         self.mcast_group4.as_ref().map(|(v, _)| *v)
     }
+
+    pub fn mcast_group6(&self) -> Option<Ipv6Addr> {
+        self.mcast_group6.as_ref().map(|(v, _)| *v)
+    }
 }
 
 /// What a `vrrp_instance` says beyond the core keywords.
@@ -191,6 +192,7 @@ impl InstanceExtra {
         &self,
         family: Family,
         global4: Option<Ipv4Addr>,
+        global6: Option<Ipv6Addr>,
         diags: &mut Diags,
     ) -> Option<IpAddr> {
         if let Some((addr, pos)) = &self.mcast_dst_ip {
@@ -208,7 +210,7 @@ impl InstanceExtra {
         }
         match family {
             Family::V4 => global4.map(IpAddr::V4),
-            Family::V6 => None,
+            Family::V6 => global6.map(IpAddr::V6),
         }
     }
 }
@@ -380,7 +382,11 @@ impl Builder<'_> {
                             self.put(&mut g.mcast_group4, group, at, kw);
                         }
                         Some(IpAddr::V4(_)) => g.mcast_group4 = None,
-                        _ => {}
+                        Some(IpAddr::V6(group)) if group != GROUP_V6 => {
+                            self.put(&mut g.mcast_group6, group, at, kw);
+                        }
+                        Some(IpAddr::V6(_)) => g.mcast_group6 = None,
+                        None => {}
                     }
                 }
             }
@@ -547,10 +553,10 @@ impl Builder<'_> {
         );
     }
 
-    /// A multicast group for adverts, if usable: any IPv4 group; the standard IPv6 one (any
-    /// other has no effect yet, with a warning: the XDP program records IPv6 adverts to
-    /// ff02::12 only). A non-multicast address or one of the wrong
-    /// family is ignored with a warning, as keepalived does.
+    /// A multicast group for adverts, if usable: any IPv4 group; any IPv6 group for
+    /// `vrrp_mcast_group6`, a link-scope one for an IPv6 `mcast_dst_ip` (keepalived's
+    /// rules). A non-multicast address or one of the wrong family is ignored with a
+    /// warning, as keepalived does.
     fn mcast_group(
         &mut self,
         w: &crate::config::parser::Word,
@@ -584,15 +590,6 @@ impl Builder<'_> {
                 ),
             );
             return None;
-        }
-        if let Some(IpAddr::V6(a)) = addr {
-            if a != GROUP_V6 {
-                self.diags.warn(
-                    &w.pos,
-                    format!("`{kw} {}` has no effect here yet: {GROUP6_WHY}", w.text),
-                );
-                return None;
-            }
         }
         addr
     }
