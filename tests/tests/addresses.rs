@@ -521,7 +521,7 @@ fn a_backup_keeps_working_after_its_interface_is_recreated() -> Result<()> {
     ha.ns.ip(&["link", "set", &ha.iface, "up"])?;
     ensure!(ha.ns.ifindex(&ha.iface)? != old_index, "same ifindex");
     wait_count(&backup, "XDP attached to the re-created interface", 1)?;
-    wait_count(&backup, "reopening the advert socket", 1)?;
+    wait_count(&backup, "to send adverts from; waiting for it", 1)?;
     // Time for the agent to see the link up (it takes milliseconds).
     std::thread::sleep(Duration::from_secs(1));
     ensure!(

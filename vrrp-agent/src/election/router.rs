@@ -455,6 +455,12 @@ impl Router {
         self.primary_address
     }
 
+    /// A new source address (the interface was re-created with another link-local or
+    /// primary address): the next equal-priority tie-break (RFC 9568 §6.4.3) compares it.
+    pub fn set_primary_address(&mut self, address: IpAddr) {
+        self.primary_address = address;
+    }
+
     /// Whether `Input::Fault` is in force (the router is, or will start, in Fault).
     pub fn is_faulty(&self) -> bool {
         self.faulty

@@ -8,12 +8,16 @@
 //! - the XDP attachment (detached from the old interface, attached to the new one);
 //! - the advert socket (bound to the interface, joined to 224.0.0.18 there) and the
 //!   AF_PACKET socket with its prebuilt frames, which carry the MAC read when it was opened;
-//! - the MAC the GARPs are sent from.
+//! - the MAC the GARPs are sent from;
+//! - the advert source when it comes from the interface: a re-created interface has a new
+//!   IPv6 link-local address (from its new MAC), maybe another primary IPv4 address.
 //!
 //! Nothing is done while nothing is stale, so the frequent `RTM_NEWLINK` events cost no
 //! system call. When a rebuild fails (e.g. the new interface has no address to bind the
 //! advert socket to yet), its instances stay in FAULT and the next event for the interface
 //! (a link change or an address added) tries again.
+use std::net::IpAddr;
+
 use vrrp_common::InstanceKey;
 
 use super::Agent;
@@ -58,7 +62,10 @@ impl Agent {
                 }
             }
         }
-        usable &= self.sender.follow_link(&ev.name, ev.index, ev.mac);
+        // Sources first: a socket reopened on the old source would fail to bind, so the
+        // sockets wait until every source is known (the next event tries again).
+        usable &=
+            self.follow_sources(ev).await && self.sender.follow_link(&ev.name, ev.index, ev.mac);
         if let Some(mac) = ev.mac {
             let mut announce = Vec::new();
             for (i, vr) in self.routers.iter_mut() {
@@ -108,6 +115,74 @@ impl Agent {
             self.faults_dirty = true;
         }
         self.sync_faults(now).await;
+    }
+
+    /// Re-reads the advert source of the routers on `ev.name` that take it from the
+    /// interface (no `unicast_src_ip` / `mcast_src_ip`): its IPv6 link-local address, which
+    /// a re-created interface derives from its new MAC, or its primary IPv4 address. Only
+    /// for an interface re-created since the router's sender last followed it (its spec
+    /// still holds the old ifindex), so routine `RTM_NEWLINK` events and carrier flaps cost
+    /// nothing. A changed source moves the router's socket, its adverts and its tie-break
+    /// address. False if a router has no source yet (no link-local address while the link
+    /// is down or DAD runs): the next link or address event tries again.
+    ///
+    /// `use_vmac` instances keep their source (their macvlan is remade by `runtime::vmac`).
+    async fn follow_sources(&mut self, ev: &LinkEvent) -> bool {
+        let ids: Vec<_> = self
+            .routers
+            .iter()
+            .filter(|(id, vr)| {
+                vr.iface == ev.name
+                    && vr.inst.src_ip().is_none()
+                    && vr.vmac.is_none()
+                    && self.sender.spec(*id).is_some_and(|s| s.ifindex != ev.index)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        let mut usable = true;
+        for id in ids {
+            let v6 = self.routers[id].src.is_ipv6();
+            let read = if v6 {
+                self.netlink
+                    .link_local_ipv6(ev.index)
+                    .await
+                    .map(|a| a.map(IpAddr::V6))
+            } else {
+                self.netlink
+                    .primary_ipv4(ev.index)
+                    .await
+                    .map(|a| a.map(IpAddr::V4))
+            };
+            let vr = &self.routers[id];
+            let src = match read {
+                Ok(Some(src)) => src,
+                Ok(None) => {
+                    if ev.up && ev.running {
+                        tracing::info!(instance = %vr.name, iface = %vr.iface, "no {} on the interface yet to send adverts from; waiting for it", if v6 { "usable IPv6 link-local address" } else { "IPv4 address" });
+                    }
+                    usable = false;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(instance = %vr.name, iface = %vr.iface, "reading the interface's addresses: {e}");
+                    usable = false;
+                    continue;
+                }
+            };
+            if src == vr.src {
+                continue;
+            }
+            if let Err(e) = self.sender.set_source(id, src, ev.index) {
+                tracing::warn!(instance = %vr.name, iface = %vr.iface, from = %src, "opening the advert socket on the new source: {e:#}; the instance stays in FAULT until it works");
+                usable = false;
+                continue;
+            }
+            let vr = &mut self.routers[id];
+            tracing::info!(instance = %vr.name, iface = %vr.iface, from = %vr.src, to = %src, "advert source changed");
+            vr.src = src;
+            vr.router.set_primary_address(src);
+        }
+        usable
     }
 
     /// Moves the kernel records of the instances on `ev.name` to its ifindex now.

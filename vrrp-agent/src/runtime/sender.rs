@@ -33,8 +33,8 @@ pub(super) struct TxSpec {
     pub iface: String,
     pub ifindex: u32,
     pub src: IpAddr,
-    /// The multicast group (224.0.0.18, or keepalived's `mcast_dst_ip` /
-    /// `vrrp_mcast_group4`), or the unicast peers.
+    /// The multicast group (224.0.0.18 or ff02::12, or keepalived's `mcast_dst_ip` /
+    /// `vrrp_mcast_group4` / `vrrp_mcast_group6`), or the unicast peers.
     pub dsts: Vec<IpAddr>,
     /// IP TTL of unicast adverts (`unicast_ttl`); multicast ones always carry 255.
     pub ttl: u8,
@@ -203,6 +203,22 @@ impl Sender {
     pub fn replace(&mut self, id: RouterId, prepared: Prepared) {
         self.register(id, prepared);
         self.close_unused();
+    }
+
+    /// Router `id` sends from `src` on interface index `ifindex` from now on (its interface
+    /// was re-created with another link-local or primary address): it moves to a socket
+    /// bound to `src`, opened (and joined to its groups) if none is; its adverts are built
+    /// afresh; the old socket closes once no router uses it. On error nothing changed.
+    pub fn set_source(&mut self, id: RouterId, src: IpAddr, ifindex: u32) -> Result<()> {
+        let Some(route) = self.routes.get(&id) else {
+            return Ok(());
+        };
+        let mut spec = route.spec.clone();
+        spec.src = src;
+        spec.ifindex = ifindex;
+        let prepared = self.prepare(&spec)?;
+        self.replace(id, prepared);
+        Ok(())
     }
 
     /// Closes the sockets no registered router uses.
