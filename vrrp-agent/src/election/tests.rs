@@ -1009,6 +1009,30 @@ fn master_equal_priority_tie_break() {
     }
 }
 
+/// A new source address (a re-created interface's new link-local address) is what the next
+/// tie-break compares: fe80::3 beats fe80::2 but not fe80::4.
+#[test]
+fn tie_break_uses_a_changed_primary_address() {
+    let config = RouterConfig {
+        primary_address: ip("fe80::2"),
+        ..v3(100)
+    };
+    let (mut r, since) = master_by_timeout(config);
+    r.set_primary_address(ip("fe80::4"));
+    assert_eq!(r.primary_address(), ip("fe80::4"));
+    run_on(
+        &mut r,
+        "after the change",
+        &[step(
+            ms(4000),
+            advert("fe80::3", 100, cs(100), ms(4000)),
+            vec![send(100), Action::AnnounceLowerPriority],
+            State::Master,
+            Some(since + Duration::from_secs(1)),
+        )],
+    );
+}
+
 // ----- lazy advert feeding -----
 
 #[test]
