@@ -990,7 +990,7 @@ impl Agent {
                 let heard = !heard_before && vr.router.handover_heard();
                 self.apply(i, now, actions).await;
                 if heard {
-                    self.new_master_heard(i);
+                    self.new_master_heard(i).await;
                 }
                 self.sync_watch(i);
             }
@@ -1028,10 +1028,16 @@ impl Agent {
                 Action::SendAdvert { priority } => self.sender.queue(i, priority),
                 // An advert the election ordered before a VIP change leaves first (RFC 9568
                 // §6.4: send, then take or release the addresses); netlink takes a while.
+                // use_vmac: the advert leaves from the macvlan, which comes up first.
                 Action::AddVips => {
+                    let up = self.vmac_up(i).await;
                     self.flush();
                     self.no_accept_take(i);
-                    if let Err(e) = self.add_vips(i).await {
+                    let taken = match up {
+                        Ok(()) => self.take_vips(i).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = taken {
                         self.vip_add_failed(i, now, &e);
                         return;
                     }

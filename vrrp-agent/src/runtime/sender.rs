@@ -33,6 +33,9 @@ pub(super) struct TxSpec {
     pub iface: String,
     pub ifindex: u32,
     pub src: IpAddr,
+    /// `src` is not on `iface` yet (an IPv6 `use_vmac` macvlan's link-local address, there
+    /// only while Master): the socket binds it with IPV6_FREEBIND.
+    pub nonlocal_src: bool,
     /// The multicast group (224.0.0.18, or keepalived's `mcast_dst_ip` /
     /// `vrrp_mcast_group4`), or the unicast peers.
     pub dsts: Vec<IpAddr>,
@@ -381,6 +384,9 @@ fn join(socket: &AdvertSocket, group: IpAddr) -> Result<(), tx::TxError> {
 fn open_socket(key: &SockKey, spec: &TxSpec, group: Option<IpAddr>) -> Result<AdvertSocket> {
     let socket = match key.src {
         IpAddr::V4(src) => AdvertSocket::open(&key.iface, spec.ifindex, src)?,
+        IpAddr::V6(src) if spec.nonlocal_src => {
+            AdvertSocket::open_v6_nonlocal(&key.iface, spec.ifindex, src)?
+        }
         IpAddr::V6(src) => AdvertSocket::open_v6(&key.iface, spec.ifindex, src)?,
     };
     socket.join_vrrp_group()?;

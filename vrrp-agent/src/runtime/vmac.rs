@@ -58,6 +58,21 @@ pub(super) struct VmacLink {
     pub link_local: Option<Ipv6Addr>,
 }
 
+impl VmacLink {
+    /// Whether the instance's adverts (multicast or not, from `src`) leave from the
+    /// macvlan: multicast ones without `vmac_xmit_base`; for IPv6 only from the macvlan's
+    /// own link-local address (a configured `mcast_src_ip` stays on the base interface,
+    /// where the address is).
+    pub fn sends_adverts(&self, multicast: bool, src: IpAddr) -> bool {
+        multicast
+            && !self.xmit_base
+            && match self.family {
+                Family::V4 => src.is_ipv4(),
+                Family::V6 => self.link_local.map(IpAddr::V6) == Some(src),
+            }
+    }
+}
+
 /// The base-interface sysctls set for a VMAC, with their values.
 const PARENT_SYSCTLS: [(&str, &str); 3] = [
     ("arp_ignore", "1"),
@@ -247,6 +262,20 @@ impl Vmacs {
             };
             self.set_vmac_sysctls(netlink, ifindex, &cfg.name, family, plan)
                 .await?;
+            // IPv6 multicast adverts leave from the macvlan with its own link-local address
+            // as source (RFC 9568 §5.1.2.1: the link-local address of the interface they
+            // are sent on), which is also this router's address in the equal-priority
+            // tie-break (§6.4.3).
+            let own_src = plan
+                .inst
+                .unicast_src_ip
+                .or(plan.inst.mcast_src_ip)
+                .is_none();
+            if let Some(ll) = link_local {
+                if own_src && plan.inst.unicast_peers.is_empty() && !cfg.xmit_base {
+                    plan.src = IpAddr::V6(ll);
+                }
+            }
             tracing::info!(instance = %plan.inst.name, iface = %cfg.name, parent = %parent.name, mac = %mac, "VMAC interface ready (down until Master)");
             plan.vmac = Some(VmacLink {
                 name: cfg.name.clone(),
