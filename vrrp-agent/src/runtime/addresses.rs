@@ -134,6 +134,12 @@ impl Agent {
     /// Adds router `i`'s VIPs, remembering which ones this call added and where each one is.
     /// Stops at the first failure; the ones added before it are held (and removed when the
     /// router leaves Master).
+    ///
+    /// `use_vmac`: the macvlan comes up first, with its IPv6 link-local address. Becoming
+    /// Master, this is done before the advert is sent (see `Agent::apply`): the advert
+    /// leaves from the macvlan (sent while it was down, it was lost: ENETDOWN) and moves the
+    /// switch's entry for the virtual MAC to this node, which then already answers for the
+    /// VIPs.
     pub(super) async fn add_vips(&mut self, i: RouterId) -> Result<()> {
         match self.vmac_up(i).await {
             Ok(()) => self.take_vips(i).await,
@@ -142,10 +148,8 @@ impl Agent {
     }
 
     /// `use_vmac`: brings router `i`'s macvlan up with its IPv6 link-local address (a no-op
-    /// when it is up already, or without a macvlan). Becoming Master, this comes before the
-    /// first advert, which leaves from the macvlan: sent while it is down, that advert
-    /// would be lost (ENETDOWN). On failure the macvlan goes down again.
-    pub(super) async fn vmac_up(&mut self, i: RouterId) -> Result<()> {
+    /// when it is up already, or without a macvlan). On failure it goes down again.
+    async fn vmac_up(&mut self, i: RouterId) -> Result<()> {
         let Some(v) = &self.routers[i].vmac else {
             return Ok(());
         };
@@ -157,7 +161,7 @@ impl Agent {
     }
 
     /// [`Agent::add_vips`] once the macvlan, if any, is up ([`Agent::vmac_up`]).
-    pub(super) async fn take_vips(&mut self, i: RouterId) -> Result<()> {
+    async fn take_vips(&mut self, i: RouterId) -> Result<()> {
         let result = self.add_vips_here(i).await;
         // use_vmac: a router that could not take its VIPs (FAULT) keeps its macvlan down.
         if let (Err(_), Some(v)) = (&result, &self.routers[i].vmac) {

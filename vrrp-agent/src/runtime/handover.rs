@@ -88,8 +88,9 @@ impl Agent {
     /// for the VIPs on it (the kernel drops its IPv6 addresses with it; the IPv4 ones stay
     /// until the grace ends, unusable on a down interface). The switch already sends the
     /// virtual MAC to the new Master: it learnt it from the advert just heard, which left
-    /// from the new Master's macvlan (with `vmac_xmit_base`, from its gratuitous ARP / NA
-    /// a moment later). Without `use_vmac` there is nothing to do before the grace ends.
+    /// from the new Master's macvlan once its VIPs were there (with `vmac_xmit_base`, from
+    /// its gratuitous ARP / NA a moment later). Without `use_vmac` there is nothing to do
+    /// before the grace ends.
     pub(super) async fn new_master_heard(&mut self, i: RouterId) {
         let Some(vr) = self.routers.get(i) else {
             return;

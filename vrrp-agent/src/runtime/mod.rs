@@ -1028,16 +1028,21 @@ impl Agent {
                 Action::SendAdvert { priority } => self.sender.queue(i, priority),
                 // An advert the election ordered before a VIP change leaves first (RFC 9568
                 // §6.4: send, then take or release the addresses); netlink takes a while.
-                // use_vmac: the advert leaves from the macvlan, which comes up first.
+                // use_vmac: the advert leaves from the macvlan and moves the switch's entry
+                // for the virtual MAC here, so the macvlan comes up with the VIPs first.
+                Action::AddVips if self.routers[i].vmac.is_some() => {
+                    self.no_accept_take(i);
+                    let taken = self.add_vips(i).await;
+                    self.flush();
+                    if let Err(e) = taken {
+                        self.vip_add_failed(i, now, &e);
+                        return;
+                    }
+                }
                 Action::AddVips => {
-                    let up = self.vmac_up(i).await;
                     self.flush();
                     self.no_accept_take(i);
-                    let taken = match up {
-                        Ok(()) => self.take_vips(i).await,
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = taken {
+                    if let Err(e) = self.add_vips(i).await {
                         self.vip_add_failed(i, now, &e);
                         return;
                     }
