@@ -121,6 +121,13 @@ fn first_advert_as_vmac_master_is_on_the_wire() {
     let mut a2 = start(r2, &dir, "h6m-h2", 100);
     std::thread::sleep(Duration::from_millis(1600));
     assert!(!has_vip(r2), "r2 Backup\n{}", a2.proc.log_text());
+    // Its macvlan is down, its base interface in 224.0.0.18 (a NIC that filters multicast
+    // passes the Master's adverts to XDP).
+    let groups = r2
+        .ns
+        .ip(&["-4", "maddr", "show", "dev", &r2.iface])
+        .unwrap_or_default();
+    assert!(groups.contains("224.0.0.18"), "r2's base groups: {groups}");
     a1.proc.signal(libc::SIGTERM);
     assert!(a1.proc.wait_timeout(TRANSITION).is_some(), "r1 stops");
     assert!(

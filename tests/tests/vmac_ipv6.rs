@@ -266,12 +266,18 @@ fn ipv6_vmac_client_keeps_the_virtual_mac_through_failovers_and_stop_leaves_noth
         "r1's macvlan has {ll1} alone: {addrs1}"
     );
     assert_ne!(Some(ll1), base_link_local(r1));
-    // The Backup's is down, without the VIP.
+    // The Backup's is down, without the VIP; its base interface is in ff02::12 (a NIC that
+    // filters multicast passes the Master's adverts to XDP).
     let l2 = link_line(r2).expect("r2 has the macvlan");
     assert!(
         l2.contains("state DOWN") && !l2.contains(",UP"),
         "Backup's macvlan is down: {l2}"
     );
+    let groups = r2
+        .ns
+        .ip(&["-6", "maddr", "show", "dev", &r2.iface])
+        .unwrap_or_default();
+    assert!(groups.contains("ff02::12"), "r2's base groups: {groups}");
 
     assert!(
         wait_for(TRANSITION, || ping6(client).then_some(())).is_some(),

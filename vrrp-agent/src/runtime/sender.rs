@@ -21,7 +21,7 @@ use anyhow::Result;
 
 use super::registry::RouterId;
 use crate::{
-    tx::{self, AdvertSocket, FrameSocket, Outgoing},
+    tx::{self, AdvertSocket, FrameSocket, GroupMember, Outgoing},
     wire::{vrrp::Repr, ChecksumForm, Family, MacAddr, VRRP_TTL},
 };
 
@@ -44,6 +44,10 @@ pub(super) struct TxSpec {
     pub checksum: ChecksumForm,
     /// Multicast: whole frames on the interface's AF_PACKET socket when it has one.
     pub multicast: bool,
+    /// Where the instance's adverts are received (by XDP) when that is not `iface`: the
+    /// base interface of its `use_vmac` macvlan, name and index. Multicast: the group is
+    /// joined there too ([`tx::GroupMember`]).
+    pub rx_link: Option<(String, u32)>,
     /// The advert (its priority is set per send).
     pub repr: Repr,
 }
@@ -54,6 +58,14 @@ impl TxSpec {
     fn extra_group(&self) -> Option<IpAddr> {
         match self.dsts.first() {
             Some(&g) if self.multicast && g != Family::of(&g).vrrp_group() => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The membership to hold on the receiving interface: (interface, index, group).
+    fn rx_membership(&self) -> Option<(&str, u32, IpAddr)> {
+        match (&self.rx_link, self.dsts.first()) {
+            (Some((iface, ifindex)), Some(&g)) if self.multicast => Some((iface, *ifindex, g)),
             _ => None,
         }
     }
@@ -101,6 +113,7 @@ pub(super) struct Sent {
 pub(super) struct Prepared {
     spec: TxSpec,
     socket: Option<AdvertSocket>,
+    member: Option<GroupMember>,
     frames: Option<FrameSocket>,
     framed: bool,
 }
@@ -110,6 +123,8 @@ pub(super) struct Prepared {
 pub(super) struct Sender {
     sockets: BTreeMap<SockKey, AdvertSocket>,
     frames: BTreeMap<String, FrameSocket>,
+    /// Group memberships on receiving interfaces, by (interface, group).
+    members: BTreeMap<(String, IpAddr), GroupMember>,
     routes: BTreeMap<RouterId, Route>,
     pending: Vec<(RouterId, u8)>,
 }
@@ -129,6 +144,14 @@ impl Sender {
                 None
             }
             None => Some(open_socket(&key, spec, spec.extra_group())?),
+        };
+        let member = match spec.rx_membership() {
+            Some((iface, ifindex, group))
+                if !self.members.contains_key(&(iface.to_owned(), group)) =>
+            {
+                Some(GroupMember::join(iface, ifindex, group)?)
+            }
+            _ => None,
         };
         let mut frames = None;
         let mut framed = false;
@@ -151,6 +174,7 @@ impl Sender {
         Ok(Prepared {
             spec: spec.clone(),
             socket,
+            member,
             frames,
             framed,
         })
@@ -162,9 +186,15 @@ impl Sender {
         let Prepared {
             spec,
             socket,
+            member,
             frames,
             mut framed,
         } = prepared;
+        if let Some(m) = member {
+            self.members
+                .entry((m.iface().to_owned(), m.group()))
+                .or_insert(m);
+        }
         let sock = spec.sock_key();
         if let Some(s) = socket {
             self.sockets.entry(sock.clone()).or_insert(s);
@@ -219,6 +249,14 @@ impl Sender {
             .map(|r| r.spec.iface.as_str())
             .collect();
         self.frames.retain(|k, _| framed.contains(k.as_str()));
+        let members: BTreeSet<(&str, IpAddr)> = self
+            .routes
+            .values()
+            .filter_map(|r| r.spec.rx_membership())
+            .map(|(iface, _, group)| (iface, group))
+            .collect();
+        self.members
+            .retain(|(iface, group), _| members.contains(&(iface.as_str(), *group)));
     }
 
     /// How many raw IP and AF_PACKET sockets are open.
@@ -364,8 +402,27 @@ impl Sender {
                 }
             }
         }
-        for r in self.routes.values_mut().filter(|r| r.spec.iface == name) {
-            r.spec.ifindex = ifindex;
+        for ((iface, group), m) in self.members.iter_mut() {
+            if iface != name || m.ifindex() == ifindex {
+                continue;
+            }
+            match GroupMember::join(name, ifindex, *group) {
+                Ok(new) => *m = new,
+                Err(e) => {
+                    tracing::warn!(iface = %name, "joining {group} again: {e}");
+                    ok = false;
+                }
+            }
+        }
+        for r in self.routes.values_mut() {
+            if r.spec.iface == name {
+                r.spec.ifindex = ifindex;
+            }
+            if let Some((rx, index)) = &mut r.spec.rx_link {
+                if rx == name {
+                    *index = ifindex;
+                }
+            }
         }
         ok
     }

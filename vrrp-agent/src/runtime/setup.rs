@@ -187,12 +187,15 @@ pub(super) fn tx_spec(plan: &Plan) -> TxSpec {
         ),
         _ => (inst.interface.clone(), plan.link.index, false),
     };
+    // Adverts are received on the base interface, which must hold the group then.
+    let rx_link = (iface != inst.interface).then(|| (inst.interface.clone(), plan.link.index));
     TxSpec {
         name: inst.name.clone(),
         iface,
         ifindex,
         src,
         nonlocal_src,
+        rx_link,
         dsts: if multicast {
             // 224.0.0.18, or keepalived's mcast_dst_ip / vrrp_mcast_group4.
             vec![inst.advert_group()]

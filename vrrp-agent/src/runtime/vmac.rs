@@ -551,6 +551,8 @@ mod tests {
             ),
             ("vrrp.52", 9, ll, true)
         );
+        // The group is held on the base interface too, where XDP receives the adverts.
+        assert_eq!(spec.rx_link, Some(("eth0".to_owned(), 2)));
         let vr = super::super::setup::build_router(&plan);
         assert_eq!(vr.router.primary_address(), ll);
         assert_eq!(vr.src, ll);
@@ -568,6 +570,7 @@ mod tests {
                 ("eth0", 2, false),
                 "{extra}"
             );
+            assert_eq!(spec.rx_link, None, "{extra}");
             assert_ne!(spec.src, ll, "{extra}");
             let vr = super::super::setup::build_router(&plan);
             assert_eq!(vr.router.primary_address(), spec.src, "{extra}");

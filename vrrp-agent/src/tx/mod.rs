@@ -42,10 +42,12 @@ use crate::wire::{
 };
 
 mod frame;
+mod member;
 #[cfg(test)]
 mod tests;
 
 pub use frame::{build_advert_frame, build_advert_frame_to, send_frames, FrameSocket};
+pub use member::GroupMember;
 
 /// IP TOS of every advert: 0xc0, precedence 6 (internetwork control, DSCP CS6), as keepalived
 /// sends (PROTOCOL.md; see the captures in `wire::fixtures`).
