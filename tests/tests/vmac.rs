@@ -517,10 +517,10 @@ fn interop_with_keepalived_use_vmac_both_ways() {
     assert!(a1.proc.wait_timeout(Duration::from_secs(10)).is_some());
 }
 
-/// IPv6 instances elect only once IPv6 elections are in (another change); what can be
-/// checked today: the macvlan of an IPv6 `use_vmac` instance has the IPv6 virtual MAC and
-/// `addrgenmode none`, and gets no address of its own when brought up (neither the
-/// parent's link-local nor the EUI-64 one of the virtual MAC); a clean stop removes it.
+/// The macvlan of an IPv6 `use_vmac` instance has the IPv6 virtual MAC and `addrgenmode
+/// none`, and the kernel gives it no address when it comes up (neither the parent's
+/// link-local nor the EUI-64 one of the virtual MAC: the agent adds its own, see
+/// `tests/tests/vmac_ipv6.rs` for the election); a clean stop removes it.
 #[test]
 fn ipv6_vmac_gets_the_ipv6_mac_and_no_generated_address() {
     if !root() {

@@ -134,7 +134,34 @@ impl Agent {
     /// Adds router `i`'s VIPs, remembering which ones this call added and where each one is.
     /// Stops at the first failure; the ones added before it are held (and removed when the
     /// router leaves Master).
+    ///
+    /// `use_vmac`: the macvlan comes up first, with its IPv6 link-local address. Becoming
+    /// Master, this is done before the advert is sent (see `Agent::apply`): the advert
+    /// leaves from the macvlan (sent while it was down, it was lost: ENETDOWN) and moves the
+    /// switch's entry for the virtual MAC to this node, which then already answers for the
+    /// VIPs.
     pub(super) async fn add_vips(&mut self, i: RouterId) -> Result<()> {
+        match self.vmac_up(i).await {
+            Ok(()) => self.take_vips(i).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `use_vmac`: brings router `i`'s macvlan up with its IPv6 link-local address (a no-op
+    /// when it is up already, or without a macvlan). On failure it goes down again.
+    async fn vmac_up(&mut self, i: RouterId) -> Result<()> {
+        let Some(v) = &self.routers[i].vmac else {
+            return Ok(());
+        };
+        let result = super::vmac::up(&self.netlink, v).await;
+        if result.is_err() {
+            super::vmac::down(&self.netlink, v).await;
+        }
+        result
+    }
+
+    /// [`Agent::add_vips`] once the macvlan, if any, is up ([`Agent::vmac_up`]).
+    async fn take_vips(&mut self, i: RouterId) -> Result<()> {
         let result = self.add_vips_here(i).await;
         // use_vmac: a router that could not take its VIPs (FAULT) keeps its macvlan down.
         if let (Err(_), Some(v)) = (&result, &self.routers[i].vmac) {
@@ -147,9 +174,6 @@ impl Agent {
         let t0 = std::time::Instant::now();
         let vr = &mut self.routers[i];
         vr.addrs.held.resize(vr.vips.len(), None);
-        if let Some(v) = &vr.vmac {
-            super::vmac::up(&self.netlink, v).await?;
-        }
         let (home, home_mac) = vr.home_link();
         let mut kept = Vec::new();
         for (k, vip) in vr.vips.iter().enumerate() {
@@ -182,8 +206,15 @@ impl Agent {
 
     /// Removes the VIPs router `i` added; the ones that were there before it became Master
     /// stay.
+    ///
+    /// `use_vmac`: the macvlan goes down first, so that nothing answers from the virtual MAC
+    /// while the addresses go one by one (the kernel drops its IPv6 addresses with it; their
+    /// removal below then finds them gone, which is fine).
     pub(super) async fn remove_vips(&mut self, i: RouterId) {
         let vr = &mut self.routers[i];
+        if let Some(v) = &vr.vmac {
+            super::vmac::down(&self.netlink, v).await;
+        }
         let (routes, rules) = (&vr.inst.virtual_routes, &vr.inst.virtual_rules);
         vr.addrs
             .routing
@@ -207,9 +238,6 @@ impl Agent {
                 }
                 Err(e) => tracing::error!(instance = %vr.name, iface = %vr.iface, "{e}"),
             }
-        }
-        if let Some(v) = &vr.vmac {
-            super::vmac::down(&self.netlink, v).await;
         }
         if kept.is_empty() {
             tracing::info!(instance = %vr.name, vips = ?removed, "VIPs removed");

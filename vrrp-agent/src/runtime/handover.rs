@@ -82,14 +82,25 @@ impl Agent {
     }
 
     /// A departing router's handover has just heard the new Master (its VIPs go after the
-    /// grace). Hook for `use_vmac`: the two nodes must not both send from the virtual MAC,
-    /// so the old Master's macvlan goes here, at once, not with the VIPs after the grace
-    /// (the client then reaches the new Master through the switch, which learns the
-    /// virtual MAC from the new Master's gratuitous ARP). Without `use_vmac` there is
-    /// nothing to do before the grace ends.
-    pub(super) fn new_master_heard(&mut self, i: RouterId) {
-        if let Some(vr) = self.routers.get(i) {
-            tracing::debug!(instance = %vr.name, "new Master heard: handing over");
+    /// grace). `use_vmac`: the two nodes must never both send from the virtual MAC (each
+    /// frame would move the switch's entry for it), so the old Master's macvlan goes down
+    /// here, at once, not with the VIPs after the grace: from now on nothing here answers
+    /// for the VIPs on it (the kernel drops its IPv6 addresses with it; the IPv4 ones stay
+    /// until the grace ends, unusable on a down interface). The switch already sends the
+    /// virtual MAC to the new Master: it learnt it from the advert just heard, which left
+    /// from the new Master's macvlan once its VIPs were there (with `vmac_xmit_base`, from
+    /// its gratuitous ARP / NA a moment later). Without `use_vmac` there is nothing to do
+    /// before the grace ends.
+    pub(super) async fn new_master_heard(&mut self, i: RouterId) {
+        let Some(vr) = self.routers.get(i) else {
+            return;
+        };
+        match &vr.vmac {
+            Some(v) => {
+                super::vmac::down(&self.netlink, v).await;
+                tracing::info!(instance = %vr.name, iface = %v.name, "new Master heard: VMAC interface down at once (its VIPs go after the grace)");
+            }
+            _ => tracing::debug!(instance = %vr.name, "new Master heard: handing over"),
         }
     }
 

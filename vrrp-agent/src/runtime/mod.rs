@@ -990,7 +990,7 @@ impl Agent {
                 let heard = !heard_before && vr.router.handover_heard();
                 self.apply(i, now, actions).await;
                 if heard {
-                    self.new_master_heard(i);
+                    self.new_master_heard(i).await;
                 }
                 self.sync_watch(i);
             }
@@ -1028,6 +1028,17 @@ impl Agent {
                 Action::SendAdvert { priority } => self.sender.queue(i, priority),
                 // An advert the election ordered before a VIP change leaves first (RFC 9568
                 // §6.4: send, then take or release the addresses); netlink takes a while.
+                // use_vmac: the advert leaves from the macvlan and moves the switch's entry
+                // for the virtual MAC here, so the macvlan comes up with the VIPs first.
+                Action::AddVips if self.routers[i].vmac.is_some() => {
+                    self.no_accept_take(i);
+                    let taken = self.add_vips(i).await;
+                    self.flush();
+                    if let Err(e) = taken {
+                        self.vip_add_failed(i, now, &e);
+                        return;
+                    }
+                }
                 Action::AddVips => {
                     self.flush();
                     self.no_accept_take(i);

@@ -21,7 +21,7 @@ use anyhow::Result;
 
 use super::registry::RouterId;
 use crate::{
-    tx::{self, AdvertSocket, FrameSocket, Outgoing},
+    tx::{self, AdvertSocket, FrameSocket, GroupMember, Outgoing},
     wire::{vrrp::Repr, ChecksumForm, Family, MacAddr, VRRP_TTL},
 };
 
@@ -33,6 +33,9 @@ pub(super) struct TxSpec {
     pub iface: String,
     pub ifindex: u32,
     pub src: IpAddr,
+    /// `src` is not on `iface` yet (an IPv6 `use_vmac` macvlan's link-local address, there
+    /// only while Master): the socket binds it with IPV6_FREEBIND.
+    pub nonlocal_src: bool,
     /// The multicast group (224.0.0.18 or ff02::12, or keepalived's `mcast_dst_ip` /
     /// `vrrp_mcast_group4` / `vrrp_mcast_group6`), or the unicast peers.
     pub dsts: Vec<IpAddr>,
@@ -41,6 +44,10 @@ pub(super) struct TxSpec {
     pub checksum: ChecksumForm,
     /// Multicast: whole frames on the interface's AF_PACKET socket when it has one.
     pub multicast: bool,
+    /// Where the instance's adverts are received (by XDP) when that is not `iface`: the
+    /// base interface of its `use_vmac` macvlan, name and index. Multicast: the group is
+    /// joined there too ([`tx::GroupMember`]).
+    pub rx_link: Option<(String, u32)>,
     /// The advert (its priority is set per send).
     pub repr: Repr,
 }
@@ -51,6 +58,14 @@ impl TxSpec {
     fn extra_group(&self) -> Option<IpAddr> {
         match self.dsts.first() {
             Some(&g) if self.multicast && g != Family::of(&g).vrrp_group() => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The membership to hold on the receiving interface: (interface, index, group).
+    fn rx_membership(&self) -> Option<(&str, u32, IpAddr)> {
+        match (&self.rx_link, self.dsts.first()) {
+            (Some((iface, ifindex)), Some(&g)) if self.multicast => Some((iface, *ifindex, g)),
             _ => None,
         }
     }
@@ -98,6 +113,7 @@ pub(super) struct Sent {
 pub(super) struct Prepared {
     spec: TxSpec,
     socket: Option<AdvertSocket>,
+    member: Option<GroupMember>,
     frames: Option<FrameSocket>,
     framed: bool,
 }
@@ -107,6 +123,8 @@ pub(super) struct Prepared {
 pub(super) struct Sender {
     sockets: BTreeMap<SockKey, AdvertSocket>,
     frames: BTreeMap<String, FrameSocket>,
+    /// Group memberships on receiving interfaces, by (interface, group).
+    members: BTreeMap<(String, IpAddr), GroupMember>,
     routes: BTreeMap<RouterId, Route>,
     pending: Vec<(RouterId, u8)>,
 }
@@ -126,6 +144,14 @@ impl Sender {
                 None
             }
             None => Some(open_socket(&key, spec, spec.extra_group())?),
+        };
+        let member = match spec.rx_membership() {
+            Some((iface, ifindex, group))
+                if !self.members.contains_key(&(iface.to_owned(), group)) =>
+            {
+                Some(GroupMember::join(iface, ifindex, group)?)
+            }
+            _ => None,
         };
         let mut frames = None;
         let mut framed = false;
@@ -148,6 +174,7 @@ impl Sender {
         Ok(Prepared {
             spec: spec.clone(),
             socket,
+            member,
             frames,
             framed,
         })
@@ -159,9 +186,15 @@ impl Sender {
         let Prepared {
             spec,
             socket,
+            member,
             frames,
             mut framed,
         } = prepared;
+        if let Some(m) = member {
+            self.members
+                .entry((m.iface().to_owned(), m.group()))
+                .or_insert(m);
+        }
         let sock = spec.sock_key();
         if let Some(s) = socket {
             self.sockets.entry(sock.clone()).or_insert(s);
@@ -232,6 +265,14 @@ impl Sender {
             .map(|r| r.spec.iface.as_str())
             .collect();
         self.frames.retain(|k, _| framed.contains(k.as_str()));
+        let members: BTreeSet<(&str, IpAddr)> = self
+            .routes
+            .values()
+            .filter_map(|r| r.spec.rx_membership())
+            .map(|(iface, _, group)| (iface, group))
+            .collect();
+        self.members
+            .retain(|(iface, group), _| members.contains(&(iface.as_str(), *group)));
     }
 
     /// How many raw IP and AF_PACKET sockets are open.
@@ -377,8 +418,27 @@ impl Sender {
                 }
             }
         }
-        for r in self.routes.values_mut().filter(|r| r.spec.iface == name) {
-            r.spec.ifindex = ifindex;
+        for ((iface, group), m) in self.members.iter_mut() {
+            if iface != name || m.ifindex() == ifindex {
+                continue;
+            }
+            match GroupMember::join(name, ifindex, *group) {
+                Ok(new) => *m = new,
+                Err(e) => {
+                    tracing::warn!(iface = %name, "joining {group} again: {e}");
+                    ok = false;
+                }
+            }
+        }
+        for r in self.routes.values_mut() {
+            if r.spec.iface == name {
+                r.spec.ifindex = ifindex;
+            }
+            if let Some((rx, index)) = &mut r.spec.rx_link {
+                if rx == name {
+                    *index = ifindex;
+                }
+            }
         }
         ok
     }
@@ -397,6 +457,9 @@ fn join(socket: &AdvertSocket, group: IpAddr) -> Result<(), tx::TxError> {
 fn open_socket(key: &SockKey, spec: &TxSpec, group: Option<IpAddr>) -> Result<AdvertSocket> {
     let socket = match key.src {
         IpAddr::V4(src) => AdvertSocket::open(&key.iface, spec.ifindex, src)?,
+        IpAddr::V6(src) if spec.nonlocal_src => {
+            AdvertSocket::open_v6_nonlocal(&key.iface, spec.ifindex, src)?
+        }
         IpAddr::V6(src) => AdvertSocket::open_v6(&key.iface, spec.ifindex, src)?,
     };
     socket.join_vrrp_group()?;

@@ -19,7 +19,8 @@ pub(super) struct Plan {
     pub inst: Instance,
     pub link: LinkInfo,
     /// Source of adverts: `unicast_src_ip` / `mcast_src_ip`, else the interface's primary
-    /// IPv4 address (RFC 9568 §5.1.1.1) or its IPv6 link-local address (§5.1.2.1). Also the
+    /// IPv4 address (RFC 9568 §5.1.1.1) or its IPv6 link-local address (§5.1.2.1; with
+    /// `use_vmac`, the macvlan's own link-local, see `vmac::Vmacs::prepare`). Also the
     /// router's own address in the equal-priority tie-break, compared with senders of the
     /// same family only.
     pub src: IpAddr,
@@ -175,18 +176,26 @@ pub(super) fn tx_spec(plan: &Plan) -> TxSpec {
         },
     };
     let multicast = inst.unicast_peers.is_empty();
-    // use_vmac: IPv4 multicast adverts leave from the macvlan (the virtual MAC), unless
-    // vmac_xmit_base. IPv6 ones leave from the parent: their source is the parent's
-    // link-local address, which a socket on the macvlan cannot bind.
-    let (iface, ifindex) = match &plan.vmac {
-        Some(v) if multicast && !v.xmit_base && src.is_ipv4() => (v.name.clone(), v.ifindex),
-        _ => (inst.interface.clone(), plan.link.index),
+    // use_vmac: multicast adverts leave from the macvlan (the virtual MAC), unless
+    // vmac_xmit_base. IPv6 ones from the macvlan's own link-local address (`plan.src`, set
+    // by `vmac::Vmacs::prepare`), which it has only while up: bound with IPV6_FREEBIND.
+    let (iface, ifindex, nonlocal_src) = match &plan.vmac {
+        Some(v) if v.sends_adverts(multicast, src) => (
+            v.name.clone(),
+            v.ifindex,
+            v.link_local.map(IpAddr::V6) == Some(src),
+        ),
+        _ => (inst.interface.clone(), plan.link.index, false),
     };
+    // Adverts are received on the base interface, which must hold the group then.
+    let rx_link = (iface != inst.interface).then(|| (inst.interface.clone(), plan.link.index));
     TxSpec {
         name: inst.name.clone(),
         iface,
         ifindex,
         src,
+        nonlocal_src,
+        rx_link,
         dsts: if multicast {
             // 224.0.0.18 / ff02::12, or keepalived's mcast_dst_ip / vrrp_mcast_group4 / 6.
             vec![inst.advert_group()]

@@ -58,6 +58,21 @@ pub(super) struct VmacLink {
     pub link_local: Option<Ipv6Addr>,
 }
 
+impl VmacLink {
+    /// Whether the instance's adverts (multicast or not, from `src`) leave from the
+    /// macvlan: multicast ones without `vmac_xmit_base`; for IPv6 only from the macvlan's
+    /// own link-local address (a configured `mcast_src_ip` stays on the base interface,
+    /// where the address is).
+    pub fn sends_adverts(&self, multicast: bool, src: IpAddr) -> bool {
+        multicast
+            && !self.xmit_base
+            && match self.family {
+                Family::V4 => src.is_ipv4(),
+                Family::V6 => self.link_local.map(IpAddr::V6) == Some(src),
+            }
+    }
+}
+
 /// The base-interface sysctls set for a VMAC, with their values.
 const PARENT_SYSCTLS: [(&str, &str); 3] = [
     ("arp_ignore", "1"),
@@ -131,6 +146,24 @@ pub(super) fn link_local_for(parent_mac: MacAddr, vrid: u8) -> Ipv6Addr {
     o[1] = 0x80;
     o[8..16].copy_from_slice(&[m[0] ^ 0x02, m[1], m[2], m[3], m[4], m[5], 0x5e, vrid]);
     Ipv6Addr::from(o)
+}
+
+/// IPv6 multicast adverts leave from the macvlan with its own link-local address as
+/// source (RFC 9568 §5.1.2.1: the link-local address of the interface they are sent on),
+/// which is then also this router's address in the equal-priority tie-break (§6.4.3).
+/// `None` (the base interface's address stays the source) with `vmac_xmit_base`, unicast
+/// peers, a configured source address, or an IPv4 instance (no `link_local`).
+fn macvlan_source(
+    inst: &crate::config::Instance,
+    xmit_base: bool,
+    link_local: Option<Ipv6Addr>,
+) -> Option<IpAddr> {
+    let configured = inst.unicast_src_ip.or(inst.mcast_src_ip).is_some();
+    let multicast = inst.unicast_peers.is_empty();
+    match link_local {
+        Some(ll) if multicast && !xmit_base && !configured => Some(IpAddr::V6(ll)),
+        _ => None,
+    }
 }
 
 fn ours(m: &MacvlanInfo) -> bool {
@@ -247,6 +280,9 @@ impl Vmacs {
             };
             self.set_vmac_sysctls(netlink, ifindex, &cfg.name, family, plan)
                 .await?;
+            if let Some(src) = macvlan_source(&plan.inst, cfg.xmit_base, link_local) {
+                plan.src = src;
+            }
             tracing::info!(instance = %plan.inst.name, iface = %cfg.name, parent = %parent.name, mac = %mac, "VMAC interface ready (down until Master)");
             plan.vmac = Some(VmacLink {
                 name: cfg.name.clone(),
@@ -448,6 +484,100 @@ mod tests {
         assert!(a.starts_with(ALIAS_PREFIX));
         assert_eq!(originals_in(&a), orig);
         assert!(originals_in("vrrp-agent vmac rp_filter=3 arp_ignore=x").is_empty());
+    }
+
+    fn v6_plan(extra: &str) -> Plan {
+        let text = format!(
+            "vrrp_instance V6 {{\n interface eth0\n virtual_router_id 52\n priority 100\n \
+             advert_int 0.1\n use_vmac\n{extra}\n virtual_ipaddress {{\n 2001:db8::50/64\n }}\n}}\n"
+        );
+        let inst = crate::config::parse_str(&text, std::path::Path::new("t.conf"))
+            .expect("parses")
+            .config
+            .instances
+            .remove(0);
+        let parent = MacAddr([0x02, 0x00, 0x5e, 0x10, 0x00, 0x01]);
+        let link_local = link_local_for(parent, 52);
+        let xmit_base = inst.vmac.as_ref().is_some_and(|v| v.xmit_base);
+        let base_ll: Ipv6Addr = "fe80::5eff:fe10:1".parse().unwrap();
+        let mut plan = Plan {
+            vmac: Some(VmacLink {
+                name: "vrrp.52".into(),
+                ifindex: 9,
+                mac: MacAddr(virtual_mac(Family::V6, 52)),
+                parent: 2,
+                family: Family::V6,
+                xmit_base,
+                link_local: Some(link_local),
+            }),
+            link: crate::netlink::LinkInfo {
+                index: 2,
+                name: "eth0".into(),
+                up: true,
+                running: true,
+                mac: parent,
+                mtu: 1500,
+                kind: None,
+                lower: None,
+                vlan_id: None,
+                master: None,
+            },
+            src: inst
+                .unicast_src_ip
+                .or(inst.mcast_src_ip)
+                .unwrap_or(IpAddr::V6(base_ll)),
+            inst,
+        };
+        if let Some(src) = macvlan_source(&plan.inst, xmit_base, Some(link_local)) {
+            plan.src = src;
+        }
+        plan
+    }
+
+    /// An IPv6 VMAC instance sends from the macvlan, from its link-local address (bound
+    /// with IPV6_FREEBIND), and uses that address in the tie-break; with vmac_xmit_base, unicast
+    /// peers or mcast_src_ip it sends from the base interface, as before.
+    #[test]
+    fn ipv6_vmac_adverts_leave_from_the_macvlans_own_link_local() {
+        let ll: IpAddr = "fe80::5e10:1:5e34".parse().unwrap();
+        let plan = v6_plan("");
+        let spec = super::super::setup::tx_spec(&plan);
+        assert_eq!(
+            (
+                spec.iface.as_str(),
+                spec.ifindex,
+                spec.src,
+                spec.nonlocal_src
+            ),
+            ("vrrp.52", 9, ll, true)
+        );
+        // The group is held on the base interface too, where XDP receives the adverts.
+        assert_eq!(spec.rx_link, Some(("eth0".to_owned(), 2)));
+        let vr = super::super::setup::build_router(&plan);
+        assert_eq!(vr.router.primary_address(), ll);
+        assert_eq!(vr.src, ll);
+
+        let base_ll: IpAddr = "fe80::5eff:fe10:1".parse().unwrap();
+        for extra in [
+            " vmac_xmit_base",
+            " unicast_peer {\n 2001:db8::2\n }",
+            " mcast_src_ip 2001:db8::1",
+        ] {
+            let plan = v6_plan(extra);
+            let spec = super::super::setup::tx_spec(&plan);
+            assert_eq!(
+                (spec.iface.as_str(), spec.ifindex, spec.nonlocal_src),
+                ("eth0", 2, false),
+                "{extra}"
+            );
+            assert_eq!(spec.rx_link, None, "{extra}");
+            assert_ne!(spec.src, ll, "{extra}");
+            let vr = super::super::setup::build_router(&plan);
+            assert_eq!(vr.router.primary_address(), spec.src, "{extra}");
+            if extra.contains("xmit") {
+                assert_eq!(spec.src, base_ll);
+            }
+        }
     }
 
     #[test]

@@ -17,7 +17,10 @@
 //! IPv6 adverts (RFC 9568, v3 only) go through a raw IPv6 socket ([`AdvertSocket::open_v6`]):
 //! hop limit 255, IPV6_TCLASS 0xc0, IPV6_MULTICAST_IF, bound to the interface's link-local
 //! address (or `unicast_src_ip`) with the interface as scope; the agent computes the checksum
-//! over the IPv6 pseudo-header ([`build_advert`]). They never take the AF_PACKET path.
+//! over the IPv6 pseudo-header ([`build_advert`]). They never take the AF_PACKET path. A
+//! `use_vmac` instance's socket is on its macvlan and bound to the macvlan's own link-local
+//! address with IPV6_FREEBIND ([`AdvertSocket::open_v6_nonlocal`]): the address is only
+//! there while the macvlan is up (Master).
 use std::{
     collections::HashMap,
     ffi::c_void,
@@ -39,10 +42,12 @@ use crate::wire::{
 };
 
 mod frame;
+mod member;
 #[cfg(test)]
 mod tests;
 
 pub use frame::{build_advert_frame, build_advert_frame_to, send_frames, FrameSocket};
+pub use member::GroupMember;
 
 /// IP TOS of every advert: 0xc0, precedence 6 (internetwork control, DSCP CS6), as keepalived
 /// sends (PROTOCOL.md; see the captures in `wire::fixtures`).
@@ -273,7 +278,7 @@ impl AdvertSocket {
     /// (An IPPROTO_RAW socket never receives, but then the agent would have to write the IP
     /// header itself; with protocol 112 the kernel does, as on any other socket.)
     pub fn open(iface: &str, ifindex: u32, src: Ipv4Addr) -> Result<AdvertSocket, TxError> {
-        Self::open_ip(iface, ifindex, IpAddr::V4(src))
+        Self::open_ip(iface, ifindex, IpAddr::V4(src), false)
     }
 
     /// Opens a raw IPPROTO_VRRP IPv6 socket that sends from `src` out of `iface`, set up as
@@ -292,10 +297,28 @@ impl AdvertSocket {
         ifindex: u32,
         src: std::net::Ipv6Addr,
     ) -> Result<AdvertSocket, TxError> {
-        Self::open_ip(iface, ifindex, IpAddr::V6(src))
+        Self::open_ip(iface, ifindex, IpAddr::V6(src), false)
     }
 
-    fn open_ip(iface: &str, ifindex: u32, src_ip: IpAddr) -> Result<AdvertSocket, TxError> {
+    /// [`AdvertSocket::open_v6`] for a source address the interface does not have yet:
+    /// IPV6_FREEBIND is set before `bind`. A `use_vmac` macvlan is down, without its
+    /// link-local address, while its instance is Backup; the socket is opened at start-up
+    /// all the same, and sends once the address is there (the macvlan comes up before the
+    /// first advert as Master).
+    pub fn open_v6_nonlocal(
+        iface: &str,
+        ifindex: u32,
+        src: std::net::Ipv6Addr,
+    ) -> Result<AdvertSocket, TxError> {
+        Self::open_ip(iface, ifindex, IpAddr::V6(src), true)
+    }
+
+    fn open_ip(
+        iface: &str,
+        ifindex: u32,
+        src_ip: IpAddr,
+        nonlocal: bool,
+    ) -> Result<AdvertSocket, TxError> {
         let fail = |step: &'static str| {
             move |e: io::Error| TxError::Open {
                 iface: iface.to_owned(),
@@ -348,6 +371,11 @@ impl AdvertSocket {
                 setsockopt_int(&socket, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_ALL, 0)
                     .map_err(fail("setsockopt(IPV6_MULTICAST_ALL)"))?;
                 let scope = if is_link_local_v6(src) { ifindex } else { 0 };
+                if nonlocal {
+                    socket
+                        .set_freebind_v6(true)
+                        .map_err(fail("setsockopt(IPV6_FREEBIND)"))?;
+                }
                 socket
                     .bind(&SockAddr::from(SocketAddrV6::new(src, 0, 0, scope)))
                     .map_err(fail("bind"))?;
