@@ -356,10 +356,10 @@ mod tests {
         )
     }
 
-    fn load(
-        global: &str,
-        body: &str,
-    ) -> Result<(Instance, Vec<(u32, Category, String)>), ConfigError> {
+    /// A warning as (line, category, message).
+    type Warning = (u32, Category, String);
+
+    fn load(global: &str, body: &str) -> Result<(Instance, Vec<Warning>), ConfigError> {
         parse_str(&conf(global, body), std::path::Path::new("t.conf")).map(|l| {
             let w = l
                 .warnings
@@ -371,12 +371,12 @@ mod tests {
         })
     }
 
-    fn ok(global: &str, body: &str) -> (Instance, Vec<(u32, Category, String)>) {
+    fn ok(global: &str, body: &str) -> (Instance, Vec<Warning>) {
         load(global, body).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The keepalived-ignores warnings as (line, message).
-    fn ignored(w: &[(u32, Category, String)]) -> Vec<(u32, &str)> {
+    fn ignored(w: &[Warning]) -> Vec<(u32, &str)> {
         w.iter()
             .filter(|(_, c, _)| *c == Category::KeepalivedIgnores)
             .map(|(l, _, m)| (*l, m.as_str()))
