@@ -85,11 +85,16 @@ impl Lab {
 
     /// A v3 advert for VRID from `src` at `priority`, from the attacker's MAC.
     fn advert(&self, src: Ipv4Addr, priority: u8) -> Vec<u8> {
+        self.advert_every(src, priority, Centisecs::new(10))
+    }
+
+    /// [`Lab::advert`] with its Max Advertise Interval.
+    fn advert_every(&self, src: Ipv4Addr, priority: u8, interval: Centisecs) -> Vec<u8> {
         let repr = Repr {
             version: Version::V3,
             vrid: VRID,
             priority,
-            max_adver_int: Centisecs::new(10),
+            max_adver_int: interval,
             addresses: vec![VIP.parse().unwrap()],
             auth: Auth::None,
         };
@@ -455,5 +460,39 @@ fn a_strict_master_does_not_answer_keepalived_s_lower_priority() {
         );
         kp.signal(libc::SIGTERM);
         let _ = kp.wait_timeout(Duration::from_secs(5));
+    }
+}
+
+/// keepalived `higher_prio_send_advert` (vrrp_state_master_rx): a Master that hears a higher
+/// priority sends one advert with its own before it becomes Backup; without it, it yields
+/// without a word (the control). (The agent judges a higher priority at its next Adver_Timer,
+/// from the kernel's records, so the advert goes out then.)
+#[test]
+fn a_higher_prio_send_advert_master_advertises_once_before_yielding() {
+    for (name, extra, want) in [
+        ("default", "", 0),
+        ("higher_prio_send_advert", "    higher_prio_send_advert", 1),
+    ] {
+        let lab = Lab::named("hs");
+        let m = lab.start_master("1", &format!("    garp_master_delay 0\n{extra}"));
+        std::thread::sleep(Duration::from_millis(500));
+        let sock = PacketSocket::open(&lab.attacker, &lab.a_if).unwrap();
+        // Interval 1 s: the Master, now Backup, waits over 3 s before taking over again.
+        let frame = lab.advert_every(ATTACKER, 255, Centisecs::new(100));
+        let cap = Capture::start(&lab.attacker, &lab.a_if, 1000, Duration::from_secs(10)).unwrap();
+        // 0.3 s after a whole second: the next scheduled advert is 0.7 s away.
+        let grid = next_grid_point(Duration::from_secs(1));
+        std::thread::sleep((grid + Duration::from_millis(300)).saturating_since(MonoTime::now()));
+        let t0 = Instant::now();
+        sock.send(&frame).unwrap();
+        let left = wait_for(Duration::from_secs(5), || {
+            m.proc.log_text().contains("-> Backup").then_some(())
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        let seen = cap.finish().unwrap();
+        let log = m.proc.log_text();
+        assert!(left.is_some(), "{name}: the Master did not yield\n{log}");
+        let sent = count(&seen, Sent::Advert, t0, t0 + Duration::from_millis(2500));
+        assert_eq!(sent, want, "{name}: adverts after a higher priority\n{log}");
     }
 }
