@@ -837,7 +837,9 @@ impl Router {
             // garp_lower_prio_repeat gratuitous ARPs (again after garp_lower_prio_delay).
             // Unlike keepalived, at most once per Advertisement_Interval: a flood of
             // lower-priority adverts must not become a flood of ours. The Adver_Timer keeps
-            // its schedule. With `lower_prio_no_advert` (strict mode) there is no answering
+            // its schedule (keepalived restarts it after its answer, vrrp_scheduler.c
+            // "If we have sent an advert, reset the timer"; here it stays on the grid of
+            // `align_adverts`). With `lower_prio_no_advert` (strict mode) there is no answering
             // advert, as the RFC says; the gratuitous ARPs (none in strict mode) and the
             // notification stay (keepalived).
             let due = m
