@@ -18,13 +18,47 @@ use anyhow::{bail, Context, Result};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A short name unique to this process and call, usable as an interface name (<= 15 bytes).
-pub fn unique(prefix: &str) -> String {
+/// Linux's limit on interface (and our namespace) names: IFNAMSIZ - 1.
+const NAME_MAX: usize = 15;
+
+/// `n` in base 36, at least `width` digits (lower case, as names are).
+fn base36(mut n: u64, width: usize) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    while n > 0 || out.len() < width {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The part of a name no other live process and no other call of this one has: the pid in
+/// base 36 (5 digits hold any pid, pid_max is at most 2^22) and this process's call number
+/// (at least 3 digits). Fixed widths, so two tails never read as one another with the
+/// prefix cut at a different place.
+fn unique_tail() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let pid = std::process::id() % 100_000;
-    let mut s = format!("{prefix}{pid:05}{n:02}");
-    s.truncate(15);
-    s
+    format!(
+        "{}{}",
+        base36(u64::from(std::process::id()), 5),
+        base36(u64::from(n), 3)
+    )
+}
+
+/// A short name unique to this process and call, usable as an interface name (<= 15 bytes):
+/// `prefix` (shortened when needed, never the unique tail) followed by the pid and a call
+/// counter. Two test binaries running at once differ in the pid, two calls of one binary
+/// (from any thread, in the same nanosecond) in the counter.
+pub fn unique(prefix: &str) -> String {
+    let tail = unique_tail();
+    let keep = prefix
+        .char_indices()
+        .map(|(i, c)| i + c.len_utf8())
+        .take_while(|end| end + tail.len() <= NAME_MAX)
+        .last()
+        .unwrap_or(0);
+    format!("{}{tail}", &prefix[..keep])
 }
 
 /// Runs a command, failing with its stderr if it fails.
@@ -328,11 +362,20 @@ pub fn bpftool_dump(path: &Path) -> Result<serde_json::Value> {
 pub struct TempDir(PathBuf);
 
 impl TempDir {
-    /// Creates `/tmp/<unique>`.
+    /// Creates `/tmp/<tag>-<pid>-<n>`, a directory no one else has: the whole tag is kept
+    /// (paths have no 15-byte limit) and one left behind by an earlier process with the same
+    /// pid is never shared (creation fails on an existing directory, and the next number is
+    /// tried).
     pub fn new(tag: &str) -> Result<Self> {
-        let p = std::env::temp_dir().join(unique(tag));
-        std::fs::create_dir_all(&p)?;
-        Ok(TempDir(p))
+        for _ in 0..100 {
+            let p = std::env::temp_dir().join(format!("{tag}-{}", unique_tail()));
+            match std::fs::create_dir(&p) {
+                Ok(()) => return Ok(TempDir(p)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e).with_context(|| format!("creating {}", p.display())),
+            }
+        }
+        bail!("no free temporary directory name for {tag}")
     }
 
     /// Its path.
@@ -1010,5 +1053,46 @@ impl VethPair {
             addresses: vec![Self::VIP.into()],
             auth: Auth::pass(b"secret12"),
         }
+    }
+}
+
+#[cfg(test)]
+mod unique_names {
+    use super::*;
+
+    #[test]
+    fn names_fit_an_interface_and_never_repeat() {
+        let pid = base36(u64::from(std::process::id()), 5);
+        assert_eq!(base36(0, 3), "000");
+        assert_eq!(base36(4_194_304, 5), "2hwcg");
+        let short = unique("hs");
+        assert!(short.starts_with("hs") && short.contains(&pid), "{short}");
+        let long = unique("a-very-long-prefix");
+        assert_eq!(long.len(), NAME_MAX, "{long}");
+        assert!(long.contains(&pid), "the tail is never cut: {long}");
+        // From several threads at once: all distinct, all within the limit.
+        let names: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| (0..3000).map(|_| unique("vrrp-cli")).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        assert_eq!(names.len(), 12_000);
+        assert!(names.iter().all(|n| n.len() <= NAME_MAX));
+        let set: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(set.len(), names.len(), "a name repeated");
+    }
+
+    #[test]
+    fn temp_dirs_keep_their_tag_and_are_never_shared() {
+        let a = TempDir::new("vrrp-hs-a-long-tag").unwrap();
+        let b = TempDir::new("vrrp-hs-a-long-tag").unwrap();
+        assert_ne!(a.path(), b.path());
+        let name = a.path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("vrrp-hs-a-long-tag-"), "{name}");
+        assert!(a.path().is_dir() && b.path().is_dir());
     }
 }

@@ -4,8 +4,12 @@
 //! so that a flood of lower-priority adverts does not multiply its traffic. The same flood
 //! shows that the per-event log lines are rate-limited.
 //!
-//! One agent (the Master) and an attacker on a veth pair, in namespaces named `sb...`; the
-//! attacker's side captures what the Master sends. Needs root.
+//! With `lower_prio_no_advert` (forced by strict mode) there is no answering advert, as the
+//! RFC says, against an injected advert and against a real keepalived in strict mode.
+//!
+//! One agent (the Master) and an attacker (or keepalived) on a veth pair, in namespaces named
+//! `sb...` (`hs...` for the lower_prio_no_advert tests); the attacker's side captures what
+//! the Master sends. Needs root.
 use std::{
     net::{IpAddr, Ipv4Addr},
     time::{Duration, Instant},
@@ -20,8 +24,8 @@ use vrrp_agent::{
     },
 };
 use vrrp_tests::{
-    link_mac, start_agent_with, unique, veth, wait_for, Agent, Capture, Captured, Netns,
-    PacketSocket, TempDir,
+    keepalived, link_mac, start_agent_with, unique, veth, wait_for, Agent, Capture, Captured,
+    Netns, PacketSocket, TempDir,
 };
 
 const MASTER: Ipv4Addr = Ipv4Addr::new(198, 18, 71, 1);
@@ -39,9 +43,14 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
-        let master = Netns::new("sbm").unwrap();
-        let attacker = Netns::new("sbx").unwrap();
-        let (m_if, a_if) = (unique("sbm"), unique("sbx"));
+        Lab::named("sb")
+    }
+
+    /// The lab with namespaces, interfaces and directory named after `tag`.
+    fn named(tag: &str) -> Lab {
+        let master = Netns::new(&format!("{tag}m")).unwrap();
+        let attacker = Netns::new(&format!("{tag}x")).unwrap();
+        let (m_if, a_if) = (unique(&format!("{tag}m")), unique(&format!("{tag}x")));
         veth(&master, &m_if, &attacker, &a_if).unwrap();
         master
             .ip(&["addr", "add", &format!("{MASTER}/24"), "dev", &m_if])
@@ -54,7 +63,7 @@ impl Lab {
             attacker,
             m_if,
             a_if,
-            dir: TempDir::new("vrrp-sbl").unwrap(),
+            dir: TempDir::new(&format!("vrrp-{tag}l")).unwrap(),
         }
     }
 
@@ -76,11 +85,16 @@ impl Lab {
 
     /// A v3 advert for VRID from `src` at `priority`, from the attacker's MAC.
     fn advert(&self, src: Ipv4Addr, priority: u8) -> Vec<u8> {
+        self.advert_every(src, priority, Centisecs::new(10))
+    }
+
+    /// [`Lab::advert`] with its Max Advertise Interval.
+    fn advert_every(&self, src: Ipv4Addr, priority: u8, interval: Centisecs) -> Vec<u8> {
         let repr = Repr {
             version: Version::V3,
             vrid: VRID,
             priority,
-            max_adver_int: Centisecs::new(10),
+            max_adver_int: interval,
             addresses: vec![VIP.parse().unwrap()],
             auth: Auth::None,
         };
@@ -269,4 +283,216 @@ fn a_flood_of_lower_priorities_gets_at_most_one_extra_advert_per_interval() {
         suppressed >= sent / 2,
         "{suppressed} events reported as suppressed of {sent} sent\n{log}"
     );
+}
+
+/// keepalived `lower_prio_no_advert` (vrrp_state_master_rx), also forced by strict mode: the
+/// Master does not answer a lower priority with an advert; the `garp_lower_prio_repeat`
+/// gratuitous ARPs still go out (none under strict mode, which makes them 0). The default
+/// Master, in the same lab, answers (the control).
+#[test]
+fn a_lower_prio_no_advert_or_strict_master_does_not_answer_a_lower_priority() {
+    let garp = "    garp_master_delay 0\n    garp_lower_prio_repeat 1\n    garp_lower_prio_delay 0";
+    let cases = [
+        ("default", garp.to_owned(), 1, 1),
+        (
+            "lower_prio_no_advert",
+            format!("{garp}\n    lower_prio_no_advert"),
+            0,
+            1,
+        ),
+        (
+            "strict_mode",
+            "    garp_master_delay 0\n    strict_mode".to_owned(),
+            0,
+            0,
+        ),
+    ];
+    for (name, extra, answers, garps) in cases {
+        let lab = Lab::named("hs");
+        let m = lab.start_master("1", &extra);
+        std::thread::sleep(Duration::from_millis(500));
+        let sock = PacketSocket::open(&lab.attacker, &lab.a_if).unwrap();
+        let frame = lab.advert(ATTACKER, 100);
+        let cap = Capture::start(&lab.attacker, &lab.a_if, 1000, Duration::from_secs(10)).unwrap();
+        // 0.3 s after a whole second: the next scheduled advert is 0.7 s away.
+        let grid = next_grid_point(Duration::from_secs(1));
+        std::thread::sleep((grid + Duration::from_millis(300)).saturating_since(MonoTime::now()));
+        let t0 = Instant::now();
+        sock.send(&frame).unwrap();
+        std::thread::sleep(Duration::from_millis(2000));
+        let seen = cap.finish().unwrap();
+        let log = m.proc.log_text();
+        let got = (
+            count(&seen, Sent::Advert, t0, t0 + Duration::from_millis(600)),
+            count(&seen, Sent::Garp, t0, t0 + Duration::from_millis(600)),
+        );
+        assert_eq!(
+            got,
+            (answers, garps),
+            "{name}: (adverts, gratuitous ARPs) in the 0.6 s after a lower priority\n{log}"
+        );
+        // The lower priority reached the Master (its notification path logs it) and the
+        // scheduled adverts went on: the capture saw them.
+        let scheduled = count(
+            &seen,
+            Sent::Advert,
+            t0 + Duration::from_millis(600),
+            t0 + Duration::from_millis(2000),
+        );
+        assert!(
+            (1..=2).contains(&scheduled),
+            "{name}: {scheduled} scheduled adverts in 1.4 s\n{log}"
+        );
+    }
+}
+
+/// A real keepalived in strict mode as the lower-priority peer: it has one more VIP than the
+/// agent, so it discards the agent's adverts ("received an unexpected ip number count 1,
+/// expected 2!"; the agent does not check the list) and becomes Master too, advertising
+/// priority 100 to the agent's 254. The default agent answers keepalived's first advert at
+/// once; in strict mode it does not. (Later adverts of the same sender and priority are not
+/// news to the XDP program, so only the first one is judged.) On a switch, whose ports show
+/// what each side sends.
+#[test]
+fn a_strict_master_does_not_answer_keepalived_s_lower_priority() {
+    use vrrp_tests::Lan;
+    for (name, extra, answers) in [("default", "", 1), ("strict_mode", "    strict_mode", 0)] {
+        let dir = TempDir::new("vrrp-hsk").unwrap();
+        let mut lan = Lan::new_tagged("hss").unwrap();
+        let a = lan.add_host("hsa", MASTER).unwrap();
+        let k = lan.add_host("hsk", ATTACKER).unwrap();
+        let conf = format!(
+            "vrrp_instance VI_1 {{\n    state BACKUP\n    interface {}\n    virtual_router_id {VRID}\n    \
+             priority 254\n    version 3\n    advert_int 1\n    garp_master_delay 0\n{extra}\n    \
+             virtual_ipaddress {{\n        {VIP}/24\n    }}\n}}\n",
+            lan.hosts[a].iface
+        );
+        let mut m = start_agent_with(&lan.hosts[a].ns, dir.path(), "m", &conf, &[]).unwrap();
+        m.proc
+            .wait_log("-> Master", Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("{name}: no Master: {e}"));
+        std::thread::sleep(Duration::from_millis(500));
+        let cap = |i: usize| {
+            Capture::start(
+                &lan.switch,
+                &lan.hosts[i].port,
+                1000,
+                Duration::from_secs(20),
+            )
+            .unwrap()
+        };
+        let (from_agent, from_keepalived) = (cap(a), cap(k));
+        // Instants of the captures, on the CLOCK_MONOTONIC grid the agent advertises on.
+        let (i0, m0) = (Instant::now(), MonoTime::now());
+        let kconf = format!(
+            "global_defs {{\n    vrrp_strict\n}}\nvrrp_instance K {{\n    state BACKUP\n    \
+             interface {}\n    virtual_router_id {VRID}\n    priority 100\n    version 3\n    \
+             advert_int 1\n    virtual_ipaddress {{\n        {VIP}/24\n        198.18.71.101/24\n    \
+             }}\n}}\n",
+            lan.hosts[k].iface
+        );
+        let mut kp = keepalived(&lan.hosts[k].ns, dir.path(), "k", &kconf).unwrap();
+        kp.wait_log("Entering MASTER STATE", Duration::from_secs(15))
+            .unwrap_or_else(|e| panic!("{name}: keepalived did not become Master: {e}"));
+        std::thread::sleep(Duration::from_millis(1500));
+        let agent_frames = from_agent.finish().unwrap();
+        let k_frames = from_keepalived.finish().unwrap();
+        let (log, klog) = (m.proc.log_text(), kp.log_text());
+        let is_k_advert = |f: &[u8]| {
+            f.len() >= 34
+                && f[12..14] == [0x08, 0x00]
+                && f[23] == 112
+                && f[26..30] == ATTACKER.octets()
+        };
+        let t_k = k_frames
+            .iter()
+            .find(|c| is_k_advert(&c.frame))
+            .map(|c| c.at)
+            .unwrap_or_else(|| panic!("{name}: no advert from keepalived\n{klog}"));
+        // The agent's adverts from 0.1 s before keepalived's first advert to 0.3 s after it,
+        // less those its schedule put there (one per whole second of CLOCK_MONOTONIC in the
+        // window, sent within 10 ms of it): the answers.
+        let mono = |at: Instant| -> u64 {
+            if at >= i0 {
+                (m0 + (at - i0)).as_nanos()
+            } else {
+                m0.as_nanos() - (i0 - at).as_nanos() as u64
+            }
+        };
+        let (from, to) = (
+            t_k - Duration::from_millis(100),
+            t_k + Duration::from_millis(300),
+        );
+        let sec = 1_000_000_000;
+        let grid_points = (mono(to - Duration::from_millis(10)) / sec - mono(from) / sec) as usize;
+        let in_window = agent_frames
+            .iter()
+            .filter(|c| c.at >= from && c.at < to && classify(&c.frame) == Sent::Advert)
+            .count();
+        let answered = in_window.saturating_sub(grid_points);
+        let off_grid = |at: Instant| {
+            let into = mono(at) % sec;
+            into > 10_000_000 && into < 990_000_000
+        };
+        let around: Vec<String> = agent_frames
+            .iter()
+            .filter(|c| classify(&c.frame) == Sent::Advert)
+            .map(|c| {
+                let rel =
+                    c.at.checked_duration_since(t_k)
+                        .map_or_else(|| format!("-{:?}", t_k - c.at), |d| format!("+{d:?}"));
+                format!("{rel}{}", if off_grid(c.at) { "" } else { " (grid)" })
+            })
+            .collect();
+        assert_eq!(
+            (answered, in_window - answered),
+            (answers, grid_points),
+            "{name}: agent adverts (answering keepalived's lower priority, scheduled) around \
+             keepalived's first advert: {around:?}\n{log}\n{klog}"
+        );
+        // The positive controls: the agent advertised (on its grid) meanwhile, and keepalived
+        // discarded those adverts.
+        let scheduled = count(&agent_frames, Sent::Advert, i0, Instant::now());
+        assert!(scheduled >= 3, "{name}: {scheduled} agent adverts\n{log}");
+        assert!(
+            klog.contains("unexpected ip number count 1, expected 2"),
+            "{name}: keepalived did not discard the agent's adverts\n{klog}"
+        );
+        kp.signal(libc::SIGTERM);
+        let _ = kp.wait_timeout(Duration::from_secs(5));
+    }
+}
+
+/// keepalived `higher_prio_send_advert` (vrrp_state_master_rx): a Master that hears a higher
+/// priority sends one advert with its own before it becomes Backup; without it, it yields
+/// without a word (the control). (The agent judges a higher priority at its next Adver_Timer,
+/// from the kernel's records, so the advert goes out then.)
+#[test]
+fn a_higher_prio_send_advert_master_advertises_once_before_yielding() {
+    for (name, extra, want) in [
+        ("default", "", 0),
+        ("higher_prio_send_advert", "    higher_prio_send_advert", 1),
+    ] {
+        let lab = Lab::named("hs");
+        let m = lab.start_master("1", &format!("    garp_master_delay 0\n{extra}"));
+        std::thread::sleep(Duration::from_millis(500));
+        let sock = PacketSocket::open(&lab.attacker, &lab.a_if).unwrap();
+        // Interval 1 s: the Master, now Backup, waits over 3 s before taking over again.
+        let frame = lab.advert_every(ATTACKER, 255, Centisecs::new(100));
+        let cap = Capture::start(&lab.attacker, &lab.a_if, 1000, Duration::from_secs(10)).unwrap();
+        // 0.3 s after a whole second: the next scheduled advert is 0.7 s away.
+        let grid = next_grid_point(Duration::from_secs(1));
+        std::thread::sleep((grid + Duration::from_millis(300)).saturating_since(MonoTime::now()));
+        let t0 = Instant::now();
+        sock.send(&frame).unwrap();
+        let left = wait_for(Duration::from_secs(5), || {
+            m.proc.log_text().contains("-> Backup").then_some(())
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        let seen = cap.finish().unwrap();
+        let log = m.proc.log_text();
+        assert!(left.is_some(), "{name}: the Master did not yield\n{log}");
+        let sent = count(&seen, Sent::Advert, t0, t0 + Duration::from_millis(2500));
+        assert_eq!(sent, want, "{name}: adverts after a higher priority\n{log}");
+    }
 }

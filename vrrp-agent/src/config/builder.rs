@@ -34,8 +34,10 @@ mod vmac;
 #[path = "vroutes.rs"]
 mod vroutes;
 pub(crate) use extras::{GlobalExtra, InstanceExtra};
-// `accept`, `no_accept`, `strict_mode`, `vrrp_strict`.
+// `accept`, `no_accept`, `strict_mode`.
 pub(crate) mod accept;
+// `vrrp_strict` and what strict mode resets; `lower_prio_no_advert`, `higher_prio_send_advert`.
+pub(crate) mod strict;
 
 /// Linux's limit on interface names (IFNAMSIZ - 1); also the limit on address labels.
 const IFNAME_MAX: usize = 15;
@@ -120,8 +122,9 @@ pub(crate) struct GlobalDraft {
     pub smtp: SmtpSettings,
     /// Process tuning, start-up delay (see `extras`).
     pub extra: GlobalExtra,
-    /// `vrrp_strict` (see `accept`).
-    pub strict: Option<Pos>,
+    /// `vrrp_strict`, `vrrp_lower_prio_no_advert`, `vrrp_higher_prio_send_advert` (see
+    /// `strict`).
+    pub strict: strict::StrictGlobal,
 }
 
 #[derive(Debug)]
@@ -170,6 +173,8 @@ pub(crate) struct InstanceDraft {
     pub extra: InstanceExtra,
     /// accept, no_accept, strict_mode (see `accept`).
     pub accept: accept::AcceptDraft,
+    /// lower_prio_no_advert, higher_prio_send_advert (see `strict`).
+    pub answers: strict::AnswerDraft,
     /// Supported keywords written in the block, valid or not (so that an invalid value is
     /// not also reported as a missing one).
     pub seen: HashSet<String>,
@@ -748,7 +753,7 @@ impl Builder<'_> {
                 }
                 other => {
                     if !self.global_extra(other, stmt, &mut g.extra)
-                        && !self.accept_global(other, stmt, &mut g.strict)
+                        && !self.strict_global(other, stmt, &mut g.strict)
                     {
                         self.internal(stmt);
                     }
@@ -929,6 +934,7 @@ impl Builder<'_> {
             v3_checksum_as_v2: None,
             extra: InstanceExtra::default(),
             accept: Default::default(),
+            answers: Default::default(),
             seen: HashSet::new(),
         };
         for stmt in &block.stmts {
@@ -1111,6 +1117,7 @@ impl Builder<'_> {
             other => {
                 if !self.instance_extra(other, stmt, &mut d.extra, parent)
                     && !self.accept_keyword(other, stmt, &mut d.accept)
+                    && !self.answer_keyword(other, stmt, &mut d.answers)
                 {
                     self.internal(stmt);
                 }

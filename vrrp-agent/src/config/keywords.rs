@@ -196,8 +196,8 @@ pub(crate) const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("vrrp_mcast_group6", Supported),
     ("vrrp_garp_extra_if", Supported),
     ("vrrp_vmac_garp_intvl", Supported),
-    ("vrrp_lower_prio_no_advert", Unsupported),
-    ("vrrp_higher_prio_send_advert", Unsupported),
+    ("vrrp_lower_prio_no_advert", Supported),
+    ("vrrp_higher_prio_send_advert", Supported),
     ("vrrp_down_timer_adverts", Unsupported),
     ("vrrp_iptables", Unsupported),
     ("vrrp_ipsets", Unsupported),
@@ -383,8 +383,8 @@ pub(crate) const INSTANCE: &[(&str, Support)] = &[
     ("timer_expired_backup", Unsupported),
     ("garp_extra_if", Supported),
     ("vmac_garp_intvl", Supported),
-    ("lower_prio_no_advert", Unsupported),
-    ("higher_prio_send_advert", Unsupported),
+    ("lower_prio_no_advert", Supported),
+    ("higher_prio_send_advert", Supported),
     ("kernel_rx_buf_size", Unsupported),
 ];
 

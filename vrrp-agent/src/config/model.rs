@@ -434,6 +434,12 @@ pub struct Instance {
     /// keepalived's strict mode (`vrrp_strict`, or the instance's `strict_mode`): the
     /// configuration was checked against RFC 3768 / RFC 9568 as keepalived checks it.
     pub strict: bool,
+    /// `lower_prio_no_advert` (or `vrrp_lower_prio_no_advert`; always under strict mode): a
+    /// Master does not answer a lower-priority advert with an advert of its own.
+    pub lower_prio_no_advert: bool,
+    /// `higher_prio_send_advert` (or `vrrp_higher_prio_send_advert`; never under strict
+    /// mode): a Master sends one advert before yielding to a higher priority.
+    pub higher_prio_send_advert: bool,
     /// Where the settings above were written, for messages that compare configurations.
     pub spans: InstanceSpans,
 }

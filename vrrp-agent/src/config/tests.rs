@@ -1837,6 +1837,8 @@ fn bounds_largest_values_do_not_overflow_run_time_arithmetic() {
         accept_mode: false,
         primary_address: "192.0.2.1".parse().unwrap(),
         align_adverts: true,
+        lower_prio_no_advert: false,
+        higher_prio_send_advert: false,
     });
     let _ = router.handle(century, Input::Startup);
     let down = router.next_deadline().expect("Master_Down_Timer armed");

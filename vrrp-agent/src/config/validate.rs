@@ -7,7 +7,10 @@ use std::{
 };
 
 use super::{
-    builder::{Drafts, GarpDraft, HostCheck, InstanceDraft, SyncGroupDraft},
+    builder::{
+        strict::{self, StrictGlobal},
+        Drafts, GarpDraft, HostCheck, InstanceDraft, SyncGroupDraft,
+    },
     diagnostics::{Category, Diags, Pos},
     keywords::did_you_mean,
     model::{
@@ -68,6 +71,13 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         global.garp.lower_prio_repeat.as_ref().map(|(v, _)| *v),
     );
     let garp_extra_if = global.extra.garp_extra_if.clone();
+    let mut strict_global = global.strict.clone();
+    strict_global
+        .garp_lower_prio_repeat
+        .clone_from(&global.garp.lower_prio_repeat);
+    strict_global
+        .garp_lower_prio_delay
+        .clone_from(&global.garp.lower_prio_delay);
     let global = GlobalDefs {
         router_id: global.router_id.map(|(v, _)| v),
         vrrp_version: global.vrrp_version.map(|(v, _)| v),
@@ -85,7 +95,7 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         mcast_group4: global.extra.mcast_group4(),
         mcast_group6: global.extra.mcast_group6(),
         notify_priority_changes: global.extra.notify_priority_changes.is_some_and(|(v, _)| v),
-        vrrp_strict: global.strict.is_some(),
+        vrrp_strict: global.strict.on.is_some(),
     };
 
     let mut config = Config {
@@ -135,7 +145,9 @@ pub(crate) fn finish(drafts: Drafts, diags: &mut Diags) -> Config {
         let interface = draft.interface.as_ref().map(|(n, _)| n.as_str());
         let extra_if =
             (draft.extra).check_garp_extra_if(&garp_extra_if, interface, &addresses, diags);
-        if let Some(mut instance) = finish_instance(draft, &config.global, global_lower, diags) {
+        if let Some(mut instance) =
+            finish_instance(draft, &config.global, global_lower, &strict_global, diags)
+        {
             instance.garp.extra_if = extra_if;
             config.instances.push(instance);
         }
@@ -248,9 +260,10 @@ fn finish_instance(
     mut d: InstanceDraft,
     global: &GlobalDefs,
     global_lower: (Option<Duration>, Option<u32>),
+    strict_global: &StrictGlobal,
     diags: &mut Diags,
 ) -> Option<Instance> {
-    let name = &d.name;
+    let name = d.name.clone();
     let mut complete = true;
     if d.interface.is_none() && !d.seen.contains("interface") {
         diags.error(
@@ -336,8 +349,13 @@ fn finish_instance(
         }
     }
 
+    let strict = strict::is_strict(&d, global.vrrp_strict);
     // Version: instance, else global, else 2; IPv6 always uses 3 (RFC 3768 is IPv4 only).
     let version = match (&d.version, family) {
+        (Some((Version::V2, pos)), Family::V6) if strict => {
+            strict::v2_with_ipv6(&name, pos, diags);
+            Version::V3
+        }
         (Some((Version::V2, pos)), Family::V6) => {
             diags.error(
                 pos,
@@ -351,18 +369,28 @@ fn finish_instance(
         (None, _) => global.default_version(),
     };
 
+    if strict {
+        strict::warn_unused_globals(&d, strict_global, diags);
+        strict::reset(&mut d, version, family, diags);
+    }
+
     if d.vips.is_empty() {
         let lines = if no_vip_lines {
             "has no virtual_ipaddress"
         } else {
             "has no usable virtual_ipaddress left"
         };
-        if version == Version::V3 || family == Family::V6 {
+        if version == Version::V3 || family == Family::V6 || strict {
+            let kind = if strict {
+                "an instance in strict mode (vrrp_strict / strict_mode)".to_owned()
+            } else {
+                format!("a {version} or IPv6 instance")
+            };
             diags.error(
                 &d.pos,
                 format!(
-                    "vrrp_instance {name} {lines}: keepalived refuses a {version} or IPv6 instance \
-                     without one (\"No VIP specified; at least one is required\"); add \
+                    "vrrp_instance {name} {lines}: keepalived refuses {kind} without one (\"No \
+                     VIP specified; at least one is required\": its VRRP process stops); add \
                      `virtual_ipaddress {{ ADDRESS/PREFIX }}`"
                 ),
             );
@@ -411,8 +439,35 @@ fn finish_instance(
         (a, _) => a.as_ref().and_then(|a| a.auth),
     };
 
-    let (accept_mode, strict) =
-        super::builder::accept::resolve(&d, global.vrrp_strict, version, family, diags);
+    let priority = strict::priority(&d);
+    if let (None, false, Some((InitialState::Master, pos))) =
+        (&d.priority, d.seen.contains("priority"), &d.state)
+    {
+        diags.warn(
+            pos,
+            format!(
+                "vrrp_instance {name}: `state MASTER` without `priority`: keepalived makes it \
+                 the address owner (priority 255, it always wins and always accepts), and so \
+                 does this daemon; write `priority 255`, or a priority below 255 if another \
+                 router may take over"
+            ),
+        );
+    }
+    let accept_mode = super::builder::accept::resolve(&d, priority, strict);
+    let (lower_prio_no_advert, higher_prio_send_advert) = strict::answers(
+        &d,
+        strict,
+        (
+            strict_global
+                .lower_prio_no_advert
+                .as_ref()
+                .is_some_and(|(v, _)| *v),
+            strict_global
+                .higher_prio_send_advert
+                .as_ref()
+                .is_some_and(|(v, _)| *v),
+        ),
+    );
     let unicast_ttl = match d.unicast_ttl {
         Some((_, pos)) if d.unicast_peers.is_empty() => {
             diags.warn(
@@ -430,7 +485,7 @@ fn finish_instance(
     if strict {
         super::builder::accept::strict_garp(&d.garp, &mut garp);
     }
-    let (vips, vips_excluded) = fit_vips(name, d.vips, d.vips_excluded, family, version, diags);
+    let (vips, vips_excluded) = fit_vips(&name, d.vips, d.vips_excluded, family, version, diags);
 
     let spans = InstanceSpans {
         state: d.state.as_ref().map(|(_, p)| p.location()),
@@ -462,7 +517,7 @@ fn finish_instance(
         state,
         interface,
         vrid,
-        priority: d.priority.map(|(p, _)| p).unwrap_or(100),
+        priority,
         advert_int,
         version,
         family,
@@ -502,6 +557,8 @@ fn finish_instance(
         vmac,
         accept_mode,
         strict,
+        lower_prio_no_advert,
+        higher_prio_send_advert,
     })
 }
 

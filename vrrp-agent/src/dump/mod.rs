@@ -181,8 +181,14 @@ fn instance_data(out: &mut String, i: &DumpInstance<'_>) {
         g.lower_prio_repeat
     ));
     w("   Down timer adverts = 3".into());
-    w("   Send advert after receive lower priority advert = true".into());
-    w("   Send advert after receive higher priority advert = false".into());
+    w(format!(
+        "   Send advert after receive lower priority advert = {}",
+        !c.lower_prio_no_advert
+    ));
+    w(format!(
+        "   Send advert after receive higher priority advert = {}",
+        c.higher_prio_send_advert
+    ));
     w(format!("   Virtual Router ID = {}", st.vrid));
     w(format!("   Priority = {}", st.priority.configured));
     w(format!("   Effective priority = {}", st.priority.effective));
@@ -538,8 +544,8 @@ fn json_entry<'a>(i: &'a DumpInstance<'a>) -> JsonEntry<'a> {
             garp_refresh_rep: c.garp.master_refresh_repeat,
             garp_lower_prio_delay: c.garp.lower_prio_delay.as_secs(),
             garp_lower_prio_rep: c.garp.lower_prio_repeat,
-            lower_prio_no_advert: 0,
-            higher_prio_send_advert: 0,
+            lower_prio_no_advert: u8::from(c.lower_prio_no_advert),
+            higher_prio_send_advert: u8::from(c.higher_prio_send_advert),
             vrid: st.vrid,
             base_priority: st.priority.configured,
             effective_priority: st.priority.effective,

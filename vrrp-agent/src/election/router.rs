@@ -43,6 +43,14 @@ pub struct RouterConfig {
     /// exactly one (well inside every Backup's 3-interval Master_Down_Interval); from then on
     /// the schedule is exact.
     pub align_adverts: bool,
+    /// keepalived `lower_prio_no_advert` (forced on by strict mode): a Master that hears a
+    /// lower priority does not answer with an advert of its own (RFC 9568 §6.4.3 "Discard
+    /// the ADVERTISEMENT"); the lower-priority gratuitous ARPs still go out.
+    pub lower_prio_no_advert: bool,
+    /// keepalived `higher_prio_send_advert` (never in strict mode): a Master that hears a
+    /// higher priority sends one advert with its own before it becomes Backup, so that the
+    /// new Master (if it has `garp_lower_prio_repeat`) announces the addresses again.
+    pub higher_prio_send_advert: bool,
 }
 
 impl RouterConfig {
@@ -58,6 +66,8 @@ impl RouterConfig {
             accept_mode: false,
             primary_address,
             align_adverts: false,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
         }
     }
 }
@@ -209,6 +219,10 @@ pub struct Router {
     primary_address: IpAddr,
     /// Adver_Timer on a shared grid (see [`RouterConfig::align_adverts`]).
     align_adverts: bool,
+    /// See [`RouterConfig::lower_prio_no_advert`].
+    lower_prio_no_advert: bool,
+    /// See [`RouterConfig::higher_prio_send_advert`].
+    higher_prio_send_advert: bool,
     phase: Phase,
     /// Set by `Input::Fault`, cleared by `Input::FaultCleared`; outlives Shutdown so that
     /// a router started while faulty starts in Fault.
@@ -244,6 +258,8 @@ impl Router {
             accept_mode: config.accept_mode,
             primary_address: config.primary_address,
             align_adverts: config.align_adverts,
+            lower_prio_no_advert: config.lower_prio_no_advert,
+            higher_prio_send_advert: config.higher_prio_send_advert,
             phase: Phase::Initialize,
             faulty: false,
             heard_master: None,
@@ -827,14 +843,20 @@ impl Router {
             // garp_lower_prio_repeat gratuitous ARPs (again after garp_lower_prio_delay).
             // Unlike keepalived, at most once per Advertisement_Interval: a flood of
             // lower-priority adverts must not become a flood of ours. The Adver_Timer keeps
-            // its schedule (keepalived does not reset it either).
+            // its schedule (keepalived restarts it after its answer, vrrp_scheduler.c
+            // "If we have sent an advert, reset the timer"; here it stays on the grid of
+            // `align_adverts`). With `lower_prio_no_advert` (strict mode) there is no answering
+            // advert, as the RFC says; the gratuitous ARPs (none in strict mode) and the
+            // notification stay (keepalived).
             let due = m
                 .answered_lower_at
                 .is_none_or(|at| now >= at + self.advertisement_interval.as_duration());
             if due {
                 m.answered_lower_at = Some(now);
                 self.phase = Phase::Master(m);
-                out.push(Action::SendAdvert { priority: local });
+                if !self.lower_prio_no_advert {
+                    out.push(Action::SendAdvert { priority: local });
+                }
                 out.push(Action::AnnounceLowerPriority);
             }
             return;
@@ -848,6 +870,12 @@ impl Router {
         //
         // An address owner cannot see a higher priority (255 is the maximum); two owners
         // (a misconfiguration) tie-break like anyone else.
+        //
+        // keepalived `higher_prio_send_advert` (vrrp_state_master_rx): one advert with our
+        // priority first, which the new Master hears as a lower priority.
+        if self.higher_prio_send_advert {
+            out.push(Action::SendAdvert { priority: local });
+        }
         if self.version == Version::V3 {
             self.master_adver_interval = at_least_one_cs(max_adver_int);
         }

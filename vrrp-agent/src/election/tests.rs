@@ -871,6 +871,149 @@ fn master_answers_lower_priority_once_per_interval() {
     );
 }
 
+/// keepalived `lower_prio_no_advert` (forced by strict mode, vrrp_state_master_rx): a Master
+/// that hears a lower priority (or an equal one from a lower address) sends no answering
+/// advert; the lower-priority GARPs (and notify) keep their once-per-interval answer, the
+/// Adver_Timer its schedule, and a higher priority still wins.
+#[test]
+fn lower_prio_no_advert_master_does_not_answer_a_lower_priority() {
+    let config = RouterConfig {
+        lower_prio_no_advert: true,
+        ..v3(100)
+    };
+    let (mut r, since) = master_by_timeout(config);
+    let next = since + Duration::from_secs(1);
+    run_on(
+        &mut r,
+        "lower_prio_no_advert",
+        &[
+            step(
+                ms(4000),
+                advert(PEER_A, 99, cs(100), ms(4000)),
+                vec![Action::AnnounceLowerPriority],
+                State::Master,
+                Some(next),
+            ),
+            // Within the interval: nothing at all.
+            step(
+                ms(4001),
+                advert(PEER_A, 50, cs(100), ms(4001)),
+                vec![],
+                State::Master,
+                Some(next),
+            ),
+            // The schedule is unchanged: the next advert is the Adver_Timer's.
+            step(
+                next,
+                Input::Timer,
+                vec![send(100)],
+                State::Master,
+                Some(next + Duration::from_secs(1)),
+            ),
+            // Equal priority from a lower address, one interval later: still no advert.
+            step(
+                ms(5000),
+                advert(LOW_ADDR, 100, cs(100), ms(5000)),
+                vec![Action::AnnounceLowerPriority],
+                State::Master,
+                Some(next + Duration::from_secs(1)),
+            ),
+            // A priority-0 advert is still answered at once (RFC 9568 §6.4.3).
+            step(
+                ms(5100),
+                advert(PEER_A, 0, cs(100), ms(5100)),
+                vec![send(100)],
+                State::Master,
+                Some(ms(5100) + Duration::from_secs(1)),
+            ),
+            // A higher priority still takes over, with no advert of ours.
+            step(
+                ms(5200),
+                advert(PEER_A, 150, cs(100), ms(5200)),
+                vec![change(
+                    State::Master,
+                    State::Backup,
+                    Reason::HigherPriority {
+                        priority: 150,
+                        from: ip(PEER_A),
+                    },
+                )],
+                State::Backup,
+                Some(ms(5200) + HANDOVER_GRACE),
+            ),
+        ],
+    );
+}
+
+/// keepalived `higher_prio_send_advert` (vrrp_state_master_rx): before yielding to a higher
+/// priority (or an equal one from a greater address) the Master sends one advert with its
+/// own priority; then it goes Backup as usual.
+#[test]
+fn higher_prio_send_advert_master_advertises_before_yielding() {
+    let config = RouterConfig {
+        higher_prio_send_advert: true,
+        ..v3(100)
+    };
+    let (mut r, since) = master_by_timeout(config);
+    run_on(
+        &mut r,
+        "higher_prio_send_advert, lower priority",
+        &[step(
+            ms(4000),
+            advert(PEER_A, 99, cs(100), ms(4000)),
+            vec![send(100), Action::AnnounceLowerPriority],
+            State::Master,
+            Some(since + Duration::from_secs(1)),
+        )],
+    );
+    run_on(
+        &mut r,
+        "higher_prio_send_advert, higher priority",
+        &[step(
+            ms(4100),
+            advert(PEER_A, 150, cs(100), ms(4100)),
+            vec![
+                send(100),
+                change(
+                    State::Master,
+                    State::Backup,
+                    Reason::HigherPriority {
+                        priority: 150,
+                        from: ip(PEER_A),
+                    },
+                ),
+            ],
+            State::Backup,
+            Some(ms(4100) + HANDOVER_GRACE),
+        )],
+    );
+    let (mut r, _) = master_by_timeout(RouterConfig {
+        higher_prio_send_advert: true,
+        ..v3(100)
+    });
+    run_on(
+        &mut r,
+        "higher_prio_send_advert, equal priority from a greater address",
+        &[step(
+            ms(4000),
+            advert(HIGH_ADDR, 100, cs(100), ms(4000)),
+            vec![
+                send(100),
+                change(
+                    State::Master,
+                    State::Backup,
+                    Reason::EqualPriorityHigherAddress {
+                        priority: 100,
+                        from: ip(HIGH_ADDR),
+                    },
+                ),
+            ],
+            State::Backup,
+            Some(ms(4000) + HANDOVER_GRACE),
+        )],
+    );
+}
+
 /// What the runtime scans for on each Adver_Timer: records received since the Master took
 /// over with a priority of at least its own; nothing outside Master.
 #[test]
@@ -2087,7 +2230,10 @@ fn random_inputs_keep_invariants() {
             accept_mode: false,
             primary_address: senders[1],
             align_adverts: false,
+            lower_prio_no_advert: seed % 3 == 0,
+            higher_prio_send_advert: seed % 5 == 0,
         };
+        let no_answer = config.lower_prio_no_advert;
         let mut r = Router::new(config);
         let mut now = ms(0);
         let mut vips_held = false;
@@ -2097,7 +2243,7 @@ fn random_inputs_keep_invariants() {
             // A runtime: fire due timers first, as it would after sleeping.
             if r.next_deadline().is_some_and(|d| d <= now) {
                 let acts = r.handle(now, Input::Timer);
-                check_actions(&acts, &mut vips_held, &r, seed, i);
+                check_actions(&acts, &mut vips_held, &r, no_answer, (seed, i));
                 let d = r.next_deadline();
                 assert!(
                     d.is_none_or(|d| d > now),
@@ -2133,7 +2279,7 @@ fn random_inputs_keep_invariants() {
             };
             let before = r.next_deadline();
             let acts = r.handle(now, input);
-            check_actions(&acts, &mut vips_held, &r, seed, i);
+            check_actions(&acts, &mut vips_held, &r, no_answer, (seed, i));
             // A Timer that fires nothing when nothing is due.
             if input == Input::Timer && before.is_none_or(|d| d > now) {
                 assert!(
@@ -2144,7 +2290,7 @@ fn random_inputs_keep_invariants() {
             // Past deadlines only when a timer is due, and Timer then clears them.
             if r.next_deadline().is_some_and(|d| d <= now) {
                 let acts = r.handle(now, Input::Timer);
-                check_actions(&acts, &mut vips_held, &r, seed, i);
+                check_actions(&acts, &mut vips_held, &r, no_answer, (seed, i));
                 let d = r.next_deadline();
                 assert!(
                     d.is_none_or(|d| d > now),
@@ -2166,7 +2312,13 @@ fn random_inputs_keep_invariants() {
 
 /// Invariants after every `handle`: VIPs held exactly while Master, a StateChange last and
 /// consistent, deadlines exactly in Backup and Master, the RFC formula in force.
-fn check_actions(acts: &[Action], vips_held: &mut bool, r: &Router, seed: u64, i: usize) {
+fn check_actions(
+    acts: &[Action],
+    vips_held: &mut bool,
+    r: &Router,
+    no_answer: bool,
+    (seed, i): (u64, usize),
+) {
     let ctx = format!("seed {seed} step {i}: {acts:?}");
     for (n, a) in acts.iter().enumerate() {
         match *a {
@@ -2192,13 +2344,19 @@ fn check_actions(acts: &[Action], vips_held: &mut bool, r: &Router, seed: u64, i
             Action::Announce => assert!(*vips_held, "{ctx}: Announce without VIPs"),
             Action::AnnounceLowerPriority => {
                 assert!(*vips_held, "{ctx}: AnnounceLowerPriority without VIPs");
-                assert_eq!(
-                    acts.get(n.wrapping_sub(1)),
-                    Some(&Action::SendAdvert {
-                        priority: r.effective_priority()
-                    }),
-                    "{ctx}: AnnounceLowerPriority without its advert"
-                );
+                let answer = Action::SendAdvert {
+                    priority: r.effective_priority(),
+                };
+                let before = acts.get(n.wrapping_sub(1));
+                if no_answer {
+                    assert_eq!(before, None, "{ctx}: lower_prio_no_advert answered");
+                } else {
+                    assert_eq!(
+                        before,
+                        Some(&answer),
+                        "{ctx}: AnnounceLowerPriority without its advert"
+                    );
+                }
             }
         }
     }

@@ -107,7 +107,8 @@ pub enum Action {
     Announce,
     /// A Master heard a lower priority (keepalived vrrp_state_master_rx): announce the
     /// virtual addresses with keepalived's `garp_lower_prio_repeat` / `garp_lower_prio_delay`
-    /// schedule. Follows the extra [`Action::SendAdvert`] that answers the same advert.
+    /// schedule. Follows the extra [`Action::SendAdvert`] that answers the same advert,
+    /// unless the router has `lower_prio_no_advert`.
     AnnounceLowerPriority,
     /// The state changed; for logs, notify scripts and status. Always the last action.
     StateChange {

@@ -232,6 +232,8 @@ pub(super) fn build_router(plan: &Plan) -> Vrouter {
         primary_address: src,
         // One wake-up and one sendmmsg per tick for all instances of an interval.
         align_adverts: true,
+        lower_prio_no_advert: inst.lower_prio_no_advert,
+        higher_prio_send_advert: inst.higher_prio_send_advert,
     });
     let to: Vec<IpAddr> = if inst.unicast_peers.is_empty() {
         vec![inst.advert_group()]
