@@ -191,15 +191,23 @@ impl Agent {
             .await;
         let mut removed = Vec::new();
         let mut kept = Vec::new();
-        for (vip, slot) in vr.vips.iter().zip(vr.addrs.held.iter_mut()) {
-            let Some(held) = slot.take() else {
+        let mut handed = Vec::new();
+        for k in 0..vr.vips.len().min(vr.addrs.held.len()) {
+            let Some(held) = self.routers[i].addrs.held[k].take() else {
                 continue;
             };
+            let vip = self.routers[i].vips[k].clone();
+            // A handover that ends after a successor took the same address keeps it there.
+            if self.hand_vip_to_holder(i, k, held) {
+                handed.push(vip.addr);
+                continue;
+            }
+            let vr = &self.routers[i];
             if !held.added {
                 kept.push(vip.addr);
                 continue;
             }
-            match self.netlink.remove_vip(held.ifindex, vip).await {
+            match self.netlink.remove_vip(held.ifindex, &vip).await {
                 Ok(()) => removed.push(vip.addr),
                 // Its interface was deleted, and the address with it.
                 Err(NetlinkError::RemoveAddress { errno, .. }) if errno.0 == libc::ENODEV => {
@@ -208,7 +216,12 @@ impl Agent {
                 Err(e) => tracing::error!(instance = %vr.name, iface = %vr.iface, "{e}"),
             }
         }
-        if let Some(v) = &vr.vmac {
+        if !handed.is_empty() {
+            tracing::info!(instance = %self.routers[i].name, vips = ?handed, "VIPs left to the router that holds them now");
+        }
+        let shared = self.key_held_elsewhere(i);
+        let vr = &self.routers[i];
+        if let Some(v) = vr.vmac.as_ref().filter(|_| !shared) {
             super::vmac::down(&self.netlink, v).await;
         }
         if kept.is_empty() {
