@@ -231,11 +231,9 @@ impl Agent {
     pub(super) fn link_lost_while_handing_over(&self, i: RouterId) -> bool {
         self.routers
             .get(i)
-            .is_some_and(|vr| vr.router.handing_over() && vr.link_lost())
+            .is_some_and(|vr| vr.router.is_faulty() && vr.router.handing_over() && vr.link_lost())
     }
-}
 
-impl Agent {
     /// Before router `i` lets VIP number `k` go: another router that holds the same
     /// address on the same interface (a restarted instance's successor that became Master
     /// while `i` was still handing over) keeps it, and from now on counts it as its own
