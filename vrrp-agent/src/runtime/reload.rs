@@ -215,9 +215,12 @@ impl Agent {
             .and_then(|n| super::check_notify_security(&config, &n).map(|()| n));
         let notifier = self.check(Step::Notify, notifier)?;
 
+        // Routers an earlier reload stopped that are still handing over are no part of the
+        // running configuration: they go when their handover is done.
         let running: Vec<diff::Running<'_>> = self
             .routers
             .iter()
+            .filter(|(id, _)| !self.planned.is_lingering(*id))
             .map(|(id, vr)| diff::Running {
                 id,
                 inst: &vr.inst,
