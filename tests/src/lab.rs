@@ -246,6 +246,23 @@ pub struct Advert {
 impl Capture {
     /// Captures `proto 112` on the bridge for at most `secs`.
     pub fn start(lan: &Lan, secs: u32, log: &Path) -> Result<Capture> {
+        Capture::start_filtered(lan, secs, log, &["proto", "112"])
+    }
+
+    /// Captures adverts, gratuitous ARPs and Neighbor Advertisements on the bridge for at
+    /// most `secs` (see [`Capture::announcements`]).
+    pub fn start_with_announcements(lan: &Lan, secs: u32, log: &Path) -> Result<Capture> {
+        Capture::start_filtered(
+            lan,
+            secs,
+            log,
+            &[
+                "proto", "112", "or", "arp", "or", "(icmp6", "and", "ip6[40]", "==", "136)",
+            ],
+        )
+    }
+
+    fn start_filtered(lan: &Lan, secs: u32, log: &Path, filter: &[&str]) -> Result<Capture> {
         let mut cmd = Command::new("timeout");
         cmd.arg(secs.to_string()).args([
             "ip",
@@ -261,9 +278,8 @@ impl Capture {
             "-tt",
             "-i",
             "br0",
-            "proto",
-            "112",
         ]);
+        cmd.args(filter);
         let proc = Proc::spawn("tcpdump", &mut cmd, log)?;
         // tcpdump needs a moment before it captures.
         let mut p = proc;
@@ -294,6 +310,23 @@ impl Capture {
                     .ok()?;
                 Some(Advert { at, src, prio })
             })
+            .collect()
+    }
+
+    /// When gratuitous ARPs (`who-has VIP tell VIP`) or unsolicited Neighbor
+    /// Advertisements (to ff02::1, target VIP) for `vip` crossed the bridge (seconds since
+    /// the epoch); needs [`Capture::start_with_announcements`].
+    pub fn announcements(&self, vip: &str) -> Vec<f64> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let garp =
+            |l: &str| l.contains(&format!("who-has {vip} ")) && l.contains(&format!("tell {vip},"));
+        let na = |l: &str| {
+            l.contains("> ff02::1:")
+                && l.contains(&format!("neighbor advertisement, tgt is {vip},"))
+        };
+        text.lines()
+            .filter(|l| garp(l) || na(l))
+            .filter_map(|l| l.split_whitespace().next()?.parse::<f64>().ok())
             .collect()
     }
 

@@ -104,7 +104,14 @@ pub fn run(data: &[u8]) -> usize {
                 let p = b.u8();
                 sim.input(r, Input::PriorityChanged(p));
             }
-            7 => sim.input(r, Input::Fault),
+            7 => {
+                let input = if b.u8() & 1 == 0 {
+                    Input::Fault
+                } else {
+                    Input::TrackingFault
+                };
+                sim.input(r, input);
+            }
             8 => sim.input(r, Input::FaultCleared),
             9 => sim.nodes[r].cut = !sim.nodes[r].cut,
             10 => sim.nodes[r].lose_next = true,

@@ -18,6 +18,7 @@
 //! departure is under way and turns its deadline into [`Action::RemoveVips`](super::Action).
 use std::{net::IpAddr, time::Duration};
 
+use super::{timers::skew_time, types::Version};
 use crate::units::{Centisecs, MonoTime};
 
 /// How long the old Master keeps answering after it heard the new Master's first advert.
@@ -37,18 +38,31 @@ pub const HANDOVER_GRACE: Duration = Duration::from_millis(10);
 /// later than the grace wants, far inside it; it lasts only while a departure waits.
 pub const HANDOVER_POLL: Duration = Duration::from_millis(2);
 
-/// Added to the Backups' longest Master_Down_Interval before the old Master gives up
-/// waiting and removes the addresses anyway (nobody took over).
+/// Added to twice the longest Skew_Time before the old Master gives up waiting and
+/// removes the addresses anyway (nobody took over): the agent's own wake-up latency and
+/// the new Master's, on a loaded host.
 pub const HANDOVER_MARGIN: Duration = Duration::from_millis(20);
 
-/// The longest a Backup of any priority can take to notice the departure: its
-/// Master_Down_Interval `3 * Master_Adver_Interval + Skew_Time` with Skew_Time below one
-/// interval (v3: `(256 - p) / 256` of it; v2: below 1 s, and v2 intervals are whole
-/// seconds), counted from the departing Master's last regular advert (at most one
-/// interval before it resigned). So 4 intervals from the resignation covers a Backup that
-/// missed the priority-0 advert.
-pub fn give_up_after(advertisement_interval: Centisecs) -> Duration {
-    advertisement_interval.as_duration() * 4 + HANDOVER_MARGIN
+/// The longest a lone Master keeps its addresses after resigning, whatever the interval.
+/// A v2 Skew_Time is below 1 s whatever the interval, but a v3 one scales with it (40.95 s
+/// at the largest interval): nobody should wait 80 s for a SIGTERM to finish.
+pub const HANDOVER_GIVE_UP_CAP: Duration = Duration::from_secs(5);
+
+/// How long a departing Master waits for a new Master before it lets its addresses go.
+///
+/// A Backup that heard the priority-0 advert takes over one Skew_Time after it (RFC 9568
+/// §6.4.2), and Skew_Time is longest at priority 1: `255/256` of the interval (v3), or
+/// `255/256` s (v2, whatever the interval). Twice that plus [`HANDOVER_MARGIN`] leaves
+/// a Backup of any priority a full Skew_Time of slack, capped at
+/// [`HANDOVER_GIVE_UP_CAP`]. A Backup that missed the priority-0 advert takes over
+/// later, at its Master_Down_Interval; it then finds the addresses gone, as it would
+/// without the handover (the bound only decides how long a Master with no Backup at all
+/// holds them, and so how long a SIGTERM takes to finish there).
+///
+/// v3 at 0.01 s: 39.92 ms; at 0.1 s: 219.2 ms; at 1 s and v2 at any interval: 2.012 s.
+pub fn give_up_after(version: Version, advertisement_interval: Centisecs) -> Duration {
+    let longest_skew = skew_time(version, 1, advertisement_interval);
+    (longest_skew * 2 + HANDOVER_MARGIN).min(HANDOVER_GIVE_UP_CAP)
 }
 
 /// One departure under way.
@@ -67,14 +81,19 @@ pub struct Handover {
 }
 
 impl Handover {
-    /// A departure starting at `now`, for a router advertising every
+    /// A departure starting at `now`, for a router of `version` advertising every
     /// `advertisement_interval` from `local`.
-    pub fn start(now: MonoTime, local: IpAddr, advertisement_interval: Centisecs) -> Handover {
+    pub fn start(
+        now: MonoTime,
+        local: IpAddr,
+        version: Version,
+        advertisement_interval: Centisecs,
+    ) -> Handover {
         Handover {
             since: now,
             local,
             heard_at: None,
-            give_up_at: now + give_up_after(advertisement_interval),
+            give_up_at: now + give_up_after(version, advertisement_interval),
             poll_at: now + HANDOVER_POLL,
         }
     }
@@ -99,20 +118,25 @@ impl Handover {
     }
 
     /// When the addresses go: the grace after the new Master was heard, or the give-up
-    /// bound, whichever is first.
-    pub fn deadline(&self) -> MonoTime {
+    /// bound, whichever is first. `None` while nobody was heard and `waits_in_backup`: a
+    /// router that left Master for Backup (maintenance, a sync group following, a
+    /// tracked priority or fault cleared) keeps them until its own Master_Down_Timer makes
+    /// it Master again (it finds them in place), so a lone Master never drops them.
+    pub fn deadline(&self, waits_in_backup: bool) -> Option<MonoTime> {
         match self.heard_at {
-            Some(at) => (at + HANDOVER_GRACE).min(self.give_up_at),
-            None => self.give_up_at,
+            Some(at) => Some((at + HANDOVER_GRACE).min(self.give_up_at)),
+            None if waits_in_backup => None,
+            None => Some(self.give_up_at),
         }
     }
 
     /// When the router must be woken: the release, or before it (nobody heard yet) the
     /// next look at the kernel's records.
-    pub fn wake_at(&self) -> MonoTime {
+    pub fn wake_at(&self, waits_in_backup: bool) -> MonoTime {
+        let release = self.deadline(waits_in_backup);
         match self.heard_at {
-            Some(_) => self.deadline(),
-            None => self.poll_at.min(self.deadline()),
+            Some(_) => release.unwrap_or(self.poll_at),
+            None => release.map_or(self.poll_at, |d| d.min(self.poll_at)),
         }
     }
 

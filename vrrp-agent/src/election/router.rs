@@ -295,6 +295,7 @@ impl Router {
             }
             Input::PriorityChanged(priority) => self.on_priority_changed(priority),
             Input::Fault => self.on_fault(&mut out),
+            Input::TrackingFault => self.on_tracking_fault(now, &mut out),
             Input::FaultCleared => self.on_fault_cleared(now, &mut out),
             Input::GroupMaster => {
                 if let Phase::Backup(_) = self.phase {
@@ -318,7 +319,8 @@ impl Router {
             Phase::Master(m) => Some(m.adver_at),
             Phase::Initialize | Phase::Fault => None,
         };
-        let handover = self.handover.map(|h| h.wake_at());
+        let backup = matches!(self.phase, Phase::Backup(_));
+        let handover = self.handover.map(|h| h.wake_at(backup));
         phase.into_iter().chain(handover).min()
     }
 
@@ -332,16 +334,20 @@ impl Router {
         self.handover.is_some_and(|h| h.heard())
     }
 
-    /// When a running handover lets the VIPs go (if nobody is heard sooner, its bound).
+    /// When a running handover lets the VIPs go (if nobody is heard sooner, its bound);
+    /// `None` also while it waits in Backup for its own Master_Down_Timer (see
+    /// [`Handover::deadline`]).
     pub fn handover_deadline(&self) -> Option<MonoTime> {
-        self.handover.map(|h| h.deadline())
+        let backup = matches!(self.phase, Phase::Backup(_));
+        self.handover.and_then(|h| h.deadline(backup))
     }
 
     /// When a running handover wants the kernel's records fed (see
     /// [`HANDOVER_POLL`](super::handover::HANDOVER_POLL)) or lets the VIPs go; the runtime
     /// feeds the records as [`Input::Advert`] before `Input::Timer` at that moment.
     pub fn handover_wake(&self) -> Option<MonoTime> {
-        self.handover.map(|h| h.wake_at())
+        let backup = matches!(self.phase, Phase::Backup(_));
+        self.handover.map(|h| h.wake_at(backup))
     }
 
     /// Whether `vrrp-agent maintenance on` is in force.
@@ -629,11 +635,7 @@ impl Router {
             // `handover`); the next `Input::Timer` past `next_deadline` removes them.
             Phase::Master(_) => {
                 out.push(Action::SendAdvert { priority: 0 });
-                self.handover = Some(Handover::start(
-                    now,
-                    self.primary_address,
-                    self.advertisement_interval,
-                ));
+                self.start_handover(now);
             }
             // Fault holds nothing; only the state changes.
             Phase::Fault => {}
@@ -648,7 +650,11 @@ impl Router {
     fn on_timer(&mut self, now: MonoTime, out: &mut Actions) {
         // A departure's VIPs go once the new Master's announcement had its grace, or at the
         // give-up bound.
-        if self.handover.is_some_and(|h| h.deadline() <= now) {
+        let backup = matches!(self.phase, Phase::Backup(_));
+        if self
+            .handover
+            .is_some_and(|h| h.deadline(backup).is_some_and(|d| d <= now))
+        {
             self.release_handover(out);
         } else if let Some(h) = &mut self.handover {
             h.polled(now);
@@ -969,11 +975,7 @@ impl Router {
         // with nobody else, its Master_Down_Timer makes it Master again (the VIPs were
         // held all along).
         out.push(Action::SendAdvert { priority: 0 });
-        self.handover = Some(Handover::start(
-            now,
-            self.primary_address,
-            self.advertisement_interval,
-        ));
+        self.start_handover(now);
         self.master_adver_interval = self.advertisement_interval;
         self.recompute_intervals();
         self.phase = Phase::Backup(Backup {
@@ -991,6 +993,19 @@ impl Router {
         ));
     }
 
+    /// Starts a departure at `now`: the VIPs stay until the new Master is heard (see
+    /// [`handover`](super::handover)). One already under way goes on (it started earlier).
+    fn start_handover(&mut self, now: MonoTime) {
+        if self.handover.is_none() {
+            self.handover = Some(Handover::start(
+                now,
+                self.primary_address,
+                self.version,
+                self.advertisement_interval,
+            ));
+        }
+    }
+
     /// Ends a departure: its VIPs go now.
     fn release_handover(&mut self, out: &mut Actions) {
         if self.handover.take().is_some() {
@@ -999,9 +1014,12 @@ impl Router {
     }
 
     /// keepalived vrrp_sync_backup: another member of the sync group left Master, so this
-    /// one does too. It stops advertising and releases its VIPs (no priority-0 advert: the
-    /// peer's group follows its own member that took over) and waits a full
-    /// Master_Down_Interval as Backup.
+    /// one does too. It stops advertising (no priority-0 advert: the peer's group follows
+    /// its own member that took over) and waits a full Master_Down_Interval as Backup.
+    /// Its VIPs are handed over like its member's (make-before-break): they stay until
+    /// its own new Master is heard (the peer's member of the group, which became Master
+    /// with the one that took over), or until its Master_Down_Timer makes it Master
+    /// again if none comes.
     fn on_group_backup(&mut self, now: MonoTime, out: &mut Actions) {
         if !matches!(self.phase, Phase::Master(_)) {
             return;
@@ -1016,7 +1034,7 @@ impl Router {
             preempt_hold_until: None,
         });
         self.heard_master = None;
-        out.push(Action::RemoveVips);
+        self.start_handover(now);
         out.push(state_change(
             State::Master,
             State::Backup,
@@ -1075,6 +1093,26 @@ impl Router {
         out.push(state_change(from, State::Fault, Reason::Fault));
     }
 
+    /// `Input::TrackingFault`: Fault as for `Input::Fault`, but a Master's link still
+    /// works, so it hands its VIPs over as on Shutdown (priority 0 now, the VIPs until
+    /// the new Master is heard and its announcement had its grace, or the give-up bound).
+    fn on_tracking_fault(&mut self, now: MonoTime, out: &mut Actions) {
+        self.faulty = true;
+        let from = match self.phase {
+            Phase::Initialize | Phase::Fault => return,
+            // A departure under way (maintenance, a preemption) goes on.
+            Phase::Backup(_) => State::Backup,
+            Phase::Master(_) => {
+                out.push(Action::SendAdvert { priority: 0 });
+                self.start_handover(now);
+                State::Master
+            }
+        };
+        self.phase = Phase::Fault;
+        self.heard_master = None;
+        out.push(state_change(from, State::Fault, Reason::Fault));
+    }
+
     fn on_fault_cleared(&mut self, now: MonoTime, out: &mut Actions) {
         self.faulty = false;
         if matches!(self.phase, Phase::Fault) {
@@ -1093,11 +1131,15 @@ impl Router {
         // Back to Master during a departure (nobody took over): the VIPs were never given
         // up; AddVips below finds them in place.
         self.handover = None;
+        // RFC 9568 §6.4.2 lists the advert first. The order means nothing to the other
+        // routers, but a Master handing over lets its VIPs go a grace after it hears this
+        // advert: the addresses and the gratuitous ARP / NA go first, so the client is
+        // already sent to this router when the advert leaves.
+        out.push(Action::AddVips);
+        out.push(Action::Announce);
         out.push(Action::SendAdvert {
             priority: self.effective_priority,
         });
-        out.push(Action::AddVips);
-        out.push(Action::Announce);
         // While Master, the Master's interval is ours (RFC 9568 leaves it unchanged; this
         // only affects what the accessors report until the next transition recomputes it).
         self.master_adver_interval = self.advertisement_interval;

@@ -64,8 +64,15 @@ pub enum Input {
     /// The effective priority after tracking weights changed. Ignored for an address owner
     /// (configured priority 255); otherwise clamped to 1..=254, as keepalived does.
     PriorityChanged(u8),
-    /// Tracking says the router must not serve: enter Fault.
+    /// The router cannot serve (its own interface is down or lost carrier, its VIPs could
+    /// not be added): enter Fault; a Master sends priority 0 and its VIPs go at once.
     Fault,
+    /// Tracking (a weight-0 script or track_file, a `track_interface` other than its
+    /// own, a sync group member in Fault) says the router must not serve, but its own link
+    /// works: enter Fault, and a Master hands its VIPs over (priority 0, the VIPs kept
+    /// until the new Master is heard, see [`handover`](super::handover)) instead of
+    /// dropping them at once. `Input::Fault` during it lets them go at once.
+    TrackingFault,
     /// Tracking says the router may serve again: leave Fault.
     FaultCleared,
     /// Another member of this router's sync group became Master: a Backup follows at once

@@ -87,6 +87,10 @@ impl Agent {
 
     /// Router `i` left Master: its VIP table entries go (after its addresses went).
     pub(super) fn no_accept_release(&mut self, i: RouterId) {
+        // A restarted instance's successor (same key) holding the VIPs keeps the entries.
+        if self.key_held_elsewhere(i) {
+            return;
+        }
         let Some(vr) = self.routers.get(i) else {
             return;
         };

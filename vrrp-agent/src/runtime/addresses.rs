@@ -209,10 +209,12 @@ impl Agent {
     ///
     /// `use_vmac`: the macvlan goes down first, so that nothing answers from the virtual MAC
     /// while the addresses go one by one (the kernel drops its IPv6 addresses with it; their
-    /// removal below then finds them gone, which is fine).
+    /// removal below then finds them gone, which is fine). Not when a successor router of
+    /// the same key (a reload's restart) holds the macvlan now.
     pub(super) async fn remove_vips(&mut self, i: RouterId) {
+        let shared = self.key_held_elsewhere(i);
         let vr = &mut self.routers[i];
-        if let Some(v) = &vr.vmac {
+        if let Some(v) = vr.vmac.as_ref().filter(|_| !shared) {
             super::vmac::down(&self.netlink, v).await;
         }
         let (routes, rules) = (&vr.inst.virtual_routes, &vr.inst.virtual_rules);
@@ -222,15 +224,23 @@ impl Agent {
             .await;
         let mut removed = Vec::new();
         let mut kept = Vec::new();
-        for (vip, slot) in vr.vips.iter().zip(vr.addrs.held.iter_mut()) {
-            let Some(held) = slot.take() else {
+        let mut handed = Vec::new();
+        for k in 0..vr.vips.len().min(vr.addrs.held.len()) {
+            let Some(held) = self.routers[i].addrs.held[k].take() else {
                 continue;
             };
+            let vip = self.routers[i].vips[k].clone();
+            // A handover that ends after a successor took the same address keeps it there.
+            if self.hand_vip_to_holder(i, k, held) {
+                handed.push(vip.addr);
+                continue;
+            }
+            let vr = &self.routers[i];
             if !held.added {
                 kept.push(vip.addr);
                 continue;
             }
-            match self.netlink.remove_vip(held.ifindex, vip).await {
+            match self.netlink.remove_vip(held.ifindex, &vip).await {
                 Ok(()) => removed.push(vip.addr),
                 // Its interface was deleted, and the address with it.
                 Err(NetlinkError::RemoveAddress { errno, .. }) if errno.0 == libc::ENODEV => {
@@ -239,6 +249,10 @@ impl Agent {
                 Err(e) => tracing::error!(instance = %vr.name, iface = %vr.iface, "{e}"),
             }
         }
+        if !handed.is_empty() {
+            tracing::info!(instance = %self.routers[i].name, vips = ?handed, "VIPs left to the router that holds them now");
+        }
+        let vr = &self.routers[i];
         if kept.is_empty() {
             tracing::info!(instance = %vr.name, vips = ?removed, "VIPs removed");
         } else {

@@ -6,7 +6,7 @@
 //! across reloads, and tells the loop when every handover is done.
 use std::collections::BTreeSet;
 
-use super::{Agent, KernelInstance, RouterId};
+use super::{addresses::Held, Agent, RouterId};
 use crate::{
     control::{
         maintenance::{MaintenanceInstance, MaintenanceReply},
@@ -31,6 +31,11 @@ impl Planned {
     /// Whether instance `name` is in maintenance.
     pub(super) fn contains(&self, name: &str) -> bool {
         self.names.contains(name)
+    }
+
+    /// Whether router `i` was stopped by a reload and is only finishing its handover.
+    pub(super) fn is_lingering(&self, i: RouterId) -> bool {
+        self.lingering.contains(&i)
     }
 }
 
@@ -104,20 +109,18 @@ impl Agent {
         }
     }
 
-    /// For a reload, after it stopped `stopping` (Masters among them resigned and started
-    /// their handovers): which of them stay registered until their handover is done. Those
-    /// are the `removed` ones whose kernel key no instance of the new configuration
-    /// (`new`) takes; every other stopping router lets its VIPs go now (a restarted
-    /// instance starts again as Backup at once, as before). The reload must not remove the
-    /// returned routers, nor unregister their sender, and calls
-    /// [`Agent::keep_lingering_records`] after writing the new kernel records.
-    pub(super) async fn linger_for_handover(
-        &mut self,
-        removed: &[RouterId],
-        stopping: &[RouterId],
-        new: &[KernelInstance],
-    ) -> BTreeSet<RouterId> {
-        let now = MonoTime::now();
+    /// For a reload, after it stopped `stopping` (removed or restarted routers; Masters
+    /// among them resigned and started their handovers): which of them stay registered
+    /// until their handover is done, in Initialize, holding their VIPs, out of the key and
+    /// name lookups (a restarted instance's successor has the same name, perhaps the same
+    /// key: events, tracking and the control socket find the successor). Waiting costs the
+    /// loop nothing: the lingering router wakes for its handover like any other (its
+    /// kernel records are read every [`HANDOVER_POLL`](crate::election::handover::HANDOVER_POLL)
+    /// until the new Master is heard), and [`Agent::reap_lingering`] removes it after the
+    /// turn that let its VIPs go. The reload must not remove the returned routers, nor
+    /// unregister their sender, and calls [`Agent::keep_lingering_records`] after writing
+    /// the new kernel records.
+    pub(super) fn linger_for_handover(&mut self, stopping: &[RouterId]) -> BTreeSet<RouterId> {
         let mut lingering = BTreeSet::new();
         for &i in stopping {
             let Some(vr) = self.routers.get(i) else {
@@ -126,12 +129,9 @@ impl Agent {
             if !vr.router.handing_over() {
                 continue;
             }
-            if removed.contains(&i) && !new.iter().any(|k| k.key == vr.key) {
-                tracing::info!(instance = %vr.name, "removed by the reload: handing its VIPs over before it goes");
-                lingering.insert(i);
-            } else {
-                self.feed(i, now, Input::ReleaseVips).await;
-            }
+            tracing::info!(instance = %vr.name, "stopped by the reload: handing its VIPs over before it goes");
+            self.routers.unindex(i);
+            lingering.insert(i);
         }
         self.planned.lingering.extend(lingering.iter().copied());
         lingering
@@ -155,7 +155,8 @@ impl Agent {
         }
     }
 
-    /// Lingering routers whose handover is done go: registry, sender, kernel record.
+    /// Lingering routers whose handover is done go: registry, sender, kernel record (unless
+    /// a router of the new configuration has the same key).
     pub(super) fn reap_lingering(&mut self) {
         if self.planned.lingering.is_empty() {
             return;
@@ -173,6 +174,11 @@ impl Agent {
                 continue;
             };
             self.sender.unregister(i);
+            // A restarted instance's successor may run under the same key: its record stays.
+            if self.routers.by_key(&vr.key).is_some() {
+                tracing::info!(instance = %vr.name, "handover done; the stopped router is gone");
+                continue;
+            }
             if self.kernel.remove(&vr.key).is_some() {
                 if let Err(e) = self.dp.remove_instance(vr.key) {
                     tracing::error!(instance = %vr.name, "removing the instance record: {e}");
@@ -217,5 +223,75 @@ impl Agent {
         if due {
             self.feed_kernel_records(i, now).await;
         }
+    }
+
+    /// The input that puts router `i` into FAULT: [`Input::Fault`] (its VIPs go at once)
+    /// when its own interface is down or without carrier, or its VIPs cannot be held;
+    /// otherwise (a weight-0 script or track_file, a tracked interface other than its
+    /// own, a member of its sync group in FAULT) [`Input::TrackingFault`]: a Master's link
+    /// still works, so it hands its VIPs over like a planned departure.
+    pub(super) fn fault_input(&self, i: RouterId) -> Input {
+        match self.routers.get(i) {
+            Some(vr) if !vr.link_lost() && vr.vip_fault.is_none() => Input::TrackingFault,
+            _ => Input::Fault,
+        }
+    }
+
+    /// Router `i` is already in FAULT and still holds VIPs for a handover, but its own
+    /// link has gone since: they go now (nothing to keep on a dead link).
+    pub(super) fn link_lost_while_handing_over(&self, i: RouterId) -> bool {
+        self.routers
+            .get(i)
+            .is_some_and(|vr| vr.router.is_faulty() && vr.router.handing_over() && vr.link_lost())
+    }
+
+    /// Before router `i` lets VIP number `k` go: another router that holds the same
+    /// address on the same interface (a restarted instance's successor that became Master
+    /// while `i` was still handing over) keeps it, and from now on counts it as its own
+    /// if `i` had added it. Returns whether the address stays.
+    pub(super) fn hand_vip_to_holder(&mut self, i: RouterId, k: usize, held: Held) -> bool {
+        let Some(addr) = self
+            .routers
+            .get(i)
+            .and_then(|r| r.vips.get(k))
+            .map(|v| v.addr)
+        else {
+            return false;
+        };
+        for (j, other) in self.routers.iter_mut() {
+            if j == i {
+                continue;
+            }
+            let slot = other
+                .vips
+                .iter()
+                .zip(other.addrs.held.iter_mut())
+                .find(|(v, h)| v.addr == addr && h.is_some_and(|h| h.ifindex == held.ifindex));
+            if let Some((_, Some(h))) = slot {
+                h.added |= held.added;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Whether a router other than `i` with the same kernel key (a restarted instance's
+    /// successor) holds VIPs: `i`'s release must leave the key's no_accept entries and
+    /// macvlan alone.
+    pub(super) fn key_held_elsewhere(&self, i: RouterId) -> bool {
+        let Some(key) = self.routers.get(i).map(|r| r.key) else {
+            return false;
+        };
+        self.routers
+            .iter()
+            .any(|(j, r)| j != i && r.key == key && r.addrs.held.iter().any(Option::is_some))
+    }
+}
+
+impl super::Vrouter {
+    /// Its own interface is down or without carrier (tracked or not: VIPs on a dead link
+    /// serve nobody).
+    fn link_lost(&self) -> bool {
+        self.link_fault
     }
 }

@@ -1001,12 +1001,15 @@ impl Agent {
                 let why = self.fault_reason(j);
                 let vr = &self.routers[j];
                 if why.is_some() == vr.router.is_faulty() {
+                    if self.link_lost_while_handing_over(j) {
+                        self.followups.push_back((j, Input::Fault));
+                    }
                     continue;
                 }
                 let input = match why {
                     Some(why) => {
                         tracing::warn!(instance = %vr.name, iface = %vr.iface, vrid = vr.key.vrid, "{why}");
-                        Input::Fault
+                        self.fault_input(j)
                     }
                     None => Input::FaultCleared,
                 };
@@ -1020,6 +1023,15 @@ impl Agent {
 
     /// Carries out the election's actions, in order.
     async fn apply(&mut self, i: RouterId, now: MonoTime, actions: Vec<Action>) {
+        // A new Master's advert follows its VIPs and GARP: out at once, not at the turn's end.
+        let took = actions.contains(&Action::AddVips);
+        self.apply_each(i, now, actions).await;
+        if took {
+            self.flush();
+        }
+    }
+
+    async fn apply_each(&mut self, i: RouterId, now: MonoTime, actions: Vec<Action>) {
         for action in actions {
             if !self.routers.contains(i) {
                 return;

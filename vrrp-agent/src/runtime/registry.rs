@@ -110,6 +110,23 @@ impl<V: Entry> Registry<V> {
         true
     }
 
+    /// Takes router `id` out of the key and name lookups; it stays registered (found by
+    /// id, listed by `ids`/`values`). A router handing its VIPs over after a reload stopped
+    /// it lingers so: its successor (same name, perhaps the same key) is the one kernel
+    /// events, tracking and the control socket find. False if there is no such router.
+    pub fn unindex(&mut self, id: RouterId) -> bool {
+        let Some(v) = self.items.get(&id) else {
+            return false;
+        };
+        if self.by_key.get(&v.key()) == Some(&id) {
+            self.by_key.remove(&v.key());
+        }
+        if self.by_name.get(v.name()) == Some(&id) {
+            self.by_name.remove(v.name());
+        }
+        true
+    }
+
     /// Renames router `id` to `name`; the name index points at it from now on. Two routers
     /// may swap names one after the other: the index entry of a name moves to the router
     /// renamed to it last. False if there is no such router.
@@ -287,5 +304,24 @@ mod tests {
         assert!(!r.contains(a));
         assert_eq!(r.by_name("A"), Some(a2));
         assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn an_unindexed_router_stays_until_removed_and_displaces_nothing() {
+        let mut r = Registry::default();
+        let (a, _) = r.insert(fake(2, 1, "A"));
+        assert!(r.unindex(a));
+        assert_eq!(r.by_name("A"), None);
+        assert_eq!(r.by_key(&InstanceKey::new(2, 1, FAMILY_IPV4)), None);
+        // Its successor, same name and key, displaces nothing.
+        let (a2, displaced) = r.insert(fake(2, 1, "A"));
+        assert!(displaced.is_empty());
+        assert_eq!(r.ids(), vec![a, a2]);
+        assert_eq!(r.by_name("A"), Some(a2));
+        // Removing the lingering one leaves the successor's lookups alone.
+        assert!(r.remove(a).is_some());
+        assert_eq!(r.by_name("A"), Some(a2));
+        assert_eq!(r.by_key(&InstanceKey::new(2, 1, FAMILY_IPV4)), Some(a2));
+        assert!(!r.unindex(a));
     }
 }

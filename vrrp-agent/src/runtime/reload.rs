@@ -215,9 +215,12 @@ impl Agent {
             .and_then(|n| super::check_notify_security(&config, &n).map(|()| n));
         let notifier = self.check(Step::Notify, notifier)?;
 
+        // Routers an earlier reload stopped that are still handing over are no part of the
+        // running configuration: they go when their handover is done.
         let running: Vec<diff::Running<'_>> = self
             .routers
             .iter()
+            .filter(|(id, _)| !self.planned.is_lingering(*id))
             .map(|(id, vr)| diff::Running {
                 id,
                 inst: &vr.inst,
@@ -310,9 +313,7 @@ impl Agent {
         }
         self.stop_routers(&plan.removed, now).await;
         // A removed Master keeps its VIPs until the new Master is heard (make-before-break).
-        let lingering = self
-            .linger_for_handover(&plan.removed, &plan.removed, &new_kernel)
-            .await;
+        let lingering = self.linger_for_handover(&plan.removed);
         // Their sender registrations go after the new routers are registered: a socket the
         // old and the new router share stays open.
         for id in plan.removed.iter().filter(|id| !lingering.contains(id)) {
@@ -415,7 +416,7 @@ impl Agent {
         self.init_tracked_interfaces().await;
         let now = MonoTime::now();
         for id in self.routers.ids() {
-            if started.contains(&id) {
+            if started.contains(&id) || self.planned.is_lingering(id) {
                 continue;
             }
             if self.routers[id].awaiting_checks {
@@ -443,10 +444,13 @@ impl Agent {
     }
 
     /// The restart path, the only one: each router of `restarts` stops (as on SIGTERM: a
-    /// Master sends priority 0 and releases its VIPs) and its successor, built from the new
-    /// plan with the sockets prepared for it, is registered under a new id; it starts with
-    /// the reload's other new routers, as Backup (`None`: an instance with no router of its
-    /// own, only watched). Returns the successors' ids.
+    /// Master sends priority 0 and hands its VIPs over, make-before-break) and its
+    /// successor, built from the new plan with the sockets prepared for it, is registered
+    /// under a new id; it starts with the reload's other new routers, as Backup (`None`: an
+    /// instance with no router of its own, only watched). A stopped Master lingers (see
+    /// [`Agent::linger_for_handover`]) holding its VIPs until a new Master is heard (a peer
+    /// takes over after its Skew_Time) or the give-up bound; if the successor becomes
+    /// Master first, it takes the addresses over in place. Returns the successors' ids.
     async fn restart_routers(
         &mut self,
         restarts: Vec<(RouterId, Option<(&setup::Plan, super::sender::Prepared)>)>,
@@ -454,19 +458,8 @@ impl Agent {
     ) -> Vec<RouterId> {
         let old: Vec<RouterId> = restarts.iter().map(|(id, _)| *id).collect();
         self.stop_routers(&old, now).await;
-        // A restarted Master lets its VIPs go at once: its successor (same VRID) starts
-        // now and takes them back by preemption or election.
-        for &id in &old {
-            if self
-                .routers
-                .get(id)
-                .is_some_and(|vr| vr.router.handing_over())
-            {
-                self.feed(id, now, crate::election::Input::ReleaseVips)
-                    .await;
-            }
-        }
-        for id in &old {
+        let lingering = self.linger_for_handover(&old);
+        for id in old.iter().filter(|id| !lingering.contains(id)) {
             self.routers.remove(*id);
         }
         let mut started = Vec::new();
@@ -476,7 +469,7 @@ impl Agent {
             }
         }
         // After the successors registered: a socket they share with the old router stays.
-        for id in &old {
+        for id in old.iter().filter(|id| !lingering.contains(id)) {
             self.sender.unregister(*id);
         }
         started
