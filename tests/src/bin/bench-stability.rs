@@ -245,6 +245,15 @@ impl Pair {
         )?;
         let mut late = Vec::new();
         for _ in 0..PROBES {
+            // An advert of the Master in this capture first: without one the lateness would
+            // be measured from nothing (it came out as -Master_Down_Interval).
+            let before = cap.adverts().len();
+            until(Duration::from_secs(5), || {
+                cap.adverts()[before..]
+                    .iter()
+                    .any(|a| a.src == self.r1_ip && a.prio > 0)
+            })
+            .with_context(|| format!("{name}: no advert of the Master captured"))?;
             let seen = cap.adverts().len();
             signal(pid1, libc::SIGSTOP);
             let found = until(Duration::from_secs(5), || {
