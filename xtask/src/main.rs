@@ -103,16 +103,19 @@ enum Cmd {
         #[arg(long, default_value = "all")]
         family: String,
     },
-    /// Steady state: spurious transitions per hour of two vrrp-agents, then two keepalived,
-    /// with nothing injected, and how late the Master's adverts and the Backup's takeovers
-    /// come. Needs root.
+    /// Steady state: spurious transitions per hour of two vrrp-agents and two keepalived, run
+    /// at the same time on two bridges, with nothing injected, and how late the Master's
+    /// adverts and the Backup's takeovers come. Needs root.
     BenchStability {
         /// Advertisement interval in seconds.
         #[arg(long, default_value = "0.01")]
         advert: String,
-        /// Minutes of steady state per daemon.
+        /// Minutes of steady state (both daemons at once).
         #[arg(long, default_value_t = 5)]
         minutes: u32,
+        /// `vrrp_rt_priority` for both daemons (SCHED_RR 1..99); none by default.
+        #[arg(long)]
+        rt_priority: Option<u8>,
     },
     /// CPU seconds (userspace + XDP) and RSS of Master and Backup with 50 and 200 instances
     /// at advert_int 0.01, vrrp-agent next to keepalived. Needs root.
@@ -266,11 +269,23 @@ fn main() -> Result<()> {
             bench(&root, "bench-failover", &[&reps.to_string(), &family])
         }
         Cmd::BenchCpu { secs } => bench(&root, "bench-cpu", &[&secs.to_string()]),
-        Cmd::BenchStability { advert, minutes } => bench(
-            &root,
-            "bench-stability",
-            &["--advert", &advert, "--minutes", &minutes.to_string()],
-        ),
+        Cmd::BenchStability {
+            advert,
+            minutes,
+            rt_priority,
+        } => {
+            let mut args = vec![
+                "--advert".to_string(),
+                advert,
+                "--minutes".into(),
+                minutes.to_string(),
+            ];
+            if let Some(p) = rt_priority {
+                args.extend(["--rt-priority".into(), p.to_string()]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            bench(&root, "bench-stability", &args)
+        }
         Cmd::BenchXdp { repeat } => bench(&root, "bench-xdp", &[&repeat.to_string()]),
         Cmd::Fuzz {
             targets,

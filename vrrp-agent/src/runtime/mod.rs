@@ -35,6 +35,7 @@ mod resync;
 mod sender;
 mod setup;
 pub mod signals;
+mod stall;
 pub mod status;
 mod timer;
 mod vmac;
@@ -139,6 +140,8 @@ struct Vrouter {
     /// The Master_Down_Timer as the kernel's watchdog holds it (then the agent does not
     /// wake for it); `None`: not armed, or it fired.
     watch: Option<DownWatch>,
+    /// A Master_Down_Timer found late is read again once before a takeover (see `stall`).
+    stall: stall::Guard,
     /// Counters and state history for `status`.
     obs: observe::RouterObs,
 }
@@ -164,6 +167,10 @@ impl Vrouter {
     /// watchdog keeps it, its GARP schedule, and the retry of a failed VIP add.
     fn deadline(&self) -> Option<MonoTime> {
         let election = self.router.next_deadline().filter(|_| self.watch.is_none());
+        let election = self
+            .stall
+            .holds(self.router.master_down_timer())
+            .or(election);
         let retry = self
             .addrs
             .retry
@@ -686,7 +693,8 @@ impl Agent {
             let Some(vr) = self.routers.get(i) else {
                 continue;
             };
-            if vr.watch.is_none() && vr.router.next_deadline().is_some_and(|d| d <= now) {
+            let expired = vr.watch.is_none() && vr.router.next_deadline().is_some_and(|d| d <= now);
+            if expired && self.stall_allows(i, now) {
                 self.note_down_lateness(i, now);
                 self.feed(i, now, Input::Timer).await;
             }
@@ -882,7 +890,7 @@ impl Agent {
     /// it can be kept there, re-arms it when it changed, takes it back otherwise. In steady
     /// state nothing changes and this costs nothing.
     fn sync_watch(&mut self, i: RouterId) {
-        if !self.watchdog || self.watch_hold == Some(i) {
+        if self.stall_holds(i) || !self.watchdog || self.watch_hold == Some(i) {
             return;
         }
         let Some(vr) = self.routers.get_mut(i) else {
@@ -947,7 +955,7 @@ impl Agent {
                 election_due_ns = due.map(MonoTime::as_nanos),
                 "master-down watchdog fired"
             );
-            if due.is_some_and(|d| d <= now) {
+            if due.is_some_and(|d| d <= now) && self.stall_allows(i, now) {
                 crate::metrics::instruments().master_down_late(
                     crate::metrics::DownPath::Kernel,
                     std::time::Duration::from_nanos(now.as_nanos().saturating_sub(ev.ts_ns)),

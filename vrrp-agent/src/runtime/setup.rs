@@ -276,6 +276,7 @@ pub(super) fn build_router(plan: &Plan) -> Vrouter {
         awaiting_checks: false,
         transitions: 0,
         watch: None,
+        stall: Default::default(),
         obs: Default::default(),
     }
 }
