@@ -633,7 +633,29 @@ impl Lan {
     }
 }
 
+/// The MAC address at byte `at` of a captured frame ("aa:bb:..."), empty when the frame is
+/// too short.
+pub fn frame_mac(frame: &[u8], at: usize) -> String {
+    frame
+        .get(at..at + 6)
+        .unwrap_or(&[])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 impl LanHost {
+    /// Every macvlan in this host's namespace, one `ip -o -d link` line each.
+    pub fn macvlans(&self) -> Vec<String> {
+        self.ns
+            .ip(&["-o", "-d", "link", "show", "type", "macvlan"])
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Whether `addr` is configured on this host's LAN interface.
     pub fn has_addr(&self, addr: &str) -> bool {
         self.ns

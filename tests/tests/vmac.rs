@@ -11,6 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use vrrp_tests::frame_mac as mac_of;
 use vrrp_tests::{start_agent, wait_for, Agent, Capture, Lan, LanHost, TempDir};
 
 const VIP: &str = "198.18.40.50";
@@ -32,15 +33,6 @@ fn conf(priority: u8, extra: &str) -> String {
 
 fn start(h: &LanHost, dir: &TempDir, tag: &str, text: &str) -> Agent {
     start_agent(&h.ns, dir.path(), tag, &text.replace("IFACE", &h.iface)).expect("agent starts")
-}
-
-/// `ip -o -d link` lines of the host's macvlans.
-fn macvlans(h: &LanHost) -> Vec<String> {
-    h.ns.ip(&["-o", "-d", "link", "show", "type", "macvlan"])
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
 }
 
 fn link_line(h: &LanHost, name: &str) -> Option<String> {
@@ -72,14 +64,6 @@ fn has_vip_on(h: &LanHost, dev: &str) -> bool {
     h.ns.ip(&["-o", "addr", "show", "dev", dev])
         .map(|s| s.contains(&format!("{VIP}/")))
         .unwrap_or(false)
-}
-
-fn mac_of(frame: &[u8], at: usize) -> String {
-    frame[at..at + 6]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 /// (source MAC, is a VRRP advert, ARP reply sender IP) of a captured frame.
@@ -278,7 +262,7 @@ fn client_sees_only_the_virtual_mac_through_failover_and_stop_leaves_nothing() {
     assert_eq!(client.neigh_mac(VIP).as_deref(), Some(VMAC));
 
     // r1 after its clean stop: no macvlan, sysctls as before.
-    assert!(macvlans(r1).is_empty(), "{:?}", macvlans(r1));
+    assert!(r1.macvlans().is_empty(), "{:?}", r1.macvlans());
     assert_eq!(host_sysctls(r1), before[0]);
 
     // What r2 sent while Backup: no ARP reply for the VIP, nothing from the virtual MAC.
@@ -327,7 +311,7 @@ fn client_sees_only_the_virtual_mac_through_failover_and_stop_leaves_nothing() {
         a2.proc.wait_timeout(Duration::from_secs(10)).is_some(),
         "r2 stops"
     );
-    assert!(macvlans(r2).is_empty(), "{:?}", macvlans(r2));
+    assert!(r2.macvlans().is_empty(), "{:?}", r2.macvlans());
     assert_eq!(host_sysctls(r2), before[1]);
 }
 
@@ -366,7 +350,7 @@ fn sigkill_leftovers_are_taken_over_or_removed_and_sysctls_restored() {
         "{}",
         a.proc.log_text()
     );
-    assert_eq!(macvlans(r1).len(), 1, "{:?}", macvlans(r1));
+    assert_eq!(r1.macvlans().len(), 1, "{:?}", r1.macvlans());
     assert!(client.ping(VIP));
     assert_eq!(client.neigh_mac(VIP).as_deref(), Some(VMAC));
     a.proc.signal(libc::SIGKILL);
@@ -377,10 +361,10 @@ fn sigkill_leftovers_are_taken_over_or_removed_and_sysctls_restored() {
     assert!(wait_for(Duration::from_secs(10), || has_vip_on(r1, "vmx51")
         .then_some(()))
     .is_some());
-    assert!(link_line(r1, "vrrp.51").is_none(), "{:?}", macvlans(r1));
+    assert!(link_line(r1, "vrrp.51").is_none(), "{:?}", r1.macvlans());
     a.proc.signal(libc::SIGTERM);
     assert!(a.proc.wait_timeout(Duration::from_secs(10)).is_some());
-    assert!(macvlans(r1).is_empty(), "{:?}", macvlans(r1));
+    assert!(r1.macvlans().is_empty(), "{:?}", r1.macvlans());
     // The originals from before the first run, although two runs were killed.
     assert_eq!(host_sysctls(r1), before);
 }
@@ -438,7 +422,7 @@ fn vmac_xmit_base_sends_adverts_from_the_base_interface() {
         a.proc.signal(libc::SIGTERM);
         assert!(a.proc.wait_timeout(Duration::from_secs(10)).is_some());
     }
-    assert!(macvlans(r1).is_empty() && macvlans(r2).is_empty());
+    assert!(r1.macvlans().is_empty() && r2.macvlans().is_empty());
 }
 
 #[test]
@@ -498,7 +482,7 @@ fn interop_with_keepalived_use_vmac_both_ways() {
     );
     assert!(wait_for(Duration::from_secs(5), || client.ping(VIP).then_some(())).is_some());
     assert_eq!(client.neigh_mac(VIP).as_deref(), Some(VMAC));
-    assert!(macvlans(r1).is_empty());
+    assert!(r1.macvlans().is_empty());
     // The agent comes back with the higher priority and preempts keepalived.
     let mut a1 = start(r1, &dir, "vm-i2", &conf(150, ""));
     assert!(
@@ -553,5 +537,5 @@ fn ipv6_vmac_gets_the_ipv6_mac_and_no_generated_address() {
     assert!(addrs.trim().is_empty(), "no generated address: {addrs}");
     a.proc.signal(libc::SIGTERM);
     assert!(a.proc.wait_timeout(Duration::from_secs(10)).is_some());
-    assert!(macvlans(r1).is_empty(), "{:?}", macvlans(r1));
+    assert!(r1.macvlans().is_empty(), "{:?}", r1.macvlans());
 }

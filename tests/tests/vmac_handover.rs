@@ -37,13 +37,7 @@ fn has_vip(h: &LanHost) -> bool {
 }
 
 fn src_mac(frame: &[u8]) -> String {
-    frame
-        .get(6..12)
-        .unwrap_or(&[])
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    vrrp_tests::frame_mac(frame, 6)
 }
 
 /// A VRRP advert's priority.

@@ -18,6 +18,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
+use vrrp_tests::frame_mac as mac_of;
 use vrrp_tests::{
     keepalived, lab::Probe, link_mac, start_agent, wait_for, Agent, Capture, Captured, Lan,
     LanHost, TempDir,
@@ -105,14 +106,6 @@ fn base_link_local(h: &LanHost) -> Option<Ipv6Addr> {
         .ok()
 }
 
-fn macvlans(h: &LanHost) -> Vec<String> {
-    h.ns.ip(&["-o", "-d", "link", "show", "type", "macvlan"])
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
 fn link_line(h: &LanHost) -> Option<String> {
     h.ns.ip(&["-o", "-d", "link", "show", "dev", MACVLAN]).ok()
 }
@@ -128,16 +121,6 @@ fn ping6(client: &LanHost) -> bool {
         .ns
         .output("ping", &["-6", "-c", "1", "-W", "1", "-n", VIP])
         .is_ok_and(|o| o.status.success())
-}
-
-fn mac_of(frame: &[u8], at: usize) -> String {
-    frame
-        .get(at..at + 6)
-        .unwrap_or(&[])
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 /// What a captured frame is, as far as these tests care.
@@ -391,7 +374,7 @@ fn ipv6_vmac_client_keeps_the_virtual_mac_through_failovers_and_stop_leaves_noth
         "client-visible gap (ping every 10 ms): cut {cut_gap:?} ({cut_lost} lost), SIGTERM \
          {stop_gap:?} ({stop_lost} lost)"
     );
-    assert!(macvlans(r1).is_empty(), "{:?}", macvlans(r1));
+    assert!(r1.macvlans().is_empty(), "{:?}", r1.macvlans());
 
     // What r2 sent: as Backup nothing from the virtual MAC and no NA for the VIP; as Master
     // adverts from the virtual MAC and its own macvlan link-local address.
@@ -412,7 +395,7 @@ fn ipv6_vmac_client_keeps_the_virtual_mac_through_failovers_and_stop_leaves_noth
 
     a2.proc.signal(libc::SIGTERM);
     assert!(a2.proc.wait_timeout(TRANSITION).is_some(), "r2 stops");
-    assert!(macvlans(r2).is_empty(), "{:?}", macvlans(r2));
+    assert!(r2.macvlans().is_empty(), "{:?}", r2.macvlans());
     assert!(!r2
         .ns
         .ip(&["-o", "-6", "addr"])
@@ -502,7 +485,7 @@ fn ipv6_vmac_interop_with_keepalived_both_ways() {
     );
     assert!(wait_for(Duration::from_secs(5), || ping6(client).then_some(())).is_some());
     assert_eq!(client.neigh_mac(VIP).as_deref(), Some(VMAC));
-    assert!(macvlans(r1).is_empty());
+    assert!(r1.macvlans().is_empty());
     // keepalived's adverts as Master: from the virtual MAC, from a copy of its base
     // interface's link-local address.
     let ka = adverts(&watch.finish().expect("capture"));
@@ -538,5 +521,5 @@ fn ipv6_vmac_interop_with_keepalived_both_ways() {
     assert_eq!(client.neigh_mac(VIP).as_deref(), Some(VMAC));
     a1.proc.signal(libc::SIGTERM);
     assert!(a1.proc.wait_timeout(TRANSITION).is_some());
-    assert!(macvlans(r1).is_empty());
+    assert!(r1.macvlans().is_empty());
 }
