@@ -6,6 +6,7 @@
 pub mod lab;
 pub mod metrics;
 pub mod soak;
+pub mod speaker;
 pub mod v6lab;
 use std::{
     path::{Path, PathBuf},

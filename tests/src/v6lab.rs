@@ -12,8 +12,7 @@ use std::{
 };
 
 use crate::{
-    bpftool_counters, keepalived, start_agent, unique, wait_for, Capture, Captured, Lan, PinDir,
-    Proc, TempDir,
+    bpftool_counters, keepalived, start_agent, unique, wait_for, Capture, Captured, Lan, TempDir,
 };
 
 /// The routers' IPv4 addresses (hosts 0 and 1).
@@ -69,53 +68,7 @@ impl Mode {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Daemon {
-    Agent,
-    Keepalived,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    Backup,
-    Master,
-    Fault,
-    Stopped,
-}
-
-/// One router's daemon.
-pub struct Speaker {
-    pub daemon: Daemon,
-    pub proc: Proc,
-    /// The agent's pin directory.
-    pub pins: Option<PinDir>,
-}
-
-impl Speaker {
-    /// The state the daemon's log reported last.
-    pub fn logged_state(&self) -> Option<State> {
-        let log = self.proc.log_text();
-        let needles: &[(&str, State)] = match self.daemon {
-            Daemon::Keepalived => &[
-                ("Entering MASTER STATE", State::Master),
-                ("Entering BACKUP STATE", State::Backup),
-                ("Entering FAULT STATE", State::Fault),
-                ("Stopped", State::Stopped),
-            ],
-            Daemon::Agent => &[
-                ("-> Master:", State::Master),
-                ("-> Backup:", State::Backup),
-                ("-> Fault:", State::Fault),
-                ("-> Initialize:", State::Stopped),
-            ],
-        };
-        needles
-            .iter()
-            .filter_map(|&(n, s)| log.rfind(n).map(|at| (at, s)))
-            .max_by_key(|&(at, _)| at)
-            .map(|(_, s)| s)
-    }
-}
+pub use crate::speaker::{Daemon, Speaker, State};
 
 /// Two routers (hosts 0 and 1) and a client (host 2).
 pub struct Lab {

@@ -16,7 +16,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use vrrp_tests::{bpftool_counters, keepalived, start_agent, wait_for, Lan, PinDir, Proc, TempDir};
+use vrrp_tests::speaker::{Daemon, Speaker, State};
+use vrrp_tests::{bpftool_counters, keepalived, start_agent, wait_for, Lan, TempDir};
 
 const VIP: &str = "198.18.4.100";
 const ROUTERS: [Ipv4Addr; 2] = [Ipv4Addr::new(198, 18, 4, 1), Ipv4Addr::new(198, 18, 4, 2)];
@@ -65,56 +66,6 @@ impl Mode {
     /// Skew_Time of the Backup (priority LOW): how soon it takes over after priority 0.
     fn backup_skew(self) -> Duration {
         self.interval() * (256 - u32::from(LOW)) / 256
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Daemon {
-    Agent,
-    Keepalived,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Backup,
-    Master,
-    Fault,
-    Stopped,
-}
-
-/// One router's daemon.
-struct Speaker {
-    daemon: Daemon,
-    proc: Proc,
-    pins: Option<PinDir>,
-}
-
-impl Speaker {
-    /// The state the daemon's log reported last.
-    fn logged_state(&self) -> Option<State> {
-        let log = self.proc.log_text();
-        let needles: &[(&str, State)] = match self.daemon {
-            // keepalived 2.2: "(VI_1) Entering MASTER STATE", "(VI_1) Entering BACKUP STATE
-            // (init)", "(VI_1) Entering FAULT STATE", and "Stopped Keepalived" on exit.
-            Daemon::Keepalived => &[
-                ("Entering MASTER STATE", State::Master),
-                ("Entering BACKUP STATE", State::Backup),
-                ("Entering FAULT STATE", State::Fault),
-                ("Stopped", State::Stopped),
-            ],
-            // The agent: "Backup -> Master: <reason>".
-            Daemon::Agent => &[
-                ("-> Master:", State::Master),
-                ("-> Backup:", State::Backup),
-                ("-> Fault:", State::Fault),
-                ("-> Initialize:", State::Stopped),
-            ],
-        };
-        needles
-            .iter()
-            .filter_map(|&(n, s)| log.rfind(n).map(|at| (at, s)))
-            .max_by_key(|&(at, _)| at)
-            .map(|(_, s)| s)
     }
 }
 
