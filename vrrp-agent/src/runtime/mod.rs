@@ -1046,19 +1046,10 @@ impl Agent {
             }
             match action {
                 Action::SendAdvert { priority } => self.sender.queue(i, priority),
-                // An advert the election ordered before a VIP change leaves first (RFC 9568
-                // §6.4: send, then take or release the addresses); netlink takes a while.
-                // use_vmac: the advert leaves from the macvlan and moves the switch's entry
-                // for the virtual MAC here, so the macvlan comes up with the VIPs first.
-                Action::AddVips if self.routers[i].vmac.is_some() => {
-                    self.no_accept_take(i);
-                    let taken = self.add_vips(i).await;
-                    self.flush();
-                    if let Err(e) = taken {
-                        self.vip_add_failed(i, now, &e);
-                        return;
-                    }
-                }
+                // An advert the election ordered before a VIP change leaves first; netlink
+                // takes a while. A new Master's own advert comes after its AddVips and
+                // Announce (`apply` sends it at once): with use_vmac that advert leaves from
+                // the macvlan, which is up with the VIPs by then.
                 Action::AddVips => {
                     self.flush();
                     self.no_accept_take(i);
