@@ -187,12 +187,21 @@ impl Proc {
     /// Spawns `cmd` with stdout and stderr to `log`.
     pub fn spawn(what: &str, cmd: &mut Command, log: &Path) -> Result<Self> {
         let f = std::fs::File::create(log)?;
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(f.try_clone()?)
-            .stderr(f)
-            .spawn()
-            .with_context(|| format!("spawning {what}"))?;
+        cmd.stdin(Stdio::null());
+        // A program written by this test (a copied binary, a script) can be briefly "busy"
+        // (ETXTBSY): another test thread that forks inherits the write descriptor until its
+        // child execs. That window is short; wait it out, a bounded number of times.
+        let mut tries = 0;
+        let child = loop {
+            let spawned = cmd.stdout(f.try_clone()?).stderr(f.try_clone()?).spawn();
+            match spawned {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                other => break other.with_context(|| format!("spawning {what}"))?,
+            }
+        };
         Ok(Proc {
             child: Some(child),
             what: what.to_string(),
@@ -1117,5 +1126,40 @@ mod unique_names {
         let name = a.path().file_name().unwrap().to_string_lossy().into_owned();
         assert!(name.starts_with("vrrp-hs-a-long-tag-"), "{name}");
         assert!(a.path().is_dir() && b.path().is_dir());
+    }
+}
+
+#[cfg(test)]
+mod spawning {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// What made CI fail once: a test copies a program and runs it while another test thread
+    /// forks, so the copy is "busy" (ETXTBSY) for a moment. Proc::spawn must wait that out.
+    #[test]
+    fn a_program_just_written_runs_while_other_threads_fork() {
+        let dir = TempDir::new("vrrp-hs-spawn").unwrap();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // Forks as fast as it can, bounded in count.
+                for _ in 0..20_000 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let _ = Command::new("/bin/true").status();
+                }
+            });
+            let result = (0..200).try_for_each(|i| {
+                let program = dir.path().join(format!("true{i}"));
+                std::fs::copy("/bin/true", &program)?;
+                let mut p =
+                    Proc::spawn("copy", &mut Command::new(&program), &dir.path().join("log"))?;
+                p.wait_timeout(Duration::from_secs(5));
+                anyhow::Ok(())
+            });
+            stop.store(true, Ordering::Relaxed);
+            result.unwrap();
+        });
     }
 }
