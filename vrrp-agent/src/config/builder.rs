@@ -14,7 +14,7 @@ use super::{
     diagnostics::{Category, Diags, Pos},
     keywords::{self, did_you_mean, Context, Support},
     model::{
-        Auth, InitialState, Notify, NotifyCommand, NotifyFifo, SmtpSettings, TrackFileDef,
+        Auth, Family, InitialState, Notify, NotifyCommand, NotifyFifo, SmtpSettings, TrackFileDef,
         TrackFileInit, TrackProcessDef, TrackRef, TtlRange, Version, VirtualAddress, VirtualRoute,
         VirtualRule, VrrpScript,
     },
@@ -178,6 +178,28 @@ pub(crate) struct InstanceDraft {
     /// Supported keywords written in the block, valid or not (so that an invalid value is
     /// not also reported as a missing one).
     pub seen: HashSet<String>,
+}
+
+impl InstanceDraft {
+    /// The family keepalived has deduced from the statements read so far (the first VIP,
+    /// source, peer or multicast destination fixes it), and where.
+    fn family_so_far(&self) -> Option<(Family, String)> {
+        let vip = self
+            .vips
+            .first()
+            .map(|v| (v.family(), v.location.to_string()));
+        let slots = [
+            &self.unicast_src_ip,
+            &self.mcast_src_ip,
+            &self.extra.mcast_dst_ip,
+        ];
+        let addr = slots
+            .into_iter()
+            .flatten()
+            .chain(self.unicast_peers.first())
+            .map(|(ip, at)| (Family::of(ip), at.to_string()));
+        vip.into_iter().chain(addr).next()
+    }
 }
 
 #[derive(Debug)]
@@ -947,6 +969,36 @@ impl Builder<'_> {
         self.out.instances.push(d);
     }
 
+    /// `version` in an instance. keepalived keeps the first version written and ignores a
+    /// different one after it, and ignores `version 2` once an address above has made the
+    /// instance IPv6 (it runs VRRPv3 then); each with its own message.
+    fn instance_version(&mut self, v: Version, w: &Word, d: &mut InstanceDraft, parent: &Parent) {
+        let ignored = match (&d.version, d.family_so_far()) {
+            (Some((first, at)), _) if *first != v => Some(format!(
+                "`version {}` conflicts with `version {}` at {at}: keepalived ignores it \
+                 (\"vrrp_version {} conflicts with configured or deduced version\") and keeps the \
+                 first, and so does this daemon: {} runs {first}",
+                v.number(),
+                first.number(),
+                v.number(),
+                parent.label
+            )),
+            (None, Some((Family::V6, at))) if v == Version::V2 => Some(format!(
+                "`version 2` after the IPv6 address at {at}: keepalived ignores it (\"vrrp_version \
+                 2 conflicts with configured or deduced version\"), and so does this daemon: {} \
+                 is IPv6 and runs VRRPv3; write `version 3`, or drop the line",
+                parent.label
+            )),
+            _ => None,
+        };
+        match ignored {
+            Some(message) => self
+                .diags
+                .warn_as(Category::KeepalivedIgnores, &w.pos, message),
+            None => self.put(&mut d.version, v, &w.pos, "version"),
+        }
+    }
+
     fn instance_stmt(&mut self, kw: &str, stmt: &Stmt, d: &mut InstanceDraft, parent: &Parent) {
         let at = stmt.pos();
         match kw {
@@ -956,18 +1008,38 @@ impl Builder<'_> {
                         "MASTER" => Some(InitialState::Master),
                         "BACKUP" => Some(InitialState::Backup),
                         other => {
-                            self.diags.error(
+                            // keepalived compares case-sensitively: "(VI_1) unknown state
+                            // 'master', defaulting to BACKUP", even after a `state MASTER`.
+                            self.diags.warn_as(
+                                Category::KeepalivedIgnores,
                                 &w.pos,
                                 format!(
-                                    "unknown state `{other}`: expected MASTER or BACKUP{}",
+                                    "unknown state `{other}` (MASTER or BACKUP, in capitals): \
+                                     keepalived starts {} as BACKUP (\"unknown state, \
+                                     defaulting to BACKUP\"), and so does this daemon{}",
+                                    parent.label,
                                     did_you_mean(other, ["MASTER", "BACKUP"])
                                 ),
                             );
+                            self.put(&mut d.state, InitialState::Backup, at, kw);
                             None
                         }
                     };
-                    if let Some(state) = state {
-                        self.put(&mut d.state, state, at, kw);
+                    match (state, &d.state) {
+                        (Some(InitialState::Backup), Some((InitialState::Master, first))) => {
+                            self.diags.warn_as(
+                                Category::KeepalivedIgnores,
+                                at,
+                                format!(
+                                    "`state BACKUP` after `state MASTER` (at {first}): keepalived \
+                                     ignores it (\"state previously set as MASTER - ignoring \
+                                     BACKUP\"), and so does this daemon: {} starts as MASTER",
+                                    parent.label
+                                ),
+                            );
+                        }
+                        (Some(state), _) => self.put(&mut d.state, state, at, kw),
+                        (None, _) => {}
                     }
                 }
             }
@@ -989,11 +1061,26 @@ impl Builder<'_> {
                 }
             }
             "priority" => {
-                let expected = "1 to 255, where 255 means address owner";
-                if let Some(v) = self
-                    .single(stmt, expected)
-                    .and_then(|w| self.u8_in(w, kw, 1, 255, expected))
-                {
+                if let Some(w) = self.single(stmt, "1 to 255, where 255 means address owner") {
+                    let v = match parse_int(&w.text).map(u8::try_from) {
+                        Some(Ok(v)) if v >= 1 => v,
+                        _ => {
+                            // keepalived: "Priority not valid! must be between 1 & 255. Using
+                            // default 100" (100 even with `state MASTER`).
+                            self.diags.warn_as(
+                                Category::KeepalivedIgnores,
+                                &w.pos,
+                                format!(
+                                    "`priority {}` is not valid (1 to 255): keepalived runs {} \
+                                     with its default priority 100 (\"Priority not valid! ... \
+                                     Using default 100\"), and so does this daemon; write the \
+                                     priority you mean",
+                                    w.text, parent.label
+                                ),
+                            );
+                            100
+                        }
+                    };
                     self.put(&mut d.priority, v, at, kw);
                 }
             }
@@ -1008,7 +1095,7 @@ impl Builder<'_> {
             "version" => {
                 if let Some(w) = self.single(stmt, "2 or 3") {
                     if let Some(v) = self.version(w, kw) {
-                        self.put(&mut d.version, v, &w.pos, kw);
+                        self.instance_version(v, w, d, parent);
                     }
                 }
             }

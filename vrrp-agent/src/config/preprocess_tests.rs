@@ -270,12 +270,14 @@ const BASE: &str = "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router
 
 #[test]
 fn an_error_in_a_parameter_points_at_the_use_and_the_definition() {
-    let text = format!("$PRIO=300\n{BASE}    priority $PRIO\n    virtual_ipaddress {{\n        198.18.0.10/24\n    }}\n}}\n");
-    let e = parse_str_as(&text, Path::new("t.conf"), "x").unwrap_err();
+    let text =
+        "$VRID=300\nvrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id $VRID\n    \
+                virtual_ipaddress {\n        198.18.0.10/24\n    }\n}\n";
+    let e = parse_str_as(text, Path::new("t.conf"), "x").unwrap_err();
     let err = &e.errors[0];
-    assert_eq!(err.line, 5);
+    assert_eq!(err.line, 4);
     assert!(
-        err.message.contains("`$PRIO` is defined at t.conf:1"),
+        err.message.contains("`$VRID` is defined at t.conf:1"),
         "{}",
         err.message
     );

@@ -213,7 +213,7 @@ fn seed_001_haproxy() {
         &l.warnings,
         23,
         1,
-        "nopreempt has no effect with `state MASTER`",
+        "nopreempt with `state MASTER`: keepalived clears it",
     );
     assert_eq!(l.config.scripts[0].weight, -30);
     assert_eq!(l.config.scripts[0].script, "/usr/bin/killall -0 haproxy");
@@ -388,18 +388,6 @@ fn broken_vrid_and_priority() {
         4,
         23,
         "`virtual_router_id` 256 is out of range: expected 1 to 255",
-    );
-    assert_broken(
-        "priority-out-of-range.conf",
-        5,
-        14,
-        "`priority` 0 is out of range: expected 1 to 255",
-    );
-    assert_broken(
-        "priority-not-a-number.conf",
-        4,
-        14,
-        "expected a number for `priority` (1 to 255",
     );
     assert_broken(
         "priority-missing-value.conf",
@@ -666,12 +654,6 @@ fn broken_keywords() {
         4,
         5,
         "unknown keyword `priorty` in vrrp_instance; did you mean `priority`?",
-    );
-    assert_broken(
-        "unknown-state.conf",
-        2,
-        11,
-        "unknown state `MASTR`: expected MASTER or BACKUP; did you mean `MASTER`?",
     );
     assert_broken(
         "unsupported-vip-option.conf",
@@ -949,17 +931,128 @@ fn warning_auth_pass_without_type_and_auth_with_v3() {
 
 #[test]
 fn warning_nopreempt_with_master() {
-    let l = ok(&instance("    state MASTER\n    nopreempt"));
+    let l = ok(&instance("    state MASTER\n    priority 150\n    nopreempt"));
     assert_diag(
         &l.warnings,
-        8,
+        9,
         5,
-        "nopreempt has no effect with `state MASTER`: keepalived ignores it",
+        "nopreempt with `state MASTER`: keepalived clears it",
     );
     assert!(only_instance(&l).preempt);
     let l = ok(&instance("    state BACKUP\n    nopreempt"));
     assert!(!only_instance(&l).preempt);
     assert_no_diag(&l.warnings, "nopreempt");
+}
+
+/// Where keepalived's handlers or `vrrp_complete_instance` ignore or reset a value, the
+/// instance runs as keepalived runs it, with a keepalived-ignores warning at the line.
+#[test]
+fn keepalived_resets_of_state_priority_version_and_preemption() {
+    let warned = |body: &str, line: u32, column: u32, fragment: &str| {
+        let l = ok(&instance(body));
+        assert_diag(&l.warnings, line, column, fragment);
+        let w = l.warnings.iter().find(|w| w.message.contains(fragment));
+        assert_eq!(w.map(|w| w.category), Some(Category::KeepalivedIgnores));
+        only_instance(&l).clone()
+    };
+    // keepalived: "state previously set as MASTER - ignoring BACKUP".
+    let i = warned(
+        "    state MASTER\n    state BACKUP",
+        8,
+        5,
+        "`state BACKUP` after `state MASTER`",
+    );
+    assert_eq!(i.state, InitialState::Master);
+    // Case-sensitive: "unknown state 'master', defaulting to BACKUP".
+    let i = warned(
+        "    state master\n    priority 150",
+        7,
+        11,
+        "unknown state `master`",
+    );
+    assert_eq!(i.state, InitialState::Backup);
+    let i = warned(
+        "    state MASTER\n    state MASTR",
+        8,
+        11,
+        "did you mean `MASTER`?",
+    );
+    assert_eq!(i.state, InitialState::Backup);
+    // "Priority not valid! ... Using default 100", even with state MASTER.
+    for bad in ["0", "300", "high", "-5"] {
+        let i = warned(
+            &format!("    state MASTER\n    priority {bad}"),
+            8,
+            14,
+            "default priority 100",
+        );
+        assert_eq!(i.priority, 100, "priority {bad}");
+    }
+    // The first version wins; a conflicting one is ignored.
+    let i = warned(
+        "    version 2\n    version 3",
+        8,
+        13,
+        "`version 3` conflicts with `version 2`",
+    );
+    assert_eq!(i.version, Version::V2);
+    let i = warned(
+        "    version 3\n    version 2",
+        8,
+        13,
+        "`version 2` conflicts with `version 3`",
+    );
+    assert_eq!(i.version, Version::V3);
+    // nopreempt and preempt_delay resets.
+    let i = warned(
+        "    priority 255\n    nopreempt",
+        8,
+        5,
+        "nopreempt with priority 255",
+    );
+    assert!(i.preempt);
+    let i = warned(
+        "    state MASTER\n    priority 200\n    preempt_delay 5",
+        9,
+        5,
+        "preempt_delay with `state MASTER`",
+    );
+    assert_eq!(i.preempt_delay, Duration::ZERO);
+    let i = warned(
+        "    nopreempt\n    preempt_delay 5",
+        8,
+        5,
+        "preempt_delay with nopreempt",
+    );
+    assert_eq!((i.preempt, i.preempt_delay), (false, Duration::ZERO));
+    // What keepalived keeps is kept, without a warning.
+    let l = ok(&instance(
+        "    state BACKUP\n    priority 150\n    preempt_delay 5",
+    ));
+    assert_eq!(only_instance(&l).preempt_delay, Duration::from_secs(5));
+    assert_no_diag(&l.warnings, "preempt_delay");
+    let l = ok(&instance("    state BACKUP\n    state MASTER"));
+    assert_eq!(only_instance(&l).state, InitialState::Master);
+}
+
+/// keepalived fixes an instance's family with its first address: a `version 2` after an IPv6
+/// address is ignored (VRRPv3 runs); before one it would send VRRPv2 over IPv6: refused.
+#[test]
+fn version_2_after_an_ipv6_address_is_ignored_and_before_one_refused() {
+    let v6 = |first: &str, second: &str| {
+        format!(
+            "vrrp_instance VI_6 {{\n    interface eth0\n    virtual_router_id 51\n{first}\n{second}\n}}\n"
+        )
+    };
+    let vips = "    virtual_ipaddress {\n        2001:db8::10/64\n    }";
+    let l = ok(&v6(vips, "    version 2"));
+    assert_diag(&l.warnings, 7, 13, "`version 2` after the IPv6 address at");
+    assert_eq!(only_instance(&l).version, Version::V3);
+    let peers = "    unicast_peer {\n        2001:db8::2\n    }";
+    let l = ok(&v6(&format!("{peers}\n{vips}"), "    version 2"));
+    assert_diag(&l.warnings, 10, 13, "`version 2` after the IPv6 address at");
+    let e = errors(&v6("    version 2", vips));
+    assert_diag(&e, 4, 13, "VRRPv2 is IPv4 only");
 }
 
 #[test]

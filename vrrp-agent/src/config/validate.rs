@@ -360,7 +360,8 @@ fn finish_instance(
             diags.error(
                 pos,
                 "VRRPv2 is IPv4 only (RFC 3768): an IPv6 instance must use `version 3` (or leave \
-                 `version` out)",
+                 `version` out); keepalived without strict mode sends VRRPv2 over IPv6 here, \
+                 which no RFC defines",
             );
             Version::V3
         }
@@ -415,15 +416,8 @@ fn finish_instance(
     };
 
     let state = d.state.as_ref().map(|(s, _)| *s).unwrap_or_default();
-    let mut preempt = d.preempt.as_ref().is_none_or(|(p, _)| *p);
-    if let (false, Some((_, pos)), InitialState::Master) = (preempt, &d.preempt, state) {
-        diags.warn(
-            pos,
-            "nopreempt has no effect with `state MASTER`: keepalived ignores it, so this instance \
-             preempts; use `state BACKUP` on every router to stop preemption",
-        );
-        preempt = true;
-    }
+    let priority = strict::priority(&d);
+    let (preempt, preempt_delay) = preemption(&d, &name, state, priority, diags);
 
     let auth = match (&d.auth, version) {
         (Some(a), Version::V3) if a.auth.is_some() => {
@@ -439,7 +433,6 @@ fn finish_instance(
         (a, _) => a.as_ref().and_then(|a| a.auth),
     };
 
-    let priority = strict::priority(&d);
     if let (None, false, Some((InitialState::Master, pos))) =
         (&d.priority, d.seen.contains("priority"), &d.state)
     {
@@ -522,7 +515,7 @@ fn finish_instance(
         version,
         family,
         preempt,
-        preempt_delay: d.preempt_delay.map(|(v, _)| v).unwrap_or_default(),
+        preempt_delay,
         auth,
         unicast_src_ip: d.unicast_src_ip.map(|(v, _)| v),
         unicast_peers: d.unicast_peers.into_iter().map(|(ip, _)| ip).collect(),
@@ -594,6 +587,75 @@ fn fit_vips(
 }
 
 /// Range check and keepalived's rounding: v2 to whole seconds, v3 to 10 ms.
+/// `preempt` and `preempt_delay` as keepalived runs them (`vrrp_complete_instance`): the
+/// address owner and an initial MASTER always preempt, and at once; `nopreempt` makes a
+/// delay meaningless. Each reset is reported where the setting is written.
+fn preemption(
+    d: &InstanceDraft,
+    name: &str,
+    state: InitialState,
+    priority: u8,
+    diags: &mut Diags,
+) -> (bool, Duration) {
+    let mut preempt = d.preempt.as_ref().is_none_or(|(p, _)| *p);
+    let mut delay = d
+        .preempt_delay
+        .as_ref()
+        .map(|(v, _)| *v)
+        .unwrap_or_default();
+    if let (false, Some((_, pos))) = (preempt, &d.preempt) {
+        let why = if priority == 255 {
+            Some(
+                "priority 255: keepalived resets it (\"nopreempt is incompatible with priority \
+                 255\"), and so does this daemon: the address owner always preempts",
+            )
+        } else if state == InitialState::Master {
+            Some(
+                "`state MASTER`: keepalived clears it (\"nopreempt will not work with initial \
+                 state MASTER\"), and so does this daemon, so this instance preempts; use \
+                 `state BACKUP` on every router to stop preemption",
+            )
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            diags.warn_as(
+                Category::KeepalivedIgnores,
+                pos,
+                format!("vrrp_instance {name}: nopreempt with {why}"),
+            );
+            preempt = true;
+        }
+    }
+    if let (false, Some((_, pos))) = (delay.is_zero(), &d.preempt_delay) {
+        let why = if state == InitialState::Master {
+            Some(
+                "`state MASTER`: keepalived clears it (\"preempt delay will not work with \
+                 initial state MASTER\")",
+            )
+        } else if !preempt {
+            Some(
+                "nopreempt: keepalived resets it (\"preempt_delay is incompatible with \
+                 nopreempt mode\")",
+            )
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            diags.warn_as(
+                Category::KeepalivedIgnores,
+                pos,
+                format!(
+                    "vrrp_instance {name}: preempt_delay with {why}, and so does this daemon: \
+                     it has no delay"
+                ),
+            );
+            delay = Duration::ZERO;
+        }
+    }
+    (preempt, delay)
+}
+
 fn check_advert_int(raw: Duration, pos: &Pos, version: Version, diags: &mut Diags) -> Duration {
     let max = version.max_advert_int();
     if raw < ADVERT_MIN || raw > max {
