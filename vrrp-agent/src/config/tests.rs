@@ -931,7 +931,9 @@ fn warning_auth_pass_without_type_and_auth_with_v3() {
 
 #[test]
 fn warning_nopreempt_with_master() {
-    let l = ok(&instance("    state MASTER\n    priority 150\n    nopreempt"));
+    let l = ok(&instance(
+        "    state MASTER\n    priority 150\n    nopreempt",
+    ));
     assert_diag(
         &l.warnings,
         9,

@@ -597,6 +597,13 @@ fn preemption(
     priority: u8,
     diags: &mut Diags,
 ) -> (bool, Duration) {
+    let reset = |diags: &mut Diags, pos: &Pos, what: String| {
+        diags.warn_as(
+            Category::KeepalivedIgnores,
+            pos,
+            format!("vrrp_instance {name}: {what}"),
+        );
+    };
     let mut preempt = d.preempt.as_ref().is_none_or(|(p, _)| *p);
     let mut delay = d
         .preempt_delay
@@ -619,11 +626,7 @@ fn preemption(
             None
         };
         if let Some(why) = why {
-            diags.warn_as(
-                Category::KeepalivedIgnores,
-                pos,
-                format!("vrrp_instance {name}: nopreempt with {why}"),
-            );
+            reset(diags, pos, format!("nopreempt with {why}"));
             preempt = true;
         }
     }
@@ -642,13 +645,10 @@ fn preemption(
             None
         };
         if let Some(why) = why {
-            diags.warn_as(
-                Category::KeepalivedIgnores,
+            reset(
+                diags,
                 pos,
-                format!(
-                    "vrrp_instance {name}: preempt_delay with {why}, and so does this daemon: \
-                     it has no delay"
-                ),
+                format!("preempt_delay with {why}, and so does this daemon: it has no delay"),
             );
             delay = Duration::ZERO;
         }
