@@ -623,6 +623,18 @@ impl Lan {
             .map(|_| ())
     }
 
+    /// Deletes host `i`'s LAN link and creates it again under the same names: a new
+    /// ifindex and a new MAC, plugged into the switch, up, with its IPv4 address (what a
+    /// network restart does to a VLAN or bond interface).
+    pub fn recreate(&self, i: usize) -> Result<()> {
+        let h = &self.hosts[i];
+        h.ns.ip(&["link", "del", &h.iface])?;
+        veth(&h.ns, &h.iface, &self.switch, &h.port)?;
+        self.switch.ip(&["link", "set", &h.port, "master", "br0"])?;
+        h.ns.ip(&["addr", "add", &format!("{}/24", h.addr), "dev", &h.iface])?;
+        Ok(())
+    }
+
     /// Bridge port isolation for host `i`: isolated ports cannot reach each other but still
     /// reach the others, and every link keeps its carrier. Isolating two routers splits
     /// them (both become Master) while the client still reaches both.

@@ -315,6 +315,72 @@ fn client_sees_only_the_virtual_mac_through_failover_and_stop_leaves_nothing() {
     assert_eq!(host_sysctls(r2), before[1]);
 }
 
+/// The Master's base interface deleted and created again (a network restart re-creating a
+/// VLAN or bond): the kernel deletes the macvlan with it. Once the interface is back the
+/// router makes its macvlan again, preempts, and holds the VIP there: the client reaches it
+/// at the virtual MAC. A clean stop then leaves no macvlan.
+#[test]
+fn a_vmac_is_made_again_when_its_base_interface_is_recreated() {
+    if !root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let (lan, dir) = lab();
+    let (r1, r2, client) = (&lan.hosts[0], &lan.hosts[1], &lan.hosts[2]);
+    let mut a1 = start(r1, &dir, "vm-rc1", &conf(150, ""));
+    let mut a2 = start(r2, &dir, "vm-rc2", &conf(100, ""));
+    let held = |r: &LanHost| {
+        wait_for(Duration::from_secs(10), || {
+            has_vip_on(r, "vrrp.51").then_some(())
+        })
+        .is_some()
+    };
+    assert!(held(r1), "r1 holds the VIP\n{}", a1.proc.log_text());
+
+    lan.recreate(0).expect("re-create r1's interface");
+    assert!(
+        held(r2),
+        "r2 takes over while r1's interface is away\n{}",
+        a2.proc.log_text()
+    );
+    // r1 back: a new macvlan on the new interface, r1 Master again with the VIP on it.
+    assert!(
+        held(r1),
+        "r1 makes its VMAC again and preempts\n{}\n--- r2\n{}",
+        a1.proc.log_text(),
+        a2.proc.log_text()
+    );
+    let line = link_line(r1, "vrrp.51").expect("r1 has vrrp.51");
+    let parent = format!("@{}", r1.iface);
+    assert!(
+        line.contains(VMAC) && line.contains(&parent) && line.contains("state UP"),
+        "{line}"
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || (!has_vip_on(r2, "vrrp.51"))
+            .then_some(()))
+        .is_some(),
+        "r2 back to Backup\n{}",
+        a2.proc.log_text()
+    );
+    client
+        .ns
+        .ip(&["neigh", "flush", "dev", &client.iface])
+        .expect("flush");
+    assert!(
+        wait_for(Duration::from_secs(5), || client.ping(VIP).then_some(())).is_some(),
+        "client reaches the VIP\n{}",
+        a1.proc.log_text()
+    );
+    assert_eq!(client.neigh_mac(VIP).as_deref(), Some(VMAC));
+
+    for (a, r) in [(&mut a1, r1), (&mut a2, r2)] {
+        a.proc.signal(libc::SIGTERM);
+        assert!(a.proc.wait_timeout(Duration::from_secs(10)).is_some());
+        assert!(r.macvlans().is_empty(), "{:?}", r.macvlans());
+    }
+}
+
 #[test]
 fn sigkill_leftovers_are_taken_over_or_removed_and_sysctls_restored() {
     if !root() {

@@ -403,6 +403,64 @@ fn ipv6_vmac_client_keeps_the_virtual_mac_through_failovers_and_stop_leaves_noth
         .contains(VIP));
 }
 
+/// The Master's base interface deleted and created again (new MAC): the kernel removes the
+/// macvlan with it. The router makes it again, with the link-local address derived from
+/// the new MAC, preempts, and advertises from there; the client reaches the VIP at the
+/// virtual MAC.
+#[test]
+fn ipv6_vmac_follows_a_recreated_base_interface_to_its_new_link_local() {
+    if !root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let (lan, dir) = lab();
+    let (r1, r2, client) = (&lan.hosts[0], &lan.hosts[1], &lan.hosts[2]);
+    let a1 = start(r1, &dir, "h6m-rc1", 150);
+    let a2 = start(r2, &dir, "h6m-rc2", 100);
+    let logs = || format!("{}\n--- r2\n{}", a1.proc.log_text(), a2.proc.log_text());
+    assert!(
+        wait_for(TRANSITION, || has_vip(r1).then_some(())).is_some(),
+        "r1 Master\n{}",
+        logs()
+    );
+    let old_ll = macvlan_link_local(r1);
+
+    lan.recreate(0).expect("re-create r1's interface");
+    let new_ll = macvlan_link_local(r1);
+    assert_ne!(
+        old_ll, new_ll,
+        "a new MAC gives the macvlan a new link-local"
+    );
+    assert!(
+        wait_for(TRANSITION, || (has_vip(r1) && !has_vip(r2)).then_some(())).is_some(),
+        "r1 makes its VMAC again and preempts\n{}",
+        logs()
+    );
+    let line = link_line(r1).expect("r1 has its macvlan");
+    assert!(
+        line.contains(VMAC) && line.contains(&format!("@{}", r1.iface)),
+        "{line}"
+    );
+    let cap = Capture::start(&lan.switch, &r1.port, 200, TRANSITION).expect("capture");
+    let seen = cap
+        .finish_when(Duration::from_secs(5), |f| adverts(f).len() >= 5)
+        .expect("capture");
+    let seen = adverts(&seen);
+    assert!(
+        seen.len() >= 5
+            && seen
+                .iter()
+                .all(|(mac, src, ..)| mac == VMAC && *src == new_ll),
+        "r1's adverts from {VMAC} and {new_ll}: {seen:?}\n{}",
+        logs()
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || ping6(client).then_some(())).is_some(),
+        "client reaches the VIP\n{}",
+        logs()
+    );
+}
+
 /// Equal priorities: two Masters (each cut off from the other) meet again, and the one
 /// whose macvlan link-local address (the source of its adverts) is the higher stays.
 #[test]

@@ -10,7 +10,9 @@
 //!   AF_PACKET socket with its prebuilt frames, which carry the MAC read when it was opened;
 //! - the MAC the GARPs are sent from;
 //! - the advert source when it comes from the interface: a re-created interface has a new
-//!   IPv6 link-local address (from its new MAC), maybe another primary IPv4 address.
+//!   IPv6 link-local address (from its new MAC), maybe another primary IPv4 address;
+//! - `use_vmac` macvlans: the kernel deletes them with their base interface; they are made
+//!   again on the new one.
 //!
 //! Nothing is done while nothing is stale, so the frequent `RTM_NEWLINK` events cost no
 //! system call. When a rebuild fails (e.g. the new interface has no address to bind the
@@ -20,7 +22,7 @@ use std::net::IpAddr;
 
 use vrrp_common::InstanceKey;
 
-use super::Agent;
+use super::{registry::RouterId, setup::Plan, Agent};
 use crate::{netlink::LinkEvent, units::MonoTime};
 
 impl Agent {
@@ -66,6 +68,7 @@ impl Agent {
         // sockets wait until every source is known (the next event tries again).
         usable &=
             self.follow_sources(ev).await && self.sender.follow_link(&ev.name, ev.index, ev.mac);
+        usable &= self.follow_vmacs(ev).await;
         if let Some(mac) = ev.mac {
             let mut announce = Vec::new();
             for (i, vr) in self.routers.iter_mut() {
@@ -126,7 +129,7 @@ impl Agent {
     /// address. False if a router has no source yet (no link-local address while the link
     /// is down or DAD runs): the next link or address event tries again.
     ///
-    /// `use_vmac` instances keep their source (their macvlan is remade by `runtime::vmac`).
+    /// `use_vmac` instances are left to [`Agent::follow_vmacs`]: their macvlan is made again.
     async fn follow_sources(&mut self, ev: &LinkEvent) -> bool {
         let ids: Vec<_> = self
             .routers
@@ -141,46 +144,131 @@ impl Agent {
             .collect();
         let mut usable = true;
         for id in ids {
-            let v6 = self.routers[id].src.is_ipv6();
-            let read = if v6 {
-                self.netlink
-                    .link_local_ipv6(ev.index)
-                    .await
-                    .map(|a| a.map(IpAddr::V6))
-            } else {
-                self.netlink
-                    .primary_ipv4(ev.index)
-                    .await
-                    .map(|a| a.map(IpAddr::V4))
+            let Some(src) = self.interface_source(id, ev).await else {
+                usable = false;
+                continue;
             };
+            usable &= self.move_source(id, src, ev.index);
+        }
+        usable
+    }
+
+    /// Router `id` sends from `src` on interface index `ifindex` from now on, and breaks
+    /// ties with it; nothing to do when it already does. False if its socket could not be
+    /// opened (nothing changed; the instance stays in FAULT until it works).
+    fn move_source(&mut self, id: RouterId, src: IpAddr, ifindex: u32) -> bool {
+        let vr = &self.routers[id];
+        if src == vr.src {
+            return true;
+        }
+        if let Err(e) = self.sender.set_source(id, src, ifindex) {
+            tracing::warn!(instance = %vr.name, iface = %vr.iface, from = %src, "opening the advert socket on the new source: {e:#}; the instance stays in FAULT until it works");
+            return false;
+        }
+        let vr = &mut self.routers[id];
+        tracing::info!(instance = %vr.name, iface = %vr.iface, from = %vr.src, to = %src, "advert source changed");
+        vr.src = src;
+        vr.router.set_primary_address(src);
+        true
+    }
+
+    /// Router `id`'s advert source as interface `ev` gives it: its IPv6 link-local address
+    /// or its primary IPv4 address. None (logged) while it has none yet (the link is down,
+    /// DAD runs, the address is not added yet) or reading failed.
+    async fn interface_source(&self, id: RouterId, ev: &LinkEvent) -> Option<IpAddr> {
+        let vr = &self.routers[id];
+        let v6 = vr.src.is_ipv6();
+        let read = if v6 {
+            self.netlink
+                .link_local_ipv6(ev.index)
+                .await
+                .map(|a| a.map(IpAddr::V6))
+        } else {
+            self.netlink
+                .primary_ipv4(ev.index)
+                .await
+                .map(|a| a.map(IpAddr::V4))
+        };
+        match read {
+            Ok(Some(src)) => Some(src),
+            Ok(None) => {
+                if ev.up && ev.running {
+                    tracing::info!(instance = %vr.name, iface = %vr.iface, "no {} on the interface yet to send adverts from; waiting for it", if v6 { "usable IPv6 link-local address" } else { "IPv4 address" });
+                }
+                None
+            }
+            Err(e) => {
+                tracing::warn!(instance = %vr.name, iface = %vr.iface, "reading the interface's addresses: {e}");
+                None
+            }
+        }
+    }
+
+    /// `use_vmac` routers on a re-created base interface: the kernel deleted their macvlans
+    /// with the old interface. Each is made again on the new one (its sysctls too), and
+    /// what sends from it follows: the advert socket and frames on the macvlan, and for
+    /// IPv6 the macvlan's link-local address, derived from the base interface's new MAC
+    /// (the advert source and tie-break address). A Master-to-be brings it up as usual.
+    /// False if that failed (the instance stays in FAULT; the next event tries again).
+    async fn follow_vmacs(&mut self, ev: &LinkEvent) -> bool {
+        let ids: Vec<_> = self
+            .routers
+            .iter()
+            .filter(|(_, vr)| {
+                vr.iface == ev.name && vr.vmac.as_ref().is_some_and(|v| v.parent != ev.index)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        if ids.is_empty() {
+            return true;
+        }
+        let link = match self.netlink.link_by_index(ev.index).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(iface = %ev.name, "reading the re-created VMAC base interface: {e}");
+                return false;
+            }
+        };
+        // The source as at start-up: configured, else the new interface's; `remake` puts
+        // the macvlan's own link-local address where IPv6 adverts leave from it.
+        let mut plans = Vec::new();
+        for &id in &ids {
             let vr = &self.routers[id];
-            let src = match read {
-                Ok(Some(src)) => src,
-                Ok(None) => {
-                    if ev.up && ev.running {
-                        tracing::info!(instance = %vr.name, iface = %vr.iface, "no {} on the interface yet to send adverts from; waiting for it", if v6 { "usable IPv6 link-local address" } else { "IPv4 address" });
-                    }
-                    usable = false;
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(instance = %vr.name, iface = %vr.iface, "reading the interface's addresses: {e}");
-                    usable = false;
-                    continue;
-                }
+            let src = match vr.inst.src_ip() {
+                Some(src) => src,
+                None => match self.interface_source(id, ev).await {
+                    Some(src) => src,
+                    None => return false,
+                },
             };
-            if src == vr.src {
+            plans.push(Plan {
+                inst: self.routers[id].inst.clone(),
+                link: link.clone(),
+                src,
+                vmac: None,
+            });
+        }
+        if let Err(e) = self.vmacs.remake(&self.netlink, &mut plans).await {
+            tracing::warn!(iface = %ev.name, "making the VMAC interfaces on the re-created base interface: {e:#}; their instances stay in FAULT until it works");
+            return false;
+        }
+        let mut usable = true;
+        for (id, plan) in ids.into_iter().zip(plans) {
+            let Some(v) = plan.vmac else { continue };
+            // Sockets and frames of the old macvlan (same name) move to the new one; until
+            // they have, the router keeps the old one and the next event tries again.
+            if !self.sender.follow_link(&v.name, v.ifindex, Some(v.mac)) {
+                usable = false;
                 continue;
             }
-            if let Err(e) = self.sender.set_source(id, src, ev.index) {
-                tracing::warn!(instance = %vr.name, iface = %vr.iface, from = %src, "opening the advert socket on the new source: {e:#}; the instance stays in FAULT until it works");
+            let spec_ifindex = self.sender.spec(id).map_or(v.ifindex, |s| s.ifindex);
+            if !self.move_source(id, plan.src, spec_ifindex) {
                 usable = false;
                 continue;
             }
             let vr = &mut self.routers[id];
-            tracing::info!(instance = %vr.name, iface = %vr.iface, from = %vr.src, to = %src, "advert source changed");
-            vr.src = src;
-            vr.router.set_primary_address(src);
+            tracing::info!(instance = %vr.name, iface = %v.name, parent = %ev.name, ifindex = v.ifindex, "VMAC interface made again on the re-created base interface");
+            vr.vmac = Some(v);
         }
         usable
     }

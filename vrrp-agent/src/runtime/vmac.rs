@@ -297,6 +297,18 @@ impl Vmacs {
         Ok(())
     }
 
+    /// The base interface of `plans` was deleted and created again under its name: the
+    /// kernel removed their macvlans with the old one. Sets the base interface's sysctls
+    /// again and makes each macvlan on the new interface (down until Master), as at
+    /// start-up.
+    pub async fn remake(&mut self, netlink: &Netlink, plans: &mut [Plan]) -> Result<()> {
+        for p in plans.iter() {
+            // Its first originals stay in `changed`, restored last at stop.
+            self.parents.remove(&p.link.name);
+        }
+        self.prepare(netlink, plans, false).await
+    }
+
     async fn create(
         &mut self,
         netlink: &Netlink,
