@@ -342,8 +342,13 @@ mod tests {
                 .any(|e| e.contains("names no vrrp_track_process")),
             "{errs:?}"
         );
-        let errs = errors(&conf("process x", "P weight 300"));
-        assert!(errs.iter().any(|e| e.contains("out of range")), "{errs:?}");
+        // keepalived ignores a weight outside -254..254: the definition's weight is used.
+        let l = parse_str(&conf("process x", "P weight 300"), Path::new("/x/k.conf")).unwrap();
+        assert_eq!(l.config.instances[0].track_processes[0].weight, None);
+        assert!(l
+            .warnings
+            .iter()
+            .any(|w| w.line == 9 && w.category == crate::config::Category::KeepalivedIgnores));
     }
 
     #[test]
