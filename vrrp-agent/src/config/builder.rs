@@ -901,10 +901,16 @@ impl Builder<'_> {
             }
             "garp_interval" | "gna_interval" => {
                 let expected = "seconds from 0.000001 to 4294.967295, e.g. 0.001";
-                if let Some((v, w)) = self
-                    .single(stmt, expected)
-                    .and_then(|w| Some((self.seconds_upto(w, kw, GARP_INTERVAL_MAX, expected)?, w)))
-                {
+                if let Some((v, w)) = self.single(stmt, expected).and_then(|w| {
+                    let v = self.seconds(w, kw, expected)?;
+                    if v > GARP_INTERVAL_MAX {
+                        let what = format!("`{kw} {}` is above 4294.967295 s", w.text);
+                        let says = format!("{kw} is invalid");
+                        self.keepalived_ignores(&w.pos, &what, &says, "ignores the line");
+                        return None;
+                    }
+                    Some((v, w))
+                }) {
                     if v.is_zero() {
                         self.diags.warn(
                             &w.pos,
@@ -1207,7 +1213,7 @@ impl Builder<'_> {
                         _ => (TrackKind::File, &mut d.track_files),
                     };
                     let refs = self.track_list(block, kind, &parent.label);
-                    list.extend(refs);
+                    self.add_tracks(list, refs, kind, &parent.label);
                 }
             }
             "notify_master"
@@ -2037,11 +2043,15 @@ impl Builder<'_> {
             notify_priority_changes: None,
             notify: Notify::default(),
         };
-        for line in &block.stmts {
+        for (n, line) in block.stmts.iter().enumerate() {
             let Some(kw) = self.classify(Context::SyncGroup, line, Some(&parent)) else {
                 continue;
             };
             match kw {
+                "group" if g.has_group => {
+                    let last = n + 1 == block.stmts.len();
+                    self.second_group(line, &name.text, last);
+                }
                 "group" => {
                     if let Some(b) = self.block_of(line) {
                         g.has_group = true;
@@ -2052,14 +2062,14 @@ impl Builder<'_> {
                             );
                         }
                         if b.stmts.is_empty() {
-                            self.diags.error(
-                                &b.open,
-                                format!(
-                                    "the group of vrrp_sync_group {} is empty: list its vrrp_instance \
-                                     names, as in `group {{ VI_1 VI_2 }}`",
-                                    name.text
-                                ),
+                            let what = format!(
+                                "the group of vrrp_sync_group {} is empty (list its vrrp_instance \
+                                 names, as in `group {{ VI_1 VI_2 }}`)",
+                                name.text
                             );
+                            let says = "sync group has empty group block";
+                            let result = "removes the sync group; its instances run on their own";
+                            self.keepalived_ignores(&b.open, &what, says, result);
                         }
                     }
                 }
@@ -2072,7 +2082,7 @@ impl Builder<'_> {
                             _ => (TrackKind::File, &mut g.track_files),
                         };
                         let refs = self.track_list(b, kind, &parent.label);
-                        list.extend(refs);
+                        self.add_tracks(list, refs, kind, &parent.label);
                     }
                 }
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
@@ -2092,14 +2102,14 @@ impl Builder<'_> {
             }
         }
         if !g.has_group {
-            self.diags.error(
-                stmt.pos(),
-                format!(
-                    "vrrp_sync_group {} has no `group {{ ... }}`: list its vrrp_instance names in \
-                     `group {{ VI_1 VI_2 }}`",
-                    name.text
-                ),
+            let what = format!(
+                "vrrp_sync_group {} has no `group {{ ... }}` (list its vrrp_instance names in \
+                 `group {{ VI_1 VI_2 }}`)",
+                name.text
             );
+            let says = "Sync group has no virtual router(s). removing";
+            let result = "runs without it";
+            self.keepalived_ignores(stmt.pos(), &what, says, result);
         }
         self.out.sync_groups.push(g);
     }

@@ -227,3 +227,87 @@ fn track_weights_keepalived_clamps_or_ignores() {
     let w: Vec<_> = i.track_interfaces.iter().map(|t| t.weight).collect();
     assert_eq!(w, [Some(-253), Some(0)]);
 }
+
+#[test]
+fn a_duplicate_track_line_is_ignored() {
+    let text = "vrrp_script s1 {\n script /bin/true\n}\n".to_owned()
+        + &instance(
+            " track_script {\n  s1 weight 10\n }\n track_script {\n  s1 weight 20\n }\n track_interface {\n  \
+             eth1\n  eth1 weight 5\n }",
+        );
+    let l = load(&text);
+    ignored_at(&l, 12, "duplicate track_script - ignoring");
+    ignored_at(&l, 16, "duplicate track_interface - ignoring");
+    let i = only(&l);
+    let w: Vec<_> = i.track_scripts.iter().map(|t| t.weight).collect();
+    assert_eq!(w, [Some(10)]);
+    let w: Vec<_> = i.track_interfaces.iter().map(|t| t.weight).collect();
+    assert_eq!(w, [None]);
+}
+
+/// Two instances (lines 1-4 and 5-8) and `group` (from line 9).
+fn synced(group: &str) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{ 198.18.0.1 }} }}\n\
+         vrrp_instance VI_2 {{\n interface eth0\n virtual_router_id 2\n virtual_ipaddress {{ 198.18.0.2 }} }}\n{group}\n"
+    )
+}
+
+#[test]
+fn sync_group_members_keepalived_ignores() {
+    // A name that is no instance, and an instance already in a group: ignored.
+    let l = load(&synced(
+        "vrrp_sync_group G1 {\n group {\n  VI_1\n  VI_3\n }\n}\nvrrp_sync_group G2 {\n group {\n  VI_1\n  VI_2\n }\n}",
+    ));
+    ignored_at(&l, 12, "doesn't exist - ignoring");
+    ignored_at(&l, 17, "cannot exist in more than one sync group");
+    let groups: Vec<_> = l
+        .config
+        .sync_groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.members.clone()))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("G1", vec!["VI_1".to_owned()]),
+            ("G2", vec!["VI_2".to_owned()])
+        ]
+    );
+    // No member left, an empty or a missing group block: the sync group is removed.
+    let l = load(&synced(
+        "vrrp_sync_group G1 {\n group {\n  VI_3\n }\n}\nvrrp_sync_group G2 {\n group {\n }\n}",
+    ));
+    ignored_at(&l, 9, "no vrrp_instance left");
+    ignored_at(&l, 15, "empty group block");
+    assert!(l.config.sync_groups.is_empty());
+    // A second group block: the first is kept when it ends the sync group...
+    let l = load(&synced(
+        "vrrp_sync_group G1 {\n group {\n  VI_1\n  VI_2\n }\n group {\n  VI_2\n }\n}",
+    ));
+    ignored_at(&l, 14, "Group list already specified");
+    assert_eq!(l.config.sync_groups[0].members, ["VI_1", "VI_2"]);
+    // ... and refused before other lines, which keepalived reads outside the sync group.
+    let e = refused(&synced(
+        "vrrp_sync_group G1 {\n group {\n  VI_1\n }\n group {\n  VI_2\n }\n notify_master /bin/true\n}",
+    ));
+    assert!(e
+        .iter()
+        .any(|d| d.line == 13 && d.message.contains("merge the two blocks")));
+}
+
+#[test]
+fn global_garp_intervals_and_debug_out_of_range_are_ignored() {
+    let l = load(&format!(
+        "global_defs {{\n vrrp_garp_interval 5000\n vrrp_gna_interval 4294.967296\n}}\n{}",
+        instance(" debug 9")
+    ));
+    ignored_at(&l, 2, "vrrp_garp_interval is invalid");
+    ignored_at(&l, 3, "vrrp_gna_interval is invalid");
+    ignored_at(&l, 9, "Debug value not valid");
+    let g = &l.config.global.garp;
+    assert_eq!(
+        (g.interval, g.gna_interval),
+        (Duration::ZERO, Duration::ZERO)
+    );
+}

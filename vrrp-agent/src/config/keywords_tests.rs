@@ -153,7 +153,12 @@ fn accepted_with_a_warning_that_says_why() {
         5,
         "`debug` in vrrp_instance VI_1 has no effect",
     );
-    has(&errors(&conf("", "    debug 9")), 5, 11, "out of range");
+    has(
+        &ok(&conf("", "    debug 9")).warnings,
+        5,
+        11,
+        "Debug value not valid",
+    );
     // skip_check_adv_addr: said once, global or instance.
     let l = ok(&conf(
         "  vrrp_skip_check_adv_addr",

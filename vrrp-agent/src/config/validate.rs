@@ -823,10 +823,13 @@ fn finish_sync_groups(
             if !instances.contains_key(member) {
                 let mut sorted = names.clone();
                 sorted.sort_unstable();
-                diags.error(
+                diags.warn_as(
+                    Category::KeepalivedIgnores,
                     pos,
                     format!(
-                        "vrrp_sync_group {} names `{member}`, which is not a vrrp_instance{}",
+                        "vrrp_sync_group {} names `{member}`, which is not a vrrp_instance{}: \
+                         keepalived ignores it (\"Virtual router specified in sync group doesn't \
+                         exist - ignoring\"), and so does this daemon",
                         g.name,
                         did_you_mean(member, sorted)
                     ),
@@ -834,11 +837,13 @@ fn finish_sync_groups(
                 continue;
             }
             if let Some((other, first)) = member_of.get(member) {
-                diags.error(
+                diags.warn_as(
+                    Category::KeepalivedIgnores,
                     pos,
                     format!(
                         "vrrp_instance {member} is already in vrrp_sync_group {other} (at {first}); an \
-                         instance can be in one sync group only"
+                         instance can be in one sync group only: keepalived ignores it here \
+                         (\"cannot exist in more than one sync group\"), and so does this daemon"
                     ),
                 );
                 continue;
@@ -846,7 +851,24 @@ fn finish_sync_groups(
             member_of.insert(member.clone(), (g.name.clone(), pos.clone()));
             members.push(member.clone());
         }
-        if g.has_group && members.len() == 1 && g.members.len() == 1 {
+        if members.is_empty() {
+            // keepalived removes a sync group without members; the builder reported an empty
+            // or missing group block.
+            if !g.members.is_empty() {
+                diags.warn_as(
+                    Category::KeepalivedIgnores,
+                    &g.pos,
+                    format!(
+                        "vrrp_sync_group {} has no vrrp_instance left: keepalived removes it \
+                         (\"no matching virtual router found in group declaration - removing\"), \
+                         and so does this daemon",
+                        g.name
+                    ),
+                );
+            }
+            continue;
+        }
+        if members.len() == 1 {
             diags.warn(
                 &g.pos,
                 format!(

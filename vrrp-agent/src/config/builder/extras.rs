@@ -465,7 +465,10 @@ impl Builder<'_> {
                 let args = self.values(stmt, 0, 1, "debug [0..4]");
                 let level = match args.and_then(|a| a.first()) {
                     None => Some(0),
-                    Some(w) => self.int_in(w, kw, 0, 4, "a level from 0 to 4"),
+                    Some(w) => {
+                        let says = "Debug value not valid; must be between 0-4";
+                        self.c_int(w, kw, (0, 4), false, true, says, "ignores the line")
+                    }
                 };
                 if level.is_some() {
                     self.diags.warn(

@@ -10,8 +10,9 @@
 //! keepalived means cannot be told.
 use super::{Builder, TrackKind};
 use crate::config::{
-    diagnostics::{Category, Pos},
-    parser::Word,
+    diagnostics::{Category, Spot},
+    model::TrackRef,
+    parser::{Stmt, Word},
 };
 
 /// How keepalived reads an integer value.
@@ -69,7 +70,13 @@ pub(crate) fn c_number(
 impl Builder<'_> {
     /// keepalived reported `says` about the value at `at` and did `result` (e.g. "ignores the
     /// line: the default 1 s is used"); this daemon does the same.
-    pub(super) fn keepalived_ignores(&mut self, at: &Pos, what: &str, says: &str, result: &str) {
+    pub(super) fn keepalived_ignores(
+        &mut self,
+        at: &impl Spot,
+        what: &str,
+        says: &str,
+        result: &str,
+    ) {
         self.diags.warn_as(
             Category::KeepalivedIgnores,
             at,
@@ -143,6 +150,51 @@ impl Builder<'_> {
             return Ok(i32::try_from(clamped).ok());
         }
         Ok(i32::try_from(v).ok())
+    }
+
+    /// Adds the lines of a track block to `list`; keepalived ignores a name the list already
+    /// has ("duplicate track_script ... - ignoring"), whichever block it is in.
+    pub(super) fn add_tracks(
+        &mut self,
+        list: &mut Vec<TrackRef>,
+        refs: Vec<TrackRef>,
+        kind: TrackKind,
+        owner: &str,
+    ) {
+        let kw = kind.keyword();
+        for r in refs {
+            if let Some(first) = list.iter().find(|t| t.name == r.name) {
+                let what = format!(
+                    "{kw} {} is listed again in {owner} (first at {})",
+                    r.name, first.location
+                );
+                let says = format!("duplicate {kw} - ignoring");
+                self.keepalived_ignores(&r.location, &what, &says, "keeps the first");
+            } else {
+                list.push(r);
+            }
+        }
+    }
+
+    /// A second `group` block in a sync group: keepalived keeps the first ("Group list already
+    /// specified") and skips the block, but its `}` then closes the sync group: lines after it
+    /// are read outside the sync group, which this daemon cannot reproduce (an error).
+    pub(super) fn second_group(&mut self, line: &Stmt, group: &str, last: bool) {
+        let what = format!("a second `group` block in vrrp_sync_group {group}");
+        let says = "Group list already specified for sync group";
+        if last {
+            let result = "keeps the first one";
+            self.keepalived_ignores(line.pos(), &what, says, result);
+        } else {
+            self.diags.error(
+                line.pos(),
+                format!(
+                    "{what}: keepalived keeps the first (\"{says}\"), but skipping this block \
+                     ends the sync group for it, so the lines after it are read outside \
+                     vrrp_sync_group {group}; merge the two blocks"
+                ),
+            );
+        }
     }
 
     /// Digits followed by other text, where `keepalived -t` and a running keepalived differ.
