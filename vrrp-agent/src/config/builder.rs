@@ -1385,16 +1385,24 @@ impl Builder<'_> {
                     break;
                 }
                 let Some(value) = args.get(i + 1) else {
-                    self.diags.error(
-                        &opt.pos,
-                        format!("`{}` in unicast_peer needs a value (0 to 255)", opt.text),
-                    );
-                    ok = false;
+                    let what = format!("`{}` in unicast_peer has no value", opt.text);
+                    let says = "is missing a value";
+                    let result = "adds the peer without it";
+                    self.keepalived_ignores(&opt.pos, &what, says, result);
                     break;
                 };
-                let Some(v) = self.u8_in(value, &opt.text, 0, 255, "0 to 255") else {
-                    ok = false;
-                    break;
+                let says = if parse_int(&value.text).is_some() {
+                    "number outside range [0, 255]"
+                } else {
+                    "invalid number"
+                };
+                let result = "adds the peer without it";
+                let Some(v) = self
+                    .c_int(value, &opt.text, (0, 255), false, false, says, result)
+                    .and_then(|v| u8::try_from(v).ok())
+                else {
+                    i += 2;
+                    continue;
                 };
                 let range = ttl.get_or_insert(TtlRange::default());
                 if opt.text == "min_ttl" {

@@ -311,3 +311,21 @@ fn global_garp_intervals_and_debug_out_of_range_are_ignored() {
         (Duration::ZERO, Duration::ZERO)
     );
 }
+
+#[test]
+fn a_bad_peer_ttl_option_is_dropped_and_the_peer_kept() {
+    let l = load(&instance(
+        " unicast_peer {\n  198.18.0.2 min_ttl 300\n  198.18.0.3 max_ttl\n  198.18.0.4 min_ttl 5 max_ttl abc\n }",
+    ));
+    ignored_at(&l, 6, "number outside range [0, 255]");
+    ignored_at(&l, 7, "is missing a value");
+    ignored_at(&l, 8, "invalid number");
+    let i = only(&l);
+    assert_eq!(i.unicast_peers.len(), 3);
+    let ttl: Vec<_> = i
+        .unicast_peer_ttl
+        .iter()
+        .map(|(ip, r)| (ip.to_string(), r.min, r.max))
+        .collect();
+    assert_eq!(ttl, [("198.18.0.4".to_owned(), 5, 255)]);
+}
