@@ -1320,11 +1320,11 @@ impl Builder<'_> {
                 auth: Some(Auth::Pass(p)),
             }),
             (Some(_), None) => {
-                self.diags.error(
-                    stmt.pos(),
-                    "authentication has `auth_type PASS` but no `auth_pass`: add `auth_pass PASSWORD` \
-                     (up to 8 characters)",
-                );
+                let what = "authentication has `auth_type PASS` but no `auth_pass` (add \
+                            `auth_pass PASSWORD`, up to 8 characters)";
+                let says = "Authentication specified but no password given. Ignoring";
+                let result = "runs without authentication";
+                self.keepalived_ignores(stmt.pos(), what, says, result);
                 None
             }
             (None, Some((_, at))) if !type_seen => {

@@ -480,13 +480,15 @@ fn broken_authentication() {
         19,
         "auth_type AH (IPsec Authentication Header) is a keepalived value this project does not support",
     );
-    let e = errors(&instance("authentication {\n auth_type PASS\n}"));
+    // keepalived: "Authentication specified but no password given. Ignoring".
+    let l = ok(&instance("authentication {\n auth_type PASS\n}"));
     assert_diag(
-        &e,
+        &l.warnings,
         7,
         1,
         "authentication has `auth_type PASS` but no `auth_pass`",
     );
+    assert_eq!(only_instance(&l).auth, None);
 }
 
 #[test]
