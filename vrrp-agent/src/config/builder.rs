@@ -1923,8 +1923,13 @@ impl Builder<'_> {
                     if let Some(w) = self.single(line, "the path of the file to track") {
                         if w.text.is_empty() {
                             self.diags.error(&w.pos, "the file name is empty");
+                        } else if let Some((_, first)) = &file {
+                            let what =
+                                format!("a second `file` in {} (first at {first})", parent.label);
+                            let says = "File already set for track file - ignoring";
+                            self.keepalived_ignores(line.pos(), &what, says, "keeps the first");
                         } else {
-                            self.put(&mut file, PathBuf::from(&w.text), line.pos(), kw);
+                            file = Some((PathBuf::from(&w.text), line.pos().clone()));
                         }
                     }
                 }
@@ -1932,22 +1937,34 @@ impl Builder<'_> {
                     let Some(args) = self.values(line, 1, 2, "weight N [reverse]") else {
                         continue;
                     };
-                    let max = i64::from(i32::MAX);
-                    if let Some(v) =
-                        self.int_in(&args[0], kw, -max, max, "-2147483647 to 2147483647")
-                    {
-                        weight = i32::try_from(v).unwrap_or(1);
+                    // keepalived keeps a weight other than 1 ("Weight already set"), and
+                    // uses 1 for one outside -254..254.
+                    if weight != 1 {
+                        let what = format!("a second `weight` in {}", parent.label);
+                        let says = "Weight already set for track file - ignoring";
+                        let result = "keeps the weight set before";
+                        self.keepalived_ignores(line.pos(), &what, says, result);
+                        continue;
+                    }
+                    let says = "Weight for track_file must be between [-254..254] inclusive. \
+                                Ignoring...";
+                    let w = &args[0];
+                    match ignores::c_number(&w.text, -254, 254, true, true) {
+                        ignores::CNumber::Unclear(v) => self.unclear_number(w, kw, v),
+                        _ => {
+                            let v = self.c_int(w, kw, (-254, 254), true, true, says, "uses 1");
+                            weight = v.and_then(|v| i32::try_from(v).ok()).unwrap_or(1);
+                        }
                     }
                     match args.get(1) {
                         None => {}
                         Some(w) if w.text == "reverse" => reverse = true,
-                        Some(w) => self.diags.error(
-                            &w.pos,
-                            format!(
-                                "unexpected `{}` after the weight: only `reverse` may follow it",
-                                w.text
-                            ),
-                        ),
+                        Some(w) => {
+                            let what = format!("`{}` after the weight of {}", w.text, parent.label);
+                            let says = "unknown weight option";
+                            let result = "ignores it (only `reverse` may follow)";
+                            self.keepalived_ignores(&w.pos, &what, says, result);
+                        }
                     }
                 }
                 "init_file" => {

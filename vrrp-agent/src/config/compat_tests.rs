@@ -329,3 +329,19 @@ fn a_bad_peer_ttl_option_is_dropped_and_the_peer_kept() {
         .collect();
     assert_eq!(ttl, [("198.18.0.4".to_owned(), 5, 255)]);
 }
+
+#[test]
+fn a_track_file_keeps_its_first_file_and_weight() {
+    let text = "vrrp_track_file tf {\n file /run/a\n file /run/b\n weight 300\n weight 5\n weight 7 sideways\n}\n"
+        .to_owned()
+        + &instance(" track_file {\n  tf\n }");
+    let l = load(&text);
+    ignored_at(&l, 3, "File already set");
+    ignored_at(&l, 4, "must be between [-254..254]");
+    ignored_at(&l, 6, "Weight already set");
+    let f = &l.config.track_files[0];
+    assert_eq!(
+        (f.file.to_str(), f.weight, f.reverse),
+        (Some("/run/a"), 5, false)
+    );
+}
