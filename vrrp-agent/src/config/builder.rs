@@ -749,7 +749,13 @@ impl Builder<'_> {
                         } else {
                             &mut g.vrrp_notify_fifo
                         };
-                        self.put(slot, fifo, at, kw);
+                        if let Some((_, first)) = slot {
+                            let what = format!("`{kw}` is given again (first at {first})");
+                            let says = "notify_fifo already specified - ignoring";
+                            self.keepalived_ignores(at, &what, says, "keeps the first one");
+                        } else {
+                            *slot = Some((fifo, at.clone()));
+                        }
                     }
                 }
                 "v3_checksum_as_v2" => {

@@ -345,3 +345,18 @@ fn a_track_file_keeps_its_first_file_and_weight() {
         (Some("/run/a"), 5, false)
     );
 }
+
+#[test]
+fn a_second_notify_fifo_is_ignored() {
+    let l = load(&format!(
+        "global_defs {{\n notify_fifo /run/fifo1\n notify_fifo /run/fifo2\n vrrp_notify_fifo /run/v1\n \
+         vrrp_notify_fifo /run/v2\n}}\n{}",
+        instance("")
+    ));
+    ignored_at(&l, 3, "notify_fifo already specified - ignoring");
+    ignored_at(&l, 5, "notify_fifo already specified - ignoring");
+    let g = &l.config.global;
+    let paths = |f: &Option<super::NotifyFifo>| f.as_ref().map(|f| f.path.clone());
+    assert_eq!(paths(&g.notify_fifo), Some("/run/fifo1".into()));
+    assert_eq!(paths(&g.vrrp_notify_fifo), Some("/run/v1".into()));
+}

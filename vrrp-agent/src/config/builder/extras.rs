@@ -416,10 +416,9 @@ impl Builder<'_> {
                         &mut g.vrrp_notify_fifo_script
                     };
                     if slot.is_some() {
-                        self.diags.warn(
-                            at,
-                            format!("`{kw}` is given twice; keepalived keeps the first one, so this one is ignored"),
-                        );
+                        let what = format!("`{kw}` is given twice");
+                        let says = "notify_fifo_script already specified - ignoring";
+                        self.keepalived_ignores(at, &what, says, "keeps the first one");
                     } else {
                         *slot = Some((cmd, at.clone()));
                     }
