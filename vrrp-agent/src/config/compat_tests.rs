@@ -360,3 +360,17 @@ fn a_second_notify_fifo_is_ignored() {
     assert_eq!(paths(&g.notify_fifo), Some("/run/fifo1".into()));
     assert_eq!(paths(&g.vrrp_notify_fifo), Some("/run/v1".into()));
 }
+
+#[test]
+fn a_track_process_weight_keepalived_ignores() {
+    let text =
+        "vrrp_track_process P {\n process x\n weight 255\n weight -5 sideways\n weight 9\n}\n"
+            .to_owned()
+            + &instance(" track_process {\n  P\n }");
+    let l = load(&text);
+    ignored_at(&l, 3, "must be between [-254..254]");
+    ignored_at(&l, 4, "unknown weight option");
+    ignored_at(&l, 5, "Weight already set");
+    let p = &l.config.track_processes[0];
+    assert_eq!((p.weight, p.reverse), (-5, false));
+}
