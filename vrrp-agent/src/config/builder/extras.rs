@@ -13,7 +13,7 @@ use std::{
 
 use super::{Builder, Parent, Slot};
 use crate::config::{
-    diagnostics::{Diags, Pos},
+    diagnostics::{Category, Diags, Pos},
     model::{Family, Location, NotifyCommand, NotifyFifo, ProcessTuning, VirtualAddress},
     parser::Stmt,
     values::{parse_int, parse_ip, parse_seconds},
@@ -200,7 +200,8 @@ impl InstanceExtra {
                 return (*addr != IpAddr::V4(GROUP_V4) && *addr != IpAddr::V6(GROUP_V6))
                     .then_some(*addr);
             }
-            diags.warn(
+            diags.warn_as(
+                Category::KeepalivedIgnores,
                 pos,
                 format!(
                     "`mcast_dst_ip {addr}` is not an {family} address like the instance's: it is \
@@ -578,7 +579,8 @@ impl Builder<'_> {
             _ => false,
         };
         if !ok {
-            self.diags.warn(
+            self.diags.warn_as(
+                Category::KeepalivedIgnores,
                 &w.pos,
                 format!(
                     "`{kw} {}` is not an {family} multicast address{}: it is ignored, as \
