@@ -1824,18 +1824,30 @@ impl Builder<'_> {
                     let Some(args) = self.values(line, 1, 2, "weight N [reverse]") else {
                         continue;
                     };
-                    // keepalived stores the number even outside -253..253 (it only says so).
+                    // keepalived stores what strtol reads even outside -253..253 or with
+                    // text after it (it only says so): `high` is 0, `-20x` is -20.
                     let w = &args[0];
-                    match parse_int(&w.text).map(i32::try_from) {
-                        Some(Ok(v)) if !(-253..=253).contains(&v) => {
-                            let what =
-                                format!("`weight {v}` of {} is outside -253..253", parent.label);
-                            let says = "weight must be in [-253, 253]";
-                            let result = "uses it as written (the priority stays within 1..254)";
-                            self.keepalived_ignores(&w.pos, &what, says, result);
+                    let read = ignores::strtol(&w.text).and_then(|v| i32::try_from(v).ok());
+                    match read {
+                        Some(v)
+                            if parse_int(&w.text) == Some(v.into())
+                                && (-253..=253).contains(&v) =>
+                        {
                             s.weight = v;
                         }
-                        _ => {
+                        Some(v) => {
+                            let what = format!(
+                                "`weight {}` of {} is not a number from -253 to 253",
+                                w.text, parent.label
+                            );
+                            let says = "weight must be in [-253, 253]";
+                            let result = format!(
+                                "uses {v}, what it reads (the priority stays within 1..254)"
+                            );
+                            self.keepalived_ignores(&w.pos, &what, says, &result);
+                            s.weight = v;
+                        }
+                        None => {
                             if let Some(v) = self.int_in(w, kw, -253, 253, "-253 to 253") {
                                 s.weight = i32::try_from(v).unwrap_or(0);
                             }

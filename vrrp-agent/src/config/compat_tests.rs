@@ -374,3 +374,15 @@ fn a_track_process_weight_keepalived_ignores() {
     let p = &l.config.track_processes[0];
     assert_eq!((p.weight, p.reverse), (-5, false));
 }
+
+#[test]
+fn a_script_weight_is_what_keepalived_reads() {
+    for (text, weight) in [("high", 0), ("-20x", -20), ("-300", -300)] {
+        let l = load(
+            &(format!("vrrp_script chk {{\n script /bin/true\n weight {text}\n}}\n")
+                + &instance(" track_script { chk }")),
+        );
+        ignored_at(&l, 3, "weight must be in [-253, 253]");
+        assert_eq!(l.config.scripts[0].weight, weight, "{text}");
+    }
+}

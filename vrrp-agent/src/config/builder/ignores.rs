@@ -67,6 +67,22 @@ pub(crate) fn c_number(
     }
 }
 
+/// What C's `strtol(text, _, 10)` returns (the leading `[+-]digits`, 0 when there are none);
+/// `None` when it would not fit an i64 (strtol saturates).
+pub(crate) fn strtol(text: &str) -> Option<i64> {
+    let (negative, rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    if digits.is_empty() {
+        return Some(0);
+    }
+    let v = digits.parse::<i64>().ok()?;
+    Some(if negative { -v } else { v })
+}
+
 impl Builder<'_> {
     /// keepalived reported `says` about the value at `at` and did `result` (e.g. "ignores the
     /// line: the default 1 s is used"); this daemon does the same.
@@ -233,5 +249,8 @@ mod tests {
         let s = |t: &str| c_number(t, -254, 254, true, true);
         assert_eq!(s("-254"), CNumber::Valid(-254));
         assert_eq!(s("-300"), CNumber::Invalid);
+        assert_eq!(strtol("high"), Some(0));
+        assert_eq!(strtol("-20x"), Some(-20));
+        assert_eq!(strtol("99999999999999999999"), None);
     }
 }
