@@ -843,19 +843,11 @@ impl Builder<'_> {
             }
             "garp_master_refresh" => {
                 let says = format!("Invalid {kw} - ignoring");
+                let result = "sets it to 0 (no refresh)";
                 if let Some(v) = self.single(stmt, "whole seconds, 0 = off").and_then(|w| {
                     let range = (0, u32::MAX.into());
-                    match ignores::c_number(&w.text, range.0, range.1, false, true) {
-                        ignores::CNumber::Unclear(v) => {
-                            self.unclear_number(w, kw, v);
-                            None
-                        }
-                        _ => {
-                            let result = "sets it to 0 (no refresh)";
-                            let v = self.c_int(w, kw, range, false, true, &says, result);
-                            Some(Duration::from_secs(v.unwrap_or(0).unsigned_abs()))
-                        }
-                    }
+                    let v = self.c_int_or(w, kw, range, false, &says, result, 0)?;
+                    Some(Duration::from_secs(v.unsigned_abs()))
                 }) {
                     let v = (!v.is_zero()).then_some(v);
                     self.put(&mut d.master_refresh, v, at, kw);
@@ -1873,17 +1865,8 @@ impl Builder<'_> {
                     let says = format!("vrrp script {kw} value invalid, defaulting to 1");
                     if let Some(v) = self.single(line, expected).and_then(|w| {
                         let range = (1, COUNT_MAX.into());
-                        match ignores::c_number(&w.text, range.0, range.1, false, true) {
-                            ignores::CNumber::Unclear(v) => {
-                                self.unclear_number(w, kw, v);
-                                None
-                            }
-                            _ => Some(
-                                self.c_int(w, kw, range, false, true, &says, "uses 1")
-                                    .and_then(|v| u32::try_from(v).ok())
-                                    .unwrap_or(1),
-                            ),
-                        }
+                        let v = self.c_int_or(w, kw, range, false, &says, "uses 1", 1)?;
+                        u32::try_from(v).ok()
                     }) {
                         if kw == "rise" {
                             s.rise = v;
@@ -1967,12 +1950,8 @@ impl Builder<'_> {
                     let says = "Weight for track_file must be between [-254..254] inclusive. \
                                 Ignoring...";
                     let w = &args[0];
-                    match ignores::c_number(&w.text, -254, 254, true, true) {
-                        ignores::CNumber::Unclear(v) => self.unclear_number(w, kw, v),
-                        _ => {
-                            let v = self.c_int(w, kw, (-254, 254), true, true, says, "uses 1");
-                            weight = v.and_then(|v| i32::try_from(v).ok()).unwrap_or(1);
-                        }
+                    if let Some(v) = self.c_int_or(w, kw, (-254, 254), true, says, "uses 1", 1) {
+                        weight = i32::try_from(v).unwrap_or(1);
                     }
                     match args.get(1) {
                         None => {}

@@ -97,12 +97,6 @@ impl Builder<'_> {
                     }
                     let w = &args[0];
                     let says = "Weight for vrrp_track_process must be between [-254..254]";
-                    if let super::ignores::CNumber::Unclear(v) =
-                        super::ignores::c_number(&w.text, -254, 254, true, true)
-                    {
-                        self.unclear_number(w, kw, v);
-                        continue;
-                    }
                     let range = (-254, 254);
                     let Some(v) = self.c_int(w, kw, range, true, true, says, "ignores the line")
                     else {

@@ -128,6 +128,29 @@ impl Builder<'_> {
         }
     }
 
+    /// Like [`Self::c_int`], but where keepalived uses `default` for an invalid value:
+    /// `Some(default)` after the warning; `None` only after an error.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn c_int_or(
+        &mut self,
+        w: &Word,
+        kw: &str,
+        (min, max): (i64, i64),
+        signed: bool,
+        says: &str,
+        result: &str,
+        default: i64,
+    ) -> Option<i64> {
+        if let CNumber::Unclear(v) = c_number(&w.text, min, max, signed, true) {
+            self.unclear_number(w, kw, v);
+            return None;
+        }
+        Some(
+            self.c_int(w, kw, (min, max), signed, true, says, result)
+                .unwrap_or(default),
+        )
+    }
+
     /// The `weight N` of a track line: keepalived reads -254..=254; outside it ignores the
     /// weight (a tracked interface then has weight 0, the others their definition's weight),
     /// and it lowers ±254 to ±253 for scripts and interfaces. `Err` after an error.
