@@ -1523,16 +1523,28 @@ impl Builder<'_> {
                                 return None;
                             }
                             if addr.is_ipv6() {
-                                self.diags.warn(
-                                    &opt.pos,
-                                    "`label` has no effect on an IPv6 address (the kernel keeps labels \
-                                     only for IPv4)",
-                                );
+                                let what = "`label` on an IPv6 address (the kernel keeps labels \
+                                            only for IPv4)";
+                                let says = "Cannot specify label for IPv6 addresses - ignoring \
+                                            label";
+                                let result = "adds the address without it";
+                                self.keepalived_ignores(&opt.pos, what, says, result);
+                            } else {
+                                vip.label = Some(value.text.clone());
                             }
-                            vip.label = Some(value.text.clone());
                         }
                         "scope" => {
-                            if keywords::SCOPES.contains(&value.text.as_str()) {
+                            // Global is scope 0, which keepalived does not see as set.
+                            if keywords::SCOPES.contains(&value.text.as_str())
+                                && addr.is_ipv6()
+                                && value.text != "global"
+                            {
+                                let what = "`scope` on an IPv6 address";
+                                let says = "Cannot specify scope for IPv6 addresses - ignoring \
+                                            scope";
+                                let result = "adds the address without it";
+                                self.keepalived_ignores(&opt.pos, what, says, result);
+                            } else if keywords::SCOPES.contains(&value.text.as_str()) {
                                 vip.scope = Some(value.text.clone());
                             } else {
                                 let what = format!(

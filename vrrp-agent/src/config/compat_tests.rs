@@ -386,3 +386,22 @@ fn a_script_weight_is_what_keepalived_reads() {
         assert_eq!(l.config.scripts[0].weight, weight, "{text}");
     }
 }
+
+#[test]
+fn a_scope_or_label_on_an_ipv6_address_is_dropped() {
+    let text = "vrrp_instance VI_6 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  \
+                2001:db8::1/64 scope link\n  2001:db8::2/64 label eth0:v6\n  2001:db8::3/64 scope global\n }\n}\n";
+    let l = load(text);
+    ignored_at(&l, 5, "Cannot specify scope for IPv6 addresses");
+    ignored_at(&l, 6, "Cannot specify label for IPv6 addresses");
+    assert!(!l.warnings.iter().any(|w| w.line == 7), "{:?}", l.warnings);
+    let v = &only(&l).vips;
+    assert_eq!(
+        (
+            v[0].scope.as_deref(),
+            v[1].label.as_deref(),
+            v[2].scope.as_deref()
+        ),
+        (None, None, Some("global"))
+    );
+}
