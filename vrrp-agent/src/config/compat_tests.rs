@@ -405,3 +405,14 @@ fn a_scope_or_label_on_an_ipv6_address_is_dropped() {
         (None, None, Some("global"))
     );
 }
+
+#[test]
+fn a_garp_extra_if_without_a_valid_time_is_ignored() {
+    let l = load(&instance(
+        " garp_extra_if 5 all\n garp_extra_if 99999\n garp_extra_if\n virtual_ipaddress_excluded {\n  \
+         198.18.1.1/24 dev eth1\n }",
+    ));
+    ignored_at(&l, 6, "garp_extra_if invalid - ignoring");
+    ignored_at(&l, 7, "specified without time - ignoring");
+    assert_eq!(only(&l).garp.extra_if, Some(Duration::from_secs(5)));
+}

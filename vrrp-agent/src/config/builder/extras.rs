@@ -527,16 +527,17 @@ impl Builder<'_> {
             if w.text == "all" {
                 all = true;
             } else {
-                secs = Some(self.int_in(w, kw, 0, 86400, "seconds from 0 to 86400, 0 = off")?);
+                let says = format!("{kw} invalid - ignoring");
+                let range = (0, 86400);
+                secs = Some(self.c_int(w, kw, range, false, true, &says, "ignores the line")?);
             }
         }
         match secs {
             Some(s) => Some((u32::try_from(s).unwrap_or(0), all)),
             None => {
-                self.diags.error(
-                    stmt.pos(),
-                    format!("`{kw}` needs a time: `{kw} [all] SECONDS`"),
-                );
+                let what = format!("`{kw}` without a time (`{kw} [all] SECONDS`)");
+                let says = format!("{kw} specified without time - ignoring");
+                self.keepalived_ignores(stmt.pos(), &what, &says, "ignores the line");
                 None
             }
         }
