@@ -19,7 +19,7 @@ use super::{
         VirtualRule, VrrpScript,
     },
     parser::{Block, Stmt, Word},
-    values::{parse_bool, parse_int, parse_ip, parse_seconds, parse_uint},
+    values::{parse_bool, parse_int, parse_ip, parse_seconds},
 };
 
 // `vrrp_track_process` blocks: a child module, so it uses the builder's helpers.
@@ -36,6 +36,8 @@ mod vroutes;
 pub(crate) use extras::{GlobalExtra, InstanceExtra};
 // `accept`, `no_accept`, `strict_mode`.
 pub(crate) mod accept;
+// Invalid values keepalived reports and runs without.
+mod ignores;
 // `vrrp_strict` and what strict mode resets; `lower_prio_no_advert`, `higher_prio_send_advert`.
 pub(crate) mod strict;
 
@@ -57,6 +59,8 @@ const COUNT_MAX: u32 = i32::MAX as u32;
 /// but a burst goes out at once (unless vrrp_garp_interval spaces it), and billions of
 /// rounds would keep a Master from advertising for hours.
 pub(crate) const GARP_REPEAT_MAX: u32 = 100;
+/// What keepalived does with a `virtual_ipaddress` line it cannot use.
+const RUNS_WITHOUT_IT: &str = "skips this address (the instance runs with its other ones)";
 
 /// A value and where it was set.
 pub(crate) type Slot<T> = Option<(T, Pos)>;
@@ -448,10 +452,14 @@ impl Builder<'_> {
             Some(w) => {
                 let value = parse_bool(&w.text);
                 if value.is_none() {
-                    self.diags.error(
+                    // keepalived: "Invalid value for ... specified", and the line is ignored.
+                    self.diags.warn_as(
+                        Category::KeepalivedIgnores,
                         &w.pos,
                         format!(
-                            "expected on, off, true, false, yes or no for `{}`, found `{}`",
+                            "`{} {}` is not on, off, true, false, yes or no (in lower case): \
+                             keepalived reports it as invalid and ignores the line, and so does \
+                             this daemon",
                             stmt.keyword().text,
                             w.text
                         ),
@@ -569,13 +577,6 @@ impl Builder<'_> {
             );
         }
         value
-    }
-
-    /// Whole seconds from 0 to `max` (keepalived reads these with an integer parser).
-    fn whole_seconds(&mut self, w: &Word, kw: &str, max: u32) -> Option<Duration> {
-        let expected = format!("whole seconds from 0 to {max}");
-        let v = self.int_in(w, kw, 0, i64::from(max), &expected)?;
-        Some(Duration::from_secs(v.unsigned_abs()))
     }
 
     /// A `<TIMER>` value no larger than `max`; `expected` describes the range.
@@ -748,7 +749,13 @@ impl Builder<'_> {
                         } else {
                             &mut g.vrrp_notify_fifo
                         };
-                        self.put(slot, fifo, at, kw);
+                        if let Some((_, first)) = slot {
+                            let what = format!("`{kw}` is given again (first at {first})");
+                            let says = "notify_fifo already specified - ignoring";
+                            self.keepalived_ignores(at, &what, says, "keeps the first one");
+                        } else {
+                            *slot = Some((fifo, at.clone()));
+                        }
                     }
                 }
                 "v3_checksum_as_v2" => {
@@ -785,15 +792,12 @@ impl Builder<'_> {
         self.out.global = g;
     }
 
+    /// keepalived ignores a version that is not 2 or 3 ("Version must be either 2 or 3").
     fn version(&mut self, w: &Word, kw: &str) -> Option<Version> {
-        match w.text.as_str() {
-            "2" => Some(Version::V2),
-            "3" => Some(Version::V3),
-            other => {
-                self.diags
-                    .error(&w.pos, format!("`{kw}` must be 2 or 3, found `{other}`"));
-                None
-            }
+        let says = "Version must be either 2 or 3";
+        match self.c_int(w, kw, (2, 3), true, true, says, "ignores the line")? {
+            2 => Some(Version::V2),
+            _ => Some(Version::V3),
         }
     }
 
@@ -823,10 +827,12 @@ impl Builder<'_> {
         let at = stmt.pos();
         match key {
             "garp_master_delay" | "garp_lower_prio_delay" => {
-                if let Some(v) = self
-                    .single(stmt, "whole seconds")
-                    .and_then(|w| self.whole_seconds(w, kw, WHOLE_SECONDS_MAX))
-                {
+                let says = format!("{kw} invalid - ignoring");
+                if let Some(v) = self.single(stmt, "whole seconds").and_then(|w| {
+                    let range = (0, WHOLE_SECONDS_MAX.into());
+                    let v = self.c_int(w, kw, range, false, true, &says, "ignores the line")?;
+                    Some(Duration::from_secs(v.unsigned_abs()))
+                }) {
                     let slot = if key == "garp_master_delay" {
                         &mut d.master_delay
                     } else {
@@ -836,10 +842,13 @@ impl Builder<'_> {
                 }
             }
             "garp_master_refresh" => {
-                if let Some(v) = self
-                    .single(stmt, "whole seconds, 0 = off")
-                    .and_then(|w| self.whole_seconds(w, kw, u32::MAX))
-                {
+                let says = format!("Invalid {kw} - ignoring");
+                let result = "sets it to 0 (no refresh)";
+                if let Some(v) = self.single(stmt, "whole seconds, 0 = off").and_then(|w| {
+                    let range = (0, u32::MAX.into());
+                    let v = self.c_int_or(w, kw, range, false, &says, result, 0)?;
+                    Some(Duration::from_secs(v.unsigned_abs()))
+                }) {
                     let v = (!v.is_zero()).then_some(v);
                     self.put(&mut d.master_refresh, v, at, kw);
                 }
@@ -854,9 +863,15 @@ impl Builder<'_> {
                 };
                 let expected = format!("a count from {min} to {max}");
                 if let Some(w) = self.single(stmt, &expected) {
-                    if let Some(mut v) = self.u32_in(w, kw, 0, max, &expected) {
+                    let says = format!("{kw} invalid - ignoring");
+                    let range = (0, max.into());
+                    if let Some(mut v) = self
+                        .c_int(w, kw, range, false, true, &says, "ignores the line")
+                        .and_then(|v| u32::try_from(v).ok())
+                    {
                         if v < min {
-                            self.diags.warn(
+                            self.diags.warn_as(
+                                Category::KeepalivedIgnores,
                                 &w.pos,
                                 format!("`{kw} 0` is raised to 1, as keepalived does"),
                             );
@@ -884,10 +899,16 @@ impl Builder<'_> {
             }
             "garp_interval" | "gna_interval" => {
                 let expected = "seconds from 0.000001 to 4294.967295, e.g. 0.001";
-                if let Some((v, w)) = self
-                    .single(stmt, expected)
-                    .and_then(|w| Some((self.seconds_upto(w, kw, GARP_INTERVAL_MAX, expected)?, w)))
-                {
+                if let Some((v, w)) = self.single(stmt, expected).and_then(|w| {
+                    let v = self.seconds(w, kw, expected)?;
+                    if v > GARP_INTERVAL_MAX {
+                        let what = format!("`{kw} {}` is above 4294.967295 s", w.text);
+                        let says = format!("{kw} is invalid");
+                        self.keepalived_ignores(&w.pos, &what, &says, "ignores the line");
+                        return None;
+                    }
+                    Some((v, w))
+                }) {
                     if v.is_zero() {
                         self.diags.warn(
                             &w.pos,
@@ -1117,7 +1138,13 @@ impl Builder<'_> {
             "unicast_src_ip" | "mcast_src_ip" => {
                 if let Some(ip) = self.single(stmt, "an IP address").and_then(|w| {
                     let w = super::compat::drop_prefix(w, kw, self.diags);
-                    Some((self.ip(&w, kw)?, w))
+                    let Some(ip) = parse_ip(&w.text) else {
+                        let what = format!("`{kw} {}` is not an IP address", w.text);
+                        let says = "malformed src address ... Skipping...";
+                        self.keepalived_ignores(&w.pos, &what, says, "ignores the line");
+                        return None;
+                    };
+                    Some((ip, w))
                 }) {
                     let slot = if kw == "unicast_src_ip" {
                         &mut d.unicast_src_ip
@@ -1131,11 +1158,14 @@ impl Builder<'_> {
                 // keepalived takes 0 too; Linux's IP_TTL refuses it (and a TTL-0 packet is
                 // not meant to leave the host).
                 let expected = "1 to 255";
-                if let Some(v) = self
-                    .single(stmt, expected)
-                    .and_then(|w| self.u8_in(w, kw, 1, 255, expected))
-                {
-                    self.put(&mut d.unicast_ttl, v, at, kw);
+                if let Some(w) = self.single(stmt, expected) {
+                    let says = "TTL not valid - must be between 0 & 255";
+                    let valid = self
+                        .c_int(w, kw, (0, 255), false, false, says, "ignores the line")
+                        .is_some();
+                    if let Some(v) = valid.then(|| self.u8_in(w, kw, 1, 255, expected)).flatten() {
+                        self.put(&mut d.unicast_ttl, v, at, kw);
+                    }
                 }
             }
             "unicast_peer" => {
@@ -1162,7 +1192,11 @@ impl Builder<'_> {
                     }
                 }
             }
-            "smtp_alert" => d.smtp_alert = self.opt_bool(stmt),
+            "smtp_alert" => {
+                if let Some(v) = self.opt_bool(stmt) {
+                    d.smtp_alert = Some(v);
+                }
+            }
             "virtual_routes" | "virtual_rules" => {
                 if let Some(block) = self.block_of(stmt) {
                     self.virtual_routing(kw, block, d);
@@ -1177,7 +1211,7 @@ impl Builder<'_> {
                         _ => (TrackKind::File, &mut d.track_files),
                     };
                     let refs = self.track_list(block, kind, &parent.label);
-                    list.extend(refs);
+                    self.add_tracks(list, refs, kind, &parent.label);
                 }
             }
             "notify_master"
@@ -1244,10 +1278,15 @@ impl Builder<'_> {
                         "auth_type AH (IPsec Authentication Header) is a keepalived value this project \
                          does not support: use `auth_type PASS`, or remove the authentication block",
                     ),
-                    other => self.diags.error(
-                        &w.pos,
-                        format!("unknown auth_type `{other}`: expected PASS{}", did_you_mean(other, ["PASS", "AH"])),
-                    ),
+                    other => {
+                        let what = format!(
+                            "unknown auth_type `{other}` (PASS, in capitals){}",
+                            did_you_mean(other, ["PASS", "AH"])
+                        );
+                        let says = "unknown authentication type";
+                        let result = "ignores the line (no authentication without a valid type)";
+                        self.keepalived_ignores(&w.pos, &what, says, result);
+                    }
                 },
                 "auth_pass" => {
                     let bytes = w.text.as_bytes();
@@ -1279,11 +1318,11 @@ impl Builder<'_> {
                 auth: Some(Auth::Pass(p)),
             }),
             (Some(_), None) => {
-                self.diags.error(
-                    stmt.pos(),
-                    "authentication has `auth_type PASS` but no `auth_pass`: add `auth_pass PASSWORD` \
-                     (up to 8 characters)",
-                );
+                let what = "authentication has `auth_type PASS` but no `auth_pass` (add \
+                            `auth_pass PASSWORD`, up to 8 characters)";
+                let says = "Authentication specified but no password given. Ignoring";
+                let result = "runs without authentication";
+                self.keepalived_ignores(stmt.pos(), what, says, result);
                 None
             }
             (None, Some((_, at))) if !type_seen => {
@@ -1311,7 +1350,10 @@ impl Builder<'_> {
         for line in &block.stmts {
             self.reject_block(line);
             let first = &super::compat::drop_prefix(line.keyword(), "unicast_peer", self.diags);
-            let Some(ip) = self.ip(first, "unicast_peer") else {
+            let Some(ip) = parse_ip(&first.text) else {
+                let what = format!("unicast peer `{}` is not an IP address", first.text);
+                let says = "malformed unicast peer address ... Skipping...";
+                self.keepalived_ignores(&first.pos, &what, says, "skips this peer");
                 continue;
             };
             // keepalived: `ADDR [min_ttl N] [max_ttl M]`, N and M in 0..=255; either one
@@ -1341,16 +1383,24 @@ impl Builder<'_> {
                     break;
                 }
                 let Some(value) = args.get(i + 1) else {
-                    self.diags.error(
-                        &opt.pos,
-                        format!("`{}` in unicast_peer needs a value (0 to 255)", opt.text),
-                    );
-                    ok = false;
+                    let what = format!("`{}` in unicast_peer has no value", opt.text);
+                    let says = "is missing a value";
+                    let result = "adds the peer without it";
+                    self.keepalived_ignores(&opt.pos, &what, says, result);
                     break;
                 };
-                let Some(v) = self.u8_in(value, &opt.text, 0, 255, "0 to 255") else {
-                    ok = false;
-                    break;
+                let says = if parse_int(&value.text).is_some() {
+                    "number outside range [0, 255]"
+                } else {
+                    "invalid number"
+                };
+                let result = "adds the peer without it";
+                let Some(v) = self
+                    .c_int(value, &opt.text, (0, 255), false, false, says, result)
+                    .and_then(|v| u8::try_from(v).ok())
+                else {
+                    i += 2;
+                    continue;
                 };
                 let range = ttl.get_or_insert(TtlRange::default());
                 if opt.text == "min_ttl" {
@@ -1397,34 +1447,33 @@ impl Builder<'_> {
             None => (first.text.as_str(), None),
         };
         let Some(addr) = parse_ip(addr_text) else {
-            self.diags.error(
-                &first.pos,
-                format!(
-                    "invalid address `{}` in {kw}: expected ADDRESS[/PREFIX] such as 192.0.2.10/24 \
-                     or 2001:db8::10/64",
-                    first.text
-                ),
+            let what = format!(
+                "`{}` in {kw} is not an address (ADDRESS[/PREFIX], such as 192.0.2.10/24 or \
+                 2001:db8::10/64)",
+                first.text
             );
+            let says = "VRRP parsed invalid IP. skipping IP...";
+            self.keepalived_ignores(&first.pos, &what, says, RUNS_WITHOUT_IT);
             return None;
         };
         let max_prefix: u8 = if addr.is_ipv4() { 32 } else { 128 };
         let prefix_len = match prefix_text {
             None => max_prefix,
-            Some(p) => match parse_uint(p)
-                .and_then(|v| u8::try_from(v).ok())
-                .filter(|v| *v <= max_prefix)
-            {
-                Some(v) => v,
-                None => {
-                    self.diags.error(
-                        &first.pos,
-                        format!(
-                            "invalid prefix length `/{p}` in `{}`: expected 0 to {max_prefix} for an {} \
-                             address",
-                            first.text,
-                            if addr.is_ipv4() { "IPv4" } else { "IPv6" }
-                        ),
+            Some(p) => match ignores::c_number(p, 0, max_prefix.into(), false, true) {
+                ignores::CNumber::Valid(v) => u8::try_from(v).unwrap_or(max_prefix),
+                ignores::CNumber::Invalid => {
+                    let what = format!(
+                        "prefix length `/{p}` of `{}` is not valid (0 to {max_prefix})",
+                        first.text
                     );
+                    let says = "Invalid address prefix len - using {max}";
+                    let says = says.replace("{max}", &max_prefix.to_string());
+                    let result = format!("uses /{max_prefix}");
+                    self.keepalived_ignores(&first.pos, &what, &says, &result);
+                    max_prefix
+                }
+                ignores::CNumber::Unclear(v) => {
+                    self.unclear_number(first, "prefix length of", v);
                     return None;
                 }
             },
@@ -1446,8 +1495,9 @@ impl Builder<'_> {
             match keywords::find(keywords::VIP_OPTIONS, &opt.text) {
                 Some(Support::Supported) => {
                     let Some(value) = value else {
-                        self.diags
-                            .error(&opt.pos, format!("`{}` in {kw} needs a value", opt.text));
+                        let what = format!("`{}` in {kw} has no value", opt.text);
+                        let says = "No parameter specified";
+                        self.keepalived_ignores(&opt.pos, &what, says, RUNS_WITHOUT_IT);
                         return None;
                     };
                     match opt.text.as_str() {
@@ -1462,47 +1512,59 @@ impl Builder<'_> {
                         }
                         "label" => {
                             if value.text.len() > IFNAME_MAX {
-                                self.diags.error(
-                                    &value.pos,
-                                    format!(
-                                        "label `{}` is longer than {IFNAME_MAX} characters, the \
-                                         kernel's limit for address labels",
-                                        value.text
-                                    ),
+                                let what = format!(
+                                    "label `{}` is longer than {IFNAME_MAX} characters, the \
+                                     kernel's limit for address labels",
+                                    value.text
                                 );
+                                let says = "Address label is longer than maximum length 15 - \
+                                            removing address";
+                                self.keepalived_ignores(&value.pos, &what, says, RUNS_WITHOUT_IT);
                                 return None;
                             }
                             if addr.is_ipv6() {
-                                self.diags.warn(
-                                    &opt.pos,
-                                    "`label` has no effect on an IPv6 address (the kernel keeps labels \
-                                     only for IPv4)",
-                                );
+                                let what = "`label` on an IPv6 address (the kernel keeps labels \
+                                            only for IPv4)";
+                                let says = "Cannot specify label for IPv6 addresses - ignoring \
+                                            label";
+                                let result = "adds the address without it";
+                                self.keepalived_ignores(&opt.pos, what, says, result);
+                            } else {
+                                vip.label = Some(value.text.clone());
                             }
-                            vip.label = Some(value.text.clone());
                         }
                         "scope" => {
-                            if !keywords::SCOPES.contains(&value.text.as_str()) {
-                                self.diags.error(
-                                    &value.pos,
-                                    format!(
-                                        "invalid scope `{}`: expected one of {}{}",
-                                        value.text,
-                                        keywords::SCOPES.join(", "),
-                                        did_you_mean(&value.text, keywords::SCOPES.iter().copied())
-                                    ),
+                            // Global is scope 0, which keepalived does not see as set.
+                            if keywords::SCOPES.contains(&value.text.as_str())
+                                && addr.is_ipv6()
+                                && value.text != "global"
+                            {
+                                let what = "`scope` on an IPv6 address";
+                                let says = "Cannot specify scope for IPv6 addresses - ignoring \
+                                            scope";
+                                let result = "adds the address without it";
+                                self.keepalived_ignores(&opt.pos, what, says, result);
+                            } else if keywords::SCOPES.contains(&value.text.as_str()) {
+                                vip.scope = Some(value.text.clone());
+                            } else {
+                                let what = format!(
+                                    "scope `{}` is not one of {}{}",
+                                    value.text,
+                                    keywords::SCOPES.join(", "),
+                                    did_you_mean(&value.text, keywords::SCOPES.iter().copied())
                                 );
-                                return None;
+                                let says = "Invalid scope specified - ignoring";
+                                let result = "adds the address without it";
+                                self.keepalived_ignores(&value.pos, &what, says, result);
                             }
-                            vip.scope = Some(value.text.clone());
                         }
                         _ => {
                             // brd
                             let IpAddr::V4(v4) = addr else {
-                                self.diags.error(
-                                    &opt.pos,
-                                    "`brd` applies only to IPv4 addresses; remove it from this IPv6 address",
-                                );
+                                let what = "`brd` applies only to IPv4 addresses";
+                                let says = "VRRP is trying to assign a broadcast to the IPv6 \
+                                            address ... skipping VIP...";
+                                self.keepalived_ignores(&opt.pos, what, says, RUNS_WITHOUT_IT);
                                 return None;
                             };
                             let mask = u32::MAX
@@ -1514,12 +1576,17 @@ impl Builder<'_> {
                                 text => match text.parse::<Ipv4Addr>() {
                                     Ok(b) => b,
                                     Err(_) => {
-                                        self.diags.error(
+                                        let what = format!(
+                                            "broadcast address `{text}` is not an IPv4 address, \
+                                             `+` (set host bits) or `-` (clear them)"
+                                        );
+                                        let says = "VRRP is trying to assign invalid broadcast. \
+                                                    skipping VIP...";
+                                        self.keepalived_ignores(
                                             &value.pos,
-                                            format!(
-                                                "invalid broadcast address `{text}` for `brd`: expected \
-                                                 an IPv4 address, `+` (set host bits) or `-` (clear them)"
-                                            ),
+                                            &what,
+                                            says,
+                                            RUNS_WITHOUT_IT,
                                         );
                                         return None;
                                     }
@@ -1592,9 +1659,9 @@ impl Builder<'_> {
                     "weight" => {
                         let expected = format!("-{limit} to {limit}");
                         match args.get(i + 1) {
-                            Some(v) => match self.int_in(v, "weight", -limit, limit, &expected) {
-                                Some(v) => r.weight = i32::try_from(v).ok(),
-                                None => ok = false,
+                            Some(v) => match self.track_weight(v, kind, &name.text) {
+                                Ok(weight) => r.weight = weight,
+                                Err(()) => ok = false,
                             },
                             None => {
                                 self.diags.error(
@@ -1663,9 +1730,13 @@ impl Builder<'_> {
             }
         };
         if slot.is_some() {
-            self.diags.warn(
+            self.diags.warn_as(
+                Category::KeepalivedIgnores,
                 stmt.pos(),
-                format!("`{kw}` is given twice in {owner}; keepalived keeps the first one, so this one is ignored"),
+                format!(
+                    "`{kw}` is given twice in {owner}: keepalived keeps the first one (\"script \
+                     already specified - ignoring\"), and so does this daemon"
+                ),
             );
             return;
         }
@@ -1732,13 +1803,22 @@ impl Builder<'_> {
                         continue;
                     };
                     let max = Duration::from_secs(WHOLE_SECONDS_MAX.into());
-                    let Some(v) = self.seconds_upto(w, kw, max, expected) else {
+                    let Some(mut v) = self.seconds(w, kw, expected) else {
                         continue;
                     };
+                    if v > max {
+                        let what = format!("`{kw} {}` is above {WHOLE_SECONDS_MAX} s", w.text);
+                        let says = format!("vrrp script {kw} invalid - ignoring");
+                        self.keepalived_ignores(&w.pos, &what, &says, "ignores the line");
+                        continue;
+                    }
                     if v.is_zero() {
-                        self.diags
-                            .error(&w.pos, format!("`{kw}` must be greater than 0"));
-                    } else if kw == "interval" {
+                        let what = format!("`{kw} 0` in {}", parent.label);
+                        let says = format!("vrrp script {kw} must be greater than 0, setting to 1");
+                        self.keepalived_ignores(&w.pos, &what, &says, "uses 1 s");
+                        v = Duration::from_secs(1);
+                    }
+                    if kw == "interval" {
                         s.interval = v;
                     } else {
                         s.timeout = Some(v);
@@ -1748,25 +1828,58 @@ impl Builder<'_> {
                     let Some(args) = self.values(line, 1, 2, "weight N [reverse]") else {
                         continue;
                     };
-                    if let Some(v) = self.int_in(&args[0], kw, -253, 253, "-253 to 253") {
-                        s.weight = i32::try_from(v).unwrap_or(0);
+                    // keepalived stores what strtol reads even outside -253..253 or with
+                    // text after it (it only says so): `high` is 0, `-20x` is -20.
+                    let w = &args[0];
+                    let read = ignores::strtol(&w.text).and_then(|v| i32::try_from(v).ok());
+                    match read {
+                        Some(v)
+                            if parse_int(&w.text) == Some(v.into())
+                                && (-253..=253).contains(&v) =>
+                        {
+                            s.weight = v;
+                        }
+                        Some(v) => {
+                            let what = format!(
+                                "`weight {}` of {} is not a number from -253 to 253",
+                                w.text, parent.label
+                            );
+                            let says = "weight must be in [-253, 253]";
+                            let result = format!(
+                                "uses {v}, what it reads (the priority stays within 1..254)"
+                            );
+                            self.keepalived_ignores(&w.pos, &what, says, &result);
+                            s.weight = v;
+                        }
+                        None => {
+                            if let Some(v) = self.int_in(w, kw, -253, 253, "-253 to 253") {
+                                s.weight = i32::try_from(v).unwrap_or(0);
+                            }
+                        }
                     }
                     match args.get(1).map(|w| (w, w.text.as_str())) {
-                        None => {}
+                        None | Some((_, "noreverse" | "no_reverse")) => {}
                         Some((_, "reverse")) => s.reverse = true,
-                        Some((_, "noreverse" | "no_reverse")) => s.reverse = false,
-                        Some((w, other)) => self.diags.error(
-                            &w.pos,
-                            format!("unexpected `{other}` after the weight: only `reverse` may follow it"),
-                        ),
+                        Some((w, other)) => {
+                            let what = format!("`{other}` after the weight of {}", parent.label);
+                            let says = "unknown weight option";
+                            self.keepalived_ignores(
+                                &w.pos,
+                                &what,
+                                says,
+                                "ignores it (only `reverse` may follow)",
+                            );
+                        }
                     }
                 }
                 "rise" | "fall" => {
                     let expected = "a count from 1 to 2147483647";
-                    if let Some(v) = self
-                        .single(line, expected)
-                        .and_then(|w| self.u32_in(w, kw, 1, COUNT_MAX, expected))
-                    {
+                    let says = format!("vrrp script {kw} value invalid, defaulting to 1");
+                    if let Some(v) = self.single(line, expected).and_then(|w| {
+                        let range = (1, COUNT_MAX.into());
+                        let v = self.c_int_or(w, kw, range, false, &says, "uses 1", 1)?;
+                        u32::try_from(v).ok()
+                    }) {
                         if kw == "rise" {
                             s.rise = v;
                         } else {
@@ -1823,8 +1936,13 @@ impl Builder<'_> {
                     if let Some(w) = self.single(line, "the path of the file to track") {
                         if w.text.is_empty() {
                             self.diags.error(&w.pos, "the file name is empty");
+                        } else if let Some((_, first)) = &file {
+                            let what =
+                                format!("a second `file` in {} (first at {first})", parent.label);
+                            let says = "File already set for track file - ignoring";
+                            self.keepalived_ignores(line.pos(), &what, says, "keeps the first");
                         } else {
-                            self.put(&mut file, PathBuf::from(&w.text), line.pos(), kw);
+                            file = Some((PathBuf::from(&w.text), line.pos().clone()));
                         }
                     }
                 }
@@ -1832,22 +1950,30 @@ impl Builder<'_> {
                     let Some(args) = self.values(line, 1, 2, "weight N [reverse]") else {
                         continue;
                     };
-                    let max = i64::from(i32::MAX);
-                    if let Some(v) =
-                        self.int_in(&args[0], kw, -max, max, "-2147483647 to 2147483647")
-                    {
+                    // keepalived keeps a weight other than 1 ("Weight already set"), and
+                    // uses 1 for one outside -254..254.
+                    if weight != 1 {
+                        let what = format!("a second `weight` in {}", parent.label);
+                        let says = "Weight already set for track file - ignoring";
+                        let result = "keeps the weight set before";
+                        self.keepalived_ignores(line.pos(), &what, says, result);
+                        continue;
+                    }
+                    let says = "Weight for track_file must be between [-254..254] inclusive. \
+                                Ignoring...";
+                    let w = &args[0];
+                    if let Some(v) = self.c_int_or(w, kw, (-254, 254), true, says, "uses 1", 1) {
                         weight = i32::try_from(v).unwrap_or(1);
                     }
                     match args.get(1) {
                         None => {}
                         Some(w) if w.text == "reverse" => reverse = true,
-                        Some(w) => self.diags.error(
-                            &w.pos,
-                            format!(
-                                "unexpected `{}` after the weight: only `reverse` may follow it",
-                                w.text
-                            ),
-                        ),
+                        Some(w) => {
+                            let what = format!("`{}` after the weight of {}", w.text, parent.label);
+                            let says = "unknown weight option";
+                            let result = "ignores it (only `reverse` may follow)";
+                            self.keepalived_ignores(&w.pos, &what, says, result);
+                        }
                     }
                 }
                 "init_file" => {
@@ -1951,11 +2077,15 @@ impl Builder<'_> {
             notify_priority_changes: None,
             notify: Notify::default(),
         };
-        for line in &block.stmts {
+        for (n, line) in block.stmts.iter().enumerate() {
             let Some(kw) = self.classify(Context::SyncGroup, line, Some(&parent)) else {
                 continue;
             };
             match kw {
+                "group" if g.has_group => {
+                    let last = n + 1 == block.stmts.len();
+                    self.second_group(line, &name.text, last);
+                }
                 "group" => {
                     if let Some(b) = self.block_of(line) {
                         g.has_group = true;
@@ -1966,14 +2096,14 @@ impl Builder<'_> {
                             );
                         }
                         if b.stmts.is_empty() {
-                            self.diags.error(
-                                &b.open,
-                                format!(
-                                    "the group of vrrp_sync_group {} is empty: list its vrrp_instance \
-                                     names, as in `group {{ VI_1 VI_2 }}`",
-                                    name.text
-                                ),
+                            let what = format!(
+                                "the group of vrrp_sync_group {} is empty (list its vrrp_instance \
+                                 names, as in `group {{ VI_1 VI_2 }}`)",
+                                name.text
                             );
+                            let says = "sync group has empty group block";
+                            let result = "removes the sync group; its instances run on their own";
+                            self.keepalived_ignores(&b.open, &what, says, result);
                         }
                     }
                 }
@@ -1986,13 +2116,17 @@ impl Builder<'_> {
                             _ => (TrackKind::File, &mut g.track_files),
                         };
                         let refs = self.track_list(b, kind, &parent.label);
-                        list.extend(refs);
+                        self.add_tracks(list, refs, kind, &parent.label);
                     }
                 }
                 "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                     self.notify(line, &mut g.notify, &parent.label);
                 }
-                "smtp_alert" => g.smtp_alert = self.opt_bool(line),
+                "smtp_alert" => {
+                    if let Some(v) = self.opt_bool(line) {
+                        g.smtp_alert = Some(v);
+                    }
+                }
                 "notify_priority_changes" => {
                     if let Some(v) = self.opt_bool(line) {
                         g.notify_priority_changes = Some((v, line.pos().clone()));
@@ -2002,14 +2136,14 @@ impl Builder<'_> {
             }
         }
         if !g.has_group {
-            self.diags.error(
-                stmt.pos(),
-                format!(
-                    "vrrp_sync_group {} has no `group {{ ... }}`: list its vrrp_instance names in \
-                     `group {{ VI_1 VI_2 }}`",
-                    name.text
-                ),
+            let what = format!(
+                "vrrp_sync_group {} has no `group {{ ... }}` (list its vrrp_instance names in \
+                 `group {{ VI_1 VI_2 }}`)",
+                name.text
             );
+            let says = "Sync group has no virtual router(s). removing";
+            let result = "runs without it";
+            self.keepalived_ignores(stmt.pos(), &what, says, result);
         }
         self.out.sync_groups.push(g);
     }

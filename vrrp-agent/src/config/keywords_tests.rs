@@ -153,7 +153,12 @@ fn accepted_with_a_warning_that_says_why() {
         5,
         "`debug` in vrrp_instance VI_1 has no effect",
     );
-    has(&errors(&conf("", "    debug 9")), 5, 11, "out of range");
+    has(
+        &ok(&conf("", "    debug 9")).warnings,
+        5,
+        11,
+        "Debug value not valid",
+    );
     // skip_check_adv_addr: said once, global or instance.
     let l = ok(&conf(
         "  vrrp_skip_check_adv_addr",
@@ -282,20 +287,20 @@ fn garp_extra_if_all_repeats_announcements_on_other_interfaces() {
         "  vrrp_garp_extra_if all 7",
         &format!("    garp_extra_if 0\n{other_dev}"),
     ));
-    // The old name, and a missing or bad time.
+    // The old name, and a missing or bad time (keepalived ignores the line).
     let l = ok(&conf("", "    vmac_garp_intvl 5"));
     has(&l.warnings, 5, 5, "deprecated name of `garp_extra_if`");
     has(
-        &errors(&conf("", "    garp_extra_if all")),
+        &ok(&conf("", "    garp_extra_if all")).warnings,
         5,
         5,
-        "needs a time",
+        "specified without time - ignoring",
     );
     has(
-        &errors(&conf("", "    garp_extra_if 90000")),
+        &ok(&conf("", "    garp_extra_if 90000")).warnings,
         5,
         19,
-        "out of range",
+        "garp_extra_if invalid - ignoring",
     );
 }
 
@@ -351,12 +356,13 @@ fn notify_priority_changes_instance_or_global() {
         "  vrrp_notify_priority_changes on",
         "    notify_priority_changes off"
     ))));
-    has(
-        &errors(&conf("", "    notify_priority_changes maybe")),
-        5,
-        29,
-        "expected on, off",
-    );
+    // keepalived ignores an invalid boolean.
+    let l = ok(&conf(
+        "  vrrp_notify_priority_changes",
+        "    notify_priority_changes maybe",
+    ));
+    assert!(on(&l));
+    has(&l.warnings, 5, 29, "is not on, off, true, false, yes or no");
 }
 
 #[test]

@@ -22,6 +22,8 @@ use std::{path::Path, rc::Rc};
 
 mod builder;
 mod compat;
+#[cfg(test)]
+mod compat_tests;
 mod diagnostics;
 mod keywords;
 mod lexer;

@@ -286,7 +286,7 @@ fn an_error_in_a_parameter_points_at_the_use_and_the_definition() {
 #[test]
 fn an_error_in_a_multiline_parameter_points_at_its_line_and_the_use() {
     let text = format!(
-        "$VIPS= \\\n  198.18.0.10/24 \\\n  198.18.0.300/24\n\n{BASE}    virtual_ipaddress {{\n        $VIPS\n    }}\n}}\n"
+        "$VIPS= \\\n  198.18.0.10/24 \\\n  198.18.0.11/24 dve eth0\n\n{BASE}    virtual_ipaddress {{\n        $VIPS\n    }}\n}}\n"
     );
     let e = parse_str_as(&text, Path::new("t.conf"), "x").unwrap_err();
     let err = &e.errors[0];

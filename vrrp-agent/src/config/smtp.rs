@@ -78,8 +78,16 @@ impl Builder<'_> {
                     }
                 }
             }
-            "smtp_alert" => s.alert = self.opt_bool(stmt),
-            "smtp_alert_vrrp" => s.alert_vrrp = self.opt_bool(stmt),
+            "smtp_alert" | "smtp_alert_vrrp" => {
+                if let Some(v) = self.opt_bool(stmt) {
+                    let slot = if kw == "smtp_alert" {
+                        &mut s.alert
+                    } else {
+                        &mut s.alert_vrrp
+                    };
+                    *slot = Some(v);
+                }
+            }
             "no_email_faults" => {
                 self.flag(stmt);
                 s.no_email_faults = true;

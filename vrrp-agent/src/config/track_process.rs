@@ -86,19 +86,32 @@ impl Builder<'_> {
                     let Some(args) = self.values(line, 1, 2, "weight N [reverse]") else {
                         continue;
                     };
-                    if let Some(v) = self.int_in(&args[0], kw, -254, 254, "-254 to 254") {
-                        weight = i32::try_from(v).unwrap_or(0);
+                    // keepalived keeps a weight other than 0 ("Weight already set") and
+                    // ignores the line for one outside -254..254.
+                    if weight != 0 {
+                        let what = format!("a second `weight` in {}", parent.label);
+                        let says = "Weight already set for track process - ignoring";
+                        let result = "keeps the weight set before";
+                        self.keepalived_ignores(line.pos(), &what, says, result);
+                        continue;
                     }
+                    let w = &args[0];
+                    let says = "Weight for vrrp_track_process must be between [-254..254]";
+                    let range = (-254, 254);
+                    let Some(v) = self.c_int(w, kw, range, true, true, says, "ignores the line")
+                    else {
+                        continue;
+                    };
+                    weight = i32::try_from(v).unwrap_or(0);
                     match args.get(1) {
                         None => {}
                         Some(w) if w.text == "reverse" => reverse = true,
-                        Some(w) => self.diags.error(
-                            &w.pos,
-                            format!(
-                                "unexpected `{}` after the weight: only `reverse` may follow it",
-                                w.text
-                            ),
-                        ),
+                        Some(w) => {
+                            let what = format!("`{}` after the weight of {}", w.text, parent.label);
+                            let says = "unknown weight option";
+                            let result = "ignores it (only `reverse` may follow)";
+                            self.keepalived_ignores(&w.pos, &what, says, result);
+                        }
                     }
                 }
                 "quorum" => {
@@ -315,8 +328,6 @@ mod tests {
     #[test]
     fn bad_values_are_errors() {
         for (block, want) in [
-            ("weight 255", "out of range"),
-            ("process x\nweight 255", "out of range"),
             ("process x\nquorum 0", "out of range"),
             (
                 "process x\nquorum 3\nquorum_max 2",
@@ -325,7 +336,6 @@ mod tests {
             ("process x\ndelay 0", "out of range"),
             ("process x\ndelay 3601", "out of range"),
             ("process x\nparam_match fuzzy", "unknown param_match"),
-            ("process x\nweight 2 sideways", "only `reverse`"),
             ("process x\nwieght 2", "did you mean `weight`"),
         ] {
             let errs = errors(&conf(block, "P"));
@@ -342,8 +352,13 @@ mod tests {
                 .any(|e| e.contains("names no vrrp_track_process")),
             "{errs:?}"
         );
-        let errs = errors(&conf("process x", "P weight 300"));
-        assert!(errs.iter().any(|e| e.contains("out of range")), "{errs:?}");
+        // keepalived ignores a weight outside -254..254: the definition's weight is used.
+        let l = parse_str(&conf("process x", "P weight 300"), Path::new("/x/k.conf")).unwrap();
+        assert_eq!(l.config.instances[0].track_processes[0].weight, None);
+        assert!(l
+            .warnings
+            .iter()
+            .any(|w| w.line == 9 && w.category == crate::config::Category::KeepalivedIgnores));
     }
 
     #[test]

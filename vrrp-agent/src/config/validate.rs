@@ -658,20 +658,34 @@ fn preemption(
 
 fn check_advert_int(raw: Duration, pos: &Pos, version: Version, diags: &mut Diags) -> Duration {
     let max = version.max_advert_int();
-    if raw < ADVERT_MIN || raw > max {
-        let hint = match version {
-            Version::V3 if raw > max => " (the VRRPv3 field holds at most 4095 centiseconds)",
-            _ => "",
-        };
-        diags.error(
+    // keepalived's parser takes 0.01 to 255 s and ignores anything else (its default, 1 s,
+    // stays); vrrp_complete_instance then lowers a VRRPv3 interval to 40.95 s.
+    if raw < ADVERT_MIN || raw > Version::V2.max_advert_int() {
+        diags.warn_as(
+            Category::KeepalivedIgnores,
             pos,
             format!(
-                "advert_int {} is out of range for {version}: expected 0.01 to {} seconds{hint}",
-                show_duration(raw),
-                show_duration(max).trim_end_matches(" s"),
+                "advert_int {} is not valid (0.01 to 255 s): keepalived ignores it (\"Advert \
+                 interval not valid! Must be > 0 - ignoring\") and uses its default 1 s, and so \
+                 does this daemon",
+                show_duration(raw)
             ),
         );
-        return raw.clamp(ADVERT_MIN, max);
+        return Duration::from_secs(1);
+    }
+    if raw > max {
+        diags.warn_as(
+            Category::KeepalivedIgnores,
+            pos,
+            format!(
+                "advert_int {} is above the {version} maximum (the field holds at most 4095 \
+                 centiseconds): keepalived sets {} (\"VRRPv3 advertisement interval is out of \
+                 range\"), and so does this daemon",
+                show_duration(raw),
+                show_duration(max)
+            ),
+        );
+        return max;
     }
     let rounded = match version {
         Version::V2 => round_to(raw, Duration::from_secs(1)).max(Duration::from_secs(1)),
@@ -809,10 +823,13 @@ fn finish_sync_groups(
             if !instances.contains_key(member) {
                 let mut sorted = names.clone();
                 sorted.sort_unstable();
-                diags.error(
+                diags.warn_as(
+                    Category::KeepalivedIgnores,
                     pos,
                     format!(
-                        "vrrp_sync_group {} names `{member}`, which is not a vrrp_instance{}",
+                        "vrrp_sync_group {} names `{member}`, which is not a vrrp_instance{}: \
+                         keepalived ignores it (\"Virtual router specified in sync group doesn't \
+                         exist - ignoring\"), and so does this daemon",
                         g.name,
                         did_you_mean(member, sorted)
                     ),
@@ -820,11 +837,13 @@ fn finish_sync_groups(
                 continue;
             }
             if let Some((other, first)) = member_of.get(member) {
-                diags.error(
+                diags.warn_as(
+                    Category::KeepalivedIgnores,
                     pos,
                     format!(
                         "vrrp_instance {member} is already in vrrp_sync_group {other} (at {first}); an \
-                         instance can be in one sync group only"
+                         instance can be in one sync group only: keepalived ignores it here \
+                         (\"cannot exist in more than one sync group\"), and so does this daemon"
                     ),
                 );
                 continue;
@@ -832,7 +851,24 @@ fn finish_sync_groups(
             member_of.insert(member.clone(), (g.name.clone(), pos.clone()));
             members.push(member.clone());
         }
-        if g.has_group && members.len() == 1 && g.members.len() == 1 {
+        if members.is_empty() {
+            // keepalived removes a sync group without members; the builder reported an empty
+            // or missing group block.
+            if !g.members.is_empty() {
+                diags.warn_as(
+                    Category::KeepalivedIgnores,
+                    &g.pos,
+                    format!(
+                        "vrrp_sync_group {} has no vrrp_instance left: keepalived removes it \
+                         (\"no matching virtual router found in group declaration - removing\"), \
+                         and so does this daemon",
+                        g.name
+                    ),
+                );
+            }
+            continue;
+        }
+        if members.len() == 1 {
             diags.warn(
                 &g.pos,
                 format!(

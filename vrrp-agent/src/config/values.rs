@@ -45,9 +45,10 @@ pub(crate) fn parse_seconds(text: &str) -> Option<Duration> {
     Some(Duration::new(secs, nanos))
 }
 
-/// keepalived's `<BOOL>`: on|off|true|false|yes|no.
+/// keepalived's `<BOOL>`: on|off|true|false|yes|no, in lower case (`check_true_false`
+/// compares exactly).
 pub(crate) fn parse_bool(text: &str) -> Option<bool> {
-    match text.to_ascii_lowercase().as_str() {
+    match text {
         "on" | "true" | "yes" => Some(true),
         "off" | "false" | "no" => Some(false),
         _ => None,

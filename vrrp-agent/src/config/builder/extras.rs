@@ -13,7 +13,7 @@ use std::{
 
 use super::{Builder, Parent, Slot};
 use crate::config::{
-    diagnostics::{Diags, Pos},
+    diagnostics::{Category, Diags, Pos},
     model::{Family, Location, NotifyCommand, NotifyFifo, ProcessTuning, VirtualAddress},
     parser::Stmt,
     values::{parse_int, parse_ip, parse_seconds},
@@ -200,7 +200,8 @@ impl InstanceExtra {
                 return (*addr != IpAddr::V4(GROUP_V4) && *addr != IpAddr::V6(GROUP_V6))
                     .then_some(*addr);
             }
-            diags.warn(
+            diags.warn_as(
+                Category::KeepalivedIgnores,
                 pos,
                 format!(
                     "`mcast_dst_ip {addr}` is not an {family} address like the instance's: it is \
@@ -416,10 +417,9 @@ impl Builder<'_> {
                         &mut g.vrrp_notify_fifo_script
                     };
                     if slot.is_some() {
-                        self.diags.warn(
-                            at,
-                            format!("`{kw}` is given twice; keepalived keeps the first one, so this one is ignored"),
-                        );
+                        let what = format!("`{kw}` is given twice");
+                        let says = "notify_fifo_script already specified - ignoring";
+                        self.keepalived_ignores(at, &what, says, "keeps the first one");
                     } else {
                         *slot = Some((cmd, at.clone()));
                     }
@@ -465,7 +465,10 @@ impl Builder<'_> {
                 let args = self.values(stmt, 0, 1, "debug [0..4]");
                 let level = match args.and_then(|a| a.first()) {
                     None => Some(0),
-                    Some(w) => self.int_in(w, kw, 0, 4, "a level from 0 to 4"),
+                    Some(w) => {
+                        let says = "Debug value not valid; must be between 0-4";
+                        self.c_int(w, kw, (0, 4), false, true, says, "ignores the line")
+                    }
                 };
                 if level.is_some() {
                     self.diags.warn(
@@ -524,16 +527,17 @@ impl Builder<'_> {
             if w.text == "all" {
                 all = true;
             } else {
-                secs = Some(self.int_in(w, kw, 0, 86400, "seconds from 0 to 86400, 0 = off")?);
+                let says = format!("{kw} invalid - ignoring");
+                let range = (0, 86400);
+                secs = Some(self.c_int(w, kw, range, false, true, &says, "ignores the line")?);
             }
         }
         match secs {
             Some(s) => Some((u32::try_from(s).unwrap_or(0), all)),
             None => {
-                self.diags.error(
-                    stmt.pos(),
-                    format!("`{kw}` needs a time: `{kw} [all] SECONDS`"),
-                );
+                let what = format!("`{kw}` without a time (`{kw} [all] SECONDS`)");
+                let says = format!("{kw} specified without time - ignoring");
+                self.keepalived_ignores(stmt.pos(), &what, &says, "ignores the line");
                 None
             }
         }
@@ -576,7 +580,8 @@ impl Builder<'_> {
             _ => false,
         };
         if !ok {
-            self.diags.warn(
+            self.diags.warn_as(
+                Category::KeepalivedIgnores,
                 &w.pos,
                 format!(
                     "`{kw} {}` is not an {family} multicast address{}: it is ignored, as \

@@ -498,8 +498,15 @@ mod tests {
             &format!(" lower_prio_no_advert no\n{V4}"),
         );
         assert!(!i.lower_prio_no_advert, "the instance's value wins");
-        let e = load("", &format!(" lower_prio_no_advert maybe\n{V4}")).unwrap_err();
-        assert_eq!(e.errors[0].line, 7);
+        // keepalived ignores an invalid boolean (the global value stays).
+        let (i, w) = ok(
+            " vrrp_lower_prio_no_advert",
+            &format!(" lower_prio_no_advert maybe\n{V4}"),
+        );
+        assert!(i.lower_prio_no_advert);
+        assert!(w
+            .iter()
+            .any(|(line, c, _)| *line == 7 && *c == Category::KeepalivedIgnores));
     }
 
     /// keepalived's VRRP process stops on a strict instance without addresses (VRRPv2 too).
