@@ -716,11 +716,55 @@ impl LanHost {
             .ns
             .ip(&["neigh", "show", addr, "dev", &self.iface])
             .ok()?;
-        out.split("lladdr ")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .map(str::to_string)
+        lladdr(&out)
     }
+
+    /// Samples this host's neighbour entry for `addr` every ~20 ms for `secs` seconds, in a
+    /// thread; with `ping`, pings `addr` once (1 s at most) before each sample, so that the
+    /// entry is refreshed. The thread returns the MACs seen, in order.
+    pub fn sample_neigh(
+        &self,
+        addr: &str,
+        secs: u64,
+        ping: bool,
+    ) -> std::thread::JoinHandle<Vec<String>> {
+        let (ns, iface, addr) = (
+            self.ns.name().to_owned(),
+            self.iface.clone(),
+            addr.to_owned(),
+        );
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let end = Instant::now() + Duration::from_secs(secs);
+            while Instant::now() < end {
+                if ping {
+                    let _ = Command::new("ip")
+                        .args(["netns", "exec", &ns, "ping", "-c1", "-W1", "-n", &addr])
+                        .output();
+                }
+                let out = Command::new("ip")
+                    .args(["-n", &ns, "neigh", "show", &addr, "dev", &iface])
+                    .output();
+                if let Some(mac) = out
+                    .ok()
+                    .and_then(|o| lladdr(&String::from_utf8_lossy(&o.stdout)))
+                {
+                    seen.push(mac);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            seen
+        })
+    }
+}
+
+/// The MAC after `lladdr` in a line of `ip neigh show`.
+fn lladdr(neigh: &str) -> Option<String> {
+    neigh
+        .split("lladdr ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .map(str::to_string)
 }
 
 /// Starts a real keepalived (VRRP only, in the foreground, detailed log to stdout/stderr)

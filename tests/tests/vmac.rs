@@ -6,10 +6,7 @@
 //! the sysctls; a start after SIGKILL takes over or removes what the killed run left.
 //!
 //! Root only (network namespaces); skipped otherwise.
-use std::{
-    net::Ipv4Addr,
-    time::{Duration, Instant},
-};
+use std::{net::Ipv4Addr, time::Duration};
 
 use vrrp_tests::frame_mac as mac_of;
 use vrrp_tests::{start_agent, wait_for, Agent, Capture, Lan, LanHost, TempDir};
@@ -211,36 +208,7 @@ fn client_sees_only_the_virtual_mac_through_failover_and_stop_leaves_nothing() {
     );
 
     // Failover (graceful), the client's entry sampled all along.
-    let sampler = {
-        let ns_name = client.ns.name().to_owned();
-        let iface = client.iface.clone();
-        std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            let end = Instant::now() + Duration::from_secs(3);
-            while Instant::now() < end {
-                let out = std::process::Command::new("ip")
-                    .args([
-                        "netns", "exec", &ns_name, "ip", "neigh", "show", VIP, "dev", &iface,
-                    ])
-                    .output();
-                if let Ok(o) = out {
-                    let s = String::from_utf8_lossy(&o.stdout).into_owned();
-                    if let Some(mac) = s
-                        .split("lladdr ")
-                        .nth(1)
-                        .and_then(|r| r.split_whitespace().next())
-                    {
-                        seen.push(mac.to_owned());
-                    }
-                }
-                let _ = std::process::Command::new("ip")
-                    .args(["netns", "exec", &ns_name, "ping", "-c1", "-W1", "-n", VIP])
-                    .output();
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            seen
-        })
-    };
+    let sampler = client.sample_neigh(VIP, 3, true);
     std::thread::sleep(Duration::from_millis(200));
     a1.proc.signal(libc::SIGTERM);
     assert!(

@@ -15,7 +15,7 @@
 //! ([`Lan::add_host`]).
 use std::{
     net::{Ipv4Addr, Ipv6Addr},
-    time::{Duration, Instant, SystemTime},
+    time::{Duration, SystemTime},
 };
 
 use vrrp_tests::frame_mac as mac_of;
@@ -191,33 +191,6 @@ fn adverts(frames: &[Captured]) -> Vec<(String, Ipv6Addr, Ipv6Addr, u8, u8)> {
         .collect()
 }
 
-/// Samples the client's neighbour entry for the VIP every ~20 ms for `secs` seconds.
-fn sample_neigh(client: &LanHost, secs: u64) -> std::thread::JoinHandle<Vec<String>> {
-    let ns_name = client.ns.name().to_owned();
-    let iface = client.iface.clone();
-    std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        let end = Instant::now() + Duration::from_secs(secs);
-        while Instant::now() < end {
-            let out = std::process::Command::new("ip")
-                .args(["-n", &ns_name, "neigh", "show", VIP, "dev", &iface])
-                .output();
-            if let Ok(o) = out {
-                let s = String::from_utf8_lossy(&o.stdout).into_owned();
-                if let Some(mac) = s
-                    .split("lladdr ")
-                    .nth(1)
-                    .and_then(|r| r.split_whitespace().next())
-                {
-                    seen.push(mac.to_owned());
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        seen
-    })
-}
-
 #[test]
 fn ipv6_vmac_client_keeps_the_virtual_mac_through_failovers_and_stop_leaves_nothing() {
     if !root() {
@@ -311,7 +284,7 @@ fn ipv6_vmac_client_keeps_the_virtual_mac_through_failovers_and_stop_leaves_noth
     let probe_log = dir.path().join("probe-cut.log");
     let probe = Probe::start(client, VIP, 10, 30, &probe_log).expect("probe");
     std::thread::sleep(Duration::from_millis(300));
-    let sampler = sample_neigh(client, 3);
+    let sampler = client.sample_neigh(VIP, 3, false);
     let cut_at = SystemTime::now();
     lan.cut(0).expect("cut");
     assert!(
@@ -346,7 +319,7 @@ fn ipv6_vmac_client_keeps_the_virtual_mac_through_failovers_and_stop_leaves_noth
     let probe_log = dir.path().join("probe-stop.log");
     let probe = Probe::start(client, VIP, 10, 30, &probe_log).expect("probe");
     std::thread::sleep(Duration::from_millis(300));
-    let sampler = sample_neigh(client, 3);
+    let sampler = client.sample_neigh(VIP, 3, false);
     let stop_at = SystemTime::now();
     a1.proc.signal(libc::SIGTERM);
     assert!(a1.proc.wait_timeout(TRANSITION).is_some(), "r1 stops");
